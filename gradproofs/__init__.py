@@ -1,0 +1,12 @@
+"""gradproofs: proofs and checks of how gradients flow through neural networks.
+
+The catalogue of theorems (``gradproofs.catalogue``) is read by the derivation
+documents, the test suite and the command line. Engines: SymPy (exact), NumPy
+float64 (the reference), torch (autograd, any device). Importing this package
+imports neither SymPy nor torch.
+"""
+
+from gradproofs.errors import DerivationError, Mismatch
+
+__all__ = ["Mismatch", "DerivationError", "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from gradproofs.cli import main
+
+sys.exit(main())

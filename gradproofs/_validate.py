@@ -1,0 +1,78 @@
+"""Argument checks shared by every engine.
+
+Each check names the offending argument, runs before any work, and returns a
+fresh float64 copy, so the caller's data is never modified.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+
+def real_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
+    """A finite, non-empty 1-D float64 copy of ``value``."""
+    array = _real_array(name, value)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty (depth 0 has no gradient)")
+    if length is not None and array.size != length:
+        raise ValueError(f"{name} must have length {length} to match w, got {array.size}")
+    _require_finite(name, array)
+    return array
+
+
+def real_scalar(name: str, value) -> float:
+    """A finite real number as a Python float."""
+    array = _real_array(name, value)
+    if array.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {array.shape}")
+    _require_finite(name, array)
+    return float(array)
+
+
+def positive_int(name: str, value, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def choice(name: str, value, options) -> str:
+    if value not in options:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {sorted(options)}")
+    return value
+
+
+def _real_array(name: str, value) -> np.ndarray:
+    if _is_torch_tensor(value):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be real numbers, got {type(value).__name__}")
+    array = np.array(value, copy=True)
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        if array.dtype == object and all(isinstance(v, Real) for v in array.flat):
+            array = array.astype(np.float64)
+        else:
+            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
+def _require_finite(name: str, array: np.ndarray) -> None:
+    if not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))[0]
+        where = f" at index {tuple(int(i) for i in bad)}" if array.ndim else ""
+        value = array[tuple(bad)] if array.ndim else array
+        raise ValueError(f"{name} must be finite, got {value}{where}")
+
+
+def _is_torch_tensor(value) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def is_real_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)

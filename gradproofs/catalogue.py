@@ -1,0 +1,222 @@
+"""The catalogue of theorems, read by the derivations, the test suite and the CLI.
+
+A theorem is one checkable statement with its source, its kind (exact, bound,
+statistical), a SymPy derivation that establishes it, and a property checked
+numerically on data that Hypothesis draws, on one torch device.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from gradproofs.errors import DerivationError
+
+KINDS = ("exact", "bound", "statistical")
+FAMILY_MODULES = ("activations", "chain")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A chapter of the theory: one derivation document."""
+
+    id: str
+    title: str
+    introduction: str
+
+
+@dataclass
+class Step:
+    text: str
+    latex: str = ""
+
+
+@dataclass
+class Derivation:
+    """The SymPy steps that establish a theorem, recorded as they are checked."""
+
+    steps: list[Step] = field(default_factory=list)
+    result: str = ""
+
+    def say(self, text: str, latex: str = "") -> None:
+        self.steps.append(Step(text, latex))
+
+    def show(self, text: str, expr=None, *, lhs=None) -> None:
+        """Record ``lhs = expr`` (or just ``expr``) as display math."""
+        import sympy
+
+        body = sympy.latex(expr) if expr is not None else ""
+        if lhs is not None:
+            body = f"{lhs if isinstance(lhs, str) else sympy.latex(lhs)} = {body}"
+        self.steps.append(Step(text, body))
+
+    def equal(self, text: str, lhs, rhs, *, simplify=None) -> None:
+        """Prove ``lhs == rhs``: their difference must simplify to exactly 0."""
+        import sympy
+
+        difference = (simplify or sympy.simplify)(sympy.sympify(lhs - rhs))
+        if difference != 0:
+            raise DerivationError(f"{text}: the difference simplifies to {difference}, not 0")
+        self.steps.append(Step(text, f"{sympy.latex(lhs)} = {sympy.latex(rhs)}"))
+
+    def holds(self, text: str, condition: bool, latex: str = "") -> None:
+        """A checked fact (a sign, a limit, a count); raise if it is false."""
+        if not bool(condition):
+            raise DerivationError(f"{text}: does not hold")
+        self.steps.append(Step(text, latex))
+
+    def conclude(self, latex: str) -> None:
+        self.result = latex
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One example's outcome: an error (smaller is better) or a bound's slack."""
+
+    metric: str  # "error" or "slack"
+    value: float
+
+    @staticmethod
+    def error(value: float) -> "Evidence":
+        return Evidence("error", float(value))
+
+    @staticmethod
+    def slack(value: float) -> "Evidence":
+        return Evidence("slack", float(value))
+
+    def worse(self, other: "Evidence | None") -> "Evidence":
+        if other is None:
+            return self
+        if self.metric == "error":
+            return self if _gt(self.value, other.value) else other
+        return self if _gt(other.value, self.value) else other
+
+
+def _gt(a: float, b: float) -> bool:
+    return a > b or (math.isnan(a) and not math.isnan(b))
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """One statement; ``derive`` proves it symbolically, ``check`` numerically.
+
+    ``check(data, device)`` draws its inputs with ``data.draw(..., label=...)``,
+    asserts the statement (raising :class:`gradproofs.Mismatch`) and returns
+    the :class:`Evidence` of that example. ``uses_torch`` theorems are checked
+    on every device; the others on the CPU alone.
+    """
+
+    id: str
+    family: str
+    title: str
+    statement: str
+    latex: str
+    source: str
+    kind: str
+    engines: tuple[str, ...]
+    derive: Callable[[], Derivation]
+    check: Callable[..., Evidence]
+    uses_torch: bool = True
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+
+_THEOREMS: dict[str, Theorem] = {}
+_FAMILIES: dict[str, Family] = {}
+
+
+def family(family: Family) -> Family:
+    _FAMILIES[family.id] = family
+    return family
+
+
+def register(theorem: Theorem) -> Theorem:
+    if theorem.id in _THEOREMS:
+        raise ValueError(f"theorem id {theorem.id!r} is registered twice")
+    if theorem.family not in _FAMILIES:
+        raise ValueError(f"theorem {theorem.id!r} names unknown family {theorem.family!r}")
+    _THEOREMS[theorem.id] = theorem
+    return theorem
+
+
+def _load() -> None:
+    for name in FAMILY_MODULES:
+        importlib.import_module(f"gradproofs.theorems.{name}")
+
+
+def theorems(family: str | None = None) -> list[Theorem]:
+    """Every registered theorem, in catalogue order (optionally one family's)."""
+    _load()
+    return [t for t in _THEOREMS.values() if family is None or t.family == family]
+
+
+def families() -> list[Family]:
+    _load()
+    return list(_FAMILIES.values())
+
+
+def get(theorem_id: str) -> Theorem:
+    _load()
+    try:
+        return _THEOREMS[theorem_id]
+    except KeyError:
+        raise ValueError(
+            f"unknown theorem id {theorem_id!r}; known: {', '.join(_THEOREMS)}"
+        ) from None
+
+
+@dataclass
+class Run:
+    """What checking one theorem's property on one device found."""
+
+    theorem: Theorem
+    device: str
+    examples: int = 0
+    worst: Evidence | None = None
+    failure: BaseException | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None and self.examples > 0
+
+
+def property_test(theorem: Theorem, device: str, run: Run | None = None):
+    """A Hypothesis test of ``theorem.check`` on ``device`` (settings from the profile).
+
+    With ``run``, each example's evidence is folded into it.
+    """
+    from hypothesis import given, strategies as st
+
+    @given(data=st.data())
+    def test(data):
+        evidence = theorem.check(data, device)
+        if run is not None:
+            run.examples += 1
+            run.worst = evidence.worse(run.worst)
+
+    test.__name__ = f"check_{theorem.id.replace('-', '_')}"
+    return test
+
+
+def verify(theorem: Theorem, device: str, *, max_examples: int) -> Run:
+    """Run a theorem's property with ``max_examples``, collecting the evidence."""
+    from hypothesis import HealthCheck, settings
+
+    run = Run(theorem, device)
+    test = property_test(theorem, device, run)
+    configured = settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        report_multiple_bugs=False,
+        suppress_health_check=[HealthCheck.too_slow],
+    )(test)
+    try:
+        configured()
+    except Exception as failure:  # noqa: BLE001 - reported in the table
+        run.failure = failure
+    return run

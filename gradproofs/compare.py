@@ -1,0 +1,66 @@
+"""Comparing an engine's numbers with exact ones, and saying what differs.
+
+A failure names the worst entry, both values, its absolute and scaled error,
+and the tolerance with the reason it has that size: never a whole array dump.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradproofs.errors import Mismatch
+
+
+def to_numpy(values) -> np.ndarray:
+    """float64 NumPy copy of a list, array, mpmath list or torch tensor."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().double().numpy()
+    return np.array([float(v) for v in np.ravel(np.asarray(values, dtype=object))],
+                    dtype=np.float64).reshape(np.shape(values))
+
+
+def unit_roundoff(values) -> float:
+    """eps of the floating dtype ``values`` were computed in (float64 for lists)."""
+    dtype = getattr(values, "dtype", None)
+    name = str(dtype).replace("torch.", "") if dtype is not None else "float64"
+    return float(np.finfo(name).eps) if name in ("float16", "float32", "float64") else float(
+        np.finfo(np.float64).eps)
+
+
+def underflow_floor(eps: float) -> float:
+    """Scales below this are at the edge of the dtype's normal range: not compared."""
+    tiny = {np.finfo(t).eps: np.finfo(t).tiny for t in (np.float16, np.float32, np.float64)}[eps]
+    return tiny / eps * 1e3
+
+
+def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
+                 eps: float | None = None) -> float:
+    """max_i |got_i − expected_i| / scale_i, asserted ≤ ``tolerance`` (a number or one per entry).
+
+    Entries whose scale is below :func:`underflow_floor` (the gradient itself
+    underflows the dtype) are not compared. Returns the worst scaled error.
+    """
+    got_np = to_numpy(got).ravel()
+    expected_np = to_numpy(expected).ravel()
+    scale_np = to_numpy(scale).ravel()
+    if got_np.shape != expected_np.shape:
+        raise Mismatch(f"{name}: got {got_np.size} values, expected {expected_np.size}")
+    eps = unit_roundoff(got) if eps is None else eps
+    compared = scale_np > underflow_floor(eps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error = np.where(compared, np.abs(got_np - expected_np) / np.where(compared, scale_np, 1), 0.0)
+    error = np.where(np.isnan(got_np) & compared, np.inf, error)
+    tolerance = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), error.shape)
+    worst = int(np.argmax(error / tolerance)) if error.size else 0
+    if error.size and not error[worst] <= tolerance[worst]:
+        absolute = np.abs(got_np - expected_np)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = absolute / np.abs(expected_np)
+        raise Mismatch(
+            f"{name}[{worst}]: got {got_np[worst]!r}, expected {expected_np[worst]!r}; "
+            f"error {absolute[worst]:.3g} is {error[worst]:.3g} of the scale {scale_np[worst]:.3g}, "
+            f"over the tolerance {tolerance[worst]:.3g} ({reason}). "
+            f"Worst absolute error {np.nanmax(absolute):.3g} at index {int(np.nanargmax(absolute))}, "
+            f"worst relative error {np.nanmax(np.where(compared, relative, 0)):.3g}."
+        )
+    return float(error[worst]) if error.size else 0.0

@@ -1,0 +1,45 @@
+"""Torch devices, resolved lazily: asking for CUDA where there is none is an error."""
+
+from __future__ import annotations
+
+DEVICES = ("cpu", "cuda")
+
+
+def torch():
+    """Import torch on first use, so ``import gradproofs`` stays light."""
+    import torch as _torch
+
+    return _torch
+
+
+def cuda_available() -> bool:
+    return torch().cuda.is_available()
+
+
+def available() -> list[str]:
+    """Every device this machine can run the torch engine on."""
+    return ["cpu", "cuda"] if cuda_available() else ["cpu"]
+
+
+def resolve(device: str) -> str:
+    """Check ``device`` is 'cpu' or 'cuda' and that it exists here."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+    if device == "cuda" and not cuda_available():
+        t = torch()
+        built = t.version.cuda or "none (a CPU-only build)"
+        raise ValueError(
+            f"device='cuda' was requested but CUDA is not available "
+            f"(torch {t.__version__}, CUDA build: {built})"
+        )
+    return device
+
+
+def float_dtype(dtype):
+    """A torch floating dtype, named or given."""
+    t = torch()
+    if isinstance(dtype, str):
+        dtype = getattr(t, dtype, None)
+    if dtype not in (t.float16, t.bfloat16, t.float32, t.float64):
+        raise TypeError(f"dtype must be a torch floating dtype, got {dtype!r}")
+    return dtype

@@ -1,0 +1,13 @@
+"""The two ways a statement can fail."""
+
+
+class Mismatch(AssertionError):
+    """An implementation disagrees with the reference or breaks a bound.
+
+    The message names the smallest counterexample found, both values, and the
+    worst absolute and relative error with where it occurred.
+    """
+
+
+class DerivationError(AssertionError):
+    """A symbolic proof step did not close (SymPy could not show it)."""

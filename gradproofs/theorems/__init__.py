@@ -1,0 +1,1 @@
+"""The catalogue's theorems, one module per family (see ``gradproofs.catalogue``)."""

@@ -1,0 +1,83 @@
+"""The suite parametrized over the catalogue: every derivation, every property on every device."""
+
+import pytest
+
+from gradproofs import catalogue, render
+from gradproofs.catalogue import Derivation, Evidence, Theorem
+
+THEOREMS = catalogue.theorems()
+
+
+@pytest.mark.parametrize("theorem", THEOREMS, ids=[t.id for t in THEOREMS])
+def test_derivation_closes(theorem):
+    derivation = theorem.derive()
+    assert derivation.steps and derivation.result
+
+
+def _pairs():
+    for theorem in THEOREMS:
+        yield pytest.param(theorem, True, id=theorem.id) if theorem.uses_torch else \
+            pytest.param(theorem, False, id=theorem.id)
+
+
+@pytest.mark.parametrize("theorem, uses_torch", list(_pairs()))
+def test_property(theorem, uses_torch, device):
+    if not uses_torch and device != "cpu":
+        pytest.skip(f"{theorem.id} has no torch engine; it runs on the cpu alone")
+    run = catalogue.Run(theorem, device)
+    catalogue.property_test(theorem, device, run)()
+    assert run.examples > 0
+
+
+def test_derivations_folder_is_in_sync(pytestconfig):
+    diff = render.stale(pytestconfig.rootpath / "derivations")
+    assert not diff, "derivations/ is stale: run `gradproofs derive`\n" + diff
+
+
+def test_rendering_is_deterministic():
+    assert render.render_all() == render.render_all()
+
+
+def test_ids_are_unique_and_kinds_known():
+    ids = [t.id for t in THEOREMS]
+    assert len(ids) == len(set(ids))
+    assert {t.kind for t in THEOREMS} <= set(catalogue.KINDS)
+    assert {t.family for t in THEOREMS} == {f.id for f in catalogue.families()}
+
+
+def test_unknown_theorem_id_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown theorem id 'no-such-theorem'"):
+        catalogue.get("no-such-theorem")
+
+
+def test_a_failing_derivation_step_raises():
+    derivation = Derivation()
+    import sympy
+
+    z = sympy.Symbol("z")
+    with pytest.raises(AssertionError, match="simplifies to"):
+        derivation.equal("wrong on purpose", sympy.diff(sympy.sin(z), z), sympy.sin(z))
+    with pytest.raises(AssertionError, match="does not hold"):
+        derivation.holds("false on purpose", 1 > 2)
+
+
+def test_verify_reports_a_false_statement_as_failed():
+    from gradproofs.errors import Mismatch
+
+    def check(data, device):
+        from hypothesis import strategies as st
+
+        value = data.draw(st.integers(0, 10), label="value")
+        if value > 5:
+            raise Mismatch(f"{value} > 5")
+        return Evidence.error(value)
+
+    theorem = Theorem("false-on-purpose", "chain", "t", "s", "l", "src", "bound", ("numpy",),
+                      Derivation, check, uses_torch=False)
+    run = catalogue.verify(theorem, "cpu", max_examples=50)
+    assert not run.passed and "6 > 5" in str(run.failure)
+
+
+def test_evidence_keeps_the_worst():
+    assert Evidence.error(1e-3).worse(Evidence.error(1e-9)).value == 1e-3
+    assert Evidence.slack(0.5).worse(Evidence.slack(0.1)).value == 0.1
