@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# What CI runs, from a clean clone: a fresh virtual environment, the CPU build
+# of torch first, the project with its test and plots extras, the README's test
+# command, then the derivations' staleness check and the report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${GRADPROOFS_VENV:-.venv}"
+rm -rf "$venv"
+python3 -m venv "$venv"
+# shellcheck disable=SC1091
+source "$venv/bin/activate"
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet torch==2.13.0          # the CPU build, before anything can pull a CUDA one
+python -m pip install --quiet -c ci/constraints.txt ".[plots]"
+
+# The README's test command, verbatim (tests/test_readme.py keeps the two equal):
+pip install ".[test]" -c ci/constraints.txt && python -m pytest
+
+gradproofs derive --check
+gradproofs report --out "$(mktemp -d)"
