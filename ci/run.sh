@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What CI runs, from a clean clone: a fresh virtual environment, the CPU build
 # of torch first, the project with its test and plots extras, the README's test
-# command, then the derivations' staleness check and the report.
+# command, the main job, then the derivations' staleness check and the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +15,8 @@ python -m pip install --quiet torch==2.13.0          # the CPU build, before any
 python -m pip install --quiet -c ci/constraints.txt ".[plots]"
 
 # The README's test command, verbatim (tests/test_readme.py keeps the two equal):
-pip install ".[test]" -c ci/constraints.txt && python -m pytest
+pip install -c ci/constraints.txt ".[test]" && python -m pytest
 
+gradproofs verify
 gradproofs derive --check
 gradproofs report --out "$(mktemp -d)"
