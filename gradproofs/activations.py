@@ -111,13 +111,17 @@ class Activation:
         return self._expr(self.z)
 
     @cached_property
+    def _differentiated(self):
+        return _differentiate(self)
+
+    @cached_property
     def _analysis(self):
         return _analyse(self)
 
     @property
     def derivative(self):
-        """f′(z), simplified, written through f where a value form exists."""
-        return self._analysis[0]
+        """f′(z), written through f where a value form exists (σ(1−σ), 1 − tanh²)."""
+        return self._differentiated[1]
 
     @property
     def derivative_in_value(self):
@@ -130,14 +134,14 @@ class Activation:
 
     @property
     def derivative_bound(self):
-        return self._analysis[1]
+        return self._analysis[0]
 
     @property
     def argmax(self):
-        return self._analysis[2]
+        return self._analysis[1]
 
     def derivation(self) -> Derivation:
-        return self._analysis[3]
+        return self._analysis[2]
 
     def torch(self, z):
         """f(z) on a torch tensor."""
@@ -160,25 +164,33 @@ class Activation:
         return f"Activation({self.name!r})"
 
 
-def _analyse(act: Activation):
-    """Derive f′, its supremum γ and where it is attained, recording each step."""
+def _differentiate(act: Activation):
+    """f′ by SymPy, proved equal to its form through the value (σ(1−σ), 1−tanh²)."""
     import sympy
 
     z = act.z
     d = Derivation()
     raw = sympy.diff(act.expr, z)
     d.show(f"Differentiate ${act.latex_name}(z)$ with SymPy.", raw, lhs=f"{act.latex_name}'(z)")
-    derivative = sympy.simplify(raw)
-    if act._derivative_in_value is not None:
-        u = sympy.Symbol(act.latex_name, positive=True)
-        form = act._derivative_in_value(u)
-        d.equal(
-            f"Substitute $z = {act.latex_name}^{{-1}}(u)$ and write the derivative through the "
-            f"value $u = {act.latex_name}(z)$.",
-            raw.subs(z, act._inverse(u)),
-            form,
-        )
-        derivative = form.subs(u, act.expr)
+    if act._derivative_in_value is None:
+        return raw, sympy.simplify(raw), d
+    u = sympy.Symbol(act.latex_name, positive=True)
+    form = act._derivative_in_value(u)
+    d.equal(
+        f"Substitute $z = {act.latex_name}^{{-1}}(u)$ and write the derivative through the "
+        f"value $u = {act.latex_name}(z)$.",
+        raw.subs(z, act._inverse(u)),
+        form,
+    )
+    return raw, form.subs(u, act.expr), d
+
+
+def _analyse(act: Activation):
+    """The supremum γ of |f′| and where it is attained, continuing f′'s derivation."""
+    import sympy
+
+    z = act.z
+    raw, _, d = act._differentiated
     if isinstance(raw, sympy.Piecewise):
         bound, argmax = _piecewise_supremum(raw, z, act.latex_name, d)
     elif not raw.has(z):
@@ -190,7 +202,7 @@ def _analyse(act: Activation):
         f"\\gamma = \\sup_z |{act.latex_name}'(z)| = {sympy.latex(bound)}, "
         f"\\text{{attained on }} {sympy.latex(argmax)}"
     )
-    return derivative, bound, argmax, d
+    return bound, argmax, d
 
 
 def _smooth_supremum(fprime, z, name, d: Derivation):

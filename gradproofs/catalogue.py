@@ -67,6 +67,17 @@ class Derivation:
             raise DerivationError(f"{text}: does not hold")
         self.steps.append(Step(text, latex))
 
+    def agrees_with(self, source: str, *pairs) -> None:
+        """Each (computed, published) pair agrees to the published figure's last decimal."""
+        shown = []
+        for computed, published in pairs:
+            decimals = len(repr(float(published)).partition(".")[2])
+            if abs(float(computed) - float(published)) > 0.5 * 10.0 ** -decimals:
+                raise DerivationError(f"{computed} does not round to the published {published} ({source})")
+            shown.append(rf"{float(computed):.{decimals + 3}f}\ldots \approx {published}")
+        self.steps.append(Step(f"Each agrees with the published figure ({source}).",
+                               r",\quad ".join(shown)))
+
     def conclude(self, latex: str) -> None:
         self.result = latex
 

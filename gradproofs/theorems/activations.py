@@ -108,7 +108,7 @@ for _name, (_words, _latex, _source) in _STATEMENTS.items():
 
 # --- Hochreiter's optimum ------------------------------------------------------
 
-HOCHREITER_PUBLISHED = (1.543405, 0.2238716)  # THEORY.md, checked independently
+HOCHREITER_PUBLISHED = (1.543405, 0.2238716)  # Hochreiter & Schmidhuber 1997, §3.1
 
 
 @lru_cache(maxsize=None)
@@ -139,9 +139,7 @@ def _hochreiter():
             and gprime.subs(net, root + sympy.Rational(1, 100)) < 0
             and sympy.limit(g, net, sympy.oo) == 0 and sympy.limit(g, net, 0) == 0)
     d.show("The largest factor, for $|y| = 1$.", peak, lhs=r"\max |w\,\sigma'(w y)|\cdot|y|")
-    d.holds(f"Both agree with the published figures net* ≈ {HOCHREITER_PUBLISHED[0]}, "
-            f"maximum ≈ {HOCHREITER_PUBLISHED[1]} (Hochreiter & Schmidhuber 1997, §3.1).",
-            abs(root - HOCHREITER_PUBLISHED[0]) < 5e-7 and abs(peak - HOCHREITER_PUBLISHED[1]) < 5e-8)
+    d.agrees_with("Hochreiter & Schmidhuber 1997, §3.1", *zip((root, peak), HOCHREITER_PUBLISHED))
     d.conclude(rf"\max_w |\sigma'(w y)\,w| = \frac{{{sympy.latex(peak.round(7))}\ldots}}{{|y|}}"
                rf"\text{{ at }} w y = \pm {sympy.latex(root.round(6))}\ldots")
     return float(root), float(peak), d
