@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from gradproofs import chain  # noqa: E402
-from gradproofs.theorems.chain import _window, window_width  # noqa: E402
+from gradproofs.theorems.chain import window, window_width  # noqa: E402
 
 MAX_DEPTH = 200
 LN10 = np.log(10.0)
@@ -53,7 +53,7 @@ def _vanishing(path: Path) -> None:
 
 
 def _window_figure(path: Path) -> None:
-    _, _, peak_w, peak_width, _ = _window()
+    _, _, peak_w, peak_width, _ = window()
     magnitudes = np.linspace(4.0, 40.0, 721)
     widths = [window_width(m) for m in magnitudes]
     fig, ax = plt.subplots(figsize=(7, 4.5))

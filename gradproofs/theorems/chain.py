@@ -449,7 +449,7 @@ WINDOW_PUBLISHED = (6.894151, 0.4477432)  # independently recomputed (SymPy and 
 
 
 @lru_cache(maxsize=None)
-def _window():
+def window():
     """The window width's closed form in |w| (a SymPy expression) and its derivation."""
     import sympy
 
@@ -532,7 +532,7 @@ register(Theorem(
            "'The exploding gradient problem'",
     kind="exact",
     engines=("sympy", "numpy (brute force)"),
-    derive=lambda: _window()[4],
+    derive=lambda: window()[4],
     check=_check_window,
     uses_torch=False,
 ))
