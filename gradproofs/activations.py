@@ -34,7 +34,8 @@ def _sigmoid(z):
 def _sigmoid_derivative(z):
     """σ′(z) = e^(−|z|)/(1 + e^(−|z|))²: σ(1−σ) without the cancellation of 1 − σ."""
     e = np.exp(-np.abs(np.asarray(z, dtype=np.float64)))
-    return e / (1.0 + e) ** 2
+    # Rounding can lift e/(1 + e)² just above 1/4 near z = 0; the true value never is.
+    return np.minimum(e / (1.0 + e) ** 2, 0.25)
 
 
 def _log_sigmoid_derivative(z):
@@ -46,7 +47,8 @@ def _log_sigmoid_derivative(z):
 def _tanh_derivative(z):
     """tanh′(z) = 4e^(−2|z|)/(1 + e^(−2|z|))²: 1 − tanh² without its cancellation."""
     e = np.exp(-2.0 * np.abs(np.asarray(z, dtype=np.float64)))
-    return 4.0 * e / (1.0 + e) ** 2
+    # Rounding can lift 4e/(1 + e)² just above 1 near z = 0; the true value never is.
+    return np.minimum(4.0 * e / (1.0 + e) ** 2, 1.0)
 
 
 def _log_tanh_derivative(z):

@@ -62,3 +62,11 @@ def test_log_derivative_matches_log_of_derivative():
         act = activations.get(name)
         np.testing.assert_allclose(act.numpy_log_derivative(z), np.log(act.numpy_derivative(z)),
                                    rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_numpy_derivative_never_exceeds_its_bound_near_zero(name):
+    act = activations.get(name)
+    z = np.concatenate([np.geomspace(1e-300, 1e-3, 2000), -np.geomspace(1e-300, 1e-3, 2000), [0.0]])
+    assert np.all(act.numpy_derivative(z) <= float(act.derivative_bound))
+    assert act.numpy_derivative(2.264760017589897e-11) <= float(act.derivative_bound)
