@@ -6,7 +6,6 @@ fresh float64 copy, so the caller's data is never modified.
 
 from __future__ import annotations
 
-import math
 from numbers import Real
 
 import numpy as np
@@ -72,7 +71,3 @@ def _require_finite(name: str, array: np.ndarray) -> None:
 
 def _is_torch_tensor(value) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
-
-
-def is_real_number(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)

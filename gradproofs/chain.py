@@ -240,6 +240,43 @@ def rounding_tolerance(exact: ExactGradients, eps: float, *,
     return tolerance
 
 
+MAX_AMPLIFICATION = 1e4  # the forward conditioning under which float engines are compared
+
+
+def well_conditioned(exact: ExactGradients, eps: float) -> bool:
+    """Whether a float engine with unit roundoff ``eps`` can be held to ``exact``.
+
+    Not when the chain amplifies a rounding error in z_i more than
+    :data:`MAX_AMPLIFICATION`-fold before z_k (an exploding chain is itself
+    ill-conditioned), nor when a relu input lies within its forward error of 0,
+    the kink where the derivative jumps.
+    """
+    z = [float(v) for v in exact.z]
+    if forward_amplification([float(v) for v in exact.parameters[0]], z, exact.activation) \
+            > MAX_AMPLIFICATION:
+        return False
+    forward_error = rounding_tolerance(exact, eps)[0] * (exact.summand + 1)
+    return exact.activation != "relu" or all(abs(v) > forward_error for v in z)
+
+
+def assert_matches(name: str, dw, db, exact: ExactGradients, *, eps: float,
+                   derivative_from_output: bool) -> float:
+    """Compare an engine's (dw, db) with ``exact``; raise Mismatch naming the worst entry.
+
+    Returns the worst error as a fraction of each entry's scale.
+    """
+    from gradproofs.compare import assert_close
+
+    tolerance = rounding_tolerance(exact, eps, derivative_from_output=derivative_from_output)
+    reason = "the forward-and-backward rounding bound of chain.rounding_tolerance" + (
+        ", with f′ formed from the output as autograd does" if derivative_from_output else "")
+    db_scale, dw_scale = exact.scales()
+    return max(
+        assert_close(f"{name} db", db, exact.db, db_scale, tolerance, reason=reason, eps=eps),
+        assert_close(f"{name} dw", dw, exact.dw, dw_scale, tolerance, reason=reason, eps=eps),
+    )
+
+
 def centred_biases(w, x, *, activation: str = "sigmoid") -> np.ndarray:
     """Biases making every z_j = 0: b_1 = −w_1·x, b_j = −w_j·f(0) (exact in float64)."""
     act = activations.get(activation)

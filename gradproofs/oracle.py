@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradproofs import _validate, activations, chain, costs
-from gradproofs.compare import assert_close, unit_roundoff
+from gradproofs.compare import unit_roundoff
 from gradproofs.errors import Mismatch
 
 
@@ -77,9 +77,7 @@ def check_chain(fn, *, activation: str = "sigmoid", cost: str = "quadratic",
     @given(strategies.chains(max_depth=max_depth, activation=activation, cost=cost))
     def test(example):
         exact = chain.backward_exact(*example, activation=activation, cost=cost)
-        z = [float(v) for v in exact.z]
-        assume(chain.forward_amplification(example.w, z, activation) <= 1e4)
-        assume(activation != "relu" or min(abs(v) for v in z) > 1e-6)
+        assume(chain.well_conditioned(exact, float(np.finfo(np.float32).eps)))
         w, b = example.w.copy(), example.b.copy()
         where = f"w = {example.w.tolist()}, b = {example.b.tolist()}, x = {example.x!r}, y = {example.y!r}"
         try:
@@ -92,16 +90,12 @@ def check_chain(fn, *, activation: str = "sigmoid", cost: str = "quadratic",
             dw, db = result
         except (TypeError, ValueError):
             raise Mismatch(f"  {where}\n  fn must return (dw, db), got {result!r}") from None
-        db_scale, dw_scale = exact.scales()
-        worst = 0.0
-        for label, got, expected, scale in (("db", db, exact.db, db_scale), ("dw", dw, exact.dw, dw_scale)):
-            eps = unit_roundoff(got)
-            tolerance = chain.rounding_tolerance(exact, eps, derivative_from_output=True)
-            try:
-                worst = max(worst, assert_close(label, got, expected, scale, tolerance,
-                                                reason="chain.rounding_tolerance", eps=eps))
-            except (Mismatch, ValueError, TypeError) as failure:
-                raise Mismatch(f"  {where}\n  {failure}") from None
+        try:
+            # An unknown implementation may form f′ from the output, as autograd does.
+            worst = chain.assert_matches("fn", dw, db, exact, eps=max(unit_roundoff(dw), unit_roundoff(db)),
+                                         derivative_from_output=True)
+        except (Mismatch, ValueError, TypeError) as failure:
+            raise Mismatch(f"  {where}\n  {failure}") from None
         seen["examples"] += 1
         seen["worst"] = max(seen["worst"], worst)
 

@@ -85,9 +85,3 @@ def chains(*, min_depth: int = 1, max_depth: int = 64, max_weight: float = 8.0,
     high = {"relu": max_input, "identity": max_input}.get(activation, 1.0)
     return _chains(depths(min_depth=min_depth, max_depth=max_depth), max_weight,
                    max_bias, max_input, st.floats(low, high))
-
-
-def activation_names(*, smooth_only: bool = False) -> st.SearchStrategy[str]:
-    """Names of the activations gradproofs knows (``smooth_only``: no relu kink)."""
-    names = [n for n in activations.NAMES if not (smooth_only and n == "relu")]
-    return st.sampled_from(names)
