@@ -24,6 +24,17 @@ def real_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
     return array
 
 
+def real_array(name: str, value, *, ndim: int) -> np.ndarray:
+    """A finite float64 copy of ``value`` with ``ndim`` dimensions, none of them empty."""
+    array = _real_array(name, value)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
+    if 0 in array.shape[1:] or (ndim == 1 and array.size == 0):
+        raise ValueError(f"{name} must not have an empty dimension, got shape {array.shape}")
+    _require_finite(name, array)
+    return array
+
+
 def real_scalar(name: str, value) -> float:
     """A finite real number as a Python float."""
     array = _real_array(name, value)
