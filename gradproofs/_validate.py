@@ -1,7 +1,7 @@
 """Argument checks shared by every engine.
 
 Each check names the offending argument, runs before any work, and returns a
-fresh float64 copy, so the caller's data is never modified.
+read-only float64 view, so the caller's data can never be modified.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 
 def real_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
-    """A finite, non-empty 1-D float64 copy of ``value``."""
+    """A finite, non-empty 1-D float64 view of ``value``."""
     array = _real_array(name, value)
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
@@ -25,7 +25,7 @@ def real_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
 
 
 def real_array(name: str, value, *, ndim: int) -> np.ndarray:
-    """A finite float64 copy of ``value`` with ``ndim`` dimensions, none of them empty."""
+    """A finite float64 view of ``value`` with ``ndim`` dimensions, none of them empty."""
     array = _real_array(name, value)
     if array.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
@@ -59,17 +59,21 @@ def choice(name: str, value, options) -> str:
 
 
 def _real_array(name: str, value) -> np.ndarray:
+    """A read-only float64 view of ``value`` (a copy only where a conversion needs one).
+
+    Read-only, so no engine can write into the caller's array by mistake.
+    """
     if _is_torch_tensor(value):
         value = value.detach().cpu().numpy()
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be real numbers, got {type(value).__name__}")
-    array = np.array(value, copy=True)
+    array = np.asarray(value)
     if array.dtype == bool or array.dtype.kind not in "iuf":
-        if array.dtype == object and all(isinstance(v, Real) for v in array.flat):
-            array = array.astype(np.float64)
-        else:
+        if not (array.dtype == object and all(isinstance(v, Real) for v in array.flat)):
             raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    return array.astype(np.float64)
+    array = np.asarray(array, dtype=np.float64).view()
+    array.flags.writeable = False
+    return array
 
 
 def _require_finite(name: str, array: np.ndarray) -> None:

@@ -25,10 +25,11 @@ from gradproofs.errors import DerivationError
 
 
 def _sigmoid(z):
+    """σ(z) = 1/(1 + e^(−z)) for z ≥ 0, e^z/(1 + e^z) below: exp never overflows."""
     z = np.asarray(z, dtype=np.float64)
-    # exp of a non-positive argument only: no overflow warning for large |z|.
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    r = 1.0 / (1.0 + e)
+    return np.where(z >= 0, r, e * r)
 
 
 def _sigmoid_derivative(z):

@@ -15,7 +15,7 @@ from typing import Callable
 from gradproofs.errors import DerivationError
 
 KINDS = ("exact", "bound", "statistical")
-FAMILY_MODULES = ("activations", "chain")
+FAMILY_MODULES = ("activations", "chain", "dense", "initialisation")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Derivation:
         import sympy
 
         difference = (simplify or sympy.simplify)(sympy.sympify(lhs - rhs))
-        if difference != 0:
+        if not (difference.is_zero_matrix if getattr(difference, "is_Matrix", False) else difference == 0):
             raise DerivationError(f"{text}: the difference simplifies to {difference}, not 0")
         self.steps.append(Step(text, f"{sympy.latex(lhs)} = {sympy.latex(rhs)}"))
 

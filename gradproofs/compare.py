@@ -19,6 +19,15 @@ def to_numpy(values) -> np.ndarray:
                     dtype=np.float64).reshape(np.shape(values))
 
 
+def norm(vector, axis=None) -> np.ndarray:
+    """Euclidean norm without the underflow or overflow of squaring: scaled by max |v_i| first."""
+    vector = np.asarray(vector, dtype=np.float64)
+    scale = np.max(np.abs(vector), axis=axis, keepdims=True)
+    safe = np.where(scale > 0, scale, 1.0)
+    result = np.linalg.norm(vector / safe, axis=axis, keepdims=True) * safe
+    return result.squeeze() if axis is None else np.squeeze(result, axis=axis)
+
+
 def unit_roundoff(values) -> float:
     """eps of the floating dtype ``values`` were computed in (float64 for lists)."""
     dtype = getattr(values, "dtype", None)

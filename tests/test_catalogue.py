@@ -81,3 +81,16 @@ def test_verify_reports_a_false_statement_as_failed():
 def test_evidence_keeps_the_worst():
     assert Evidence.error(1e-3).worse(Evidence.error(1e-9)).value == 1e-3
     assert Evidence.slack(0.5).worse(Evidence.slack(0.1)).value == 0.1
+
+
+def test_sources_have_no_invalid_escapes_and_documents_no_control_characters(pytestconfig):
+    import warnings
+
+    root = pytestconfig.rootpath
+    for path in sorted((root / "gradproofs").rglob("*.py")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    for name, text in render.render_all().items():
+        bad = {c for c in text if ord(c) < 32 and c != "\n"}
+        assert not bad, f"{name} holds control characters {bad!r} (a LaTeX escape like \\f or \\t?)"
