@@ -23,7 +23,7 @@ with); ``backward_torch`` is independent: ``torch.nn.Linear`` layers through aut
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,9 @@ def _check(weights, biases, x, y, activation, cost):
         raise ValueError("x must hold at least one sample (the cost is a mean over the batch)")
     if cost != "quadratic" and not np.all((y >= 0) & (y <= 1)):
         raise ValueError(f"y must lie in [0, 1] for the {cost} cost")
+    if cost == "softmax_cross_entropy" and not np.allclose(y.sum(axis=1), 1.0, rtol=0, atol=1e-9):
+        raise ValueError("y's rows must sum to 1 for the softmax_cross_entropy cost (δ^L = softmax − y "
+                         "holds only then)")
     return W, b, x, y, act
 
 
@@ -177,11 +180,11 @@ def backward_torch(weights, biases, x, y, *, activation: str = "sigmoid", cost: 
     for W_l, b_l in zip(W, b):
         layer = torch.nn.Linear(W_l.shape[1], W_l.shape[0], device=device, dtype=dtype)
         with torch.no_grad():
-            layer.weight.copy_(torch.as_tensor(W_l))
-            layer.bias.copy_(torch.as_tensor(b_l))
+            layer.weight.copy_(torch.tensor(W_l))
+            layer.bias.copy_(torch.tensor(b_l))
         layers.append(layer)
-    inputs = torch.as_tensor(x, dtype=dtype, device=device)
-    target = torch.as_tensor(y, dtype=dtype, device=device)
+    inputs = torch.tensor(x, dtype=dtype, device=device)
+    target = torch.tensor(y, dtype=dtype, device=device)
     z, a = [], [inputs]
     for layer in layers:
         z.append(layer(a[-1]))
@@ -203,3 +206,212 @@ def backward_torch(weights, biases, x, y, *, activation: str = "sigmoid", cost: 
         z=[zl.detach() for zl in z],
         a=[al.detach() for al in a],
     )
+
+
+# --- judging a float engine against the exact gradients ---------------------
+
+MAX_AMPLIFICATION = 1e4  # the forward conditioning under which float engines are compared
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A network and batch with its exact gradients: what judging a float engine needs.
+
+    Built by :func:`reference`; ``exact`` (:func:`backward_exact`) is computed
+    on first use, the rest from a float64 forward pass. The rounding model, per
+    unit roundoff eps:
+
+    *Forward.* z^l = a^(l−1) W^lᵀ + b^l is a dot product of n_(l−1) + 1 terms,
+    so each entry is rounded by at most (n_(l−1) + 1)·eps times the sum of the
+    absolute values of its terms, at most S − 1 (:attr:`summand`); evaluating
+    f and rounding float64 inputs to the engine's dtype add 3·eps·S. A rounding
+    vector r made in z^i reaches z^k through ∏_(m=i+1..k) W^m diag(f′), whose
+    2-norm is at most κ = :attr:`amplification`; ‖r‖₂ ≤ √N·|r|_∞. So every z
+    and a is off by at most eps·F, F = L·κ·√N·(N + 4)·S, N the largest width.
+
+    *Backward.* :meth:`scales` runs the recurrence with |W|, |f′| and the
+    residual a^L − y replaced by |a^L| + |y| + S, giving per-sample D^l ≥ |δ^l|:
+    the sum of the absolute values of every term float arithmetic adds up, the
+    size its rounding errors scale with. Relative to D, δ^(l+1) W^(l+1) adds
+    (n_(l+1) + 1)·eps and inherits the largest relative error of δ^(l+1) in its
+    sample; f′(z^l) is off by |f″/f′|·eps·F ≤ 2·eps·F (sigmoid 1, tanh 2, relu
+    and identity 0) plus 2·eps for evaluating it and eps for the product. At the
+    output, a^L's forward error gives eps·F against the residual's scale, the
+    softmax 2·eps·F + N·eps, f′(z^L) (quadratic cost) 2·eps·F. ∂C/∂b^l sums B
+    samples (B·eps) and divides by B (eps); ∂C/∂W^l also multiplies by
+    a^(l−1), off by eps·F against |a^(l−1)| + S.
+
+    *Autograd.* An engine that forms f′ from the output, s(1 − s) or 1 − t²,
+    loses eps·γ absolute in the subtraction: 4·eps·γ/f′(z) relative per factor.
+
+    The tolerance is twice this first-order bound, for the second-order terms.
+    """
+
+    weights: list
+    biases: list
+    x: np.ndarray
+    y: np.ndarray
+    activation: str
+    cost: str
+    dps: int = 40
+
+    @cached_property
+    def exact(self) -> MLPGradients:
+        return backward_exact(self.weights, self.biases, self.x, self.y, activation=self.activation,
+                              cost=self.cost, dps=self.dps)
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @cached_property
+    def _forward(self):
+        """z^l and a^l (a^0 = x) in float64, and |f′(z^l)|: all that scales and conditioning need."""
+        floats = backward(self.weights, self.biases, self.x, self.y, activation=self.activation,
+                          cost=self.cost)
+        fprime = activations.get(self.activation).numpy_derivative
+        return floats.z, floats.a, [np.abs(fprime(z_l)) for z_l in floats.z]
+
+    @property
+    def widest(self) -> int:
+        """N, the largest width n_l."""
+        return max(max(W_l.shape) for W_l in self.weights)
+
+    @cached_property
+    def summand(self) -> float:
+        """S = 1 + the largest Σ_k |a^(l−1)_k W^l_ik| + |b^l_i| over layers, samples and neurons."""
+        a = self._forward[1]
+        return 1.0 + max(float((np.abs(a_prev) @ np.abs(W_l).T + np.abs(b_l)).max())
+                         for a_prev, W_l, b_l in zip(a, self.weights, self.biases))
+
+    @cached_property
+    def amplification(self) -> float:
+        """κ = max over i < k of ∏_(m=i+1..k) γ‖W^m‖₂, at least 1.
+
+        How much a rounding error made in z^i can grow by z^k: the largest
+        product over a contiguous run of layers, from the weights alone.
+        """
+        gamma = float(activations.get(self.activation).derivative_bound)
+        gains = [np.log(max(gamma * np.linalg.norm(W_l, 2), 1e-300)) for W_l in self.weights[1:]]
+        totals = np.concatenate([[0.0], np.cumsum(gains)])
+        return float(np.exp(min(float(np.max(totals - np.minimum.accumulate(totals))), 700.0)))
+
+    @cached_property
+    def forward_error(self) -> float:
+        """F: every computed z and a is off by at most eps·F (first order)."""
+        return self.depth * self.amplification * np.sqrt(self.widest) * (self.widest + 4) * self.summand
+
+    def well_conditioned(self, eps: float) -> bool:
+        """Whether an engine with unit roundoff ``eps`` can be held to the exact gradients.
+
+        Not when the network amplifies a rounding error more than
+        :data:`MAX_AMPLIFICATION`-fold, nor, for relu, when a pre-activation lies
+        within twice its forward error of 0, the kink where the derivative jumps.
+        Both depend on the network and batch only, never on the gradients.
+        """
+        if self.amplification > MAX_AMPLIFICATION:
+            return False
+        margin = 2.0 * eps * self.forward_error
+        return self.activation != "relu" or all(bool(np.all(np.abs(z_l) > margin))
+                                                for z_l in self._forward[0])
+
+    def scales(self):
+        """(dW_scale, db_scale), each entry's rounding errors are measured against.
+
+        The recurrence with |W|, |f′| and the residual a^L − y replaced by
+        |a^L| + |y| + S, so that a near-zero gradient is judged against the size
+        of what float arithmetic cancels; ∂C/∂W^l pairs it with |a^(l−1)| + S,
+        as a^(l−1) carries a forward error of order S, not of order |a^(l−1)|.
+        """
+        _, a, fprime = self._forward
+        summand, batch = self.summand, self.x.shape[0]
+        residual = np.abs(a[-1]) + np.abs(self.y) + summand
+        D = [residual * fprime[-1] if self.cost == "quadratic" else residual]
+        for l in range(self.depth - 1, 0, -1):
+            D.insert(0, (D[0] @ np.abs(self.weights[l])) * fprime[l - 1])
+        return ([D_l.T @ (np.abs(a_prev) + summand) / batch for D_l, a_prev in zip(D, a[:-1])],
+                [D_l.sum(axis=0) / batch for D_l in D])
+
+    def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False):
+        """(dW_tolerance, db_tolerance): per entry, a bound on |computed − exact| / scale."""
+        F, batch, fprime = self.forward_error, self.x.shape[0], self._forward[2]
+        gamma = float(activations.get(self.activation).derivative_bound) if derivative_from_output else 0.0
+        from_output = [np.where(f > 0, 4.0 * gamma / np.where(f > 0, f, 1.0), 0.0) for f in fprime]
+        if self.cost != "quadratic":
+            from_output[-1] = np.zeros_like(from_output[-1])  # δ^L = a^L − y involves no f′
+        # Relative errors of δ^l against D^l, per sample and neuron, in units of eps.
+        units = [3.0 * F + self.widest + 4.0 + from_output[-1]]
+        for l in range(self.depth - 2, -1, -1):
+            inherited = units[0].max(axis=1, keepdims=True)
+            units.insert(0, inherited + self.weights[l + 1].shape[0] + 4.0 + 2.0 * F + from_output[l])
+        worst = [u.max(axis=0) for u in units]  # a gradient entry sums over the batch
+        return ([2.0 * eps * np.broadcast_to((w + batch + 4.0 + F)[:, None], W_l.shape)
+                 for w, W_l in zip(worst, self.weights)],
+                [2.0 * eps * (w + batch + 2.0) for w in worst])
+
+    def assert_matches(self, name: str, dW: Any, db: Any, *, eps: float,
+                       derivative_from_output: bool) -> float:
+        """Compare an engine's (dW, db) with the exact gradients; raise Mismatch on the worst entry.
+
+        Each must hold one array per layer, of its parameter's shape. Where the
+        scale and the exact value are 0 the gradient is 0 by structure (a relu
+        that is off, a zero weight on every path): only 0 is accepted there.
+        Returns the worst error as a fraction of each entry's scale.
+        """
+        from gradproofs.compare import assert_close, to_numpy
+        from gradproofs.errors import Mismatch
+
+        got = {"dW": dW, "db": db}
+        shapes = {"dW": [W_l.shape for W_l in self.weights], "db": [b_l.shape for b_l in self.biases]}
+        for key, values in got.items():
+            if not hasattr(values, "__len__") or len(values) != self.depth:
+                raise Mismatch(f"{name} {key} must hold one array per layer ({self.depth}), "
+                               f"got {_describe(values)}")
+            for l, (value, shape) in enumerate(zip(values, shapes[key])):
+                if tuple(np.shape(value)) != shape:
+                    raise Mismatch(f"{name} {key}[{l}] has shape {tuple(np.shape(value))}, expected "
+                                   f"{shape}, the shape of {'weights' if key == 'dW' else 'biases'}[{l}]")
+        tolerance = dict(zip(("dW", "db"), self.rounding_tolerance(
+            eps, derivative_from_output=derivative_from_output)))
+        scale = dict(zip(("dW", "db"), self.scales()))
+        expected = {"dW": self.exact.dW, "db": self.exact.db}
+        rows = []  # one comparison per row of each ∂C/∂W^l and per ∂C/∂b^l: entries read dW[l][i][j]
+        for key in ("dW", "db"):
+            for l in range(self.depth):
+                parts = (to_numpy(got[key][l]), _float(expected[key][l]), scale[key][l], tolerance[key][l])
+                if key == "db":
+                    rows.append((f"{name} db[{l}]", *parts))
+                else:
+                    rows.extend((f"{name} dW[{l}][{i}]", *row) for i, row in enumerate(zip(*parts)))
+        for label, value, exact, s, _ in rows:
+            structural = (s == 0) & (exact == 0) & (value != 0)
+            if np.any(structural):
+                index = int(np.flatnonzero(structural)[0])
+                raise Mismatch(f"{label}[{index}]: got {float(np.ravel(value)[index])!r}, expected 0.0: "
+                               f"the gradient is 0 by structure there (a relu that is off, or zero "
+                               f"weights on every path to the output)")
+
+        def excess(row):
+            _, value, exact, s, tol = row
+            with np.errstate(all="ignore"):
+                ratio = np.where(s > 0, np.abs(value - exact) / (s * tol), 0.0)
+            return float(np.nan_to_num(ratio, nan=np.inf).max())
+
+        reason = "the forward-and-backward rounding bound of mlp.Reference" + (
+            ", with f′ formed from the output as autograd does" if derivative_from_output else "")
+        return max(assert_close(label, value, exact, s, tol, reason=reason, eps=eps)
+                   for label, value, exact, s, tol in sorted(rows, key=excess, reverse=True))
+
+
+def _describe(value) -> str:
+    """A short description of what an engine returned, never its contents."""
+    if hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+def reference(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
+              dps: int = 40) -> Reference:
+    """The exact gradients (:func:`backward_exact`) with what judging a float engine needs."""
+    W, b, x, y, act = _check(weights, biases, x, y, activation, cost)
+    return Reference(W, b, x, y, act.name, cost, _validate.positive_int("dps", dps))

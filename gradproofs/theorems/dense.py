@@ -4,7 +4,7 @@ orthogonal and residual networks."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradproofs import activations, devices, initialisation, mlp, residual, strategies
@@ -23,6 +23,7 @@ FAMILY = family(Family(
 ))
 
 EPS64 = float(np.finfo(np.float64).eps)
+EPS32 = float(np.finfo(np.float32).eps)
 
 
 # --- the backward recurrence -----------------------------------------------------------
@@ -78,6 +79,48 @@ def _derive_recurrence() -> Derivation:
                r"\frac{\partial C}{\partial W^l} = \delta^l (a^{l-1})^\top,\quad "
                r"\frac{\partial C}{\partial b^l} = \delta^l")
     return d
+
+
+_PAIRS = [(a, "quadratic") for a in ("sigmoid", "tanh", "relu", "identity")] + [
+    ("sigmoid", "cross_entropy")] + [(a, "softmax_cross_entropy") for a in ("sigmoid", "tanh", "relu")]
+
+
+def _check_recurrence(data, device: str) -> Evidence:
+    torch = devices.torch()
+    activation, cost = data.draw(st.sampled_from(_PAIRS), label="activation, cost")
+    network = data.draw(strategies.networks(max_depth=3, max_width=5), label="network")
+    x, y = data.draw(strategies.batches(
+        network.weights[0].shape[1], network.weights[-1].shape[0], max_batch=4,
+        targets="probabilities" if cost == "softmax_cross_entropy" else "unit"), label="batch")
+    reference = mlp.reference(*network, x, y, activation=activation, cost=cost)
+    assume(reference.well_conditioned(EPS64))
+    result = mlp.backward(*network, x, y, activation=activation, cost=cost)
+    error = reference.assert_matches("numpy", result.dW, result.db, eps=EPS64, derivative_from_output=False)
+    engines = [(torch.float64, EPS64)]
+    if reference.well_conditioned(EPS32):
+        engines.append((torch.float32, EPS32))
+    for dtype, eps in engines:
+        result = mlp.backward_torch(*network, x, y, activation=activation, cost=cost, device=device, dtype=dtype)
+        reference.assert_matches(f"torch nn.Linear {dtype} ({device})", result.dW, result.db, eps=eps,
+                                 derivative_from_output=True)
+    return Evidence.error(error)
+
+
+register(Theorem(
+    id="mlp-backward-recurrence",
+    family=FAMILY.id,
+    title="The backward recurrence of a dense network",
+    statement="For any widths, δ^L = ∇_a C ⊙ f′(z^L) (σ(z^L) − y for the cross-entropy, "
+              "softmax(z^L) − y for the softmax cross-entropy), δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f′(z^l), "
+              "∂C/∂W^l = δ^l (a^(l−1))ᵀ and ∂C/∂b^l = δ^l, averaged over the batch.",
+    latex=r"\delta^l = \big((W^{l+1})^\top \delta^{l+1}\big) \odot f'(z^l),\quad "
+          r"\frac{\partial C}{\partial W^l} = \delta^l (a^{l-1})^\top",
+    source="Nielsen, Neural Networks and Deep Learning, ch. 2, equations BP1–BP4",
+    kind="exact",
+    engines=("sympy", "mpmath", "numpy", "torch"),
+    derive=_derive_recurrence,
+    check=_check_recurrence,
+))
 
 
 # --- the spectral bound --------------------------------------------------------------
