@@ -98,20 +98,28 @@ def _check(weights, biases, x, y, activation, cost):
 
 
 def _recurrence(W, b, x, y, f, fprime, cost, softmax):
-    """Forward pass, then BP1–BP4, over float arrays or object arrays of mpmath numbers."""
+    """Forward pass, then BP1–BP4, over float arrays or object arrays of mpmath numbers.
+
+    Every product is a fresh array, so the in-place updates never touch the inputs.
+    """
     z, a = [], [x]
     for l, (W_l, b_l) in enumerate(zip(W, b)):
-        z.append(a[-1] @ W_l.T + b_l)
-        a.append(softmax(z[-1]) if cost == "softmax_cross_entropy" and l == len(W) - 1 else f(z[-1]))
-    if cost == "quadratic":
-        delta_last = (a[-1] - y) * fprime(z[-1])
-    else:  # the sigmoid's σ′ (or the softmax's Jacobian) cancels against ∂C/∂a
-        delta_last = a[-1] - y
+        z_l = a[-1] @ W_l.T
+        z_l += b_l
+        z.append(z_l)
+        a.append(softmax(z_l) if cost == "softmax_cross_entropy" and l == len(W) - 1 else f(z_l))
+    delta_last = a[-1] - y
+    if cost == "quadratic":  # otherwise σ′ (or the softmax's Jacobian) cancels against ∂C/∂a
+        delta_last *= fprime(z[-1])
     delta = [delta_last]
     for l in range(len(W) - 1, 0, -1):
-        delta.insert(0, (delta[0] @ W[l]) * fprime(z[l - 1]))
+        delta_l = delta[0] @ W[l]
+        delta_l *= fprime(z[l - 1])
+        delta.insert(0, delta_l)
     batch = x.shape[0]
-    dW = [d.T @ a_prev / batch for d, a_prev in zip(delta, a[:-1])]
+    dW = [d.T @ a_prev for d, a_prev in zip(delta, a[:-1])]
+    for gradient in dW:
+        gradient /= batch
     db = [d.sum(axis=0) / batch for d in delta]
     return MLPGradients(dW, db, delta, z, a)
 
