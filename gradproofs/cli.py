@@ -111,8 +111,8 @@ def _check(args) -> int:
 
     try:
         fn = _load_function(args.function)
-        report = oracle.check_chain(fn, activation=args.activation, cost=args.cost,
-                                    max_examples=args.max_examples)
+        runner = oracle.check_mlp if args.network == "mlp" else oracle.check_chain
+        report = runner(fn, activation=args.activation, cost=args.cost, max_examples=args.max_examples)
     except (ValueError, ImportError, AttributeError, TypeError) as error:
         print(f"gradproofs check: {error}", file=sys.stderr)
         return 2
@@ -153,8 +153,10 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="report", help="folder for the PNG files (default: report)")
     report.set_defaults(run=_report)
 
-    check = commands.add_parser("check", help="check your own chain backprop: module:function")
-    check.add_argument("function", help="fn(w, b, x, y) -> (dw, db), as module:name")
+    check = commands.add_parser("check", help="check your own backprop: module:function")
+    check.add_argument("function", help="chain: fn(w, b, x, y) -> (dw, db); mlp: "
+                                        "fn(weights, biases, x, y) -> (dW, db); as module:name")
+    check.add_argument("--network", choices=("chain", "mlp"), default="chain")
     check.add_argument("--activation", default="sigmoid")
     check.add_argument("--cost", default="quadratic")
     check.add_argument("--max-examples", type=int, default=100)

@@ -90,3 +90,19 @@ def test_strategies_validate_their_arguments(kwargs):
 def test_chains_respect_their_options(example):
     assert 2 <= len(example.w) == len(example.b) <= 5
     assert abs(example.w).max() <= 3.0 and 0.0 <= example.y <= 1.0
+
+
+def test_check_command_runs_check_mlp(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mydense.py").write_text(
+        "from gradproofs import mlp\n"
+        "def good(weights, biases, x, y):\n"
+        "    r = mlp.backward(weights, biases, x, y)\n"
+        "    return r.dW, r.db\n"
+        "def summed(weights, biases, x, y):\n"
+        "    r = mlp.backward(weights, biases, x, y)\n"
+        "    return [g * len(x) for g in r.dW], r.db\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli.main(["check", "mydense:good", "--network", "mlp", "--max-examples", "10"]) == 0
+    assert cli.main(["check", "mydense:summed", "--network", "mlp", "--max-examples", "30"]) == 1
+    assert "Smallest counterexample" in capsys.readouterr().out
