@@ -15,7 +15,7 @@ from typing import Callable
 from gradproofs.errors import DerivationError
 
 KINDS = ("exact", "bound", "statistical")
-FAMILY_MODULES = ("activations", "chain", "dense", "initialisation")
+FAMILY_MODULES = ("activations", "chain", "dense", "initialisation", "rnn", "clipping")
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,13 @@ class Derivation:
         self.steps.append(Step(text, latex))
 
     def agrees_with(self, source: str, *pairs) -> None:
-        """Each (computed, published) pair agrees to the published figure's last decimal."""
+        """Each (computed, published) pair agrees to the published figure's last decimal.
+
+        Give a figure such as "779" as a string: as a float it would claim a decimal it lacks.
+        """
         shown = []
-        for computed, published in pairs:
-            decimals = len(repr(float(published)).partition(".")[2])
+        for computed, published in pairs:  # a figure given as a string keeps its own decimals
+            decimals = len((published if isinstance(published, str) else repr(float(published))).partition(".")[2])
             if abs(float(computed) - float(published)) > 0.5 * 10.0 ** -decimals:
                 raise DerivationError(f"{computed} does not round to the published {published} ({source})")
             shown.append(rf"{float(computed):.{decimals + 3}f}\ldots \approx {published}")

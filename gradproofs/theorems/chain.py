@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from gradproofs import activations, chain, costs, devices, strategies
+from gradproofs import activations, chain, costs, devices, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import assert_close, to_numpy
 from gradproofs.errors import Mismatch
@@ -29,43 +29,29 @@ SOURCE = "Nielsen, Neural Networks and Deep Learning, ch. 5, eq. 121–122"
 
 # --- the product form ------------------------------------------------------------
 
-def _generic():
-    """An undefined activation f and cost C, so one proof covers every choice of both."""
-    import sympy
-
-    f, cost, s = sympy.Function("f"), sympy.Function("C"), sympy.Symbol("s")
-
-    def fprime(z):
-        return sympy.Subs(sympy.Derivative(f(s), s), s, z)
-
-    def cprime(a):
-        return sympy.Subs(sympy.Derivative(cost(s), s), s, a)
-
-    return f, cost, fprime, cprime
-
-
 def _derive_product_form() -> Derivation:
     import sympy
 
     d = Derivation()
-    f, cost, fprime, cprime = _generic()
+    f, fprime = symbolic.undefined("f")
+    cost, cprime = symbolic.undefined("C")
     d.say("Let $f$ be any differentiable activation and $C(a_L)$ any differentiable cost: "
           "SymPy treats both as undefined functions, so nothing below depends on the choice. "
           "Define $\\delta_j = \\partial C / \\partial z_j$.")
     z_last = sympy.Symbol("z_L", real=True)
     d.equal("Base case, the output layer: $\\delta_L = f'(z_L)\\,C'(a_L)$.",
             sympy.diff(cost(f(z_last)), z_last), fprime(z_last) * cprime(f(z_last)),
-            simplify=lambda e: sympy.simplify(e.doit()))
-    z_j, w_next, b_next, s = sympy.symbols("z_j w_{j+1} b_{j+1} s", real=True)
-    rest = sympy.Function("G")  # C as a function of z_(j+1): the layers above j
+            simplify=symbolic.canonical)
+    z_j, w_next, b_next = sympy.symbols("z_j w_{j+1} b_{j+1}", real=True)
+    rest, rest_prime = symbolic.undefined("G")  # C as a function of z_(j+1): the layers above j
     z_next = w_next * f(z_j) + b_next
     d.say("Induction step: whatever the layers above $j$ compute, $C = G(z_{j+1})$ with "
           "$z_{j+1} = w_{j+1} f(z_j) + b_{j+1}$ and $\\delta_{j+1} = G'(z_{j+1})$.")
     d.equal("Differentiating through that one layer gives the recurrence "
             "$\\delta_j = f'(z_j)\\,w_{j+1}\\,\\delta_{j+1}$.",
             sympy.diff(rest(z_next), z_j),
-            fprime(z_j) * w_next * sympy.Subs(sympy.Derivative(rest(s), s), s, z_next),
-            simplify=lambda e: sympy.simplify(e.doit()))
+            fprime(z_j) * w_next * rest_prime(z_next),
+            simplify=symbolic.canonical)
     w_j, b_j, a_prev = sympy.symbols("w_j b_j a_{j-1}", real=True)
     d.holds("Since $\\partial z_j/\\partial b_j = 1$ and $\\partial z_j/\\partial w_j = a_{j-1}$, "
             "$\\partial C/\\partial b_j = \\delta_j$ and $\\partial C/\\partial w_j = a_{j-1}\\delta_j$. "
@@ -80,11 +66,8 @@ def _derive_product_form() -> Derivation:
         for w_k, b_k in zip(w, b):
             a = f(w_k * a + b_k)
         nested = cost(a)
-        closes = all(
-            sympy.simplify((sympy.diff(nested, p) - g).doit()) == 0
-            for params, grads in ((b, product.db), (w, product.dw))
-            for p, g in zip(params, grads)
-        )
+        closes = all(symbolic.agree(sympy.diff(nested, p), g)
+                     for params, grads in ((b, product.db), (w, product.dw)) for p, g in zip(params, grads))
         d.holds(f"Depth {depth}: plain `sympy.diff` of the nested network equals the product "
                 f"form for all {2 * depth} parameters.", closes)
     for activation, cost_name in (("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"),

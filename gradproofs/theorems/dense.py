@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import activations, devices, initialisation, mlp, residual, strategies
+from gradproofs import activations, devices, initialisation, mlp, residual, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import norm, to_numpy
 from gradproofs.errors import Mismatch
@@ -48,9 +48,8 @@ def _derive_recurrence() -> Derivation:
     import sympy
 
     d = Derivation()
-    f, s = sympy.Function("f"), sympy.Symbol("s")
-    elementwise_f = np.frompyfunc(f, 1, 1)
-    elementwise_fprime = np.frompyfunc(lambda z: sympy.Subs(sympy.Derivative(f(s), s), s, z), 1, 1)
+    f, fprime = symbolic.undefined("f")
+    elementwise_f, elementwise_fprime = np.frompyfunc(f, 1, 1), np.frompyfunc(fprime, 1, 1)
     d.say("Let $f$ be any differentiable activation (an undefined SymPy function) and "
           r"$C = \frac{1}{B}\sum_x \tfrac12\|a^L_x - y_x\|^2$. `mlp.backward`'s recurrence, run on "
           r"arrays of SymPy symbols, gives $\partial C/\partial W^l$ and $\partial C/\partial b^l$; "
@@ -62,7 +61,7 @@ def _derive_recurrence() -> Derivation:
         pairs = [(p, g) for W, gW in zip(weights, result.dW) for p, g in zip(W.ravel(), gW.ravel())]
         pairs += [(p, g) for b, gb in zip(biases, result.db) for p, g in zip(b, gb)]
         d.holds(f"Widths {list(widths)}, batch {batch}: all {len(pairs)} partial derivatives agree.",
-                all(sympy.expand((sympy.diff(cost, p) - g).doit()) == 0 for p, g in pairs))
+                all(symbolic.agree(sympy.diff(cost, p), g) for p, g in pairs))
     z = sympy.symbols("z_1:4", real=True)
     y = sympy.symbols("y_1:4", real=True)
     exps = [sympy.exp(v) for v in z]

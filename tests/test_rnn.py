@@ -1,0 +1,496 @@
+"""Recurrent networks: BPTT against its exact evaluation, autograd and torch's modules.
+
+Every float engine is held to the exact (40-digit mpmath) recurrence within a
+first-order rounding bound derived from the problem (rnn.Reference and
+rnn.LSTMReference); the torch modules are held to the same bound, widened for
+the derivative that autograd forms from the output.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from gradproofs import activations, rnn
+from gradproofs.compare import assert_close, to_numpy
+from gradproofs.errors import Mismatch
+
+EPS = float(np.finfo(np.float64).eps)
+RNN_FIELDS = rnn.RNN_FIELDS[:-1]  # the gradients, without the states
+LSTM_FIELDS = rnn.LSTM_FIELDS[:-1]
+
+
+def _arrays(name, fields):
+    """A named tuple of arrays: an engine's positional arguments, in order."""
+    return NamedTuple(name, [(field, np.ndarray) for field in fields.split()])
+
+
+Problem = _arrays("Problem", "x h0 W_x W_h b dL_dh")
+
+
+def _problem(seed, T, B, I, H, *, weight=1.0):
+    rng = np.random.default_rng(seed)
+    return Problem(rng.uniform(-1, 1, (T, B, I)), rng.uniform(-1, 1, (B, H)),
+                   rng.uniform(-weight, weight, (H, I)), rng.uniform(-weight, weight, (H, H)),
+                   rng.uniform(-1, 1, H), rng.uniform(-1, 1, (T, B, H)))
+
+
+@st.composite
+def problems(draw):
+    """Small RNN problems: T ≤ 6 (0 included), B ≤ 3, I ≤ 3, H ≤ 4, bounded entries."""
+    T, B, I, H = (draw(st.integers(low, high), label=name) for name, low, high in
+                  (("T", 0, 6), ("B", 1, 3), ("I", 1, 3), ("H", 1, 4)))
+
+    def reals(shape, bound, label):
+        elements = st.floats(-bound, bound, allow_subnormal=False)
+        return draw(hnp.arrays(np.float64, shape, elements=elements), label=label)
+
+    return Problem(reals((T, B, I), 2.0, "x"), reals((B, H), 1.0, "h0"), reals((H, I), 1.5, "W_x"),
+                   reals((H, H), 1.5, "W_h"), reals((H,), 1.0, "b"), reals((T, B, H), 1.0, "dL_dh"))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(problem=problems(), activation=st.sampled_from(activations.NAMES))
+def test_every_engine_matches_the_exact_recurrence(problem, activation, device):
+    reference = rnn.reference(*problem, activation=activation)
+    assume(reference.well_conditioned(EPS))  # the inputs' conditioning only, never the result
+    reference.assert_matches("bptt", rnn.bptt(*problem, activation=activation), eps=EPS,
+                             derivative_from_output=False)
+    reference.assert_matches("bptt_torch", rnn.bptt_torch(*problem, activation=activation, device=device),
+                             eps=EPS, derivative_from_output=True)
+    if activation in rnn.NN_RNN_ACTIVATIONS:
+        reference.assert_matches("bptt_nn_rnn",
+                                 rnn.bptt_nn_rnn(*problem, activation=activation, device=device),
+                                 eps=EPS, derivative_from_output=True)
+
+
+def test_the_bound_has_teeth_on_a_plain_problem():
+    reference = rnn.reference(*_problem(0, 6, 3, 3, 4), activation="tanh")
+    assert reference.well_conditioned(EPS)
+    worst = max(float(np.max(tolerance)) for tolerance in reference.rounding_tolerance(EPS).values())
+    assert worst < 1e-8  # a wrong formula errs by O(1) of the scale
+
+
+def _perturbed(result, field, index, by):
+    value = to_numpy(getattr(result, field)).copy()
+    value[index] += by
+    return result.__class__(**{**vars(result), field: value})
+
+
+def test_a_mismatch_names_the_worst_entry_and_its_tolerance():
+    problem = _problem(20, 4, 2, 2, 3)
+    reference = rnn.reference(*problem, activation="sigmoid")
+    result = rnn.bptt(*problem, activation="sigmoid")
+    assert 0 <= reference.assert_matches("bptt", result, eps=EPS, derivative_from_output=False) < 1
+    wrong = _perturbed(_perturbed(result, "W_h", (2, 1), 1e-6), "states", (3, 1, 0), 1e-12)
+    with pytest.raises(Mismatch) as raised:
+        reference.assert_matches("bptt", wrong, eps=EPS, derivative_from_output=False)
+    message = str(raised.value)
+    assert message.startswith("bptt W_h[2][1]: got ")  # the larger excess of the two
+    assert "error 1e-06" in message and "over the tolerance" in message
+    assert "the forward-and-backward rounding bound of rnn.Reference" in message
+    assert "\n" not in message and len(message) < 600  # one entry, never an array
+    with pytest.raises(Mismatch, match="bptt states\\[3\\]\\[1\\]\\[0\\]: got "):
+        reference.assert_matches("bptt", _perturbed(result, "states", (3, 1, 0), 1e-12), eps=EPS,
+                                 derivative_from_output=False)
+
+
+def test_a_wrong_shape_or_a_missing_field_is_a_mismatch():
+    problem = _problem(21, 3, 2, 2, 3)
+    reference = rnn.reference(*problem)
+    result = rnn.bptt(*problem)
+    with pytest.raises(Mismatch, match="bptt b has shape \\(2,\\), expected \\(3,\\)"):
+        reference.assert_matches("bptt", result.__class__(**{**vars(result), "b": result.b[:2]}), eps=EPS,
+                                 derivative_from_output=False)
+    with pytest.raises(Mismatch, match="bptt returned a tuple without 'W_x'"):
+        reference.assert_matches("bptt", tuple(vars(result).values()), eps=EPS, derivative_from_output=False)
+
+
+def test_a_gradient_that_is_zero_by_structure_must_be_zero():
+    """T = 0: nothing reaches h_0, so any non-zero ∂L/∂h_0, however small, is wrong."""
+    problem = _problem(22, 0, 2, 2, 3)
+    reference = rnn.reference(*problem)
+    assert reference.assert_matches("bptt", rnn.bptt(*problem), eps=EPS, derivative_from_output=False) == 0
+    with pytest.raises(Mismatch, match="bptt h0\\[1\\]\\[2\\]: got 1e-300, expected 0.0: the entry is 0 by "
+                                       "structure"):
+        reference.assert_matches("bptt", _perturbed(rnn.bptt(*problem), "h0", (1, 2), 1e-300), eps=EPS,
+                                 derivative_from_output=False)
+
+
+def test_an_exploding_network_is_not_well_conditioned():
+    problem = _problem(23, 6, 2, 2, 3)._replace(W_h=np.full((3, 3), 5.0))
+    reference = rnn.reference(*problem, activation="identity")
+    assert reference.amplification > rnn.MAX_AMPLIFICATION and not reference.well_conditioned(EPS)
+    long = _problem(23, 400, 1, 1, 2)._replace(W_h=np.full((2, 2), 5.0))
+    assert rnn.reference(*long, activation="identity").amplification == np.exp(700.0)  # capped, no overflow
+
+
+def test_jacobian_bounds_refuse_steps_outside_the_sequence():
+    reference = rnn.reference(*_problem(24, 3, 1, 1, 2))
+    with pytest.raises(ValueError, match="t must be at most T \\(the length of x\\) = 3, got 4"):
+        reference.jacobian_scale(4, 0)
+    with pytest.raises(ValueError, match="k must be at most t"):
+        reference.jacobian_tolerance(1, 2, EPS)
+
+
+def test_exact_truth_agrees_with_more_digits():
+    problem = _problem(1, 4, 2, 2, 3)
+    for activation in activations.NAMES:
+        low = rnn.bptt_exact(*problem, activation=activation)
+        high = rnn.bptt_exact(*problem, activation=activation, dps=60)
+        for field in RNN_FIELDS:
+            difference = np.abs(to_numpy(getattr(low, field)) - to_numpy(getattr(high, field)))
+            assert np.all(difference <= 1e-35 * (1 + np.abs(to_numpy(getattr(high, field)))))
+
+
+def _torch_unroll(torch, problem, activation, k, t, device):
+    """h_k ↦ h_t for the whole batch, written by hand in torch float64."""
+    act = activations.get(activation)
+
+    def tensor(value):
+        return torch.tensor(np.asarray(value), dtype=torch.float64, device=device)
+
+    W_x, W_h, b = tensor(problem.W_x), tensor(problem.W_h), tensor(problem.b)
+
+    def unroll(h):
+        for s in range(k, t):
+            h = act.torch(tensor(problem.x[s]) @ W_x.T + h @ W_h.T + b)
+        return h
+
+    return unroll, tensor
+
+
+@pytest.mark.parametrize("activation", activations.NAMES)
+@pytest.mark.parametrize("t, k", [(5, 0), (5, 3), (2, 1), (4, 4), (0, 0)])
+def test_jacobian_matches_torch_autograd(activation, t, k, device):
+    torch = pytest.importorskip("torch")
+    problem = _problem(2, 5, 3, 2, 3, weight=0.8)
+    reference = rnn.reference(*problem, activation=activation)
+    assert reference.well_conditioned(EPS)
+    unroll, tensor = _torch_unroll(torch, problem, activation, k, t, device)
+    h_k = rnn.forward(*problem[:5], activation=activation)[k]
+    full = torch.autograd.functional.jacobian(unroll, tensor(h_k)).cpu().numpy()
+    B = problem.h0.shape[0]
+    blocks = np.stack([full[row, :, row, :] for row in range(B)])
+    for row in range(B):  # one batch row's state never reaches another's
+        others = np.delete(full[row], row, axis=1)
+        assert not np.any(others)
+    ours = rnn.jacobian(*problem[:5], t, k, activation=activation)
+    assert ours.shape == (B, 3, 3)
+    # two engines, each within the bound of the exact product, differ by at most twice it
+    tolerance = 2 * reference.jacobian_tolerance(t, k, EPS, derivative_from_output=True)
+    assert_close(f"jacobian t={t} k={k}", ours, blocks, reference.jacobian_scale(t, k), tolerance,
+                 reason="twice rnn.Reference.jacobian_tolerance, for two engines", eps=EPS)
+    if t == k:
+        np.testing.assert_array_equal(ours, np.broadcast_to(np.eye(3), ours.shape))
+
+
+def test_jacobians_rebuild_the_gradient_of_h0():
+    """∂L/∂h_0 = Σ_t (∂L/∂h_t) ∂h_t/∂h_0 (Pascanu et al. eq. 4 with h_0 for θ)."""
+    problem = _problem(3, 5, 2, 2, 4, weight=0.9)
+    reference = rnn.reference(*problem, activation="tanh")
+    T, H = problem.x.shape[0], problem.W_h.shape[0]
+    total, allowed = 0.0, 0.0
+    for t in range(1, T + 1):
+        J = rnn.jacobian(*problem[:5], t, 0)
+        scale, tolerance = reference.jacobian_scale(t, 0), reference.jacobian_tolerance(t, 0, EPS)
+        total = total + np.einsum("bi,bij->bj", problem.dL_dh[t - 1], J)
+        # J's own error, and T·H roundings summing the products
+        allowed = allowed + np.einsum("bi,bij->bj", np.abs(problem.dL_dh[t - 1]), scale) * (
+            tolerance + 2 * EPS * T * H)
+    allowed = allowed + reference.scales()["h0"] * reference.rounding_tolerance(EPS)["h0"]
+    assert np.all(np.abs(total - rnn.bptt(*problem).h0) <= allowed)
+
+
+# --- empty sequences and bad input ---------------------------------------------
+
+def test_an_empty_sequence_has_zero_gradients(device):
+    problem = _problem(4, 0, 2, 3, 2)
+    for result in (rnn.bptt(*problem), rnn.bptt_exact(*problem), rnn.bptt_torch(*problem, device=device),
+                   rnn.bptt_nn_rnn(*problem, device=device)):
+        for field, shape in zip(RNN_FIELDS, ((2, 3), (2, 2), (2,), (2, 2))):
+            value = to_numpy(getattr(result, field))
+            assert value.shape == shape and not np.any(value), field
+        np.testing.assert_array_equal(to_numpy(result.states), problem.h0[None])
+    np.testing.assert_array_equal(rnn.forward(*problem[:5]), problem.h0[None])
+    np.testing.assert_array_equal(rnn.jacobian(*problem[:5], 0, 0), np.broadcast_to(np.eye(2), (2, 2, 2)))
+
+
+def _call(engine, arguments):
+    """Call ``engine`` with the arguments it accepts."""
+    accepted = inspect.signature(engine).parameters
+    return engine(**{key: value for key, value in arguments.items() if key in accepted})
+
+
+T_, B_, I_, H_ = 5, 2, 2, 3
+
+BAD = [
+    (dict(W_x=np.ones((0, I_))), ValueError, "W_x must have H rows with H ≥ 1"),
+    (dict(W_x=np.ones((H_, 0))), ValueError, "W_x must not have an empty dimension"),
+    (dict(W_x=np.ones(H_)), ValueError, "W_x must have 2 dimensions"),
+    (dict(W_h=np.ones((H_, 2))), ValueError, "W_h must have shape \\(3, 3\\) to match W_x"),
+    (dict(b=np.ones(H_ + 1)), ValueError, "b must have shape \\(3,\\) to match W_x"),
+    (dict(x=np.ones((T_, B_, I_ + 1))), ValueError, "x must have shape \\(T, B, 2\\)"),
+    (dict(x=np.ones((T_, B_))), ValueError, "x must have 3 dimensions"),
+    (dict(x=np.ones((T_, 0, I_)), h0=np.ones((0, H_))), ValueError, "x must not have an empty dimension"),
+    (dict(h0=np.ones((B_ + 1, H_))), ValueError, "h0 must have shape \\(B, H\\) = \\(2, 3\\)"),
+    (dict(h0=np.ones((B_, H_ + 1))), ValueError, "h0 must have shape \\(B, H\\) = \\(2, 3\\)"),
+    (dict(dL_dh=np.ones((T_ - 1, B_, H_))), ValueError, "dL_dh must have shape \\(T, B, H\\) = \\(5, 2, 3\\)"),
+    (dict(dL_dh=np.ones((T_, B_, H_ + 1))), ValueError, "dL_dh must have shape \\(T, B, H\\)"),
+    (dict(x=np.full((T_, B_, I_), np.nan)), ValueError, "x must be finite"),
+    (dict(h0=np.full((B_, H_), np.inf)), ValueError, "h0 must be finite"),
+    (dict(W_x=np.full((H_, I_), -np.inf)), ValueError, "W_x must be finite"),
+    (dict(W_h=np.full((H_, H_), np.nan)), ValueError, "W_h must be finite"),
+    (dict(b=np.full(H_, np.nan)), ValueError, "b must be finite"),
+    (dict(dL_dh=np.full((T_, B_, H_), np.inf)), ValueError, "dL_dh must be finite"),
+    (dict(W_h=np.array([["a"] * H_] * H_)), TypeError, "W_h must hold real numbers"),
+    (dict(x=np.ones((T_, B_, I_)) * 1j), TypeError, "x must hold real numbers"),
+    (dict(activation="softsign"), ValueError, "unknown activation 'softsign'"),
+    (dict(t=T_ + 1), ValueError, "t must be at most T \\(the length of x\\) = 5, got 6"),
+    (dict(t=-1), ValueError, "t must be at least 0"),
+    (dict(t=2, k=3), ValueError, "k must be at most t"),
+    (dict(t=2.0), TypeError, "t must be an integer"),
+    (dict(k=True), TypeError, "k must be an integer"),
+    (dict(dps=0), ValueError, "dps must be at least 1"),
+]
+RNN_ENGINES = (rnn.forward, rnn.bptt, rnn.bptt_exact, rnn.bptt_torch, rnn.bptt_nn_rnn, rnn.jacobian,
+               rnn.reference)
+
+
+def _cases(table, engines):
+    """Each bad input with every engine that takes all the arguments it changes."""
+    return [pytest.param(engine, changes, error, message, id=f"{engine.__name__}-{message}")
+            for changes, error, message in table for engine in engines
+            if set(changes) <= set(inspect.signature(engine).parameters)]
+
+
+def _assert_refused(engine, arguments, changes, error, message):
+    arguments = {**arguments, **changes}
+    before = {key: np.copy(value) for key, value in arguments.items() if isinstance(value, np.ndarray)}
+    with pytest.raises(error, match=message):
+        _call(engine, arguments)
+    for key, value in before.items():
+        np.testing.assert_array_equal(arguments[key], value)
+
+
+@pytest.mark.parametrize("engine, changes, error, message", _cases(BAD, RNN_ENGINES))
+def test_bad_input_is_refused_naming_the_argument(engine, changes, error, message):
+    arguments = dict(_problem(5, T_, B_, I_, H_)._asdict(), t=3, k=1, activation="tanh")
+    _assert_refused(engine, arguments, changes, error, message)
+
+
+def test_torch_nn_rnn_offers_tanh_and_relu_only():
+    for activation in ("sigmoid", "identity"):
+        with pytest.raises(ValueError, match=f"activation must be one of \\['tanh', 'relu'\\] for "
+                                             f"torch.nn.RNN, got '{activation}'"):
+            rnn.bptt_nn_rnn(*_problem(6, 2, 1, 1, 1), activation=activation)
+
+
+def test_inputs_are_not_modified():
+    problem = _problem(7, 4, 2, 2, 3)
+    copies = [np.copy(v) for v in problem]
+    for engine in RNN_ENGINES:
+        _call(engine, dict(problem._asdict(), t=3, k=1))
+    for value, copy in zip(problem, copies):
+        np.testing.assert_array_equal(value, copy)
+
+
+def test_torch_engines_return_tensors_on_the_device(device):
+    torch = pytest.importorskip("torch")
+    problem = _problem(8, 3, 2, 2, 3)
+    lstm = _lstm_problem(8, 3, 2, 2, 3)
+    for result in (rnn.bptt_torch(*problem, device=device, dtype=torch.float32),
+                   rnn.bptt_nn_rnn(*problem, device=device, dtype=torch.float32),
+                   rnn.lstm_backward_nn(*lstm, device=device, dtype=torch.float32)):
+        for value in vars(result).values():
+            assert value.device.type == device and value.dtype == torch.float32
+        assert result.states.shape == (4, 2, 3)
+
+
+# --- the LSTM ------------------------------------------------------------------
+
+LSTMProblem = _arrays("LSTMProblem", "x h0 c0 W_ih W_hh b dL_dh")
+
+
+def _lstm_problem(seed, T, B, I, H, *, weight=0.5):
+    rng = np.random.default_rng(seed)
+    return LSTMProblem(rng.uniform(-1, 1, (T, B, I)), rng.uniform(-1, 1, (B, H)), rng.uniform(-1, 1, (B, H)),
+                       rng.uniform(-weight, weight, (4 * H, I)), rng.uniform(-weight, weight, (4 * H, H)),
+                       rng.uniform(-1, 1, 4 * H), rng.uniform(-1, 1, (T, B, H)))
+
+
+@pytest.mark.parametrize("seed, T, B, I, H", [(10, 1, 1, 1, 1), (11, 4, 2, 3, 2), (12, 6, 3, 2, 3)])
+def test_lstm_backward_matches_the_exact_recurrence_and_torch_nn_lstm(seed, T, B, I, H, device):
+    problem = _lstm_problem(seed, T, B, I, H)
+    reference = rnn.lstm_reference(*problem)
+    assert reference.well_conditioned(EPS)
+    reference.assert_matches("lstm_backward", rnn.lstm_backward(*problem), eps=EPS,
+                             derivative_from_output=False)
+    reference.assert_matches("lstm_backward_nn", rnn.lstm_backward_nn(*problem, device=device), eps=EPS,
+                             derivative_from_output=True)
+    tolerances = reference.rounding_tolerance(EPS, derivative_from_output=True).values()
+    assert max(float(np.max(tolerance)) for tolerance in tolerances) < 1e-8  # the bound has teeth
+
+
+def test_lstm_forward_shapes_and_gate_ranges():
+    problem = _lstm_problem(13, 3, 2, 2, 4)
+    states = rnn.lstm_forward(*problem[:6])
+    assert states.h.shape == states.c.shape == (4, 2, 4)
+    assert states.gates.shape == states.preactivations.shape == (3, 2, 16)
+    sigmoid_gates = np.delete(states.gates, np.s_[8:12], axis=2)
+    assert np.all((sigmoid_gates > 0) & (sigmoid_gates < 1)) and np.all(np.abs(states.gates[..., 8:12]) < 1)
+    np.testing.assert_array_equal(states.h[1:], states.gates[..., 12:] * np.tanh(states.c[1:]))
+
+
+@pytest.mark.parametrize("t", [1, 3])
+def test_cell_jacobian_is_the_forget_gate(t, device):
+    """∂c_t/∂c_(t−1) with h_(t−1) fixed, by autograd through one step of torch.nn.LSTM, is diag(f_t)."""
+    torch = pytest.importorskip("torch")
+    problem = _lstm_problem(14, 3, 2, 2, 3)
+    B, H = problem.h0.shape
+    states = rnn.lstm_forward(*problem[:6])
+    module = torch.nn.LSTM(2, H, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        for name, value in (("weight_ih_l0", problem.W_ih), ("weight_hh_l0", problem.W_hh),
+                            ("bias_ih_l0", problem.b), ("bias_hh_l0", np.zeros(4 * H))):
+            getattr(module, name).copy_(torch.tensor(value))
+
+    def tensor(value):
+        return torch.tensor(value, dtype=torch.float64, device=device)
+
+    def step(c):
+        _, (_, c_t) = module(tensor(problem.x[t - 1:t]), (tensor(states.h[t - 1][None]), c[None]))
+        return c_t[0]
+
+    full = torch.autograd.functional.jacobian(step, tensor(states.c[t - 1])).cpu().numpy()
+    ours = rnn.cell_jacobian(*problem[:6], t)
+    assert ours.shape == (B, H, H)
+    forget = states.gates[t - 1][:, H:2 * H]
+    np.testing.assert_array_equal(ours, forget[:, :, None] * np.eye(H))
+    for row in range(B):
+        off_diagonal = full[row].copy()  # (H, B, H): ∂c_t[row, i]/∂c_(t−1)[b, j]
+        off_diagonal[:, row, :] -= np.diag(np.diag(full[row, :, row, :]))
+        assert not np.any(off_diagonal)  # exactly: no entry of c_(t−1) reaches another
+    diagonal = np.stack([np.diag(full[row, :, row, :]) for row in range(B)])
+    # p^f_t is one dot product of I + H + 1 terms in each engine (error ≤ (I + H + 1)·S
+    # each), σ moves by at most ¼ of that, plus 4 for evaluating it.
+    S = 1.0 + float(np.max(np.abs(problem.x[t - 1]) @ np.abs(problem.W_ih).T
+                           + np.abs(states.h[t - 1]) @ np.abs(problem.W_hh).T + np.abs(problem.b)))
+    assert np.all(np.abs(diagonal - forget) <= 2 * EPS * (2 * (2 + H + 1) * S / 4 + 8))
+    np.testing.assert_array_equal(rnn.cell_jacobian(*problem[:6], t, forget_gate=False),
+                                  np.broadcast_to(np.eye(H), (B, H, H)))
+
+
+def _carousel_problem(seed, T):
+    """W_hh = 0 (no gate sees h_(t−1)) and a loss on h_T alone: only the cell links c_0 to L."""
+    problem = _lstm_problem(seed, T, 2, 2, 3)
+    dL_dh = np.zeros_like(problem.dL_dh)
+    dL_dh[-1] = problem.dL_dh[-1]
+    return problem._replace(W_hh=np.zeros_like(problem.W_hh), dL_dh=dL_dh)
+
+
+@pytest.mark.parametrize("forget_gate", [False, True])
+def test_the_cell_carries_the_error_multiplied_by_the_forget_gates_alone(forget_gate):
+    """∂L/∂c_0 = ĉ_T ⊙ f_T ⊙ ⋯ ⊙ f_1, bit for bit; with f ≡ 1 (the carousel) ∂L/∂c_0 = ĉ_T."""
+    problem = _carousel_problem(15, 6)
+    H = problem.h0.shape[1]
+    states = rnn.lstm_forward(*problem[:6], forget_gate=forget_gate)
+    forget, output = states.gates[..., H:2 * H], states.gates[..., 3 * H:]
+    arriving = problem.dL_dh[-1] * output[-1] * activations.get("tanh").numpy_derivative(states.c[-1])
+    expected = arriving
+    for f_t in forget[::-1]:
+        expected = expected * f_t
+    result = rnn.lstm_backward(*problem, forget_gate=forget_gate)
+    np.testing.assert_array_equal(result.c0, expected)
+    if not forget_gate:
+        np.testing.assert_array_equal(result.c0, arriving)
+        assert not np.any(result.W_ih[H:2 * H]) and not np.any(result.b[H:2 * H])
+    else:
+        assert np.all(np.abs(result.c0) <= np.abs(arriving) * 0.99)  # every f_t < 1 shrinks it
+
+
+def test_torch_nn_lstm_with_a_saturated_forget_gate_runs_the_carousel(device):
+    """σ(40) rounds to 1.0 in float64 (1 − σ(40) ≈ 4·10⁻¹⁸ < eps/2), so with the forget rows of
+    W_ih at 0 and W_hh = 0, torch.nn.LSTM's forget gate is exactly 1: the same cell as
+    ``forget_gate=False``, and autograd's σ(1 − σ) is exactly 0 on the forget rows."""
+    problem = _carousel_problem(16, 5)
+    H = problem.h0.shape[1]
+    W_ih, b = problem.W_ih.copy(), problem.b.copy()
+    W_ih[H:2 * H], b[H:2 * H] = 0.0, 40.0
+    saturated = problem._replace(W_ih=W_ih, b=b)
+    assert np.all(rnn.lstm_forward(*saturated[:6]).gates[..., H:2 * H] == 1.0)
+    carousel = rnn.lstm_reference(*saturated, forget_gate=False)
+    carousel.assert_matches("lstm_backward_nn", rnn.lstm_backward_nn(*saturated, device=device), eps=EPS,
+                            derivative_from_output=True)
+
+
+def test_lstm_reference_holds_the_1997_cell_to_zero_on_the_forget_rows():
+    problem = _lstm_problem(25, 3, 2, 2, 3)
+    H = problem.h0.shape[1]
+    reference = rnn.lstm_reference(*problem, forget_gate=False)
+    result = rnn.lstm_backward(*problem, forget_gate=False)
+    assert reference.assert_matches("lstm_backward", result, eps=EPS, derivative_from_output=False) < 1
+    assert not np.any(reference.scales()["W_ih"][H:2 * H])  # no term reaches the forget rows
+    with pytest.raises(Mismatch, match=f"lstm_backward W_ih\\[{H}\\]\\[0\\]: got 1e-300, expected 0.0"):
+        reference.assert_matches("lstm_backward", _perturbed(result, "W_ih", (H, 0), 1e-300), eps=EPS,
+                                 derivative_from_output=False)
+    with pytest.raises(Mismatch, match="lstm_backward c0\\[1\\]\\[2\\]: .* over the tolerance .* "
+                                       "\\(the forward-and-backward rounding bound of rnn.LSTMReference\\)"):
+        reference.assert_matches("lstm_backward", _perturbed(result, "c0", (1, 2), 1e-6), eps=EPS,
+                                 derivative_from_output=False)
+
+
+def test_an_empty_lstm_sequence_has_zero_gradients(device):
+    problem = _lstm_problem(17, 0, 2, 3, 2)
+    for result in (rnn.lstm_backward(*problem), rnn.lstm_backward_exact(*problem),
+                   rnn.lstm_backward_nn(*problem, device=device)):
+        for field, shape in zip(LSTM_FIELDS, ((8, 3), (8, 2), (8,), (2, 2), (2, 2))):
+            value = to_numpy(getattr(result, field))
+            assert value.shape == shape and not np.any(value), field
+        np.testing.assert_array_equal(to_numpy(result.states), problem.h0[None])
+    states = rnn.lstm_forward(*problem[:6])
+    assert states.gates.shape == states.preactivations.shape == (0, 2, 8)
+    np.testing.assert_array_equal(states.c, problem.c0[None])
+
+
+LSTM_BAD = [
+    (dict(W_ih=np.ones((4 * H_ + 2, I_))), ValueError, "W_ih must have 4H rows with H ≥ 1"),
+    (dict(W_ih=np.ones((0, I_))), ValueError, "W_ih must have 4H rows"),
+    (dict(W_hh=np.ones((4 * H_, H_ + 1))), ValueError, "W_hh must have shape \\(12, 3\\) to match W_ih"),
+    (dict(b=np.ones(H_)), ValueError, "b must have shape \\(12,\\) to match W_ih"),
+    (dict(x=np.ones((T_, B_, I_ + 1))), ValueError, "x must have shape \\(T, B, 2\\) to match the 2 "
+                                                    "columns of W_ih"),
+    (dict(h0=np.ones((B_, H_ + 1))), ValueError, "h0 must have shape \\(B, H\\) = \\(2, 3\\)"),
+    (dict(c0=np.ones((B_ + 1, H_))), ValueError, "c0 must have shape \\(B, H\\) = \\(2, 3\\)"),
+    (dict(c0=np.full((B_, H_), np.nan)), ValueError, "c0 must be finite"),
+    (dict(W_hh=np.full((4 * H_, H_), np.inf)), ValueError, "W_hh must be finite"),
+    (dict(dL_dh=np.ones((T_, B_, 4 * H_))), ValueError, "dL_dh must have shape \\(T, B, H\\) = \\(5, 2, 3\\)"),
+    (dict(b=["x"] * 4 * H_), TypeError, "b must hold real numbers"),
+    (dict(t=0), ValueError, "t must be at least 1"),
+    (dict(t=T_ + 1), ValueError, "t must be at most T \\(the length of x\\) = 5"),
+    (dict(t=1.5), TypeError, "t must be an integer"),
+    (dict(dps=-3), ValueError, "dps must be at least 1"),
+]
+LSTM_ENGINES = (rnn.lstm_forward, rnn.lstm_backward, rnn.lstm_backward_exact, rnn.lstm_backward_nn,
+                rnn.cell_jacobian, rnn.lstm_reference)
+
+
+@pytest.mark.parametrize("engine, changes, error, message", _cases(LSTM_BAD, LSTM_ENGINES))
+def test_bad_lstm_input_is_refused_naming_the_argument(engine, changes, error, message):
+    arguments = dict(_lstm_problem(18, T_, B_, I_, H_)._asdict(), t=2)
+    _assert_refused(engine, arguments, changes, error, message)
+
+
+def test_lstm_inputs_are_not_modified():
+    problem = _lstm_problem(19, 3, 2, 2, 3)
+    copies = [np.copy(v) for v in problem]
+    for engine in LSTM_ENGINES:
+        _call(engine, dict(problem._asdict(), t=2))
+    for value, copy in zip(problem, copies):
+        np.testing.assert_array_equal(value, copy)
