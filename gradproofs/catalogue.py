@@ -162,6 +162,16 @@ def _load() -> None:
         importlib.import_module(f"gradproofs.theorems.{name}")
 
 
+_DERIVED: dict[str, Derivation] = {}
+
+
+def derivation(theorem: Theorem) -> Derivation:
+    """``theorem.derive()``, computed once per process (rendering reads it for every file)."""
+    if theorem.id not in _DERIVED:
+        _DERIVED[theorem.id] = theorem.derive()
+    return _DERIVED[theorem.id]
+
+
 def theorems(family: str | None = None) -> list[Theorem]:
     """Every registered theorem, in catalogue order (optionally one family's)."""
     _load()

@@ -62,7 +62,7 @@ def _verify(args) -> int:
         _progress(index, len(plan), f"{theorem.id} on {device}")
         if theorem.id not in derived:
             try:
-                theorem.derive()
+                catalogue.derivation(theorem)
                 derived[theorem.id] = None
             except AssertionError as failure:
                 derived[theorem.id] = failure

@@ -24,7 +24,7 @@ def render_family(family: catalogue.Family) -> str:
         "Do not edit by hand.*",
     ]
     for theorem in catalogue.theorems(family.id):
-        derivation = theorem.derive()
+        derivation = catalogue.derivation(theorem)
         lines += [
             "",
             f"## {theorem.title}",

@@ -34,10 +34,6 @@ def test_derivations_folder_is_in_sync(pytestconfig):
     assert not diff, "derivations/ is stale: run `gradproofs derive`\n" + diff
 
 
-def test_rendering_is_deterministic():
-    assert render.render_all() == render.render_all()
-
-
 def test_ids_are_unique_and_kinds_known():
     ids = [t.id for t in THEOREMS]
     assert len(ids) == len(set(ids))

@@ -10,7 +10,7 @@ from gradproofs import cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = {"chain-vanishing.png", "chain-window.png", "dense-speed-of-learning.png",
-         "dense-delta-vs-depth.png"}
+         "dense-delta-vs-depth.png", "rnn-jacobian-norms.png", "rnn-cliff.png"}
 
 
 def test_write_draws_every_figure(tmp_path):
@@ -37,6 +37,37 @@ def test_delta_figure_stays_under_its_spectral_bound():
     assert np.all(log_norms <= log_bound + 1e-12)
     assert np.array_equal(log_norms[-1], log_bound[-1])  # the bound starts at ‖δ^L‖ itself
     assert np.all(np.diff(log_norms, axis=0) > 0)  # the error shrinks layer by layer going back
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_rnn_jacobian_figure_stays_under_its_bound(activation):
+    pytest.importorskip("matplotlib")
+    from gradproofs import report
+
+    distances, norms, bounds, radii = report.jacobian_norms(activation)
+    assert list(distances) == list(range(report.JACOBIAN_SIZES["T"] + 1))
+    assert set(norms) == set(bounds) == set(radii) == set(report.JACOBIAN_NORMS)
+    for sigma in report.JACOBIAN_NORMS:
+        assert norms[sigma][0] == bounds[sigma][0] == 1.0  # ∂h_T/∂h_T = I
+        assert np.all(norms[sigma] <= bounds[sigma] * (1 + 1e-12)), sigma
+        assert norms[sigma][-1] < 1e-6, sigma  # |λ|_max < 1: every curve vanishes, whatever the bound
+        assert radii[sigma] < sigma
+
+
+def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
+    pytest.importorskip("matplotlib")
+    from gradproofs import cliff, report
+
+    offsets, errors, norms, centre = report.cliff_curve()
+    assert centre == cliff.unstable_bias()
+    assert offsets[0] == -report.CLIFF_SPAN and offsets[-1] == report.CLIFF_SPAN
+    assert set(report.CLIFF_MARKS) <= set(offsets)
+    marked = {offset: norms[offsets == offset][0] for offset in report.CLIFF_MARKS}
+    assert [round(marked[offset], 3) for offset in report.CLIFF_MARKS] == [779.398, 58.577, 0.193]
+    peak = offsets[np.argmax(norms)]
+    assert -1e-4 < peak < 0 and norms.max() > 5000  # the cliff lies just below b*
+    assert norms[0] < 1 and norms[-1] < 1  # and the gradient is small on either side of it
+    assert errors[0] > 0.3 and errors[-1] < 0.02  # x_50 falls to one stable fixed point or the other
 
 
 def test_report_command_succeeds(tmp_path, capsys):
