@@ -89,7 +89,7 @@ class Derivation:
 class Evidence:
     """One example's outcome: an error (smaller is better) or a bound's slack."""
 
-    metric: str  # "error" or "slack"
+    metric: str  # "error", "slack" or "standard errors"
     value: float
 
     @staticmethod
@@ -100,10 +100,15 @@ class Evidence:
     def slack(value: float) -> "Evidence":
         return Evidence("slack", float(value))
 
+    @staticmethod
+    def standard_errors(value: float) -> "Evidence":
+        """How many standard errors a statistical estimate lies from its prediction."""
+        return Evidence("standard errors", float(value))
+
     def worse(self, other: "Evidence | None") -> "Evidence":
         if other is None:
             return self
-        if self.metric == "error":
+        if self.metric != "slack":
             return self if _gt(self.value, other.value) else other
         return self if _gt(other.value, self.value) else other
 

@@ -42,8 +42,9 @@ def _progress(index: int, total: int, label: str) -> None:
 def _format_evidence(run) -> str:
     if run.worst is None:
         return "-"
-    label = "slack" if run.worst.metric == "slack" else "error"
-    return f"{label} {run.worst.value:.2e}"
+    if run.worst.metric == "standard errors":
+        return f"{run.worst.value:.2f} SE off"
+    return f"{run.worst.metric} {run.worst.value:.2e}"
 
 
 def _verify(args) -> int:

@@ -245,7 +245,7 @@ def _variance_product(widths, variances, c, seed: int, *, prediction_factor: flo
     norms = _linear_backward(_rng(seed, widths), widths, variances, c, samples)
     prediction = prediction_factor * variance_product(c, widths, variances)
     relative = math.sqrt((_ratio_moments(widths[:-1], 2) - 1) / samples)
-    return Evidence.error(statistics.assert_in_band(
+    return Evidence.standard_errors(statistics.assert_in_band(
         norms.mean(), prediction * relative, prediction,
         what=f"E‖g₀‖² through linear layers of widths {widths} with Var[W^l] = {variances} "
              f"(mean of {samples} samples, seed {seed})"))
@@ -393,7 +393,7 @@ def _log_chi_square(width: int, depth: int, seed: int, *, variance_factor: float
     mean, k2, k4 = (log_chi_square_cumulants(width, depth)[i] for i in (0, 1, 3))
     k2, k4 = variance_factor * k2, variance_factor ** 2 * k4
     setting = f"{depth} square Gaussian layers of width {width} ({samples} samples, seed {seed})"
-    return Evidence.error(max(
+    return Evidence.standard_errors(max(
         statistics.assert_in_band(y.mean(), math.sqrt(k2 / samples), mean,
                                   what=f"the mean of ln(‖g₀‖²/‖c‖²) through {setting}"),
         statistics.assert_in_band(y.var(ddof=1), statistics.sample_variance_standard_error(k2, k4, samples),
@@ -490,7 +490,7 @@ def _normalised_init(widths, seed: int, *, variance_factor: float = 1.0) -> Evid
     if np.max(np.abs(z)) > limit:
         raise Mismatch(f"initialise({widths}, 'glorot') drew an entry {np.max(np.abs(z)) / math.sqrt(3):.17g} "
                        f"times the bound √6/√(n_in + n_out) (seed {seed})")
-    return Evidence.error(_assert_unit_variance(
+    return Evidence.standard_errors(_assert_unit_variance(
         z, f"E[w²]·(n_in + n_out)/2 over {z.size} entries of initialise({widths}, 'glorot') (seed {seed})"))
 
 
@@ -642,7 +642,7 @@ def _he_condition(widths, seed: int, *, gain: float = 2.0) -> Evidence:
     z = _pooled_entries(widths, "he", rng, entries, lambda n_in, n_out: math.sqrt(he_variance(n_in, n_out)))
     offs.append(_assert_unit_variance(
         z, f"E[w²]·n_in/2 over {z.size} entries of initialise({widths}, 'he') (seed {seed})"))
-    return Evidence.error(max(offs))
+    return Evidence.standard_errors(max(offs))
 
 
 def _check_he(data, device: str) -> Evidence:
