@@ -10,7 +10,8 @@ from gradproofs import cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = {"chain-vanishing.png", "chain-window.png", "dense-speed-of-learning.png",
-         "dense-delta-vs-depth.png", "rnn-jacobian-norms.png", "rnn-cliff.png"}
+         "dense-delta-vs-depth.png", "rnn-jacobian-norms.png", "rnn-cliff.png",
+         "clipping-tames-the-cliff.png"}
 
 
 def test_write_draws_every_figure(tmp_path):
