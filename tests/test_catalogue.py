@@ -10,7 +10,7 @@ THEOREMS = catalogue.theorems()
 
 @pytest.mark.parametrize("theorem", THEOREMS, ids=[t.id for t in THEOREMS])
 def test_derivation_closes(theorem):
-    derivation = theorem.derive()
+    derivation = catalogue.derivation(theorem)  # derived once, shared with the rendering tests
     assert derivation.steps and derivation.result
 
 
