@@ -1,6 +1,6 @@
-"""Timings of the engines, as ratios measured in one run: ``python -m gradproofs.bench [chain] [dense]``.
+"""Timings of the engines, as ratios measured in one run: ``python -m gradproofs.bench [chain] [dense] [clipping] [rnn]``.
 
-Each section runs alone when named; with no name, both run.
+Each section runs alone when named; with no name, all run.
 
 chain
 1. Depth 8, sigmoid, quadratic cost, 30 digits, at w_j = 0.5, b_j = 0.1, x = 0.3,
@@ -27,6 +27,29 @@ dense
    from the environment when NumPy is first imported, which this module sets
    (unless already set) before importing it.
 
+clipping
+5. ``clipping.clip_grad_norm`` (torch's convention, NumPy) against
+   ``torch.nn.utils.clip_grad_norm_`` with ``foreach=True`` on the CPU, for 10
+   float32 arrays of assorted sizes totalling 10⁷ elements (standard normal
+   entries, max_norm 1): the ratio numpy/torch has a target of at most 1.5.
+   torch clips in place; ``clip_grad_norm`` returns new arrays, so its time
+   includes writing 40 MB. Then ``safe_norm=True`` against the plain norm on
+   the same arrays (target at most 1.5), and on arrays whose squares overflow
+   float32, where the safe norm recomputes with scaling.
+
+rnn
+6. ``rnn.bptt`` (NumPy float64) against the hand-written torch loop
+   ``rnn.bptt_torch`` (target numpy/torch at most 1) and ``torch.nn.RNN``
+   through autograd, ``rnn.bptt_nn_rnn`` (target at most 1.5), on the CPU in
+   float64, tanh, T = 256, B = 32, I = 64, H = 256, each timed as called (the
+   torch engines copy the arrays into tensors, and ``bptt_nn_rnn`` builds its
+   module, in every call). Then the peak memory of one call, its result
+   included: NumPy's allocations by ``tracemalloc``, which does not see torch's
+   allocator; and, for every engine, the growth of the resident set in a fresh
+   process (Linux: the high-water mark VmHWM, reset through
+   ``/proc/self/clear_refs`` after a call on a tiny problem, less VmRSS before
+   the call), which counts the allocator's own overhead too.
+
 Each time is the best of several repeats of ``time.perf_counter``. Nothing here
 is asserted: timings depend on the machine.
 """
@@ -49,7 +72,7 @@ import numpy as np  # noqa: E402
 import sympy  # noqa: E402
 from sympy.core.cache import clear_cache  # noqa: E402
 
-from gradproofs import chain, devices, mlp  # noqa: E402
+from gradproofs import chain, clipping, devices, mlp  # noqa: E402
 from gradproofs.initialisation import initialise  # noqa: E402
 
 DEPTH = 8
@@ -65,6 +88,11 @@ DENSE_SEED = 0
 DENSE_REPEATS = 20
 DENSE_WARM_UP = 3
 DENSE_TARGET = 1.0  # numpy time / torch time
+CLIP_ELEMENTS = 10_000_000
+CLIP_SHARES = (0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.05, 0.03, 0.015, 0.005)  # of the elements, per array
+CLIP_REPEATS = 15
+CLIP_TARGET = 1.5  # clip_grad_norm / torch.nn.utils.clip_grad_norm_
+SAFE_TARGET = 1.5  # safe_norm=True / the plain norm
 
 
 def _best(fn, repeats: int, setup=None) -> float:
@@ -220,7 +248,172 @@ def _dense_section() -> None:
         print(f"    dW agree: largest difference {difference:.1e} of the largest |dW| entry")
 
 
-SECTIONS = {"chain": _chain_section, "dense": _dense_section}
+def _clipping_section() -> None:
+    torch = devices.torch()
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(0)
+    sizes = [round(share * CLIP_ELEMENTS) for share in CLIP_SHARES]
+    grads = [rng.standard_normal(size, dtype=np.float32) for size in sizes]
+    parameters = []
+    for g in grads:
+        parameter = torch.nn.Parameter(torch.zeros(g.shape))
+        parameter.grad = torch.from_numpy(g.copy())
+        parameters.append(parameter)
+    print(f"Clipping by the global 2-norm, CPU, float32: {len(grads)} arrays, {sum(sizes):,} elements; "
+          f"torch {torch.__version__} on {torch.get_num_threads()} threads; best of {CLIP_REPEATS}")
+    times = {}
+    engines = (("torch.nn.utils.clip_grad_norm_ (foreach, in place)",
+                lambda: torch.nn.utils.clip_grad_norm_(parameters, 1.0, foreach=True)),
+               ("clipping.clip_grad_norm", lambda: clipping.clip_grad_norm(grads, 1.0)),
+               ("clipping.clip_grad_norm, safe_norm", lambda: clipping.clip_grad_norm(grads, 1.0, safe_norm=True)))
+    for label, fn in engines:
+        fn()
+        times[label] = _best(fn, CLIP_REPEATS)
+    torch_s, plain_s, safe_s = (times[label] for label, _ in engines)
+    for label, _ in engines:
+        print(f"  {label:<52}{_ms(times[label])}")
+    ratio = plain_s / torch_s
+    print(f"  ratio numpy/torch {ratio:5.2f} (target <= {CLIP_TARGET}: {'met' if ratio <= CLIP_TARGET else 'missed'})")
+    ratio = safe_s / plain_s
+    print(f"  ratio safe/plain  {ratio:5.2f} (target <= {SAFE_TARGET}: {'met' if ratio <= SAFE_TARGET else 'missed'})")
+    overflowing = [g * np.float32(1e20) for g in grads]
+    clipping.clip_grad_norm(overflowing, 1.0, safe_norm=True)
+    scaled = _best(lambda: clipping.clip_grad_norm(overflowing, 1.0, safe_norm=True), CLIP_REPEATS)
+    plain = _best(lambda: clipping.clip_grad_norm(overflowing, 1.0), CLIP_REPEATS)
+    print(f"  entries near 1e20 (the squares overflow): safe {_ms(scaled)}, plain {_ms(plain)}, "
+          f"ratio safe/plain {scaled / plain:5.2f} (the scaled recomputation; no target)")
+    parameters = [torch.nn.Parameter(torch.zeros(g.shape)) for g in grads]
+    for parameter, g in zip(parameters, grads):
+        parameter.grad = torch.from_numpy(g.copy())
+    torch.nn.utils.clip_grad_norm_(parameters, 1.0, foreach=True)
+    ours, _ = clipping.clip_grad_norm(grads, 1.0)
+    difference = max(float(np.max(np.abs(o - p.grad.numpy()))) for o, p in zip(ours, parameters))
+    scale = max(float(np.max(np.abs(o))) for o in ours)
+    print(f"  clipped gradients agree: largest difference {difference / scale:.1e} of the largest entry")
+
+
+RNN_SIZES = (256, 32, 64, 256)  # T, B, I, H
+RNN_SEED = 0
+RNN_REPEATS = 7
+RNN_WARM_UP = 2
+RNN_TARGETS = (1.0, 1.5)  # numpy time / the torch loop's, / torch.nn.RNN's
+
+
+def _rnn_problem(sizes=RNN_SIZES):
+    """(x, h0, W_x, W_h, b, dL_dh): N(0, 1) inputs and loss gradients, W_x with N(0, 1/I) entries,
+    W_h with N(0, 0.81/H) (so ‖W_h‖₂ ≈ 1.8: tanh neither saturates nor dies out), small h0 and b."""
+    steps, batch, inputs, hidden = sizes
+    rng = np.random.default_rng(RNN_SEED)
+    return (rng.standard_normal((steps, batch, inputs)), 0.1 * rng.standard_normal((batch, hidden)),
+            rng.standard_normal((hidden, inputs)) / np.sqrt(inputs),
+            0.9 * rng.standard_normal((hidden, hidden)) / np.sqrt(hidden), 0.1 * rng.standard_normal(hidden),
+            rng.standard_normal((steps, batch, hidden)))
+
+
+def _rnn_engines() -> dict:
+    from gradproofs import rnn
+
+    return {"numpy   rnn.bptt": rnn.bptt, "torch   rnn.bptt_torch (loop)": rnn.bptt_torch,
+            "torch   rnn.bptt_nn_rnn (nn.RNN)": rnn.bptt_nn_rnn}
+
+
+def _proc_status_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _rnn_resident_growth(engine: str) -> float:
+    """MB by which one call of ``engine`` raises the resident set, its result included (Linux only).
+
+    Meant for a fresh process: a call on a tiny problem first loads the code
+    paths, then the kernel's high-water mark is reset (``/proc/self/clear_refs``)
+    and read after the call (VmHWM), less the resident set before it (VmRSS).
+    """
+    import gc
+
+    devices.torch().set_num_threads(THREADS)
+    fn = _rnn_engines()[engine]
+    problem = _rnn_problem()
+    fn(*_rnn_problem((2, 2, 2, 2)))
+    gc.collect()
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+        clear_refs.write("5")
+    before = _proc_status_kib("VmRSS")
+    result = fn(*problem)
+    peak = _proc_status_kib("VmHWM")
+    del result
+    return (peak - before) / 1024
+
+
+def _fresh_process_growth(engine: str) -> str:
+    import subprocess
+
+    code = f"from gradproofs.bench import _rnn_resident_growth; print(_rnn_resident_growth({engine!r}))"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as error:
+        reason = getattr(error, "stderr", None) or str(error)
+        return f"not measured ({reason.strip().splitlines()[-1]})"
+    return f"{float(done.stdout):7.1f} MB"
+
+
+def _tracemalloc_peak(fn) -> tuple:
+    """(the most memory traced at once during ``fn()``, in MB; fn's result)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6, result
+    finally:
+        tracemalloc.stop()
+
+
+def _rnn_difference(ours, theirs) -> float:
+    """The largest |ours − theirs| over the four gradients, relative to the largest |ours| entry."""
+    fields = ("W_x", "W_h", "b", "h0")
+    scale = max(float(np.abs(getattr(ours, f)).max()) for f in fields)
+    return max(float(np.abs(getattr(ours, f) - getattr(theirs, f).numpy()).max()) for f in fields) / scale
+
+
+def _rnn_section() -> None:
+    torch = devices.torch()
+    torch.set_num_threads(THREADS)
+    problem, engines = _rnn_problem(), _rnn_engines()
+    steps, batch, inputs, hidden = RNN_SIZES
+    print(f"RNN backpropagation through time, CPU, float64, tanh: T {steps}, B {batch}, I {inputs}, "
+          f"H {hidden}; torch {torch.__version__}")
+    print(f"  {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, OPENBLAS_NUM_THREADS "
+          f"{os.environ['OPENBLAS_NUM_THREADS']}; best of {RNN_REPEATS} after {RNN_WARM_UP} warm-up calls")
+    times = {}
+    for label, fn in engines.items():
+        _best(lambda: fn(*problem), RNN_WARM_UP)
+        times[label] = _best(lambda: fn(*problem), RNN_REPEATS)
+    (numpy_label, numpy_s), *others = times.items()
+    print(f"    {numpy_label:<34}{_ms(numpy_s)}")
+    ours = engines[numpy_label](*problem)
+    for (label, seconds), target in zip(others, RNN_TARGETS):
+        ratio = numpy_s / seconds
+        difference = _rnn_difference(ours, engines[label](*problem))
+        print(f"    {label:<34}{_ms(seconds)}  numpy/torch {ratio:5.2f} (target <= {target}: "
+              f"{'met' if ratio <= target else 'missed'}); gradients agree to {difference:.1e} of the largest")
+
+    numpy_mb = _tracemalloc_peak(lambda: engines[numpy_label](*problem))[0]
+    tensor_mb = _tracemalloc_peak(lambda: torch.empty(2**20, dtype=torch.float64))[0]
+    print(f"  Peak memory of one call, its result included (a {8 * steps * batch * hidden / 1e6:.1f} MB "
+          f"array holds one (T, B, H) float64 history)")
+    print(f"    tracemalloc, numpy rnn.bptt: {numpy_mb:.1f} MB. tracemalloc does not see torch's allocator "
+          f"(an 8.4 MB tensor traces as {tensor_mb * 1e6:.0f} bytes), so every engine is also measured by")
+    print("    the growth of the resident set: in a fresh process, after a call on a tiny problem, the peak "
+          "(VmHWM, reset through /proc/self/clear_refs) during one call less the resident set before it")
+    for label in engines:
+        print(f"    {label:<34}{_fresh_process_growth(label)}")
+
+
+SECTIONS = {"chain": _chain_section, "dense": _dense_section, "clipping": _clipping_section, "rnn": _rnn_section}
 
 
 def main(argv=None) -> None:

@@ -189,3 +189,237 @@ def batches(n_in: int, n_out: int, *, min_batch: int = 1, max_batch: int = 8, ma
         return x, y
 
     return build()
+
+
+# --- gradient lists, thresholds and norm types (clipping) ------------------------------------
+
+GRADIENT_DTYPES = ("float16", "float32", "float64")
+
+
+def _magnitude(name: str, value) -> float:
+    return _positive_number(name, value)
+
+
+@st.composite
+def _gradient_arrays(draw, dtype, exponents, max_dims, max_side, min_side, allow_nonfinite):
+    shape = tuple(draw(st.lists(st.integers(min_side, max_side), max_size=max_dims), label="shape"))
+    exponent = draw(exponents, label="log10 of the magnitude")
+    mantissas = draw(hnp.arrays(np.float64, shape, elements=_MANTISSAS), label="mantissas")
+    with np.errstate(over="ignore", under="ignore"):
+        array = np.asarray(mantissas * 10.0 ** exponent).astype(dtype)
+    if allow_nonfinite and array.size and draw(st.booleans(), label="plant a non-finite entry"):
+        index = draw(st.integers(0, array.size - 1), label="its index")
+        array.flat[index] = draw(st.sampled_from([np.inf, -np.inf, np.nan]), label="its value")
+    return array
+
+
+# 0 or a magnitude in [0.1, 1], either sign: an array's entries span one decade below its scale.
+_MANTISSAS = st.one_of(st.just(0.0), st.floats(0.1, 1.0), st.floats(-1.0, -0.1))
+
+
+def _log_range(dtype: str, min_magnitude: float, max_magnitude: float):
+    """log10 of the scales drawn for ``dtype``: entries (a tenth of the scale up to it) stay within
+    the requested magnitudes and the dtype's normal numbers."""
+    info = np.finfo(dtype)
+    low = max(math.log10(min_magnitude), math.log10(float(info.tiny))) + 1
+    high = min(math.log10(max_magnitude), math.log10(float(info.max)) - 0.01)
+    return st.floats(min(low, high), high)
+
+
+def gradient_lists(*, min_arrays: int = 1, max_arrays: int = 8, dtypes=GRADIENT_DTYPES,
+                   mixed_dtypes: bool = True, min_magnitude: float = 1e-30, max_magnitude: float = 1e30,
+                   max_dims: int = 3, max_side: int = 4, allow_empty: bool = False,
+                   allow_none: bool = False, allow_nonfinite: bool = False) -> st.SearchStrategy[list]:
+    """Lists of ``min_arrays`` to ``max_arrays`` gradient arrays of assorted shapes and magnitudes.
+
+    Each array has 0 to ``max_dims`` dimensions of 1 to ``max_side`` entries
+    (0 to ``max_side`` with ``allow_empty``), one of ``dtypes`` (one dtype for
+    the whole list unless ``mixed_dtypes``), and entries 0 or ±m·10^e, m in
+    [0.1, 1], with magnitudes between ``min_magnitude`` and ``max_magnitude``
+    and within the dtype's normal range (float16 holds 6.1e-5 to 65504): each
+    array has its own scale 10^e, so a list mixes arrays whose sizes differ by
+    many orders of magnitude.
+    ``allow_none`` puts None (a parameter without gradient) among them and
+    ``allow_nonfinite`` plants an ∞, −∞ or NaN in some arrays.
+    """
+    _positive_int("min_arrays", min_arrays, 0)
+    _positive_int("max_arrays", max_arrays, max(min_arrays, 1))
+    _require(isinstance(dtypes, (tuple, list)) and dtypes and all(d in GRADIENT_DTYPES for d in dtypes),
+             f"dtypes must be a non-empty sequence of {GRADIENT_DTYPES}, got {dtypes!r}")
+    min_magnitude = _magnitude("min_magnitude", min_magnitude)
+    max_magnitude = _magnitude("max_magnitude", max_magnitude)
+    _require(min_magnitude <= max_magnitude,
+             f"min_magnitude={min_magnitude!r} must not exceed max_magnitude={max_magnitude!r}")
+    _positive_int("max_dims", max_dims, 0)
+    _positive_int("max_side", max_side)
+    arrays = {d: _gradient_arrays(np.dtype(d), _log_range(d, min_magnitude, max_magnitude), max_dims,
+                                  max_side, 0 if allow_empty else 1, bool(allow_nonfinite))
+              for d in dtypes}
+
+    @st.composite
+    def build(draw):
+        count = draw(st.integers(min_arrays, max_arrays), label="number of arrays")
+        single = draw(st.sampled_from(list(dtypes)), label="dtype")
+        out = []
+        for i in range(count):
+            if allow_none and draw(st.integers(0, 4), label=f"grads[{i}] is None") == 0:
+                out.append(None)
+                continue
+            dtype = draw(st.sampled_from(list(dtypes)), label=f"dtype of grads[{i}]") if mixed_dtypes else single
+            out.append(draw(arrays[dtype], label=f"grads[{i}]"))
+        return out
+
+    return build()
+
+
+@st.composite
+def _thresholds(draw, min_value, max_value, allow_zero, allow_negative, allow_infinity):
+    kinds = ["positive"] + ["zero"] * allow_zero + ["negative"] * allow_negative + ["infinity"] * allow_infinity
+    kind = draw(st.sampled_from(kinds), label="kind of threshold") if len(kinds) > 1 else "positive"
+    if kind == "zero":
+        return 0.0
+    if kind == "infinity":
+        return math.inf
+    exponent = draw(st.floats(math.log10(min_value), math.log10(max_value)), label="log10 |threshold|")
+    with np.errstate(over="ignore"):
+        value = min(max(float(np.float64(10.0) ** exponent), min_value), max_value)
+    return -value if kind == "negative" else value
+
+
+def thresholds(*, min_value: float = 1e-6, max_value: float = 1e6, allow_zero: bool = False,
+               allow_negative: bool = False, allow_infinity: bool = False) -> st.SearchStrategy[float]:
+    """Clipping thresholds: log-uniform in [min_value, max_value], optionally 0, negative or +∞."""
+    min_value = _positive_number("min_value", min_value)
+    max_value = _positive_number("max_value", max_value)
+    _require(min_value <= max_value, f"min_value={min_value!r} must not exceed max_value={max_value!r}")
+    return _thresholds(min_value, max_value, bool(allow_zero), bool(allow_negative), bool(allow_infinity))
+
+
+def norm_types(*, allow_zero: bool = False, allow_negative: bool = False,
+               allow_infinity: bool = True) -> st.SearchStrategy[float]:
+    """p for a p-norm: 1, 2, 3, 0.5 and any p in [0.25, 8]; optionally 0, negative p and ±∞ (torch's norms)."""
+    options = [st.sampled_from([2.0, 1.0, 3.0, 0.5]), st.floats(0.25, 8.0)]
+    if allow_infinity:
+        options.append(st.just(math.inf))
+    if allow_zero:
+        options.append(st.just(0.0))
+    if allow_negative:
+        options.append(st.one_of(st.sampled_from([-1.0, -2.0]), st.floats(-8.0, -0.25)))
+        if allow_infinity:
+            options.append(st.just(-math.inf))
+    return st.one_of(options)
+
+
+# --- recurrent networks ----------------------------------------------------------------------
+
+class Sequence(NamedTuple):
+    """An Elman RNN problem (:mod:`gradproofs.rnn`): inputs x (T, B, I), initial state h0 (B, H),
+    W_x (H, I), W_h (H, H), b (H,), and dL_dh (T, B, H), the loss's gradient with respect to h_1..h_T."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b: np.ndarray
+    dL_dh: np.ndarray
+
+
+def _size_range(name: str, low, high, minimum: int = 1) -> tuple:
+    """(low, high) for the sizes named ``min_<name>`` and ``max_<name>``, validated."""
+    _positive_int(f"min_{name}", low, minimum)
+    _positive_int(f"max_{name}", high, low)
+    return low, high
+
+
+@st.composite
+def _sequences(draw, steps, batch, inputs, hidden, max_input):
+    T = draw(st.integers(*steps), label="T (steps)")
+    B = draw(st.integers(*batch), label="B (batch)")
+    n_in = draw(st.integers(*inputs), label="I (inputs)")
+    H = draw(st.integers(*hidden), label="H (hidden units)")
+
+    def array(name, shape, bound=1.0):
+        return draw(hnp.arrays(np.float64, shape, elements=_reals(bound)), label=name)
+
+    return Sequence(array("x", (T, B, n_in), max_input), array("h0", (B, H)), array("W_x", (H, n_in)),
+                    array("W_h", (H, H)), array("b", H), array("dL_dh", (T, B, H)))
+
+
+def sequences(*, min_steps: int = 1, max_steps: int = 8, min_batch: int = 1, max_batch: int = 4,
+              min_inputs: int = 1, max_inputs: int = 4, min_hidden: int = 1, max_hidden: int = 4,
+              max_input: float = 2.0) -> st.SearchStrategy[Sequence]:
+    """RNN problems :class:`Sequence` (x, h0, W_x, W_h, b, dL_dh) of T steps, B sequences,
+    I inputs and H hidden units, each in its [min, max] range.
+
+    Entries of x lie in [−max_input, max_input], all others in [−1, 1]; shrinking
+    goes to fewer steps, sequences and units first. ``min_steps=0`` allows the
+    empty sequence (T = 0), which :func:`gradproofs.rnn.bptt` accepts.
+    """
+    return _sequences(_size_range("steps", min_steps, max_steps, 0), _size_range("batch", min_batch, max_batch),
+                      _size_range("inputs", min_inputs, max_inputs), _size_range("hidden", min_hidden, max_hidden),
+                      _positive_number("max_input", max_input))
+
+
+# A rescaled draw keeps its radius to rounding only where its largest eigenvalues are well-conditioned.
+_MIN_RADIUS_SHARE = 0.1  # of the draw's spectral norm
+_MAX_EIGENVALUE_CONDITION = 1e4
+
+
+def _radius(entries: np.ndarray) -> float | None:
+    """max |λ_i|, or None where it is under a tenth of the norm or an eigenvalue of that
+    modulus has a condition number ‖x_i‖‖y_i‖/|y_iᴴx_i| over 10⁴ (nearly defective)."""
+    eigenvalues, vectors = np.linalg.eig(entries)
+    moduli = np.abs(eigenvalues)
+    radius = float(moduli.max())
+    if radius < _MIN_RADIUS_SHARE * np.linalg.norm(entries, 2):
+        return None
+    try:
+        left = np.linalg.inv(vectors)  # its rows y_iᴴ, scaled so that y_iᴴx_i = 1
+    except np.linalg.LinAlgError:
+        return None
+    largest = moduli >= radius * (1 - 1e-9)
+    with np.errstate(over="ignore", invalid="ignore"):  # nearly singular eigenvectors: ∞ or NaN, refused
+        condition = np.linalg.norm(vectors[:, largest], axis=0) * np.linalg.norm(left[largest], axis=1)
+    return radius if np.all(condition <= _MAX_EIGENVALUE_CONDITION) else None
+
+
+@st.composite
+def _recurrent_matrices(draw, size, spectral_norm, spectral_radius, orthogonal_scale):
+    if orthogonal_scale is not None:
+        return orthogonal_scale * draw(_matrices((size, size), None, True, 1.0), label="Q")
+    entries = draw(_matrices((size, size), spectral_norm, False, 1.0), label="W")
+    if spectral_radius is None:
+        return entries
+    radius = _radius(entries)
+    if radius is None:  # the symmetric part, whose eigenvalues are perfectly conditioned
+        entries = (entries + entries.T) / 2
+        radius = float(np.abs(np.linalg.eigvalsh(entries)).max())
+        if radius < 1e-3:  # the draw was nearly antisymmetric: the shrunk form
+            entries, radius = np.zeros((size, size)), 1.0
+            entries[0, 0] = 1.0
+    return entries * (spectral_radius / radius)
+
+
+def recurrent_matrices(size: int, *, spectral_norm: float | None = None, spectral_radius: float | None = None,
+                       orthogonal_scale: float | None = None) -> st.SearchStrategy[np.ndarray]:
+    """Square matrices (size, size), such as an RNN's W_h, with at most one of
+
+    ``spectral_norm``: ‖W‖₂ equals it (entries in [−1, 1], rescaled);
+    ``spectral_radius``: max |λ_i(W)| equals it (entries in [−1, 1], rescaled by
+    the radius over the draw's; where the draw's radius is under a tenth of its
+    norm, or an eigenvalue of that modulus has a condition number over 10⁴, so
+    that a computed radius is not accurate to rounding, its symmetric part
+    (W + Wᵀ)/2 is rescaled instead, or diag(1, 0, …, 0) when that is nearly 0);
+    ``orthogonal_scale``: λQ with Q orthogonal (QR of the drawn entries), so that
+    every singular value and every eigenvalue's modulus is λ.
+
+    Each holds up to rounding. With none of them, entries in [−1, 1].
+    """
+    size = _positive_int("size", size)
+    given = {name: value for name, value in (("spectral_norm", spectral_norm), ("spectral_radius", spectral_radius),
+                                             ("orthogonal_scale", orthogonal_scale)) if value is not None}
+    _require(len(given) <= 1, f"give at most one of spectral_norm, spectral_radius and orthogonal_scale, "
+                              f"got {', '.join(given)}")
+    given = {name: _positive_number(name, value) for name, value in given.items()}
+    return _recurrent_matrices(size, given.get("spectral_norm"), given.get("spectral_radius"),
+                               given.get("orthogonal_scale"))

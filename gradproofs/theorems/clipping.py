@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 
 from gradproofs import clipping, devices, strategies
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
@@ -57,6 +57,13 @@ def _coarsest(arrays, norm=None) -> float:
     return max(_u(d) for d in dtypes)
 
 
+def _underflow_floor(convention: str, dtype, tau: float) -> float:
+    """The absolute error an entry may carry near underflow: the smallest normal number, plus, for
+    optax, whose (g/n)·τ rounds the quotient g/n to the subnormals first, τ subnormal ulps."""
+    info = np.finfo(dtype)
+    return float(info.tiny) + (abs(tau) * float(info.smallest_subnormal) if convention == "optax" else 0.0)
+
+
 def _groups(grads, clipped, norm, convention):
     """(gradients, clipped, computed norm) per norm the convention measures: one, or one per array (Keras)."""
     pairs = [(g, c) for g, c in zip(grads, clipped) if g is not None]
@@ -66,43 +73,58 @@ def _groups(grads, clipped, norm, convention):
     return [([g], [c], n) for (g, c), n in zip(pairs, norms)]
 
 
-def _tau_limit(convention: str, arrays) -> float:
-    """The largest τ the convention's arithmetic holds in these dtypes.
+def _tau_range(convention: str, arrays, norm: float):
+    """The thresholds for which the convention's scale is an ordinary number in these dtypes.
 
-    TensorFlow casts τ to the gradients' dtype (float16: ∞ past 65504, and then
-    NaN); Keras does too, and forms g·τ before dividing, which must not
-    overflow either. The others: no limit.
+    The scale is about τ/‖g‖ in the norm's (promoted) dtype, so τ is at least
+    4·tiny·(‖g‖ + 10⁻⁶) of it; TensorFlow, Keras, optax and Pascanu round τ
+    to the gradients' or the norm's dtype, so it is a normal number of each
+    (float16: between 6.1e-5 and 65504), and TensorFlow's 1/τ is one as well
+    (float16: τ at most 4096, where 1/τ is still 4 times its smallest normal). Keras forms g·τ before dividing, which must stay within
+    the normal range as well. Outside that range the scale under- or
+    overflows (zeros, ∞ or NaN), which the edge-case tests cover.
     """
-    if convention == "tensorflow":
-        return min(float(np.finfo(a.dtype).max) for a in arrays)
+    promoted = np.finfo(np.result_type(*arrays))
+    low = max([4 * float(promoted.tiny) * (norm + EPSILON)] + [float(np.finfo(a.dtype).tiny) for a in arrays])
+    high = min(float(np.finfo(a.dtype).max) for a in arrays)
+    if convention == "tensorflow":  # min(1/n, 1/τ): 1/τ must be a normal number too
+        low = max(low, 4 / float(promoted.max))
+        high = min(high, 0.25 / float(promoted.tiny))
     if convention == "keras":
-        return min(float(np.finfo(a.dtype).max) / max(1.0, float(np.max(np.abs(a), initial=0)))
-                   for a in arrays)
-    return math.inf
+        for a in arrays:
+            info, magnitudes = np.finfo(a.dtype), np.abs(a[a != 0]).astype(np.float64)
+            if magnitudes.size:
+                low = max(low, float(info.tiny) / float(magnitudes.min()))
+                high = min(high, float(info.max) / max(1.0, float(magnitudes.max())))
+    return low, high
 
 
 def _draw_case(data, *, conventions=clipping.CONVENTIONS, any_p=True, dtypes=strategies.GRADIENT_DTYPES):
     """A convention, finite gradients, p (any for torch) and τ > 0, often near or at the norm.
 
-    τ stays within :func:`_tau_limit`; beyond it TensorFlow and Keras overflow
-    in float16, which the edge-case tests cover.
+    τ lies in :func:`_tau_range`; a gradient for which that range is empty is
+    not drawn (an array spanning more than its dtype's range over Keras's τ).
     """
     convention = data.draw(st.sampled_from(conventions), label="convention")
     p = data.draw(strategies.norm_types(allow_negative=True), label="norm_type") \
         if convention == "torch" and any_p else 2.0
-    grads = data.draw(strategies.gradient_lists(mixed_dtypes=convention != "tensorflow", allow_none=True,
-                                                dtypes=dtypes), label="grads")
+    # optax casts the global norm to each leaf's dtype (a float16 leaf is zeroed once it passes
+    # 65504) and TensorFlow refuses mixed dtypes: one dtype per list for both.
+    grads = data.draw(strategies.gradient_lists(mixed_dtypes=convention not in ("tensorflow", "optax"),
+                                                allow_none=True, dtypes=dtypes), label="grads")
     if not _arrays(grads):
         grads.append(data.draw(strategies.gradient_lists(min_arrays=1, max_arrays=1, dtypes=dtypes),
                                label="one more")[0])
-    norms = [_true_norm(_arrays(grads), p)] if convention != "keras" else \
-        [_true_norm([g], p) for g in _arrays(grads)]
-    limit = _tau_limit(convention, _arrays(grads))
-    usable = [n for n in norms if 0 < n < limit]
-    options = [strategies.thresholds(max_value=min(1e6, limit))]
+    arrays = _arrays(grads)
+    norms = [_true_norm(arrays, p)] if convention != "keras" else [_true_norm([g], p) for g in arrays]
+    low, high = _tau_range(convention, arrays, max(_true_norm(arrays, 2.0), max(norms)))
+    assume(low <= high)
+    usable = [n for n in norms if low <= n <= high]
+    options = [strategies.thresholds(min_value=low, max_value=high) if low > 0 else
+               strategies.thresholds(max_value=min(1e6, high))]
     if usable:
         at = data.draw(st.sampled_from(usable), label="the norm τ is drawn near")
-        options += [st.just(at), st.floats(1e-3, 2.0).map(lambda r: min(r * at, limit))]
+        options += [st.just(at), st.floats(1e-3, 2.0).map(lambda r: min(max(r * at, low), high))]
     tau = data.draw(st.one_of(options), label="max_norm")
     return convention, grads, p, tau
 
@@ -153,15 +175,57 @@ def _nonfinite_outcome(engine, convention, clipped, norm) -> None:
                        f"{values[values != 0][:4].tolist()}")
 
 
+def _judged(engine, convention, grads, clipped, norm, p, safe):
+    """The groups (arrays, clipped, norm, true norm, its tolerance) whose computed norm is right.
+
+    A safe norm must always be right (or ∞ where the dtype cannot hold it). A
+    plain norm whose sum under- or overflowed is left to the safe run of the
+    same input, once its non-finite outcome (zeros, or TensorFlow's NaN) is
+    checked.
+    """
+    kept = []
+    for arrays, out, n in _groups(grads, clipped, norm, convention):
+        true = _true_norm(arrays, p)
+        tolerance = clipping.norm_tolerance(arrays, p, convention=convention) / 2
+        if not _accurate(n, true, tolerance, _representable(convention, arrays, p, tolerance)):
+            if safe:
+                raise Mismatch(f"{engine} ({convention}, p = {p}): the overflow-safe norm is {n!r}, "
+                               f"the true norm {true!r} (tolerance {tolerance:.3g})")
+            if not np.isfinite(n):
+                _nonfinite_outcome(engine, convention, out, n)
+        elif not np.isfinite(n):
+            _nonfinite_outcome(engine, convention, out, n)
+        else:
+            kept.append((arrays, out, n, true, tolerance))
+    return kept
+
+
 # --- the norm bound ------------------------------------------------------------------------
 
-def _homogeneous(expression):
-    """Pull a positive factor out of a sum of p-th powers under a 1/p-th root."""
+def _homogeneous(expression, p):
+    """Pull positive factors out of every sum of p-th powers under a 1/p-th root in ``expression``."""
     import sympy
 
-    base, exponent = expression.as_base_exp()
-    base = sympy.factor_terms(sympy.expand_power_base(base, force=True))
-    return sympy.powdenest(sympy.expand_power_base(base ** exponent, force=True), force=True)
+    def pull(root):
+        base = sympy.factor_terms(sympy.expand_power_base(root.base, force=True))
+        return sympy.powdenest(sympy.expand_power_base(base ** root.exp, force=True), force=True)
+
+    return expression.replace(lambda e: e.is_Pow and e.exp == 1 / p, pull)
+
+
+def _vector(name="g", size=3):
+    """A symbolic gradient: ``size`` real entries, and its Euclidean norm."""
+    import sympy
+
+    g = sympy.Matrix(sympy.symbols(f"{name}_1:{size + 1}", real=True))
+    return g, sympy.sqrt(g.dot(g))
+
+
+def _evaluated(expression):
+    """``doit`` (evaluate what was built unevaluated, to be shown as written), then simplify."""
+    import sympy
+
+    return sympy.simplify(sympy.factor(expression.doit(), deep=True))
 
 
 def _derive_norm_bound() -> Derivation:
@@ -171,12 +235,13 @@ def _derive_norm_bound() -> Derivation:
     a, b, c, s, p = sympy.symbols("a b c s p", positive=True)
     d.say("Write $a, b, c$ for the entries' magnitudes, $s > 0$ for the scale and $p > 0$. "
           "torch's norm of a list is the $p$-norm of the arrays' $p$-norms:")
-    two_level = (((a ** p + b ** p) ** (1 / p)) ** p + c ** p) ** (1 / p)
+    two_level = (sympy.UnevaluatedExpr((a ** p + b ** p) ** (1 / p)) ** p + c ** p) ** (1 / p)
     d.equal("for $p > 0$ that is the $p$-norm of all entries as one vector (arrays $\\{a, b\\}$ and $\\{c\\}$);",
-            two_level, (a ** p + b ** p + c ** p) ** (1 / p))
+            two_level, (a ** p + b ** p + c ** p) ** (1 / p), simplify=_evaluated)
     d.equal("every norm (for torch every $p$, negative included) is positively homogeneous, so "
             "scaling all arrays by $s$ scales the norm by $s$:",
-            _homogeneous(((s * a) ** p + (s * b) ** p) ** (1 / p)), s * (a ** p + b ** p) ** (1 / p))
+            ((s * a) ** p + (s * b) ** p) ** (1 / p), s * (a ** p + b ** p) ** (1 / p),
+            simplify=lambda e: sympy.simplify(_homogeneous(e, p)))
     n, tau, eps = sympy.symbols("n tau epsilon", positive=True)
     torch_norm = tau / (n + eps) * n
     d.equal("torch scales by $\\tau/(n + \\varepsilon)$ when that is below 1, so the clipped norm is "
@@ -184,11 +249,13 @@ def _derive_norm_bound() -> Derivation:
             tau - torch_norm, tau * eps / (n + eps))
     d.holds("which is positive: torch's clipped norm is strictly below $\\tau$, by its epsilon.",
             (tau * eps / (n + eps)).is_positive, r"\frac{\tau\varepsilon}{n + \varepsilon} > 0")
-    d.equal("TensorFlow's scale $\\tau\\min(1/n, 1/\\tau)$ is $\\tau/n$ when $n > \\tau$; optax's "
-            "$(g/n)\\tau$ and Pascanu's $g\\,\\tau/n$ the same: the clipped norm is exactly $\\tau$.",
-            tau / n * n, tau)
-    d.equal("Keras divides each array by $\\max(n_i, \\tau)/\\tau$: each array's norm becomes "
-            "$\\min(n_i, \\tau)$ ($n_i > \\tau$ shown).", n * tau / n, tau)
+    g, norm = _vector()
+    d.equal("TensorFlow's scale $\\tau\\min(1/n, 1/\\tau)$ is $\\tau/n$ when $n > \\tau$, and optax's "
+            "$(g/n)\\tau$ and Pascanu's $g\\,\\tau/n$ are the same vector: its norm is exactly $\\tau$ "
+            "(shown for three entries);", sympy.sqrt((tau / norm * g).dot(tau / norm * g)), tau,
+            simplify=_evaluated)
+    d.say("Keras's $(g\\tau)/\\max(n_i, \\tau)$ is that vector for each array with $n_i > \\tau$, "
+          "and $g$ itself otherwise: each array's norm becomes $\\min(n_i, \\tau)$.")
     d.say("In floating point the norm carries its summation's rounding and each product one more; "
           "with the squares overflowing the plain norm is ∞ (torch and optax then scale by 0, "
           "TensorFlow returns NaN), and with them underflowing it can fall below the truth, so "
@@ -209,19 +276,7 @@ def _check_norm_bound(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
     slack = 1.0
     for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
-        for arrays, out, n in _groups(grads, clipped, norm, convention):
-            true = _true_norm(arrays, p)
-            tolerance = clipping.norm_tolerance(arrays, p, convention=convention) / 2
-            if not _accurate(n, true, tolerance, _representable(convention, arrays, p, tolerance)):
-                if safe:
-                    raise Mismatch(f"{engine} ({convention}, p = {p}): the overflow-safe norm is {n!r}, "
-                                   f"the true norm {true!r} (tolerance {tolerance:.3g})")
-                if not np.isfinite(n):
-                    _nonfinite_outcome(engine, convention, out, n)
-                continue  # the plain sum under- or overflowed: the safe run covers this input
-            if not np.isfinite(n):
-                _nonfinite_outcome(engine, convention, out, n)
-                continue
+        for arrays, out, n, true, tolerance in _judged(engine, convention, grads, clipped, norm, p, safe):
             after = _true_norm(out, p)
             # The norm's own error, then at most four roundings of the scale and one of each product.
             bound = tolerance + 6 * _coarsest(arrays, n)
@@ -230,8 +285,7 @@ def _check_norm_bound(data, device: str) -> Evidence:
                                f"τ = {tau!r} by more than the rounding {bound:.3g}")
             expected = _expected_clipped_norm(true, tau, convention)
             if p >= 1:  # a norm: rounding each entry moves it by at most its own relative error
-                floor = sum(a.size for a in arrays) * max(float(np.finfo(a.dtype).smallest_subnormal)
-                                                          for a in arrays)
+                floor = sum(a.size * _underflow_floor(convention, a.dtype, tau) for a in arrays)
                 if not after >= expected * (1 - bound) - floor:
                     raise Mismatch(f"{engine} ({convention}, p = {p}): the clipped norm {after!r} is below "
                                    f"{expected!r} (‖g‖ = {true!r}, τ = {tau!r}) by more than the rounding")
@@ -265,24 +319,23 @@ def _derive_direction() -> Derivation:
     import sympy
 
     d = Derivation()
-    q, s = sympy.symbols("Q s", positive=True)
+    s, t = sympy.symbols("s t", positive=True)
     d.say("Each global convention computes one scale $s$ from the global norm and multiplies "
           "every array by it (torch: $\\min(\\tau/(n+\\varepsilon), 1)$; TensorFlow: "
-          "$\\tau\\min(1/n, 1/\\tau)$; optax and Pascanu: $\\tau/n$ or 1). With "
-          "$Q = \\langle g, g\\rangle > 0$:")
-    d.equal("for $s > 0$ the cosine between $s\\,g$ and $g$ is 1: the direction is kept,",
-            s * q / (sympy.sqrt(s ** 2 * q) * sympy.sqrt(q)), 1)
-    t = sympy.Symbol("t", positive=True)
+          "$\\tau\\min(1/n, 1/\\tau)$; optax and Pascanu: $\\tau/n$ or 1).")
+    g, norm = _vector()
+    d.equal("For $s > 0$ the cosine between $s\\,g$ and $g$ is 1: the direction is kept,",
+            (s * g).dot(g) / (sympy.sqrt((s * g).dot(s * g)) * norm), 1, simplify=_evaluated)
     d.equal("while a negative scale $s = -t$ (a negative τ in torch, optax and Pascanu) reverses it.",
-            -t * q / (sympy.sqrt(t ** 2 * q) * sympy.sqrt(q)), -1)
-    a, b = sympy.symbols("a b", positive=True)
-    tau = sympy.Symbol("tau", positive=True)
-    keras = [a * tau / a, tau * b / b]  # arrays of norms a > τ and b < τ
-    d.holds("Keras's clipnorm scales each array by its own factor $\\tau/\\max(n_i, \\tau)$: for "
-            "arrays of norms $a > \\tau$ and $b < \\tau$ the factors $\\tau/a$ and 1 differ, so the "
-            "list's direction changes although each array keeps its own.",
-            sympy.simplify(keras[0] - tau) == 0 and sympy.simplify(keras[1] - tau) == 0,
-            r"\frac{\tau}{a} \ne 1 = \frac{\tau}{\max(b, \tau)}")
+            (-t * g).dot(g) / (sympy.sqrt((-t * g).dot(-t * g)) * norm), -1, simplify=_evaluated)
+    first, second = sympy.Matrix([3, 4]), sympy.Matrix([sympy.Rational(3, 10), sympy.Rational(2, 5)])
+    kept = sympy.Matrix([*(first / 5), *second])  # τ = 1: the first array (norm 5) clipped, the second (½) not
+    whole = sympy.Matrix([*first, *second])
+    cosine = kept.dot(whole) / (sympy.sqrt(kept.dot(kept)) * sympy.sqrt(whole.dot(whole)))
+    d.holds("Keras's clipnorm scales each array by its own factor $\\tau/\\max(n_i, \\tau)$: with "
+            "$\\tau = 1$, arrays $(3, 4)$ and $(0.3, 0.4)$ become $(0.6, 0.8)$ and $(0.3, 0.4)$, and the "
+            "list's cosine with the original falls below 1 although each array keeps its direction.",
+            cosine < 1, f"\\cos = {sympy.latex(sympy.nsimplify(cosine))} \\approx {float(cosine):.4f} < 1")
     d.conclude(r"\mathrm{clip}(g) = s\,g,\ s > 0 \implies \cos\angle(\mathrm{clip}(g), g) = 1")
     return d
 
@@ -290,27 +343,28 @@ def _derive_direction() -> Derivation:
 def _check_direction(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
     worst = 0.0
-    for engine, clipped, norm, _ in _runs(convention, grads, tau, p, device):
-        for arrays, out, n in _groups(grads, clipped, norm, convention):
-            if not np.isfinite(n):
-                continue  # the factor is 0 or NaN: the norm bound's outcome, not a direction
+    for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
+        for arrays, out, n, true, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
             g = [np.ravel(a).astype(np.float64) for a in arrays]
             c = [np.ravel(a).astype(np.float64) for a in out]
             sizes = [a.size for a in g]
-            if not any(sizes):
-                continue
             flat_g, flat_c = np.concatenate(g), np.concatenate(c)
-            k = int(np.argmax(np.abs(flat_g)))
-            if flat_g[k] == 0:
-                if np.any(flat_c != 0):
-                    raise Mismatch(f"{engine} ({convention}): a zero gradient clipped to non-zero entries")
+            owner = np.repeat(np.arange(len(g)), sizes)
+            u = np.array([_u(a.dtype) for a in arrays])[owner]
+            tiny = np.array([_underflow_floor(convention, a.dtype, tau) for a in arrays])[owner]
+            if not np.any(np.abs(flat_c) > tiny):  # every product underflowed: no factor to read
+                scale = min(1.0, tau / (true + EPSILON)) if convention == "torch" else min(1.0, tau / true) \
+                    if true > 0 else 1.0
+                if not np.all(np.abs(flat_g) * scale <= 2 * tiny):
+                    raise Mismatch(f"{engine} ({convention}): every clipped entry is below the underflow "
+                                   f"level, although g scaled by {scale!r} is not")
                 continue
+            # Read the factor off the entry farthest above its underflow level.
+            with np.errstate(divide="ignore"):
+                k = int(np.argmax(np.log2(np.abs(flat_c)) - np.log2(tiny)))
             factor = flat_c[k] / flat_g[k]
             if not factor > 0:
                 raise Mismatch(f"{engine} ({convention}): the factor {factor!r} is not positive for τ = {tau!r}")
-            owner = np.repeat(np.arange(len(g)), sizes)
-            u = np.array([_u(a.dtype) for a in arrays])[owner]
-            tiny = np.array([float(np.finfo(a.dtype).tiny) for a in arrays])[owner]
             # Entry i and the reference entry k each carry ≤ 2 roundings (scale to its dtype, product).
             allowed = 3 * (u + u[k]) * np.abs(factor * flat_g) + tiny
             deviation = np.abs(flat_c - factor * flat_g)
@@ -318,8 +372,8 @@ def _check_direction(data, device: str) -> Evidence:
                 i = int(np.argmax(deviation - allowed))
                 raise Mismatch(f"{engine} ({convention}): entry {i} was scaled by {flat_c[i] / flat_g[i]!r}, "
                                f"the largest entry by {factor!r}: not one factor for all arrays")
-            worst = max(worst, float(np.max(deviation / (np.abs(factor * flat_g) + tiny))))
-    return Evidence.error(worst)
+            worst = max(worst, float(np.max(deviation / allowed)))
+    return Evidence.error(worst)  # the largest fraction of its rounding allowance an entry used
 
 
 register(Theorem(
@@ -351,11 +405,13 @@ def _derive_unchanged() -> Derivation:
             delta / (n + eps))
     d.holds("which is non-negative, so $\\min(\\cdot, 1) = 1$ and $g\\cdot 1 = g$ to the last bit.",
             (delta / (n + eps)).is_nonnegative)
-    d.equal("TensorFlow: for $n \\le \\tau$, $\\min(1/n, 1/\\tau) = 1/\\tau$ and the scale is "
-            "$\\tau\\cdot(1/\\tau)$, 1 in exact arithmetic; in floating point one rounding of "
-            "$1/\\tau$ may leave it one ulp below 1.", tau * (1 / tau), 1)
-    d.equal("Keras: for $n_i \\le \\tau$, $(g\\tau)/\\max(n_i, \\tau) = (g\\tau)/\\tau$: $g$ after "
-            "two roundings.", (n * tau) / tau, n)
+    t = sympy.Symbol("t", positive=True)
+    d.equal("TensorFlow: for $n = \\tau/(1 + t) < \\tau$ the scale $\\tau\\min(1/n, 1/\\tau)$ is "
+            "$\\tau\\cdot(1/\\tau)$, 1 in exact arithmetic; in floating point one rounding of $1/\\tau$ "
+            "may leave it one ulp below 1.",
+            tau * sympy.Min((1 + t) / tau, 1 / tau, evaluate=False), 1, simplify=_evaluated)
+    d.equal("Keras: for $n_i = \\tau/(1 + t)$, $(g\\tau)/\\max(n_i, \\tau) = (g\\tau)/\\tau$: $g$ after "
+            "two roundings.", n * tau / sympy.Max(tau / (1 + t), tau, evaluate=False), n, simplify=_evaluated)
     d.say("optax keeps $g$ itself when $n < \\tau$ (a select, no arithmetic), and Algorithm 1 "
           "when $n < \\tau$ (its test is $n \\ge \\tau$).")
     d.conclude(r"n + \varepsilon \le \tau\ (\text{torch}),\ n < \tau\ (\text{optax, Pascanu}):\ "
@@ -368,34 +424,29 @@ def _check_unchanged(data, device: str) -> Evidence:
     convention, grads, p, _ = _draw_case(data)
     arrays = _arrays(grads)
     norms = [_true_norm(arrays, p)] if convention != "keras" else [_true_norm([g], p) for g in arrays]
-    largest = max(norms)
-    if not math.isfinite(largest):
-        largest = 0.0
     margin = clipping.norm_tolerance(arrays, p, convention=convention) + 8 * _coarsest(arrays)
     # τ above the trigger by more than the norm's rounding: n + ε for torch, n for the others.
-    shift = EPSILON if convention == "torch" else 0.0
-    ratio = data.draw(st.floats(1.0, 100.0), label="τ / (trigger · (1 + margin))")
-    tau = (largest + shift) * (1 + margin) * ratio
-    if tau == 0.0:
-        tau = data.draw(strategies.thresholds(), label="max_norm")
+    trigger = (max(norms) + (EPSILON if convention == "torch" else 0.0)) * (1 + margin)
+    low, high = _tau_range(convention, arrays, max(norms))
+    assume(0 < max(trigger, low) <= high)
+    tau = min(max(trigger * data.draw(st.floats(1.0, 100.0), label="τ / (trigger · (1 + margin))"), low), high)
     worst = 0.0
-    for engine, clipped, norm, _ in _runs(convention, grads, tau, p, device):
-        for g, c in zip(grads, clipped):
-            if g is None:
-                continue
-            difference = np.abs(c.astype(np.float64) - g.astype(np.float64))
-            if convention in ("tensorflow", "keras"):
-                allowed = 2 * _u(g.dtype) * np.abs(g.astype(np.float64)) + float(np.finfo(g.dtype).smallest_subnormal)
-                if not np.all(difference <= allowed):
-                    i = int(np.argmax(np.where(difference <= allowed, -np.inf, 1.0)))
-                    raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms "
-                                   f"{norms}) entry {i} moved from {g.ravel()[i]!r} to {c.ravel()[i]!r}, "
-                                   "more than one rounding")
-                worst = max(worst, float(np.max(difference / np.maximum(allowed, 1e-300), initial=0)))
-            elif c.tobytes() != g.tobytes():
-                i = int(np.argmax(difference))
-                raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms {norms}) "
-                               f"the gradient changed: entry {i} from {g.ravel()[i]!r} to {c.ravel()[i]!r}")
+    for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
+        for group, out, _, _, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
+            for g, c in zip(group, out):
+                difference = np.abs(c.astype(np.float64) - g.astype(np.float64))
+                if convention in ("tensorflow", "keras"):  # τ·(1/τ) and (g·τ)/τ: one rounding each way
+                    allowed = 2 * _u(g.dtype) * np.abs(g.astype(np.float64)) + float(np.finfo(g.dtype).tiny)
+                    if not np.all(difference <= allowed):
+                        i = int(np.argmax(np.where(difference <= allowed, -np.inf, 1.0)))
+                        raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms "
+                                       f"{norms}) entry {i} moved from {g.ravel()[i]!r} to "
+                                       f"{c.ravel()[i]!r}, more than one rounding")
+                    worst = max(worst, float(np.max(difference / allowed, initial=0)))  # of its allowance
+                elif c.tobytes() != g.tobytes():
+                    i = int(np.argmax(np.where(c == g, -np.inf, 1.0)))
+                    raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms {norms}) "
+                                   f"the gradient changed: entry {i} from {g.ravel()[i]!r} to {c.ravel()[i]!r}")
     return Evidence.error(worst)
 
 
@@ -423,10 +474,12 @@ def _derive_idempotent() -> Derivation:
 
     d = Derivation()
     n, tau, eps = sympy.symbols("n tau epsilon", positive=True)
-    d.equal("TensorFlow, optax, Pascanu, Keras: a clipped gradient has norm exactly $\\tau$, and "
-            "clipping it again scales by $\\tau\\min(1/\\tau, 1/\\tau) = 1$ (TensorFlow), "
-            "$(g/\\tau)\\tau$ (optax), $\\tau/\\tau$ (Pascanu), $\\tau/\\max(\\tau, \\tau)$ (Keras):",
-            tau * sympy.Min(1 / tau, 1 / tau), 1)
+    g, norm = _vector()
+    d.equal("TensorFlow, optax, Pascanu, Keras: a clipped gradient $(\\tau/n)\\,g$ has norm exactly "
+            "$\\tau$,", sympy.sqrt((tau / norm * g).dot(tau / norm * g)), tau, simplify=_evaluated)
+    d.say("so clipping it again scales by $\\tau\\min(1/\\tau, 1/\\tau) = 1$ (TensorFlow), "
+          "$(g/\\tau)\\tau$ (optax), $\\tau/\\tau$ (Pascanu) or $\\tau/\\max(\\tau, \\tau)$ (Keras): "
+          "it is left as it is.")
     first = tau / (n + eps)
     after = first * n
     second = tau / (after + eps)
@@ -456,9 +509,13 @@ def _check_idempotent(data, device: str) -> Evidence:
         engines.append((f"torch.nn.utils.clip_grad_norm_ ({device})", lambda g: torch_clip(g, tau, p)))
     for engine, clip in engines:
         once, norm = clip(grads)
-        norms = norm if isinstance(norm, list) else [norm]
-        if not all(np.isfinite(n) for n in norms if n is not None):
-            continue  # an overflowed plain norm: zeros or NaN, the norm bound's outcome
+        groups = _judged(engine, convention, grads, once, norm, p, engine.endswith("safe_norm"))
+        if len(groups) < (len(_arrays(grads)) if convention == "keras" else 1):
+            continue  # a plain norm that under- or overflowed: its safe run covers this input
+        if convention == "keras":  # the second pass forms clip(g)·τ, which must not underflow either
+            low, high = _tau_range(convention, _arrays(once), 0.0)
+            if not low <= tau <= high:
+                continue
         twice, _ = clip(once)
         arrays = _arrays(grads)
         # The second norm is τ within the first's rounding; torch shrinks again by at most ε/τ.
@@ -468,15 +525,15 @@ def _check_idempotent(data, device: str) -> Evidence:
             if a is None:
                 continue
             a64, b64 = a.astype(np.float64), b.astype(np.float64)
-            floor = float(np.finfo(a.dtype).tiny)
+            floor = _underflow_floor(convention, a.dtype, tau)
             difference = np.abs(b64 - a64)
             if not np.all(difference <= allowed_relative * np.abs(a64) + floor):
                 k = int(np.argmax(difference - allowed_relative * np.abs(a64)))
                 raise Mismatch(f"{engine} ({convention}, τ = {tau!r}, p = {p}): clipping twice moved "
                                f"grads[{i}] entry {k} from {a.ravel()[k]!r} to {b.ravel()[k]!r}, more than "
                                f"{allowed_relative:.3g} of it")
-            worst = max(worst, float(np.max(difference / (np.abs(a64) + floor), initial=0)))
-    return Evidence.error(worst)
+            worst = max(worst, float(np.max(difference / (allowed_relative * np.abs(a64) + floor), initial=0)))
+    return Evidence.error(worst)  # the largest fraction of its allowance an entry used
 
 
 register(Theorem(
@@ -504,13 +561,13 @@ def _derive_value() -> Derivation:
     c, t, v = sympy.symbols("c t v", positive=True)
 
     def clamp(x):
-        return sympy.Min(sympy.Max(x, -c), c)
+        return sympy.Min(sympy.Max(x, -c, evaluate=False), c, evaluate=False)
 
     d.say("Clamp each entry to $[-c, c]$, $c \\ge 0$: $\\mathrm{clip}(x) = \\min(\\max(x, -c), c)$. "
           "Three cases, with $t, v > 0$:")
-    d.equal("below, $x = -c - t$: the entry becomes $-c$,", clamp(-c - t), -c)
+    d.equal("below, $x = -c - t$: the entry becomes $-c$,", clamp(-c - t), -c, simplify=_evaluated)
     d.equal("and its square shrinks: $x^2 - c^2$ is", (-c - t) ** 2 - c ** 2, t * (2 * c + t))
-    d.equal("above, $x = c + t$: the entry becomes $c$,", clamp(c + t), c)
+    d.equal("above, $x = c + t$: the entry becomes $c$,", clamp(c + t), c, simplify=_evaluated)
     inside = c * (1 - v) / (1 + v)  # sweeps (−c, c) as v runs over (0, ∞)
     d.equal("inside, $x = c(1 - v)/(1 + v)$ (every point of $(-c, c)$): $x + c$ and $c - x$ are",
             sympy.Matrix([inside + c, c - inside]), sympy.Matrix([2 * c / (1 + v), 2 * c * v / (1 + v)]))
@@ -519,8 +576,10 @@ def _derive_value() -> Derivation:
           "\\min(x^2, c^2)$; summing over the $d$ entries:",
           r"\|\mathrm{clip}(g)\|_2^2 \le \sum_i \min(g_i^2, c^2) \le \min(\|g\|_2^2,\ d\,c^2)")
     d.equal("The bound $c\\sqrt d$ is attained at $g = (c, c, c, c)$:",
-            sympy.sqrt(sum(clamp(c) ** 2 for _ in range(4))), c * sympy.sqrt(4))
-    before, after = sympy.Matrix([2 * c, c / 2]), sympy.Matrix([clamp(2 * c), clamp(c / 2)])
+            sympy.sqrt(sympy.Add(*[clamp(c) ** 2 for _ in range(4)], evaluate=False), evaluate=False),
+            c * sympy.sqrt(4), simplify=_evaluated)
+    before = sympy.Matrix([2 * c, c / 2])
+    after = sympy.Matrix([clamp(2 * c), clamp(c / 2)]).doit()
     d.holds("and the direction may change: $(2c, c/2)$ clips to $(c, c/2)$, not parallel to it.",
             sympy.simplify(before[0] * after[1] - before[1] * after[0]) != 0,
             r"\det\begin{pmatrix} 2c & c \\ c/2 & c/2 \end{pmatrix} = \tfrac{c^2}{2} \ne 0")
@@ -546,7 +605,7 @@ def _check_value(data, device: str) -> Evidence:
     slack = 1.0
     for engine, clipped in (("numpy", clipping.clip_grad_value(grads, c)),
                             (f"torch.nn.utils.clip_grad_value_ ({device})", clip_torch(grads, c))):
-        squares, squares_before, count = 0.0, 0.0, 0
+        squares, squares_before, ceiling = 0.0, 0.0, 0.0
         for i, (g, out) in enumerate(zip(grads, clipped)):
             if g is None:
                 continue
@@ -560,10 +619,11 @@ def _check_value(data, device: str) -> Evidence:
                 raise Mismatch(f"{engine}: grads[{i}] changed an entry of magnitude ≤ c = {c!r}")
             squares += float(np.sum(values ** 2))
             squares_before += float(np.sum(g.astype(np.float64) ** 2))
-            count += g.size
+            ceiling += g.size * bound * bound
         # The entrywise inequalities are exact; the float64 sums of squares are monotone, and d·c²
         # against a sum of d terms each ≤ c² needs d roundings.
-        bound = c * c * count * (1 + count * 2.2e-16) if math.isfinite(c) else math.inf
+        count = sum(g.size for g in arrays)
+        bound = ceiling * (1 + count * 2.2e-16)
         if not (squares <= squares_before and squares <= bound):
             raise Mismatch(f"{engine}: ‖clip(g)‖₂² = {squares!r} exceeds min(‖g‖₂² = {squares_before!r}, "
                            f"d·c² = {bound!r})")
@@ -596,18 +656,25 @@ def _derive_step() -> Derivation:
     import sympy
 
     d = Derivation()
-    lr, tau, s, q = sympy.symbols("lr tau s Q", positive=True)
+    lr, tau = sympy.symbols("lr tau", positive=True)
     d.say("One SGD step is $\\theta' = \\theta - \\mathrm{lr}\\cdot\\mathrm{clip}(g)$, so "
-          "$\\theta' - \\theta = -\\mathrm{lr}\\,s\\,g$ with $s = \\tau/\\|g\\|$ when the clip fires; "
-          "with $Q = \\|g\\|^2$:")
+          "$\\theta' - \\theta = -\\mathrm{lr}\\,s\\,g$ with $s = \\tau/\\|g\\|$ when the clip fires "
+          "(three entries shown):")
+    g, norm = _vector()
+    theta = sympy.Matrix(sympy.symbols("theta_1:4", real=True))
+    step = theta - (theta - lr * (tau / norm) * g)
     d.equal("its length is $\\mathrm{lr}\\cdot\\tau$ exactly when clipped (and shorter otherwise),",
-            lr * sympy.sqrt((tau / sympy.sqrt(q)) ** 2 * q), lr * tau)
+            sympy.sqrt(step.dot(step)), lr * tau, simplify=_evaluated)
     k = 3
     d.equal(f"Keras bounds each of the $k$ arrays by τ, so $k = {k}$ arrays at the bound make a step "
-            "$\\mathrm{lr}\\,\\tau\\sqrt{k}$:", lr * sympy.sqrt(k * tau ** 2), lr * tau * sympy.sqrt(k))
-    c, dim = sympy.symbols("c d", positive=True)
-    d.equal("and value clipping at $c$ over $d$ entries bounds the step by $\\mathrm{lr}\\,c\\sqrt d$:",
-            lr * sympy.sqrt(dim * c ** 2), lr * c * sympy.sqrt(dim))
+            "$\\mathrm{lr}\\,\\tau\\sqrt{k}$:",
+            lr * sympy.sqrt(sympy.Add(*[tau ** 2] * k, evaluate=False), evaluate=False),
+            lr * tau * sympy.sqrt(k), simplify=_evaluated)
+    c = sympy.Symbol("c", positive=True)
+    d.equal("and value clipping at $c$ bounds each of the $d$ entries by $c$, so the step by "
+            "$\\mathrm{lr}\\,c\\sqrt d$ ($d = 4$ entries at the bound shown):",
+            lr * sympy.sqrt(sympy.Add(*[c ** 2] * 4, evaluate=False), evaluate=False),
+            lr * c * sympy.sqrt(4), simplify=_evaluated)
     d.say("whatever $g$: a gradient from the cliff of an exploding recurrent network moves the "
           "parameters no further than any other, the reason clipping tames it.")
     d.conclude(r"\|\theta' - \theta\|_2 \le \mathrm{lr}\cdot\tau\ (\text{global}),\ "
@@ -646,11 +713,17 @@ def _check_step(data, device: str) -> Evidence:
             device, grads, params, lr, lambda ps: torch.nn.utils.clip_grad_value_(ps, c))}
         label = f"lr·c·√d = {bound!r}"
     else:
+        engine = f"numpy ({convention})"
         ours, norm = clipping.clip_grad_norm(grads, tau, convention=convention)
-        if convention == "tensorflow" and not np.isfinite(norm):
-            return Evidence.slack(1.0)  # TensorFlow's NaN on purpose: the norm bound's outcome
+        groups = _judged(engine, convention, grads, ours, norm, 2.0, False)
+        if len(groups) < (len(grads) if convention == "keras" else 1):
+            # The plain sum of squares under- or overflowed (its outcome checked): step with the safe norm.
+            engine = f"numpy ({convention}, safe_norm)"
+            ours, norm = clipping.clip_grad_norm(grads, tau, convention=convention, safe_norm=True)
+            if not all(np.isfinite(n) for n in (norm if isinstance(norm, list) else [norm])):
+                return Evidence.slack(1.0)  # a norm the dtype cannot hold: zeros, or TensorFlow's NaN
         bound = lr * tau * (math.sqrt(len(grads)) if convention == "keras" else 1.0)
-        steps = {f"numpy ({convention})": ours}
+        steps = {engine: ours}
         if convention == "torch":
             steps[f"torch SGD after clip_grad_norm_ ({device})"] = _torch_step(
                 device, grads, params, lr, lambda ps: torch.nn.utils.clip_grad_norm_(ps, tau))
@@ -668,8 +741,8 @@ def _check_step(data, device: str) -> Evidence:
             sum(float(np.sum(a.astype(np.float64) ** 2)) for a in after))
         if not step <= bound + rounding:
             raise Mismatch(f"{engine}: the step ‖θ′ − θ‖₂ = {step!r} exceeds {label} (rounding {rounding:.3g})")
-        if bound > 0:
-            slack = min(slack, 1 - step / bound)
+        if bound + rounding > 0:
+            slack = min(slack, 1 - step / (bound + rounding))  # of the step its bound and rounding allow
     return Evidence.slack(slack)
 
 
@@ -678,8 +751,9 @@ register(Theorem(
     family=FAMILY.id,
     title="A clipped SGD step moves the parameters at most lr·τ",
     statement="After norm clipping at τ (torch, TensorFlow, optax, Pascanu) one SGD step "
-              "θ′ = θ − lr·clip(g) has ‖θ′ − θ‖₂ ≤ lr·τ, whatever g (TensorFlow excepted where the "
-              "norm overflows: it returns NaN); after Keras's per-array clipnorm, ≤ lr·τ·√k for k "
+              "θ′ = θ − lr·clip(g) has ‖θ′ − θ‖₂ ≤ lr·τ, whatever g (with the overflow-safe norm "
+              "where the squares leave the dtype's range: there TensorFlow's own norm gives NaN or "
+              "no clipping at all); after Keras's per-array clipnorm, ≤ lr·τ·√k for k "
               "arrays; after value clipping at c, ≤ lr·c·√d for d entries; up to the rounding of θ′. "
               "This is why clipping tames the cliff of an exploding recurrent network.",
     latex=r"\|\theta' - \theta\|_2 = \mathrm{lr}\,\|\mathrm{clip}(g)\|_2 \le \mathrm{lr}\cdot\tau",

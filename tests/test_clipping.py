@@ -1,0 +1,531 @@
+"""gradproofs.clipping: every CLIPPING.md row per convention, torch's own functions, bad input.
+
+Expected values come from CLIPPING.md's observed table (cited by row) and from
+each framework's published formula written out here in NumPy; torch's are also
+compared with torch itself.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.errors import InvalidArgument
+
+from gradproofs import clipping, strategies as gps
+
+CONVENTIONS = clipping.CONVENTIONS
+NAN = math.nan
+f16, f32, f64 = np.float16, np.float32, np.float64
+
+
+def a32(*values):
+    return np.array(values, dtype=f32)
+
+
+def clip(grads, c, convention, **options):
+    return clipping.clip_grad_norm(grads, c, convention=convention, **options)
+
+
+def same(got, expected):
+    """Bit for bit as NumPy values (NaN equal to NaN), and of the expected dtype."""
+    expected = np.asarray(expected)
+    return got.dtype == expected.dtype and np.array_equal(got, expected, equal_nan=True)
+
+
+# --- CLIPPING.md's edge-case table, one test per row and convention ---------------------------
+
+# Row 1: g = [3, 4], c = 1. torch [0.59999990, 0.79999983] (its epsilon); the others' formulas give
+# float32(3)·float32(0.2) = 0.6 exactly as the table's [0.6, 0.8]; every framework reports n = 5.
+ROW_1 = {"torch": a32("0.5999999", "0.79999983"), "tensorflow": a32(0.6, 0.8), "keras": a32(0.6, 0.8),
+         "optax": a32(0.6, 0.8), "pascanu": a32(0.6, 0.8)}
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_1_three_four_clipped_to_one(convention):
+    (out,), norm = clip([a32(3, 4)], 1.0, convention)
+    assert same(out, ROW_1[convention])
+    assert (norm[0] if convention == "keras" else norm) == f32(5)
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_2_at_n_equal_to_c(convention):
+    (out,), _ = clip([a32(3, 4)], 5.0, convention)
+    if convention == "torch":  # shrinks by its epsilon: g·5/(5 + 1e-6), within float32's rounding
+        assert np.all(out < a32(3, 4))
+        np.testing.assert_allclose(out, np.array([3, 4]) * 5 / (5 + 1e-6), rtol=2 ** -23)
+    elif convention == "optax":  # the clip branch (g/n)·c: float32 (3/5)·5 rounds back to 3
+        assert same(out, (a32(3, 4) / f32(5)) * f32(5)) and same(out, a32(3, 4))
+    else:  # TensorFlow and Keras unchanged; Pascanu clips by c/n = 1
+        assert same(out, a32(3, 4))
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_3_zero_gradients_are_unchanged(convention):
+    (out,), _ = clip([a32(0, 0)], 1.0, convention)
+    assert same(out, a32(0, 0))
+
+
+# Row 4: zero gradients, c = 0: torch zeros; TF NaN; optax NaN (0/0); Keras ignores c ≤ 0;
+# Pascanu's n ≥ c holds, so g·c/n = 0·0/0.
+ROW_4 = {"torch": a32(0, 0), "tensorflow": a32(NAN, NAN), "keras": a32(0, 0), "optax": a32(NAN, NAN),
+         "pascanu": a32(NAN, NAN)}
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_4_zero_gradients_at_c_zero(convention):
+    (out,), _ = clip([a32(0, 0)], 0.0, convention)
+    assert same(out, ROW_4[convention])
+
+
+def test_row_4_torch_in_float16_gives_nan_where_float32_gives_zeros():
+    # 1/(0 + 1e-6) overflows float16: ∞·0 is NaN (torch does the same; see the agreement tests).
+    (out,), _ = clip([np.zeros(2, f16)], 0.0, "torch")
+    assert np.all(np.isnan(out))
+
+
+# Row 5: c < 0: torch and optax flip the sign ([−0.6, −0.8]); TF's global clip leaves g; Keras
+# ignores it; Pascanu's n ≥ c always holds, so g·c/n flips too.
+ROW_5 = {"torch": -ROW_1["torch"], "tensorflow": a32(3, 4), "keras": a32(3, 4), "optax": a32(-0.6, -0.8),
+         "pascanu": a32(-0.6, -0.8)}
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_5_negative_threshold(convention):
+    (out,), _ = clip([a32(3, 4)], -1.0, convention)
+    assert same(out, ROW_5[convention])
+
+
+# Row 6: c = +∞: torch and optax unchanged; TF 2.21 NaN (∞·0); Keras's (g·∞)/max(n, ∞) is NaN;
+# Pascanu's n ≥ ∞ fails, so g is unchanged.
+ROW_6 = {"torch": a32(3, 4), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, NAN), "optax": a32(3, 4),
+         "pascanu": a32(3, 4)}
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_6_infinite_threshold(convention):
+    (out,), _ = clip([a32(3, 4)], math.inf, convention)
+    assert same(out, ROW_6[convention])
+
+
+# Row 7: an infinite entry: torch n = ∞ and [nan, 0] (∞·0); TF all NaN on purpose; optax and
+# Pascanu scale by c/∞ = 0 as torch does; Keras's (g·c)/∞ likewise.
+ROW_7 = {"torch": a32(NAN, 0), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, 0), "optax": a32(NAN, 0),
+         "pascanu": a32(NAN, 0)}
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_7_an_infinite_entry(convention):
+    grads = [a32(math.inf, 1)]
+    (out,), norm = clip(grads, 1.0, convention)
+    assert same(out, ROW_7[convention])
+    assert (norm[0] if convention == "keras" else norm) == math.inf
+    with pytest.raises(RuntimeError, match="non-finite"):
+        clip(grads, 1.0, convention, error_if_nonfinite=True)
+    assert same(grads[0], a32(math.inf, 1))
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_8_a_nan_entry(convention):
+    (out,), norm = clip([a32(NAN, 1)], 1.0, convention)
+    if convention == "pascanu":  # NaN ≥ c is false: Algorithm 1 leaves g as it is, NaN included
+        assert same(out, a32(NAN, 1))
+    else:  # all NaN in every framework
+        assert same(out, a32(NAN, NAN))
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_9_squares_overflow_float32(convention):
+    grads = [a32(3e20, 4e20)]
+    (out,), norm = clip(grads, 1.0, convention)
+    # torch n = ∞ and zeros; TF NaN; optax, Keras and Pascanu scale by 1/∞ = 0.
+    assert same(out, a32(NAN, NAN) if convention == "tensorflow" else a32(0, 0))
+    (safe,), safe_norm = clip(grads, 2.0, convention, safe_norm=True)
+    # The overflow-safe norm: 5e20 fits, so [0.6·c, 0.8·c].
+    assert (safe_norm[0] if convention == "keras" else safe_norm) == f32(5e20)
+    np.testing.assert_allclose(safe, [1.2, 1.6], rtol=4 * 2 ** -24)
+
+
+# Row 10: float16 [300]×1000: torch's norm accumulates in float32: 9488 (float16 of √(9e7) = 9486.8),
+# and clips right; TF NaN; optax zeros (300² is ∞ in float16); Keras, squaring in float16 too,
+# divides by ∞: zeros; Pascanu uses torch's 2-norm.
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_10_float16_squares_overflow(convention):
+    (out,), norm = clip([np.full(1000, 300, f16)], 1.0, convention)
+    assert out.dtype == f16
+    if convention in ("torch", "pascanu"):
+        assert norm == f16(9488) and norm.dtype == f16
+        assert np.all(out == out[0]) and abs(float(out[0]) - 300 / 9486.83) < 2 ** -11 * 0.0317
+    elif convention == "tensorflow":
+        assert np.all(np.isnan(out)) and norm == math.inf
+    else:
+        assert np.all(out == 0)
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+@pytest.mark.parametrize("grads", [[], [None, None]], ids=["empty", "all None"])
+def test_row_11_nothing_to_clip(convention, grads):
+    if convention == "keras":  # Keras's optimizer raises ('No gradients provided for any variable')
+        with pytest.raises(ValueError, match="no gradient"):
+            clip(grads, 1.0, convention)
+        return
+    out, norm = clip(grads, 1.0, convention)  # torch returns 0.0 (float32); TF ([], 0.0)
+    assert out == grads and norm == 0.0 and norm.dtype == f32
+
+
+def test_row_11_torch_warns_once_on_an_empty_generator_and_value_clipping_raises():
+    with pytest.warns(UserWarning, match="empty generator"):
+        clipping.clip_grad_norm((g for g in []), 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clipping.clip_grad_norm([], 1.0)  # a list is not a generator: no warning
+    for grads in ([], [None]):
+        with pytest.raises(ValueError, match="no gradient"):
+            clipping.clip_grad_value(grads, 1.0)
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_12_global_against_per_variable(convention):
+    (first, second), _ = clip([a32(3, 4), a32(12)], 1.0, convention)
+    if convention == "keras":  # clipnorm: each variable alone
+        expected = [a32(0.6, 0.8), a32(1.0)]
+    else:  # one global scale 1/13
+        expected = [[0.2308, 0.3077], [0.9231]]
+    np.testing.assert_allclose(first, expected[0], atol=5e-5)
+    np.testing.assert_allclose(second, expected[1], atol=5e-5)
+
+
+# Row 13: torch's norm types: p = 1 on [3, −4] → 7; ∞ → 4; p = 0.5 on [1, 1] → 4; p = −2 → 2.4;
+# p = 0 on [3, 0, −4] → 1 (it counts non-zero array norms); 'fro' raises; a zero-size
+# gradient with p = ±∞ raises.
+ROW_13 = [(1, [3, -4], 7.0), (math.inf, [3, -4], 4.0), (0.5, [1, 1], 4.0), (-2, [3, -4], 2.4),
+          (0, [3, 0, -4], 1.0)]
+
+
+@pytest.mark.parametrize("p, values, expected", ROW_13)
+def test_row_13_torch_norm_types(p, values, expected):
+    grads = [np.array(values, dtype=f64)]
+    assert clipping.total_norm(grads, p) == pytest.approx(expected, rel=1e-15)
+    assert clip(grads, 1e9, "torch", norm_type=p)[1] == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_13_what_each_convention_refuses(convention):
+    grads = [a32(3, -4)]
+    with pytest.raises(TypeError, match="norm_type.*'fro'"):
+        clip(grads, 1.0, convention, norm_type="fro")
+    if convention == "torch":
+        for p in (math.inf, -math.inf, "inf"):
+            with pytest.raises(ValueError, match=r"grads\[0\] is empty"):
+                clip([np.zeros(0, f32), a32(1)], 1.0, convention, norm_type=p)
+        assert clip(grads, 1.0, convention, norm_type="inf")[1] == 4.0
+    else:  # L2 only
+        with pytest.raises(ValueError, match="norm_type must be 2"):
+            clip(grads, 1.0, convention, norm_type=1)
+
+
+# Row 14: float32 + float64: torch promotes n to float64; TF raises (tf.stack of mixed dtypes).
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_14_mixed_dtypes(convention):
+    grads = [a32(3, 4), np.array([12.0])]
+    if convention == "tensorflow":
+        with pytest.raises(TypeError, match="mixes dtypes"):
+            clip(grads, 1.0, convention)
+        return
+    (first, second), norm = clip(grads, 1.0, convention)
+    assert first.dtype == f32 and second.dtype == f64
+    if convention == "keras":
+        assert [n.dtype for n in norm] == [f32, f64]
+    else:
+        assert norm == 13.0 and norm.dtype == f64
+
+
+# Row 15: value clipping with c < 0 sets every element to c (torch, optax; TF to −c); c = 0 gives
+# zeros, −0.0 for the negative entries; NaN entries survive.
+def test_row_15_value_clipping():
+    g = np.array([-5.0, 5.0, 0.5, -0.0, NAN], dtype=f32)
+    assert same(clipping.clip_grad_value([g], -1.0)[0], a32(-1, -1, -1, -1, NAN))
+    zero = clipping.clip_grad_value([g], 0.0)[0]
+    assert same(zero, a32(0, 0, 0, 0, NAN)) and list(np.signbit(zero[:4])) == [True, False, False, True]
+    assert same(clipping.clip_grad_value(g, math.inf), g)
+
+
+# Row 16: sparse gradients: torch raises NotImplementedError; TF's IndexedSlices with duplicate
+# indices are under-clipped. NumPy has no sparse array: anything but an ndarray is refused.
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_16_sparse_gradients_are_refused(convention):
+    torch = pytest.importorskip("torch")
+    sparse = torch.sparse_coo_tensor([[0, 1]], [3.0, 4.0], (2,), check_invariants=True)
+    with pytest.raises(TypeError, match=r"grads\[0\] must be a NumPy array"):
+        clip([sparse], 1.0, convention)
+
+
+# Row 17: a bare tensor and [tensor] give identical results; None gradients are skipped.
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_row_17_bare_array_and_none(convention):
+    g = a32(3, 4)
+    bare, bare_norm = clip(g, 1.0, convention)
+    (listed,), listed_norm = clip([g], 1.0, convention)
+    assert isinstance(bare, np.ndarray) and same(bare, listed)
+    assert (bare_norm == listed_norm[0]) if convention == "keras" else bare_norm == listed_norm
+    out, _ = clip([None, g, None], 1.0, convention)
+    assert out[0] is None and out[2] is None and same(out[1], listed)
+
+
+# --- the library's promises ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_inputs_are_never_written_and_dtypes_are_kept(convention):
+    grads = [np.linspace(-3, 3, 7).astype(d) for d in (f16, f32, f64)]
+    if convention == "tensorflow":
+        grads = [g.astype(f32) for g in grads]
+    copies = [g.copy() for g in grads]
+    for g in grads:
+        g.flags.writeable = False  # a write would raise
+    for c in (0.5, 1e3):
+        out, _ = clip(grads, c, convention)
+        assert [o.dtype for o in out] == [g.dtype for g in grads]
+        assert all(o is not g and not np.shares_memory(o, g) for o, g in zip(out, grads))
+    assert all(same(g, c) for g, c in zip(grads, copies))
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_zero_size_arrays_change_nothing(convention):
+    # pytorch#140066: foreach kernels went wrong with size-0 tensors in the list.
+    g = [a32(3, 4), a32(12)]
+    with_empty = [g[0], np.zeros((0, 3), f32), g[1], np.zeros(0, f32)]
+    out, norm = clip(g, 1.0, convention)
+    out_empty, norm_empty = clip(with_empty, 1.0, convention)
+    assert same(out_empty[0], out[0]) and same(out_empty[2], out[1]) and out_empty[1].shape == (0, 3)
+
+
+def test_safe_norm_is_the_plain_norm_wherever_that_stays_in_range():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        grads = [rng.standard_normal(rng.integers(1, 20)).astype(rng.choice([f16, f32, f64]))
+                 for _ in range(3)]
+        for p in (2.0, 1.0, 3.0, -1.0, math.inf):
+            assert clipping.total_norm(grads, p, safe_norm=True) == clipping.total_norm(grads, p)
+    tiny = [np.full(4, 1e-30, f32)]  # the squares underflow float32: the plain norm is 0
+    assert clipping.total_norm(tiny) == 0.0
+    assert clipping.total_norm(tiny, safe_norm=True) == f32(2e-30)
+    huge = [np.full(3, 1e300), np.full(2, 1e300)]
+    assert clipping.total_norm(huge) == math.inf
+    assert clipping.total_norm(huge, safe_norm=True) == pytest.approx(math.sqrt(5) * 1e300, rel=1e-15)
+
+
+def test_torch_arithmetic_follows_the_dtypes():
+    # float32 and float64 promote; a float16 array is multiplied in float32 by the float32 coefficient.
+    grads = [np.array([1.0, 3.0], f16), a32(2)]
+    out, norm = clipping.clip_grad_norm(grads, 0.1)
+    assert norm.dtype == f32
+    coefficient = min(f32(1) / (norm + f32(1e-6)) * f32(0.1), f32(1))  # torch: reciprocal, then times c
+    assert same(out[0], (grads[0].astype(f32) * coefficient).astype(f16))
+    assert same(out[1], grads[1] * coefficient)
+
+
+def test_norm_tolerance():
+    g = [a32(1, 2), np.ones(10, f16)]
+    assert clipping.norm_tolerance(g, math.inf) == clipping.norm_tolerance(g, 0) == 0.0
+    assert 0 < clipping.norm_tolerance(g) < clipping.norm_tolerance(g, 0.5) < 0.05
+    assert clipping.norm_tolerance(g, convention="optax") > clipping.norm_tolerance(g)  # float16 squares
+
+
+# --- bad input: a clear error naming the argument, before any work, nothing modified ---------------
+
+BAD = [
+    (dict(max_norm=NAN), ValueError, "max_norm must not be NaN"),
+    (dict(max_norm="1"), TypeError, "max_norm must be a real number"),
+    (dict(norm_type="fro"), TypeError, "norm_type must be a number"),
+    (dict(norm_type=NAN), ValueError, "norm_type must not be NaN"),
+    (dict(norm_type=True), TypeError, "norm_type must be a real number"),
+    (dict(convention="jax"), ValueError, "unknown convention 'jax'"),
+    (dict(grads=[np.array([1, 2])]), TypeError, r"grads\[0\] must have dtype float16, float32 or float64"),
+    (dict(grads=[a32(1), [1.0, 2.0]]), TypeError, r"grads\[1\] must be a NumPy array"),
+    (dict(grads=np.array([1 + 2j])), TypeError, "grads must have dtype"),
+    (dict(grads=3.0), TypeError, "grads must be an array or a list of arrays"),
+]
+
+
+@pytest.mark.parametrize("change, error, message", BAD, ids=[m for _, _, m in BAD])
+def test_bad_arguments_are_refused_before_any_work(change, error, message):
+    grads = [a32(3, 4), np.array([1e30, NAN])]
+    copies = [g.copy() for g in grads]
+    arguments = dict(grads=grads, max_norm=1.0, norm_type=2.0, convention="torch", **{})
+    arguments.update(change)
+    with pytest.raises(error, match=message):
+        clipping.clip_grad_norm(arguments.pop("grads"), arguments.pop("max_norm"), **arguments)
+    assert all(same(g, c) for g, c in zip(grads, copies))
+
+
+def test_bad_clip_value_and_bad_total_norm_arguments():
+    for value, error in ((NAN, ValueError), ("1", TypeError), (None, TypeError)):
+        with pytest.raises(error, match="clip_value"):
+            clipping.clip_grad_value([a32(1)], value)
+    with pytest.raises(TypeError, match="norm_type"):
+        clipping.total_norm([a32(1)], "nuc")
+
+
+# --- agreement with torch's own functions, on every device -----------------------------------------
+
+def _parameters(torch, grads, device):
+    parameters = []
+    for g in grads:
+        parameter = torch.nn.Parameter(torch.zeros(1 if g is None else g.shape, device=device,
+                                                   dtype=torch.float32 if g is None else getattr(torch, g.dtype.name)))
+        parameter.grad = None if g is None else torch.from_numpy(g.copy()).to(device)
+        parameters.append(parameter)
+    return parameters
+
+
+def _torch_result(parameters):
+    return [None if p.grad is None else p.grad.cpu().numpy() for p in parameters]
+
+
+def _agree(ours, norm, theirs, their_norm, grads, p, device):
+    """Same norm dtype; norms within the summation-order tolerance; given the same norm, the
+    clipped gradients bit for bit (on the CPU; within rounding on CUDA)."""
+    their_norm = their_norm.cpu().numpy()[()]
+    assert norm.dtype == their_norm.dtype
+    tolerance = clipping.norm_tolerance(grads, p)
+    if np.isnan(norm) or np.isinf(norm) or np.isnan(their_norm) or np.isinf(their_norm):
+        assert same(np.asarray(norm), np.asarray(their_norm))
+    else:
+        assert abs(float(norm) - float(their_norm)) <= tolerance * abs(float(norm))
+    exact = device == "cpu" and np.asarray(norm).tobytes() == np.asarray(their_norm).tobytes()
+    for o, t, g in zip(ours, theirs, grads):
+        if g is None:
+            assert o is None and t is None
+        elif exact:
+            assert same(o, t), (o, t)
+        else:
+            eps = float(np.finfo(g.dtype).eps)
+            np.testing.assert_allclose(o.astype(f64), t.astype(f64), rtol=tolerance + 3 * eps,
+                                       atol=2 * float(np.finfo(g.dtype).tiny))
+
+
+# The device fixture is a name: nothing in it is reset between examples.
+DEVICE_FIXTURE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@DEVICE_FIXTURE
+@given(data=st.data())
+def test_torch_convention_equals_clip_grad_norm_(data, device):
+    torch = pytest.importorskip("torch")
+    p = data.draw(gps.norm_types(allow_zero=True, allow_negative=True), label="norm_type")
+    grads = data.draw(gps.gradient_lists(allow_none=True, allow_nonfinite=True,
+                                         allow_empty=0 <= p < math.inf), label="grads")
+    c = data.draw(gps.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True), label="max_norm")
+    ours, norm = clipping.clip_grad_norm(grads, c, p)
+    for foreach in (True, False):
+        parameters = _parameters(torch, grads, device)
+        their_norm = torch.nn.utils.clip_grad_norm_(parameters, c, norm_type=p, foreach=foreach)
+        _agree(ours, norm, _torch_result(parameters), their_norm, grads, p, device)
+    # The same, as get_total_norm followed by clip_grads_with_norm_.
+    parameters = _parameters(torch, grads, device)
+    total = torch.nn.utils.get_total_norm([q.grad for q in parameters if q.grad is not None], p)
+    torch.nn.utils.clip_grads_with_norm_(parameters, c, total)
+    _agree(ours, norm, _torch_result(parameters), total, grads, p, device)
+
+
+@pytest.mark.parametrize("dtype", [f16, f32, f64])
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, 0.5, 0.0, -2.0, math.inf, -math.inf])
+def test_every_dtype_and_norm_type_matches_torch(dtype, p, device):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    grads = [np.asarray(rng.standard_normal(shape) * scale).astype(dtype)
+             for shape, scale in (((3, 4), 1.0), ((5,), 30.0), ((), 0.01), ((2, 2, 2), 3.0))]
+    for c in (0.01, 1.0, 1e3):
+        ours, norm = clipping.clip_grad_norm(grads, c, p)
+        for foreach in (True, False):
+            parameters = _parameters(torch, grads, device)
+            their_norm = torch.nn.utils.clip_grad_norm_(parameters, c, norm_type=p, foreach=foreach)
+            _agree(ours, norm, _torch_result(parameters), their_norm, grads, p, device)
+
+
+@pytest.mark.parametrize("bad", ["inf", "nan", "overflow"])
+def test_error_if_nonfinite_raises_and_leaves_the_gradients(bad, device):
+    torch = pytest.importorskip("torch")
+    value = {"inf": [math.inf, 1.0], "nan": [NAN, 1.0], "overflow": [3e20, 4e20]}[bad]
+    grads = [a32(*value), a32(0.5)]
+    copies = [g.copy() for g in grads]
+    for foreach in (True, False):
+        parameters = _parameters(torch, grads, device)
+        with pytest.raises(RuntimeError, match="non-finite"):
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0, error_if_nonfinite=True, foreach=foreach)
+        assert all(same(t, g) for t, g in zip(_torch_result(parameters), grads))
+    with pytest.raises(RuntimeError, match="non-finite"):
+        clipping.clip_grad_norm(grads, 1.0, error_if_nonfinite=True)
+    assert all(same(g, c) for g, c in zip(grads, copies))
+
+
+@DEVICE_FIXTURE
+@given(data=st.data())
+def test_clip_grad_value_equals_torch_bit_for_bit(data, device):
+    torch = pytest.importorskip("torch")
+    grads = data.draw(gps.gradient_lists(allow_none=True, allow_nonfinite=True, allow_empty=True), label="grads")
+    if all(g is None for g in grads):
+        grads.append(a32(1.0, -2.0))
+    largest = min([1e6] + [float(np.finfo(g.dtype).max) for g in grads if g is not None])
+    c = data.draw(gps.thresholds(max_value=largest, allow_zero=True, allow_negative=True,
+                                 allow_infinity=True), label="clip_value")
+    ours = clipping.clip_grad_value(grads, c)
+    for foreach in (True, False):
+        parameters = _parameters(torch, grads, device)
+        torch.nn.utils.clip_grad_value_(parameters, c, foreach=foreach)
+        for o, t in zip(ours, _torch_result(parameters)):
+            assert (o is None and t is None) or (same(o, t) and np.array_equal(np.signbit(o), np.signbit(t)))
+
+
+def test_torch_quirks_reproduced_here_too(device):
+    torch = pytest.importorskip("torch")
+    # float16 zero gradients at c = 0: 1/(0 + 1e-6) overflows float16, so ∞·0 = NaN.
+    parameters = _parameters(torch, [np.zeros(2, f16)], device)
+    torch.nn.utils.clip_grad_norm_(parameters, 0.0)
+    assert np.all(np.isnan(_torch_result(parameters)[0]))
+    # value clipping beyond float16's range: torch raises, having clamped the arrays before it.
+    parameters = _parameters(torch, [a32(1e5), np.ones(1, f16)], device)
+    with pytest.raises(RuntimeError):
+        torch.nn.utils.clip_grad_value_(parameters, 1e5, foreach=False)
+
+
+# --- the strategies -----------------------------------------------------------------------------
+
+@given(gps.gradient_lists(min_arrays=2, max_arrays=3, dtypes=("float32",), min_magnitude=1e-3,
+                          max_magnitude=1e3, max_dims=2, max_side=3))
+def test_gradient_lists_keep_their_promises(grads):
+    assert 2 <= len(grads) <= 3
+    for g in grads:
+        assert g.dtype == f32 and g.ndim <= 2 and all(1 <= n <= 3 for n in g.shape)
+        nonzero = np.abs(g[g != 0])
+        assert np.all((nonzero >= 1e-3 * (1 - 1e-6)) & (nonzero <= 1e3 * (1 + 1e-6)))
+
+
+@given(gps.thresholds(min_value=0.5, max_value=2.0), gps.norm_types())
+def test_thresholds_and_norm_types_stay_in_range(c, p):
+    assert 0.5 <= c <= 2.0 and (p == math.inf or 0.25 <= p <= 8)
+
+
+@pytest.mark.parametrize("strategy, arguments", [
+    (gps.gradient_lists, dict(min_arrays=-1)),
+    (gps.gradient_lists, dict(max_arrays=0)),
+    (gps.gradient_lists, dict(dtypes=("bfloat16",))),
+    (gps.gradient_lists, dict(min_magnitude=2.0, max_magnitude=1.0)),
+    (gps.gradient_lists, dict(max_side=0)),
+    (gps.thresholds, dict(min_value=0.0)),
+    (gps.thresholds, dict(min_value=3.0, max_value=2.0)),
+])
+def test_strategies_validate_their_arguments(strategy, arguments):
+    with pytest.raises(InvalidArgument):
+        strategy(**arguments)
+
+
+def test_the_benchmark_has_a_clipping_section(capsys, monkeypatch):
+    from gradproofs import bench
+
+    monkeypatch.setattr(bench, "CLIP_ELEMENTS", 20_000)
+    monkeypatch.setattr(bench, "CLIP_REPEATS", 2)
+    bench.main(["clipping"])
+    printed = capsys.readouterr().out
+    assert "torch.nn.utils.clip_grad_norm_" in printed and printed.count("ratio") >= 2
