@@ -37,9 +37,18 @@ def unit_roundoff(values) -> float:
 
 
 def underflow_floor(eps: float) -> float:
-    """Scales below this are at the edge of the dtype's normal range: not compared."""
-    tiny = {np.finfo(t).eps: np.finfo(t).tiny for t in (np.float16, np.float32, np.float64)}[eps]
-    return tiny / eps * 1e3
+    """Scales below this are at the edge of the dtype's normal range: not compared.
+
+    The exponent range is that of the narrowest IEEE type at least as coarse as
+    ``eps`` (float32's for TF32 and bfloat16-like arithmetic).
+    """
+    if eps <= np.finfo(np.float64).eps:
+        kind = np.float64
+    elif eps < np.finfo(np.float16).eps:
+        kind = np.float32
+    else:
+        kind = np.float16
+    return float(np.finfo(kind).tiny) / eps * 1e3
 
 
 def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
