@@ -475,7 +475,9 @@ def test_clip_grad_value_equals_torch_bit_for_bit(data, device):
         parameters = _parameters(torch, grads, device)
         torch.nn.utils.clip_grad_value_(parameters, c, foreach=foreach)
         for o, t in zip(ours, _torch_result(parameters)):
-            assert (o is None and t is None) or (same(o, t) and np.array_equal(np.signbit(o), np.signbit(t)))
+            # The sign of a clamped zero (c = 0) follows torch on the CPU; CUDA's clamp gives +0.0.
+            signs = device == "cuda" or np.array_equal(np.signbit(o), np.signbit(t))
+            assert (o is None and t is None) or (same(o, t) and signs)
 
 
 def test_torch_quirks_reproduced_here_too(device):
@@ -484,10 +486,12 @@ def test_torch_quirks_reproduced_here_too(device):
     parameters = _parameters(torch, [np.zeros(2, f16)], device)
     torch.nn.utils.clip_grad_norm_(parameters, 0.0)
     assert np.all(np.isnan(_torch_result(parameters)[0]))
-    # value clipping beyond float16's range: torch raises, having clamped the arrays before it.
-    parameters = _parameters(torch, [a32(1e5), np.ones(1, f16)], device)
-    with pytest.raises(RuntimeError):
-        torch.nn.utils.clip_grad_value_(parameters, 1e5, foreach=False)
+    # value clipping beyond float16's range: torch on the CPU raises, having clamped the arrays
+    # before it (CUDA's clamp accepts the value).
+    if device == "cpu":
+        parameters = _parameters(torch, [a32(1e5), np.ones(1, f16)], device)
+        with pytest.raises(RuntimeError):
+            torch.nn.utils.clip_grad_value_(parameters, 1e5, foreach=False)
 
 
 # --- the strategies -----------------------------------------------------------------------------

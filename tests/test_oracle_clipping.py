@@ -254,7 +254,7 @@ def test_tensorflow_value_clipping_passes_without_negative_thresholds():
 
 
 def test_results_of_the_wrong_form_are_mismatches():
-    cases = [(lambda g, c, p: g, "must return a pair"),
+    cases = [(lambda g, c, p: 3.0, "must return a pair"),
              (lambda g, c, p: ([x for x in g if x is not None][:1], 1.0), "must be a list of"),
              (lambda g, c, p: ([None if x is None else x.astype(np.float64) for x in g], 1.0),
               "keeps the gradient's dtype")]
