@@ -557,10 +557,12 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
     rounding to a result dtype adds u. For p other than 1 and 2, p and 1/p
     are rounded too (torch rounds them to float32 for float32 data), which
     moves x^p by u·p·|ln x| and S^(1/p) by u·|ln S|/p: u times |ln| of the
-    entries' and the norm's magnitudes. For torch the per-array norms and the
-    norm of those each contribute; the other conventions square in the
-    array's dtype. Twice the bound of one computation. p = 0 and ±∞ compute
-    no sums: 0.
+    entries' and the norm's magnitudes. Terms and partial sums below the
+    smallest normal number are rounded to a multiple of the smallest subnormal
+    σ, so a sum S of N terms carries an absolute (N + 2)·σ as well. For torch
+    the per-array norms and the norm of those each contribute; the other
+    conventions square in the array's dtype. Twice the bound of one
+    computation. p = 0 and ±∞ compute no sums: 0.
     """
     gradients = _Gradients(grads)
     p = _norm_type(norm_type)
@@ -589,4 +591,16 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
         largest = max(logs, default=0.0)
         per_array += 2 * largest * max(u(squares_in(a.dtype)) for a in gradients.arrays) / shrink
         second += 2 * largest * u(_accumulator(promoted)) / shrink
+    # Terms and partial sums below the smallest normal number round to a multiple of the
+    # smallest subnormal σ: an absolute (N + k + 2)·σ in S = Σ|x|^p, that is (N + k + 2)·σ/(p·S)
+    # of the norm.
+    total = _scaled_norm(gradients.arrays, p)
+    if 0 < total < _INF:
+        log_sum = p * math.log(total)
+        if log_sum < 700:
+            sigma = max(float(np.finfo(d).smallest_subnormal) for d in
+                        [squares_in(a.dtype) for a in gradients.arrays] + [_accumulator(promoted)])
+            count = sum(a.size for a in gradients.arrays) + len(gradients.arrays) + 2
+            # At most 1: a sum lost to underflow entirely carries no digit of the norm.
+            per_array += math.exp(min(0.0, math.log(count) + math.log(sigma) - math.log(abs(p)) - log_sum))
     return 2 * (per_array + second)

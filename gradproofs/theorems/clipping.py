@@ -76,8 +76,8 @@ def _groups(grads, clipped, norm, convention):
 def _tau_range(convention: str, arrays, norm: float):
     """The thresholds for which the convention's scale is an ordinary number in these dtypes.
 
-    The scale is about τ/‖g‖ in the norm's (promoted) dtype, so τ is at least
-    4·tiny·(‖g‖ + 10⁻⁶) of it; TensorFlow, Keras, optax and Pascanu round τ
+    The scale is about τ/‖g‖, and is cast to each array's dtype, so τ is at
+    least 4·tiny·(‖g‖ + 10⁻⁶) of each; TensorFlow, Keras, optax and Pascanu round τ
     to the gradients' or the norm's dtype, so it is a normal number of each
     (float16: between 6.1e-5 and 65504), and TensorFlow's 1/τ is one as well
     (float16: τ at most 4096, where 1/τ is still 4 times its smallest normal). Keras forms g·τ before dividing, which must stay within
@@ -85,7 +85,8 @@ def _tau_range(convention: str, arrays, norm: float):
     overflows (zeros, ∞ or NaN), which the edge-case tests cover.
     """
     promoted = np.finfo(np.result_type(*arrays))
-    low = max([4 * float(promoted.tiny) * (norm + EPSILON)] + [float(np.finfo(a.dtype).tiny) for a in arrays])
+    tiny = max(float(np.finfo(a.dtype).tiny) for a in arrays)  # the scale is cast to every array's dtype
+    low = max(4 * tiny * (norm + EPSILON), tiny)
     high = min(float(np.finfo(a.dtype).max) for a in arrays)
     if convention == "tensorflow":  # min(1/n, 1/τ): 1/τ must be a normal number too
         low = max(low, 4 / float(promoted.max))
@@ -93,9 +94,9 @@ def _tau_range(convention: str, arrays, norm: float):
     if convention == "keras":
         for a in arrays:
             info, magnitudes = np.finfo(a.dtype), np.abs(a[a != 0]).astype(np.float64)
-            if magnitudes.size:
-                low = max(low, float(info.tiny) / float(magnitudes.min()))
-                high = min(high, float(info.max) / max(1.0, float(magnitudes.max())))
+            if magnitudes.size:  # a factor of 2 clear of the range, for the rounding of g·τ
+                low = max(low, 2 * float(info.tiny) / float(magnitudes.min()))
+                high = min(high, float(info.max) / (2 * max(1.0, float(magnitudes.max()))))
     return low, high
 
 
@@ -157,6 +158,25 @@ def _representable(convention: str, arrays, p: float, tolerance: float) -> bool:
     return convention not in ("torch", "pascanu") or all(fits(_true_norm([a], p), a.dtype) for a in arrays)
 
 
+def _sum_in_range(convention: str, arrays, p: float, true: float) -> bool:
+    """Whether Σ|x|^p = ‖g‖^p lies in the normal range of every dtype the convention sums in.
+
+    At least count·tiny/eps (below, the terms' underflow may have cost digits)
+    and below the largest number. torch sums float16 in float32, the others
+    square in the arrays' dtypes; p = 0 and ±∞ sum no powers.
+    """
+    if p == 0 or math.isinf(p) or true == 0:
+        return True
+    if not math.isfinite(true):
+        return False
+    squares_in = (lambda d: np.float32 if d == np.float16 else d) if convention == "torch" else (lambda d: d)
+    dtypes = {np.dtype(squares_in(a.dtype)) for a in arrays}
+    count = sum(a.size for a in arrays) + len(arrays)
+    log_sum = p * math.log(true)
+    return all(math.log(count * float(np.finfo(d).tiny) / float(np.finfo(d).eps)) <= log_sum
+               < math.log(float(np.finfo(d).max)) for d in dtypes)
+
+
 def _accurate(norm, true: float, tolerance: float, representable: bool) -> bool:
     """Whether a computed norm is the true one within ``tolerance`` (or ∞, where it cannot be held)."""
     norm = float(norm)
@@ -187,6 +207,10 @@ def _judged(engine, convention, grads, clipped, norm, p, safe):
     for arrays, out, n in _groups(grads, clipped, norm, convention):
         true = _true_norm(arrays, p)
         tolerance = clipping.norm_tolerance(arrays, p, convention=convention) / 2
+        if not safe and not _sum_in_range(convention, arrays, p, true):
+            if not np.isfinite(n):
+                _nonfinite_outcome(engine, convention, out, n)
+            continue  # the plain sum left the normal range: the safe run of this input covers it
         if not _accurate(n, true, tolerance, _representable(convention, arrays, p, tolerance)):
             if safe:
                 raise Mismatch(f"{engine} ({convention}, p = {p}): the overflow-safe norm is {n!r}, "
@@ -516,10 +540,13 @@ def _check_idempotent(data, device: str) -> Evidence:
             low, high = _tau_range(convention, _arrays(once), 0.0)
             if not low <= tau <= high:
                 continue
-        twice, _ = clip(once)
+        twice, again = clip(once)
+        if len(_judged(engine, convention, once, twice, again, p, engine.endswith("safe_norm"))) < len(groups):
+            continue  # the plain norm of the clipped gradient under- or overflowed: the safe run covers it
         arrays = _arrays(grads)
-        # The second norm is τ within the first's rounding; torch shrinks again by at most ε/τ.
-        allowed_relative = (clipping.norm_tolerance(arrays, p, convention=convention)
+        # The second norm is τ within its rounding; torch shrinks again by at most ε/τ.
+        allowed_relative = (max(clipping.norm_tolerance(arrays, p, convention=convention),
+                                clipping.norm_tolerance(_arrays(once), p, convention=convention))
                             + 8 * _coarsest(arrays) + (EPSILON / tau if convention == "torch" else 0.0))
         for i, (a, b) in enumerate(zip(once, twice)):
             if a is None:
