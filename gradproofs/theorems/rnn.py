@@ -157,13 +157,11 @@ def _derive_jacobian_bound() -> Derivation:
     for name in SMOOTH:
         d.show(f"γ for {name} (derived in the activations family):",
                activations.get(name).derivative_bound, lhs=r"\gamma_{\text{" + name + "}}")
-    eta = sympy.Symbol("eta", positive=True)
     n = sympy.Symbol("n", positive=True, integer=True)
-    d.holds("Sufficient for vanishing: if σ_max(W_h) < 1/γ then η = γσ_max < 1 and ηⁿ → 0, "
-            "geometrically.", sympy.limit(sympy.Rational(9, 10) ** n, n, sympy.oo) == 0,
+    d.holds("Sufficient for vanishing: if σ_max(W_h) < 1/γ then η = γσ_max < 1 and ηⁿ → 0 "
+            "geometrically (SymPy's limit for η = 9/10).", sympy.limit(sympy.Rational(9, 10) ** n, n, sympy.oo) == 0,
             r"\sigma_{\max}(W_h) < 1/\gamma \implies \Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 "
             r"\le \eta^{t-k} \to 0")
-    del eta
     d.say("Necessary for exploding (the contrapositive): a Jacobian of norm above 1 needs "
           "σ_max(W_h) > 1/γ. The converse is false — a large W_h need not explode:")
     problem = (np.zeros((5, 1, 1)), np.zeros((1, 2)), np.zeros((2, 1)), 3 * np.eye(2), np.full(2, 10.0))
