@@ -19,12 +19,12 @@ is a_1, ``db[0]`` is ∂C/∂b_1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, costs, devices
+from gradproofs import _validate, activations, compare, costs, devices
 
 
 @dataclass(frozen=True)
@@ -140,34 +140,6 @@ class ExactGradients(ChainGradients):
     dps: int = 40
     summand: float = 1.0  # S = 1 + max_k (|w_k a_(k−1)| + |b_k|), the size z's roundings scale with
 
-    def scales(self):
-        """(db_scale, dw_scale): what each entry's rounding error is measured against.
-
-        ``db_scale[j]`` is |δ_j| with the output residual a_L − y replaced by
-        |a_L| + |y| + S: the size of what float arithmetic cancels, so the error
-        of a near-zero δ_j is judged against what could be known about it.
-        ``dw_scale[j]`` is (|a_(j−1)| + S)·``db_scale[j]``: a_(j−1) carries the
-        forward error of z_(j−1), of order S, not of order |a_(j−1)|.
-        """
-        import mpmath
-
-        f, fprime, _ = _mpmath_callables(self.activation, self.cost)
-        cost = costs.get(self.cost)
-        w, b, x, y = self.parameters
-        with mpmath.workdps(self.dps):
-            residual = abs(self.a[-1]) + abs(y) + self.summand
-
-            def factor(z):
-                return abs(fprime(z))
-
-            def output_scale(z, a, target):
-                return abs(cost.output_delta(z, residual, 0, factor))
-
-            scale = _product_form(w, b, x, y, f, factor, output_scale)
-            inputs = [x, *self.a[:-1]]
-            return ([abs(d) for d in scale.db],
-                    [(abs(a) + self.summand) * abs(d) for a, d in zip(inputs, scale.db)])
-
 
 def backward_exact(w, b, x, y, *, activation="sigmoid", cost="quadratic", dps=40) -> ExactGradients:
     """The product form evaluated in mpmath with ``dps`` digits, from SymPy's f and f′."""
@@ -211,70 +183,113 @@ def forward_amplification(w, z, activation: str) -> float:
     return float(np.exp(min(best, 700.0)))
 
 
-def rounding_tolerance(exact: ExactGradients, eps: float, *,
-                       derivative_from_output: bool = False) -> np.ndarray:
-    """Per layer j, a bound on |computed − exact| / scale for unit roundoff ``eps``.
-
-    Each z_k is computed with absolute error ≤ eps·S·k·κ (k layers of rounding,
-    each amplified at most κ, relative to the summand size S); f′ changes by at
-    most |f″/f′| ≤ 2 relative per unit error in z (sigmoid 1, tanh 2); summing
-    over L factors and L roundings of the product gives ≤ 2·eps·(L + 1)²·κ·(S + 1).
-
-    ``derivative_from_output``: the engine forms f′ from the output, s(1 − s) or
-    1 − t², as torch's autograd does; 1 − s loses up to eps·γ absolute, a relative
-    error of 4·eps·γ/f′(z_k) in each factor that δ_j contains (k ≥ j).
-    """
-    depth = len(exact.z)
-    z = np.array([float(v) for v in exact.z])
-    w = np.array([float(v) for v in exact.parameters[0]])
-    kappa = forward_amplification(w, z, exact.activation)
-    tolerance = np.full(depth, 2.0 * eps * (depth + 1) ** 2 * kappa * (exact.summand + 1.0))
-    if derivative_from_output:
-        act = activations.get(exact.activation)
-        fprime = act.numpy_derivative(z)
-        with np.errstate(divide="ignore"):
-            loss = np.where(fprime > 0, 4.0 * eps * float(act.derivative_bound) / fprime, 0.0)
-        if costs.get(exact.cost).name == "cross_entropy":
-            loss[-1] = 0.0  # δ_L = σ(z_L) − y involves no f′
-        tolerance += np.cumsum(loss[::-1])[::-1]
-    return tolerance
-
-
 MAX_AMPLIFICATION = 1e4  # the forward conditioning under which float engines are compared
 
 
-def well_conditioned(exact: ExactGradients, eps: float) -> bool:
-    """Whether a float engine with unit roundoff ``eps`` can be held to ``exact``.
+@dataclass(frozen=True, eq=False)
+class Reference(compare.Reference):
+    """A chain and one example with its exact gradients: what judging a float engine needs.
 
-    Not when the chain amplifies a rounding error in z_i more than
-    :data:`MAX_AMPLIFICATION`-fold before z_k (an exploding chain is itself
-    ill-conditioned), nor when a relu input lies within its forward error of 0,
-    the kink where the derivative jumps.
+    Built by :func:`reference`; ``exact`` (:func:`backward_exact`) is computed
+    on first use. The rounding model, per unit roundoff eps: each z_k is
+    computed with absolute error ≤ eps·S·k·κ (k layers of rounding, each
+    amplified at most κ, :func:`forward_amplification`, relative to the summand
+    size S); f′ changes by at most |f″/f′| ≤ 2 relative per unit error in z
+    (sigmoid 1, tanh 2); summing over L factors and L roundings of the product
+    gives ≤ 2·eps·(L + 1)²·κ·(S + 1) per layer, against the scale of
+    :meth:`scales`.
+
+    An engine that forms f′ from the output, s(1 − s) or 1 − t², as torch's
+    autograd does, loses up to eps·γ absolute in 1 − s: a relative error of
+    4·eps·γ/f′(z_k) in each factor that δ_j contains (k ≥ j).
     """
-    z = [float(v) for v in exact.z]
-    if forward_amplification([float(v) for v in exact.parameters[0]], z, exact.activation) \
-            > MAX_AMPLIFICATION:
-        return False
-    forward_error = rounding_tolerance(exact, eps)[0] * (exact.summand + 1)
-    return exact.activation != "relu" or all(abs(v) > forward_error for v in z)
+
+    w: np.ndarray
+    b: np.ndarray
+    x: float
+    y: float
+    activation: str = "sigmoid"
+    cost: str = "quadratic"
+    dps: int = 40
+
+    FIELDS = ("dw", "db")
+
+    @cached_property
+    def exact(self) -> ExactGradients:
+        return backward_exact(self.w, self.b, self.x, self.y, activation=self.activation, cost=self.cost,
+                              dps=self.dps)
+
+    @cached_property
+    def _z(self) -> np.ndarray:
+        return np.array([float(v) for v in self.exact.z])
+
+    @property
+    def amplification(self) -> float:
+        """κ of :func:`forward_amplification` for this example."""
+        return forward_amplification(self.w, self._z, self.activation)
+
+    def scales(self) -> dict:
+        """{"dw", "db"}: what each entry's rounding error is measured against.
+
+        ``db[j]`` is |δ_j| with the output residual a_L − y replaced by
+        |a_L| + |y| + S: the size of what float arithmetic cancels, so the error
+        of a near-zero δ_j is judged against what could be known about it.
+        ``dw[j]`` is (|a_(j−1)| + S)·``db[j]``: a_(j−1) carries the forward
+        error of z_(j−1), of order S, not of order |a_(j−1)|.
+        """
+        import mpmath
+
+        exact = self.exact
+        f, fprime, _ = _mpmath_callables(exact.activation, exact.cost)
+        cost = costs.get(exact.cost)
+        w, b, x, y = exact.parameters
+        with mpmath.workdps(exact.dps):
+            residual = abs(exact.a[-1]) + abs(y) + exact.summand
+
+            def factor(z):
+                return abs(fprime(z))
+
+            def output_scale(z, a, target):
+                return abs(cost.output_delta(z, residual, 0, factor))
+
+            scale = _product_form(w, b, x, y, f, factor, output_scale)
+            inputs = [x, *exact.a[:-1]]
+            db = np.array([float(d) for d in scale.db])
+            dw = np.array([float((abs(a) + exact.summand) * abs(d)) for a, d in zip(inputs, scale.db)])
+        return {"dw": dw, "db": db}
+
+    def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False) -> dict:
+        """{"dw", "db"}: per layer j, a bound on |computed − exact| / scale."""
+        depth = self.w.size
+        tolerance = np.full(depth, 2.0 * eps * (depth + 1) ** 2 * self.amplification * (self.exact.summand + 1.0))
+        if derivative_from_output:
+            act = activations.get(self.activation)
+            fprime = act.numpy_derivative(self._z)
+            with np.errstate(divide="ignore"):
+                loss = np.where(fprime > 0, 4.0 * eps * float(act.derivative_bound) / fprime, 0.0)
+            if costs.get(self.cost).name == "cross_entropy":
+                loss[-1] = 0.0  # δ_L = σ(z_L) − y involves no f′
+            tolerance += np.cumsum(loss[::-1])[::-1]
+        return {"dw": tolerance, "db": tolerance.copy()}
+
+    def well_conditioned(self, eps: float) -> bool:
+        """Whether a float engine with unit roundoff ``eps`` can be held to the exact gradients.
+
+        Not when the chain amplifies a rounding error in z_i more than
+        :data:`MAX_AMPLIFICATION`-fold before z_k (an exploding chain is itself
+        ill-conditioned), nor when a relu input lies within its forward error of 0,
+        the kink where the derivative jumps. Both depend on the inputs alone.
+        """
+        if self.amplification > MAX_AMPLIFICATION:
+            return False
+        forward_error = self.rounding_tolerance(eps)["db"][0] * (self.exact.summand + 1)
+        return self.activation != "relu" or bool(np.all(np.abs(self._z) > forward_error))
 
 
-def assert_matches(name: str, dw, db, exact: ExactGradients, *, eps: float,
-                   derivative_from_output: bool) -> float:
-    """Compare an engine's (dw, db) with ``exact``; raise Mismatch naming the worst entry.
-
-    Returns the worst error as a fraction of each entry's scale.
-    """
-    from gradproofs.compare import assert_close
-
-    tolerance = rounding_tolerance(exact, eps, derivative_from_output=derivative_from_output)
-    reason = "the forward-and-backward rounding bound of chain.rounding_tolerance" + (
-        ", with f′ formed from the output as autograd does" if derivative_from_output else "")
-    db_scale, dw_scale = exact.scales()
-    return max(
-        assert_close(f"{name} db", db, exact.db, db_scale, tolerance, reason=reason, eps=eps),
-        assert_close(f"{name} dw", dw, exact.dw, dw_scale, tolerance, reason=reason, eps=eps),
-    )
+def reference(w, b, x, y, *, activation: str = "sigmoid", cost: str = "quadratic", dps: int = 40) -> Reference:
+    """The exact gradients (:func:`backward_exact`) with what judging a float engine needs."""
+    w, b, x, y, act, cst = _check(w, b, x, y, activation, cost)
+    return Reference(w, b, x, y, act.name, cst.name, _validate.positive_int("dps", dps))
 
 
 def centred_biases(w, x, *, activation: str = "sigmoid") -> np.ndarray:

@@ -2,9 +2,20 @@
 
 A failure names the worst entry, both values, its absolute and scaled error,
 and the tolerance with the reason it has that size: never a whole array dump.
+
+:class:`Reference` is the one judging interface of every family (the chain,
+dense networks, the RNN and the LSTM): a problem with its exact gradients, a
+scale per entry (the size of what float arithmetic adds up to form it) and a
+rounding tolerance per entry relative to that scale. :func:`judge` compares
+any engine's arrays with those expectations; the oracle calls it on arrays
+translated to a user's conventions.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +26,9 @@ def to_numpy(values) -> np.ndarray:
     """float64 NumPy copy of a list, array, mpmath list or torch tensor."""
     if hasattr(values, "detach"):
         values = values.detach().cpu().double().numpy()
+    array = np.asarray(values)
+    if array.dtype.kind in "fiub":
+        return np.array(array, dtype=np.float64)
     return np.array([float(v) for v in np.ravel(np.asarray(values, dtype=object))],
                     dtype=np.float64).reshape(np.shape(values))
 
@@ -28,23 +42,30 @@ def norm(vector, axis=None) -> np.ndarray:
     return result.squeeze() if axis is None else np.squeeze(result, axis=axis)
 
 
+PRECISIONS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps),
+              "float16": float(np.finfo(np.float16).eps), "bfloat16": 2.0 ** -7}
+
+
 def unit_roundoff(values) -> float:
-    """eps of the floating dtype ``values`` were computed in (float64 for lists)."""
+    """eps of the floating dtype ``values`` were computed in (float64 for lists and integers).
+
+    NumPy and torch dtypes alike, bfloat16 (eps 2⁻⁷) included.
+    """
     dtype = getattr(values, "dtype", None)
     name = str(dtype).replace("torch.", "") if dtype is not None else "float64"
-    return float(np.finfo(name).eps) if name in ("float16", "float32", "float64") else float(
-        np.finfo(np.float64).eps)
+    return PRECISIONS.get(name, PRECISIONS["float64"])
 
 
 def underflow_floor(eps: float) -> float:
     """Scales below this are at the edge of the dtype's normal range: not compared.
 
     The exponent range is that of the narrowest IEEE type at least as coarse as
-    ``eps`` (float32's for TF32 and bfloat16-like arithmetic).
+    ``eps``: float64's for float64, float32's for float32, TF32 and bfloat16
+    (whose exponent is float32's), float16's for float16.
     """
-    if eps <= np.finfo(np.float64).eps:
+    if eps <= PRECISIONS["float64"]:
         kind = np.float64
-    elif eps < np.finfo(np.float16).eps:
+    elif eps != PRECISIONS["float16"]:
         kind = np.float32
     else:
         kind = np.float16
@@ -65,20 +86,174 @@ def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
         raise Mismatch(f"{name}: got {got_np.size} values, expected {expected_np.size}")
     eps = unit_roundoff(got) if eps is None else eps
     compared = scale_np > underflow_floor(eps)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         error = np.where(compared, np.abs(got_np - expected_np) / np.where(compared, scale_np, 1), 0.0)
-    error = np.where(np.isnan(got_np) & compared, np.inf, error)
+    error = np.where(np.isnan(error) & compared, np.inf, error)
     tolerance = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), error.shape)
     worst = int(np.argmax(error / tolerance)) if error.size else 0
     if error.size and not error[worst] <= tolerance[worst]:
-        absolute = np.abs(got_np - expected_np)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            absolute = np.abs(got_np - expected_np)
             relative = absolute / np.abs(expected_np)
+        finite = np.where(np.isnan(absolute), np.inf, absolute)
         raise Mismatch(
-            f"{name}[{worst}]: got {got_np[worst]!r}, expected {expected_np[worst]!r}; "
+            f"{name}[{worst}]: got {float(got_np[worst])!r}, expected {float(expected_np[worst])!r}; "
             f"error {absolute[worst]:.3g} is {error[worst]:.3g} of the scale {scale_np[worst]:.3g}, "
             f"over the tolerance {tolerance[worst]:.3g} ({reason}). "
-            f"Worst absolute error {np.nanmax(absolute):.3g} at index {int(np.nanargmax(absolute))}, "
+            f"Worst absolute error {np.max(finite):.3g} at index {int(np.argmax(finite))}, "
             f"worst relative error {np.nanmax(np.where(compared, relative, 0)):.3g}."
         )
     return float(error[worst]) if error.size else 0.0
+
+
+# --- one judging interface ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Expected:
+    """One gradient array as an engine is judged on it: the exact values (float64),
+    the scale of each entry and the tolerance relative to that scale.
+
+    ``shape_of`` names what the array's shape comes from, for messages
+    ("the shape of weights[0]").
+    """
+
+    exact: np.ndarray
+    scale: np.ndarray
+    tolerance: np.ndarray
+    shape_of: str = ""
+
+
+def _describe(value) -> str:
+    """A short description of what an engine returned, never its contents."""
+    if hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *, eps: float,
+          reason: str) -> float:
+    """Compare ``got[label]`` with ``expected[label]`` for every label; raise Mismatch on the worst entry.
+
+    Shapes first (a Mismatch names the array, its shape and the expected one).
+    Where the scale and the exact value are 0 the entry is 0 by structure (no
+    term reaches it: a relu that is off, zero weights on every path, an empty
+    sequence, a gate the cell does not have): only 0 is accepted there. Then
+    the arrays are cut into rows along their last axis, each named
+    ``label[i][j]…``, and compared worst row first, so the message names the
+    entry furthest over its tolerance. Returns the worst error as a fraction of
+    each entry's scale.
+    """
+    rows = []  # (label, got, exact, scale, tolerance), one per row along the last axis
+    for label, want in expected.items():
+        value = got[label]
+        shape = tuple(np.shape(value))
+        if shape != want.exact.shape:
+            of = f", {want.shape_of}" if want.shape_of else ""
+            raise Mismatch(f"{name} {label} has shape {shape}, expected {want.exact.shape}{of}")
+        value = to_numpy(value)
+        tolerance = np.broadcast_to(np.asarray(want.tolerance, dtype=np.float64), shape)
+        scale = np.broadcast_to(np.asarray(want.scale, dtype=np.float64), shape)
+        if not shape:
+            rows.append((f"{name} {label}", value.reshape(1), want.exact.reshape(1), scale.reshape(1),
+                         tolerance.reshape(1)))
+            continue
+        rows.extend((f"{name} {label}" + "".join(f"[{i}]" for i in index), value[index], want.exact[index],
+                     scale[index], tolerance[index]) for index in np.ndindex(shape[:-1]))
+    for label, value, exact, scale, _ in rows:
+        structural = np.flatnonzero((scale == 0) & (exact == 0) & (value != 0))
+        if structural.size:
+            raise Mismatch(f"{label}[{structural[0]}]: got {float(value[structural[0]])!r}, expected 0.0: "
+                           f"the entry is 0 by structure (no term reaches it: a relu that is off, zero "
+                           f"weights on every path, an empty sequence, or a gate the cell does not have)")
+    floor = underflow_floor(eps)
+
+    def excess(row):
+        _, value, exact, scale, tolerance = row
+        with np.errstate(all="ignore"):
+            ratio = np.nan_to_num(np.abs(value - exact) / (scale * tolerance), nan=np.inf)
+        return float(np.max(np.where(scale > floor, ratio, 0.0), initial=0.0))
+
+    return max((assert_close(label, value, exact, scale, tolerance, reason=reason, eps=eps)
+                for label, value, exact, scale, tolerance in sorted(rows, key=excess, reverse=True)),
+               default=0.0)
+
+
+def _field(result, field: str, name: str, fields) -> Any:
+    """``result[field]`` of a mapping, or ``result.field`` of any other object."""
+    if isinstance(result, Mapping):
+        if field not in result:
+            raise Mismatch(f"{name} returned a dict without {field!r}; expected the keys {list(fields)}")
+        return result[field]
+    if not hasattr(result, field):
+        raise Mismatch(f"{name} returned {_describe(result)} without {field!r}; expected the fields "
+                       f"{list(fields)}")
+    return getattr(result, field)
+
+
+class Reference:
+    """A problem with its exact gradients and the rounding model a float engine is judged by.
+
+    A family's reference names its gradients in ``FIELDS`` and provides:
+    ``exact`` (an object with one attribute per field: an array, or a list of
+    arrays, one per layer), ``scales()`` and ``rounding_tolerance(eps, *,
+    derivative_from_output)`` (dicts with the same structure per field), and
+    ``well_conditioned(eps)``: whether the inputs let an engine with unit
+    roundoff ``eps`` be held to the exact values at all.
+    """
+
+    FIELDS: tuple = ()
+    SHAPES_OF: dict = {}  # field -> what its shape comes from, "{l}" the layer
+
+    def scales(self) -> dict:
+        raise NotImplementedError
+
+    def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False) -> dict:
+        raise NotImplementedError
+
+    def well_conditioned(self, eps: float) -> bool:
+        raise NotImplementedError
+
+    def reason(self, derivative_from_output: bool) -> str:
+        """Why the tolerance has its size, for messages."""
+        module = type(self).__module__.rsplit(".", 1)[-1]
+        return f"the forward-and-backward rounding bound of {module}.{type(self).__name__}" + (
+            ", with f′ formed from the output as autograd does" if derivative_from_output else "")
+
+    def expected(self, eps: float, *, derivative_from_output: bool = False, fields=None) -> dict:
+        """{field: Expected}, or {"field[l]": Expected} for a field with one array per layer."""
+        scales = self.scales()
+        tolerances = self.rounding_tolerance(eps, derivative_from_output=derivative_from_output)
+        out = {}
+        for field in fields or self.FIELDS:
+            exact = getattr(self.exact, field)
+            shape_of = self.SHAPES_OF.get(field, "")
+            if isinstance(exact, list):
+                for l, (e, s, t) in enumerate(zip(exact, scales[field], tolerances[field])):
+                    out[f"{field}[{l}]"] = Expected(to_numpy(e), s, t, shape_of.format(l=l))
+            else:
+                out[field] = Expected(to_numpy(exact), scales[field], tolerances[field], shape_of)
+        return out
+
+    def assert_matches(self, name: str, result: Any, *, eps: float, derivative_from_output: bool,
+                       fields=None) -> float:
+        """Compare an engine's gradients with the exact ones; raise Mismatch on the worst entry.
+
+        ``result`` is a mapping or an object with the ``fields`` (default
+        :attr:`FIELDS`); a field with one array per layer must be a sequence
+        of that many arrays. See :func:`judge`.
+        """
+        fields = tuple(fields or self.FIELDS)
+        expected = self.expected(eps, derivative_from_output=derivative_from_output, fields=fields)
+        got = {}
+        for field in fields:
+            value = _field(result, field, name, fields)
+            layers = getattr(self.exact, field)
+            if isinstance(layers, list):
+                if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") \
+                        or len(value) != len(layers):
+                    raise Mismatch(f"{name} {field} must hold one array per layer ({len(layers)}), "
+                                   f"got {_describe(value)}")
+                got.update({f"{field}[{l}]": v for l, v in enumerate(value)})
+            else:
+                got[field] = value
+        return judge(name, got, expected, eps=eps, reason=self.reason(derivative_from_output))

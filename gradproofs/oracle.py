@@ -19,14 +19,14 @@ Hypothesis could shrink to, both values and the worst error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 
 from gradproofs import _validate, activations, chain, costs, mlp
 from gradproofs.compare import unit_roundoff
 from gradproofs.errors import Mismatch
-from gradproofs.mlp import _describe
+from gradproofs.compare import _describe
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _judge(fn, arguments: dict, where: str, assert_matches) -> float:
+def _judge(fn, arguments: dict, where: str, assert_matches, fields) -> float:
     """Call ``fn`` on copies of ``arguments`` and compare its pair with ``assert_matches``.
 
     A crash, an argument modified in place, a result that is not a pair or one
@@ -103,7 +103,8 @@ def _judge(fn, arguments: dict, where: str, assert_matches) -> float:
     """
     first, second = _pair(_call(fn, arguments, where), where, "gradients of the weights, of the biases")
     try:
-        return assert_matches("fn", first, second, eps=_eps(first, second), derivative_from_output=True)
+        return assert_matches("fn", dict(zip(fields, (first, second))), eps=_eps(first, second),
+                              derivative_from_output=True, fields=fields)
     except (Mismatch, ValueError, TypeError) as failure:
         raise Mismatch(f"  {where}\n  {failure}") from None
 
@@ -184,11 +185,11 @@ def check_chain(fn, *, activation: str = "sigmoid", cost: str = "quadratic",
 
     @given(strategies.chains(max_depth=counts["max_depth"], activation=activation, cost=cost))
     def test(example):
-        exact = chain.backward_exact(*example, activation=activation, cost=cost)
-        assume(chain.well_conditioned(exact, _FLOAT32_EPS))
+        reference = chain.reference(*example, activation=activation, cost=cost)
+        assume(reference.well_conditioned(_FLOAT32_EPS))
         where = f"w = {example.w.tolist()}, b = {example.b.tolist()}, x = {example.x!r}, y = {example.y!r}"
         arguments = {"w": example.w, "b": example.b, "x": example.x, "y": example.y}
-        tally.add(_judge(fn, arguments, where, partial(chain.assert_matches, exact=exact)))
+        tally.add(_judge(fn, arguments, where, reference.assert_matches, ("dw", "db")))
 
     _run(test, f"check_chain({_name(fn)}, activation={activation!r}, cost={cost!r})", counts["max_examples"])
     return tally.report(f"check_chain({_name(fn)})")
@@ -237,7 +238,7 @@ def check_mlp(fn, *, activation: str = "sigmoid", cost: str = "quadratic", max_e
         where = (f"widths {widths}: weights of shapes {', '.join(str(W_l.shape) for W_l in weights)}, "
                  f"a batch of {x.shape[0]}: x {x.shape}, y {y.shape}")
         arguments = {"weights": weights, "biases": biases, "x": x, "y": y}
-        tally.add(_judge(fn, arguments, where, reference.assert_matches))
+        tally.add(_judge(fn, arguments, where, reference.assert_matches, ("dW", "db")))
 
     _run(test, f"check_mlp({_name(fn)}, activation={activation!r}, cost={cost!r})", counts["max_examples"])
     return tally.report(f"check_mlp({_name(fn)})")
@@ -580,8 +581,6 @@ def check_rnn_bptt(fn, *, activation: str = "tanh", max_examples: int = 100) -> 
     in place is a mismatch too. Raises :class:`gradproofs.Mismatch` on the
     smallest counterexample; returns a :class:`Report` when every example agrees.
     """
-    from types import SimpleNamespace
-
     from hypothesis import assume, given
 
     from gradproofs import rnn, strategies
@@ -598,11 +597,9 @@ def check_rnn_bptt(fn, *, activation: str = "tanh", max_examples: int = 100) -> 
         assume(reference.well_conditioned(_FLOAT32_EPS))
         where = _describe_sequence(problem)
         gradients = _rnn_gradients(_call(fn, problem._asdict(), where), where)
-        # The states are not fn's to return: the reference's own are passed, so only the gradients are judged.
-        result = SimpleNamespace(**gradients, states=reference.exact.states)
         try:
-            tally.add(reference.assert_matches("fn", result, eps=_eps(*gradients.values()),
-                                               derivative_from_output=True))
+            tally.add(reference.assert_matches("fn", gradients, eps=_eps(*gradients.values()),
+                                               derivative_from_output=True, fields=RNN_GRADIENTS))
         except (Mismatch, ValueError, TypeError) as failure:
             raise Mismatch(f"  {where}\n  {failure}") from None
 

@@ -14,7 +14,7 @@ who write the same recurrence as x_t = W_rec σ(x_(t−1)) + W_in u_t + b):
 
     g_T = ∂L/∂h_T,   δ_t = g_t ⊙ f′(a_t),   g_(t−1) = ∂L/∂h_(t−1) + δ_t W_h
     ∂L/∂W_x = Σ_t δ_tᵀ x_t,   ∂L/∂W_h = Σ_t δ_tᵀ h_(t−1),   ∂L/∂b = Σ_t Σ_batch δ_t,
-    ∂L/∂h_0 = g_0 = δ_1 W_h
+    ∂L/∂h_0 = g_0 = δ_1 W_h,   ∂L/∂x_t = δ_t W_x
 
 g_t is the whole gradient with respect to h_t: its own term and all that comes
 back from later steps. Unrolled, per batch row (eq. 5),
@@ -39,7 +39,7 @@ Backward, with ĥ_t and ĉ_t the whole gradients with respect to h_t and c_t:
     ∂L/∂p^i = ĉ_t ⊙ g_t ⊙ σ′(p^i),   ∂L/∂p^f = ĉ_t ⊙ c_(t−1) ⊙ σ′(p^f),
     ∂L/∂p^g = ĉ_t ⊙ i_t ⊙ tanh′(p^g),   ∂L/∂p^o = ĥ_t ⊙ tanh(c_t) ⊙ σ′(p^o)
     ∂L/∂W_ih = Σ_t (∂L/∂p_t)ᵀ x_t,  ∂L/∂W_hh = Σ_t (∂L/∂p_t)ᵀ h_(t−1),  ∂L/∂b = Σ_t Σ_batch ∂L/∂p_t
-    ∂L/∂h_0 = ĥ_0 = (∂L/∂p_1) W_hh,   ∂L/∂c_0 = ĉ_0 = f_1 ⊙ ĉ_1
+    ∂L/∂h_0 = ĥ_0 = (∂L/∂p_1) W_hh,   ∂L/∂c_0 = ĉ_0 = f_1 ⊙ ĉ_1,   ∂L/∂x_t = (∂L/∂p_t) W_ih
 
 With h_(t−1) held fixed, ∂c_t/∂c_(t−1) = diag(f_t) exactly (:func:`cell_jacobian`):
 along the cell the error is multiplied by the forget gate and by nothing else.
@@ -77,7 +77,7 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, devices, mlp
+from gradproofs import _validate, activations, compare, devices, mlp
 
 NN_RNN_ACTIVATIONS = ("tanh", "relu")  # the nonlinearities torch.nn.RNN offers
 
@@ -85,12 +85,13 @@ NN_RNN_ACTIVATIONS = ("tanh", "relu")  # the nonlinearities torch.nn.RNN offers
 @dataclass(frozen=True)
 class RNNGradients:
     """∂L/∂W_x, ∂L/∂W_h, ∂L/∂b (summed over the batch), ∂L/∂h_0 per batch row (B, H),
-    and the states h_0..h_T (T+1, B, H)."""
+    ∂L/∂x_t for every step (T, B, I), and the states h_0..h_T (T+1, B, H)."""
 
     W_x: Any
     W_h: Any
     b: Any
     h0: Any
+    x: Any
     states: Any
 
 
@@ -108,13 +109,14 @@ class LSTMStates:
 @dataclass(frozen=True)
 class LSTMGradients:
     """∂L/∂W_ih, ∂L/∂W_hh, ∂L/∂b (summed over the batch), ∂L/∂h_0 and ∂L/∂c_0 per
-    batch row (B, H), and the states h_0..h_T (T+1, B, H)."""
+    batch row (B, H), ∂L/∂x_t for every step (T, B, I), and the states h_0..h_T (T+1, B, H)."""
 
     W_ih: Any
     W_hh: Any
     b: Any
     h0: Any
     c0: Any
+    x: Any
     states: Any
 
 
@@ -203,13 +205,15 @@ def _bptt(x, h0, W_x, W_h, b, dL_dh, f, fprime) -> RNNGradients:
     states, pre = _rnn_forward(x, h0, W_x, W_h, b, f)
     carried = np.zeros_like(h0)  # δ_(t+1) W_h: what reaches h_t from later steps
     dW_x, dW_h, db = np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b)
+    dx = [None] * len(pre)
     for t in range(len(pre) - 1, -1, -1):
         delta = (dL_dh[t] + carried) * fprime(pre[t])
         dW_x = dW_x + delta.T @ x[t]
         dW_h = dW_h + delta.T @ states[t]
         db = db + delta.sum(axis=0)
+        dx[t] = delta @ W_x
         carried = delta @ W_h
-    return RNNGradients(dW_x, dW_h, db, carried, np.stack(states))
+    return RNNGradients(dW_x, dW_h, db, carried, np.stack(dx) if dx else np.zeros(x.shape), np.stack(states))
 
 
 def forward(x, h0, W_x, W_h, b, *, activation: str = "tanh") -> np.ndarray:
@@ -306,10 +310,10 @@ def bptt_torch(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: s
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     torch, tensor = _torch_setup(device, dtype)
-    parameters = [tensor(v, True) for v in (W_x, W_h, b, h0)]
-    Wx, Wh, bias, h = parameters
+    parameters = [tensor(v, True) for v in (W_x, W_h, b, h0, x)]
+    Wx, Wh, bias, h, inputs = parameters
     states = [h]
-    for x_t in tensor(x):
+    for x_t in inputs:
         states.append(act.torch(x_t @ Wx.T + states[-1] @ Wh.T + bias))
     stacked = torch.stack(states)
     loss = (stacked[1:] * tensor(dL_dh)).sum()
@@ -342,7 +346,7 @@ def bptt_nn_rnn(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: 
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     torch, tensor = _torch_setup(device, dtype)
     if x.shape[0] == 0:
-        return _empty_sequence(torch, tensor, (W_x.shape, W_h.shape, b.shape, h0.shape), h0,
+        return _empty_sequence(torch, tensor, (W_x.shape, W_h.shape, b.shape, h0.shape, x.shape), h0,
                                RNNGradients)
     sample = tensor(0.0)
     module = torch.nn.RNN(W_x.shape[1], W_h.shape[0], num_layers=1, nonlinearity=act.name,
@@ -352,12 +356,12 @@ def bptt_nn_rnn(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: 
         module.weight_hh_l0.copy_(tensor(W_h))
         module.bias_ih_l0.copy_(tensor(b))
         module.bias_hh_l0.zero_()
-    initial = tensor(h0[None], True)
-    outputs, _ = module(tensor(x), initial)
+    initial, inputs = tensor(h0[None], True), tensor(x, True)
+    outputs, _ = module(inputs, initial)
     loss = (outputs * tensor(dL_dh)).sum()
-    dW_x, dW_h, db, dh0 = torch.autograd.grad(
-        loss, (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, initial))
-    return RNNGradients(dW_x, dW_h, db, dh0[0], torch.cat([initial.detach(), outputs.detach()]))
+    dW_x, dW_h, db, dh0, dx = torch.autograd.grad(
+        loss, (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, initial, inputs))
+    return RNNGradients(dW_x, dW_h, db, dh0[0], dx, torch.cat([initial.detach(), outputs.detach()]))
 
 
 # --- the LSTM -----------------------------------------------------------------
@@ -389,6 +393,7 @@ def _lstm_backward(x, h0, c0, W_ih, W_hh, b, dL_dh, sigmoid, sigmoid_prime, tanh
 
     h_carried, c_carried = np.zeros_like(h0), np.zeros_like(c0)  # from step t + 1
     dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b)
+    dx = [None] * len(states.preactivations)
     for t in range(len(states.preactivations) - 1, -1, -1):
         i, f, g, o = split(states.gates[t])
         p_i, p_f, p_g, p_o = split(states.preactivations[t])
@@ -401,8 +406,10 @@ def _lstm_backward(x, h0, c0, W_ih, W_hh, b, dL_dh, sigmoid, sigmoid_prime, tanh
         dW_ih = dW_ih + dp.T @ x[t]
         dW_hh = dW_hh + dp.T @ states.h[t]
         db = db + dp.sum(axis=0)
+        dx[t] = dp @ W_ih
         h_carried, c_carried = dp @ W_hh, dc * f
-    return LSTMGradients(dW_ih, dW_hh, db, h_carried, c_carried, np.stack(states.h))
+    return LSTMGradients(dW_ih, dW_hh, db, h_carried, c_carried, np.stack(dx) if dx else np.zeros(x.shape),
+                         np.stack(states.h))
 
 
 def _float_lstm_callables():
@@ -488,7 +495,7 @@ def lstm_backward_nn(x, h0, c0, W_ih, W_hh, b, dL_dh, *, device: str = "cpu",
     dL_dh = _check_gradient(dL_dh, x, h0.shape[1])
     torch, tensor = _torch_setup(device, dtype)
     if x.shape[0] == 0:
-        return _empty_sequence(torch, tensor, (W_ih.shape, W_hh.shape, b.shape, h0.shape, c0.shape),
+        return _empty_sequence(torch, tensor, (W_ih.shape, W_hh.shape, b.shape, h0.shape, c0.shape, x.shape),
                                h0, LSTMGradients)
     sample = tensor(0.0)
     module = torch.nn.LSTM(W_ih.shape[1], h0.shape[1], num_layers=1, batch_first=False,
@@ -498,20 +505,20 @@ def lstm_backward_nn(x, h0, c0, W_ih, W_hh, b, dL_dh, *, device: str = "cpu",
         module.weight_hh_l0.copy_(tensor(W_hh))
         module.bias_ih_l0.copy_(tensor(b))
         module.bias_hh_l0.zero_()
-    initial_h, initial_c = tensor(h0[None], True), tensor(c0[None], True)
-    outputs, _ = module(tensor(x), (initial_h, initial_c))
+    initial_h, initial_c, inputs = tensor(h0[None], True), tensor(c0[None], True), tensor(x, True)
+    outputs, _ = module(inputs, (initial_h, initial_c))
     loss = (outputs * tensor(dL_dh)).sum()
-    dW_ih, dW_hh, db, dh0, dc0 = torch.autograd.grad(
-        loss, (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, initial_h, initial_c))
-    return LSTMGradients(dW_ih, dW_hh, db, dh0[0], dc0[0],
+    dW_ih, dW_hh, db, dh0, dc0, dx = torch.autograd.grad(
+        loss, (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, initial_h, initial_c, inputs))
+    return LSTMGradients(dW_ih, dW_hh, db, dh0[0], dc0[0], dx,
                          torch.cat([initial_h.detach(), outputs.detach()]))
 
 
 # --- judging a float engine against the exact gradients -----------------------
 
 MAX_AMPLIFICATION = mlp.MAX_AMPLIFICATION  # the forward conditioning under which float engines are compared
-RNN_FIELDS = ("W_x", "W_h", "b", "h0", "states")  # what Reference.assert_matches compares
-LSTM_FIELDS = ("W_ih", "W_hh", "b", "h0", "c0", "states")  # and LSTMReference.assert_matches
+RNN_FIELDS = ("W_x", "W_h", "b", "h0", "x", "states")  # what Reference.assert_matches compares
+LSTM_FIELDS = ("W_ih", "W_hh", "b", "h0", "c0", "x", "states")  # and LSTMReference.assert_matches
 
 
 def _growth(rate: float, steps: int) -> float:
@@ -521,64 +528,8 @@ def _growth(rate: float, steps: int) -> float:
     return float(np.exp(min(steps * np.log(rate), 700.0)))
 
 
-class _Judge:
-    """``assert_matches`` for a reference with ``exact``, ``scales()`` and
-    ``rounding_tolerance()``, each holding the fields named by ``FIELDS``."""
-
-    FIELDS: tuple = ()
-
-    def assert_matches(self, name: str, result: Any, *, eps: float, derivative_from_output: bool) -> float:
-        """Compare an engine's gradients and states with the exact ones; raise Mismatch on the worst entry.
-
-        ``result`` must have the fields of :attr:`exact` (``FIELDS``), each an
-        array or tensor of the exact one's shape; an entry is named
-        ``field[i][j]…`` with the index along each axis. Where the scale and the
-        exact value are 0 the entry is 0 by structure (no term reaches it: a
-        relu that is off, an empty sequence, a gate the cell does not have):
-        only 0 is accepted there. Returns the worst error as a fraction of each
-        entry's scale.
-        """
-        from gradproofs.compare import assert_close, to_numpy, underflow_floor
-        from gradproofs.errors import Mismatch
-
-        scales = self.scales()
-        tolerances = self.rounding_tolerance(eps, derivative_from_output=derivative_from_output)
-        rows = []  # (label, got, exact, scale, tolerance) along the last axis of each field
-        for field in self.FIELDS:
-            if not hasattr(result, field):
-                raise Mismatch(f"{name} returned a {type(result).__name__} without {field!r}; expected "
-                               f"the fields {list(self.FIELDS)}")
-            expected = to_numpy(getattr(self.exact, field))
-            got = getattr(result, field)
-            if tuple(np.shape(got)) != expected.shape:
-                raise Mismatch(f"{name} {field} has shape {tuple(np.shape(got))}, expected {expected.shape}")
-            got, scale = to_numpy(got), scales[field]
-            tolerance = np.broadcast_to(tolerances[field], scale.shape)
-            rows.extend((f"{name} {field}" + "".join(f"[{i}]" for i in index), got[index], expected[index],
-                         scale[index], tolerance[index]) for index in np.ndindex(expected.shape[:-1]))
-        for label, got, expected, scale, _ in rows:
-            structural = np.flatnonzero((scale == 0) & (expected == 0) & (got != 0))
-            if structural.size:
-                raise Mismatch(f"{label}[{structural[0]}]: got {float(got[structural[0]])!r}, expected 0.0: "
-                               f"the entry is 0 by structure (no term reaches it: a relu that is off, "
-                               f"an empty sequence, or a gate the cell does not have)")
-        floor = underflow_floor(eps)
-
-        def excess(row):
-            _, got, expected, scale, tolerance = row
-            with np.errstate(all="ignore"):
-                ratio = np.nan_to_num(np.abs(got - expected) / (scale * tolerance), nan=np.inf)
-            return float(np.max(np.where(scale > floor, ratio, 0.0), initial=0.0))
-
-        reason = f"the forward-and-backward rounding bound of rnn.{type(self).__name__}" + (
-            ", with f′ formed from the output as autograd does" if derivative_from_output else "")
-        return max((assert_close(label, got, expected, scale, tolerance, reason=reason, eps=eps)
-                    for label, got, expected, scale, tolerance in sorted(rows, key=excess, reverse=True)),
-                   default=0.0)
-
-
 @dataclass(frozen=True, eq=False)
-class Reference(_Judge):
+class Reference(compare.Reference):
     """An RNN problem with its exact gradients: what judging a float engine needs.
 
     Built by :func:`reference`; ``exact`` (:func:`bptt_exact`) is computed on
@@ -698,6 +649,7 @@ class Reference(_Judge):
                 "W_h": np.einsum("tbi,tbj->ij", E, np.abs(states[:-1]) + 1.0),
                 "b": E.sum(axis=(0, 1)),
                 "h0": carried,
+                "x": E @ np.abs(self.W_x),
                 "states": np.abs(states) + 1.0}
 
     def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False) -> dict:
@@ -718,6 +670,8 @@ class Reference(_Judge):
                 "b": 2 * eps * (worst[:, 0] + sums),
                 # at least one unit, so that T = 0 (no steps, ∂L/∂h_0 = 0) compares 0 with 0
                 "h0": 2 * eps * np.broadcast_to(np.maximum(carried, 1.0), (B, H)),
+                # ∂L/∂x_t = δ_t W_x: H roundings and 1 more on the worst of δ_t's row
+                "x": 2 * eps * np.broadcast_to(U.max(axis=2, keepdims=True) + H + 1.0, self.x.shape),
                 "states": np.full((T + 1, B, H), 2 * eps * h_units)}
 
     def _steps(self, t: int, k: int) -> tuple[int, int]:
@@ -756,7 +710,7 @@ def reference(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int =
 
 
 @dataclass(frozen=True, eq=False)
-class LSTMReference(_Judge):
+class LSTMReference(compare.Reference):
     """An LSTM problem with its exact gradients: what judging a float engine needs.
 
     Built by :func:`lstm_reference`; ``exact`` (:func:`lstm_backward_exact`) is
@@ -855,7 +809,7 @@ class LSTMReference(_Judge):
         states, (B, H) = self._forward, self.h0.shape
         dsig, dtanh_c, dtanh_g = self._derivatives()
         i, f, g, o = (states.gates[..., n * H:(n + 1) * H] for n in range(4))
-        scale = {field: np.zeros(getattr(self, field).shape) for field in ("W_ih", "W_hh", "b")}
+        scale = {field: np.zeros(getattr(self, field).shape) for field in ("W_ih", "W_hh", "b", "x")}
         dh_carried, dc_carried = np.zeros((B, H)), np.zeros((B, H))
         for t in reversed(range(self.x.shape[0])):
             dh = np.abs(self.dL_dh[t]) + dh_carried
@@ -867,6 +821,7 @@ class LSTMReference(_Judge):
             scale["W_ih"] += dp.T @ np.abs(self.x[t])
             scale["W_hh"] += dp.T @ (np.abs(states.h[t]) + 1)
             scale["b"] += dp.sum(axis=0)
+            scale["x"][t] = dp @ np.abs(self.W_ih)
             dh_carried, dc_carried = dp @ np.abs(self.W_hh), dc * f[t]
         return {**scale, "h0": dh_carried, "c0": dc_carried, "states": np.abs(states.h) + 1}
 
@@ -886,9 +841,9 @@ class LSTMReference(_Judge):
         U = T * (4 * H + 6 + 4 * phi + from_output)
         sums = B + T + 1
         tolerance = {"W_ih": U + sums, "W_hh": U + sums + F, "b": U + sums, "h0": U + 4 * H + 1,
-                     "c0": U + phi + 1, "states": max(F, 1.0)}  # F = 0 when T = 0
+                     "c0": U + phi + 1, "x": U + 4 * H + 1, "states": max(F, 1.0)}  # F = 0 when T = 0
         shapes = {"W_ih": self.W_ih.shape, "W_hh": self.W_hh.shape, "b": self.b.shape, "h0": self.h0.shape,
-                  "c0": self.c0.shape, "states": (T + 1, B, H)}
+                  "c0": self.c0.shape, "x": self.x.shape, "states": (T + 1, B, H)}
         return {field: np.full(shapes[field], 2 * eps * units) for field, units in tolerance.items()}
 
 

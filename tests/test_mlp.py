@@ -12,14 +12,17 @@ X = RNG.uniform(size=(5, 4))
 Y = RNG.uniform(size=(5, 2))
 
 
-@pytest.mark.parametrize("activation, cost", [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"),
-                                              ("tanh", "softmax_cross_entropy"), ("relu", "quadratic")])
-def test_engines_agree_with_the_exact_recurrence(activation, cost, device):
+@pytest.mark.parametrize("activation, cost, output", [
+    ("sigmoid", "quadratic", None), ("sigmoid", "cross_entropy", None), ("tanh", "softmax_cross_entropy", None),
+    ("relu", "quadratic", None), ("tanh", "quadratic", "identity"), ("relu", "cross_entropy", "sigmoid")])
+def test_engines_agree_with_the_exact_recurrence(activation, cost, output, device):
     y = Y / Y.sum(axis=1, keepdims=True) if cost == "softmax_cross_entropy" else Y
-    exact = mlp.backward_exact(WEIGHTS, BIASES, X, y, activation=activation, cost=cost)
-    for result in (mlp.backward(WEIGHTS, BIASES, X, y, activation=activation, cost=cost),
-                   mlp.backward_torch(WEIGHTS, BIASES, X, y, activation=activation, cost=cost, device=device)):
-        for got, expected in ((result.dW, exact.dW), (result.db, exact.db), (result.delta, exact.delta)):
+    options = dict(activation=activation, cost=cost, output_activation=output)
+    exact = mlp.backward_exact(WEIGHTS, BIASES, X, y, **options)
+    for result in (mlp.backward(WEIGHTS, BIASES, X, y, **options),
+                   mlp.backward_torch(WEIGHTS, BIASES, X, y, **options, device=device)):
+        for got, expected in ((result.dW, exact.dW), (result.db, exact.db), (result.delta, exact.delta),
+                              ([result.dx], [exact.dx])):
             for g, e in zip(got, expected):
                 g = g.detach().cpu().numpy() if hasattr(g, "detach") else g
                 np.testing.assert_allclose(g, e.astype(float), rtol=1e-12, atol=1e-15)
@@ -29,6 +32,15 @@ def test_speed_is_the_norm_of_the_bias_gradients():
     result = mlp.backward(WEIGHTS, BIASES, X, Y)
     np.testing.assert_allclose(result.speed(), [np.linalg.norm(g) for g in result.db])
     np.testing.assert_allclose(result.db[0], result.delta[0].mean(axis=0))
+
+
+def test_a_linear_output_layer_is_the_identity_at_the_last_layer_only():
+    linear = mlp.backward(WEIGHTS, BIASES, X, Y, activation="tanh", output_activation="identity")
+    np.testing.assert_array_equal(linear.a[-1], linear.z[-1])
+    np.testing.assert_array_equal(linear.a[1], np.tanh(linear.z[0]))
+    # δ^L = a^L − y: identity′ = 1, and ∂C/∂x = δ^1 W^1 / B
+    np.testing.assert_allclose(linear.delta[-1], linear.a[-1] - Y, rtol=0, atol=0)
+    np.testing.assert_allclose(linear.dx, linear.delta[0] @ WEIGHTS[0] / len(X), rtol=1e-15)
 
 
 def test_the_cost_is_a_mean_over_the_batch():
@@ -53,6 +65,10 @@ BAD = [
     (dict(activation="gelu"), ValueError, "unknown activation 'gelu'"),
     (dict(cost="hinge"), ValueError, "unknown cost 'hinge'"),
     (dict(cost="cross_entropy", activation="tanh"), ValueError, "needs a sigmoid output"),
+    (dict(cost="cross_entropy", output_activation="identity"), ValueError, "needs a sigmoid output"),
+    (dict(output_activation="softmax"), ValueError, "unknown activation 'softmax'"),
+    (dict(cost="softmax_cross_entropy", output_activation="tanh"), ValueError,
+     "output_activation must be 'identity' for the softmax_cross_entropy cost"),
     (dict(cost="cross_entropy", y=np.full((5, 2), 2.0)), ValueError, r"y must lie in \[0, 1\]"),
     (dict(cost="softmax_cross_entropy", y=np.full((5, 2), 0.2)), ValueError, "rows must sum to 1"),
 ]

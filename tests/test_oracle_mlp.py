@@ -151,10 +151,10 @@ def test_a_gradient_where_a_relu_is_off_must_be_zero():
     assert reference.well_conditioned(np.finfo(np.float32).eps)
     right = mlp.backward(weights, biases, x, y, activation="relu")
     eps = float(np.finfo(np.float64).eps)
-    assert reference.assert_matches("fn", right.dW, right.db, eps=eps, derivative_from_output=True) == 0.0
-    wrong = [np.array([1.0]), right.db[1]]
+    assert reference.assert_matches("fn", right, eps=eps, derivative_from_output=True) == 0.0
+    wrong = {"dW": right.dW, "db": [np.array([1.0]), right.db[1]], "dx": right.dx}
     with pytest.raises(gradproofs.Mismatch, match=r"fn db\[0\]\[0\]: got 1.0, expected 0.0: .* by structure"):
-        reference.assert_matches("fn", right.dW, wrong, eps=eps, derivative_from_output=True)
+        reference.assert_matches("fn", wrong, eps=eps, derivative_from_output=True)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "identity"])

@@ -108,7 +108,7 @@ def test_a_wrong_shape_or_a_missing_field_is_a_mismatch():
     with pytest.raises(Mismatch, match="bptt b has shape \\(2,\\), expected \\(3,\\)"):
         reference.assert_matches("bptt", result.__class__(**{**vars(result), "b": result.b[:2]}), eps=EPS,
                                  derivative_from_output=False)
-    with pytest.raises(Mismatch, match="bptt returned a tuple without 'W_x'"):
+    with pytest.raises(Mismatch, match="bptt returned a tuple of 6 items without 'W_x'"):
         reference.assert_matches("bptt", tuple(vars(result).values()), eps=EPS, derivative_from_output=False)
 
 

@@ -49,19 +49,22 @@ def _derive_recurrence() -> Derivation:
 
     d = Derivation()
     f, fprime = symbolic.undefined("f")
-    elementwise_f, elementwise_fprime = np.frompyfunc(f, 1, 1), np.frompyfunc(fprime, 1, 1)
-    d.say("Let $f$ be any differentiable activation (an undefined SymPy function) and "
-          r"$C = \frac{1}{B}\sum_x \tfrac12\|a^L_x - y_x\|^2$. `mlp.backward`'s recurrence, run on "
-          r"arrays of SymPy symbols, gives $\partial C/\partial W^l$ and $\partial C/\partial b^l$; "
-          "plain `sympy.diff` of $C$ must give the same expressions.")
+    g, gprime = symbolic.undefined("g")
+    elementwise = [np.frompyfunc(h, 1, 1) for h in (f, fprime, g, gprime)]
+    d.say("Let $f$ (the hidden layers') and $g$ (the output layer's) be any differentiable activations "
+          r"(undefined SymPy functions) and $C = \frac{1}{B}\sum_x \tfrac12\|a^L_x - y_x\|^2$. "
+          r"`mlp.backward`'s recurrence, run on arrays of SymPy symbols, gives $\partial C/\partial W^l$, "
+          r"$\partial C/\partial b^l$ and $\partial C/\partial x$; plain `sympy.diff` of $C$ must give the same "
+          "expressions.")
     for widths, batch in RECURRENCE_SHAPES:
         weights, biases, x, y = _symbolic_network(widths, batch)
-        result = mlp._recurrence(weights, biases, x, y, elementwise_f, elementwise_fprime, "quadratic", None)
+        result = mlp._recurrence(weights, biases, x, y, *elementwise, "quadratic", None)
         cost = sum(((result.a[-1] - y) ** 2).ravel()) / 2 / batch
-        pairs = [(p, g) for W, gW in zip(weights, result.dW) for p, g in zip(W.ravel(), gW.ravel())]
-        pairs += [(p, g) for b, gb in zip(biases, result.db) for p, g in zip(b, gb)]
+        pairs = [pair for W, dW in zip(weights, result.dW) for pair in zip(W.ravel(), dW.ravel())]
+        pairs += [pair for b, db in zip(biases, result.db) for pair in zip(b, db)]
+        pairs += list(zip(x.ravel(), result.dx.ravel()))
         d.holds(f"Widths {list(widths)}, batch {batch}: all {len(pairs)} partial derivatives agree.",
-                all(symbolic.agree(sympy.diff(cost, p), g) for p, g in pairs))
+                all(symbolic.agree(sympy.diff(cost, p), gradient) for p, gradient in pairs))
     z = sympy.symbols("z_1:4", real=True)
     y = sympy.symbols("y_1:4", real=True)
     exps = [sympy.exp(v) for v in z]
@@ -73,34 +76,39 @@ def _derive_recurrence() -> Derivation:
             "the softmax Jacobian cancels, as σ′ does for the sigmoid (see the chain).",
             all(sympy.simplify((sympy.diff(cross_entropy, z[i]) - (softmax[i] - y[i])).subs(normalised)) == 0
                 for i in range(3)))
-    d.conclude(r"\delta^L = \nabla_{a^L} C \odot f'(z^L),\quad "
+    d.conclude(r"\delta^L = \nabla_{a^L} C \odot g'(z^L),\quad "
                r"\delta^l = \big((W^{l+1})^\top \delta^{l+1}\big) \odot f'(z^l),\quad "
                r"\frac{\partial C}{\partial W^l} = \delta^l (a^{l-1})^\top,\quad "
-               r"\frac{\partial C}{\partial b^l} = \delta^l")
+               r"\frac{\partial C}{\partial b^l} = \delta^l,\quad "
+               r"\frac{\partial C}{\partial x} = (W^1)^\top \delta^1")
     return d
 
 
-_PAIRS = [(a, "quadratic") for a in ("sigmoid", "tanh", "relu", "identity")] + [
-    ("sigmoid", "cross_entropy")] + [(a, "softmax_cross_entropy") for a in ("sigmoid", "tanh", "relu")]
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+# (activation, cost, output activation): None is the default, f for the quadratic cost
+_CASES = [(a, "quadratic", g) for a in _ACTIVATIONS for g in (None, *_ACTIVATIONS) if g != a] + [
+    ("sigmoid", "cross_entropy", None), ("relu", "cross_entropy", "sigmoid")] + [
+    (a, "softmax_cross_entropy", None) for a in ("sigmoid", "tanh", "relu")]
 
 
 def _check_recurrence(data, device: str) -> Evidence:
     torch = devices.torch()
-    activation, cost = data.draw(st.sampled_from(_PAIRS), label="activation, cost")
+    activation, cost, output = data.draw(st.sampled_from(_CASES), label="activation, cost, output activation")
     network = data.draw(strategies.networks(max_depth=3, max_width=5), label="network")
     x, y = data.draw(strategies.batches(
         network.weights[0].shape[1], network.weights[-1].shape[0], max_batch=4,
         targets="probabilities" if cost == "softmax_cross_entropy" else "unit"), label="batch")
-    reference = mlp.reference(*network, x, y, activation=activation, cost=cost)
+    options = dict(activation=activation, cost=cost, output_activation=output)
+    reference = mlp.reference(*network, x, y, **options)
     assume(reference.well_conditioned(EPS64))
-    result = mlp.backward(*network, x, y, activation=activation, cost=cost)
-    error = reference.assert_matches("numpy", result.dW, result.db, eps=EPS64, derivative_from_output=False)
+    result = mlp.backward(*network, x, y, **options)
+    error = reference.assert_matches("numpy", result, eps=EPS64, derivative_from_output=False)
     engines = [(torch.float64, EPS64)]
     if reference.well_conditioned(EPS32):
         engines.append((torch.float32, EPS32))
     for dtype, eps in engines:
-        result = mlp.backward_torch(*network, x, y, activation=activation, cost=cost, device=device, dtype=dtype)
-        reference.assert_matches(f"torch nn.Linear {dtype} ({device})", result.dW, result.db, eps=eps,
+        result = mlp.backward_torch(*network, x, y, **options, device=device, dtype=dtype)
+        reference.assert_matches(f"torch nn.Linear {dtype} ({device})", result, eps=eps,
                                  derivative_from_output=True)
     return Evidence.error(error)
 
@@ -109,9 +117,10 @@ register(Theorem(
     id="mlp-backward-recurrence",
     family=FAMILY.id,
     title="The backward recurrence of a dense network",
-    statement="For any widths, δ^L = ∇_a C ⊙ f′(z^L) (σ(z^L) − y for the cross-entropy, "
-              "softmax(z^L) − y for the softmax cross-entropy), δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f′(z^l), "
-              "∂C/∂W^l = δ^l (a^(l−1))ᵀ and ∂C/∂b^l = δ^l, averaged over the batch.",
+    statement="For any widths, δ^L = ∇_a C ⊙ g′(z^L) with g the output layer's activation (σ(z^L) − y for "
+              "the cross-entropy, softmax(z^L) − y for the softmax cross-entropy), "
+              "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f′(z^l), ∂C/∂W^l = δ^l (a^(l−1))ᵀ, ∂C/∂b^l = δ^l and "
+              "∂C/∂x = (W^1)ᵀ δ^1, averaged over the batch.",
     latex=r"\delta^l = \big((W^{l+1})^\top \delta^{l+1}\big) \odot f'(z^l),\quad "
           r"\frac{\partial C}{\partial W^l} = \delta^l (a^{l-1})^\top",
     source="Nielsen, Neural Networks and Deep Learning, ch. 2, equations BP1–BP4",

@@ -75,13 +75,15 @@ def _derive_bptt() -> Derivation:
     d.say("Let $f$ be any differentiable activation (an undefined SymPy function) and "
           "$L = \\sum_t \\langle g_t, h_t\\rangle$ for symbolic $g_t$, so that "
           "$\\partial L / \\partial h_t = g_t$ directly. `rnn.bptt`'s recurrence, run on arrays of "
-          "SymPy symbols, must equal plain `sympy.diff` of the unrolled network.")
+          "SymPy symbols, must equal plain `sympy.diff` of the unrolled network, for every parameter, "
+          "$h_0$ and every input $x_t$.")
     for steps, hidden, inputs in ((1, 1, 1), (2, 2, 1), (3, 2, 1), (4, 1, 2), (3, 2, 2)):
         x, h0, W_x, W_h, b, g = _symbolic_rnn(steps, hidden, inputs)
         result = rnn._bptt(x, h0, W_x, W_h, b, g, elementwise_f, elementwise_fprime)
         loss = sum((g * result.states[1:]).ravel())
         pairs = [(p, q) for params, grads in ((W_x, result.W_x), (W_h, result.W_h), (b, result.b),
-                                             (h0, result.h0)) for p, q in zip(params.ravel(), grads.ravel())]
+                                             (h0, result.h0), (x, result.x))
+                 for p, q in zip(params.ravel(), grads.ravel())]
         d.holds(f"T = {steps}, H = {hidden}, I = {inputs}: all {len(pairs)} partial derivatives agree.",
                 all(symbolic.agree(sympy.diff(loss, p), q) for p, q in pairs))
     d.say("The Jacobian across steps is the product of one factor per step "
