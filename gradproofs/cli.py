@@ -98,22 +98,72 @@ def _report(args) -> int:
     return 0
 
 
-def _load_function(spec: str):
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ValueError(f"function must be given as module:name, got {spec!r}")
+def _load_target(spec: str):
+    """The object a TARGET names: ``module:attr.attr`` or ``path/to/file.py:attr``, from the current directory."""
+    import importlib.util
+
+    location, _, attribute = spec.rpartition(":")
+    if not location or not attribute:
+        raise ValueError(f"TARGET must be module:name or path/to/file.py:name, got {spec!r}")
     sys.path.insert(0, str(Path.cwd()))
-    return getattr(importlib.import_module(module_name), attribute)
+    if location.endswith(".py") or "/" in location or "\\" in location:
+        path = Path(location)
+        if not path.is_file():
+            raise ValueError(f"TARGET names the file {location!r}, which does not exist")
+        sys.path.insert(0, str(path.resolve().parent))  # so that the file's own imports work
+        loader = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[path.stem] = module
+        loader.loader.exec_module(module)
+    else:
+        module = importlib.import_module(location)
+    target = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise AttributeError(f"{location}:{attribute}: {type(target).__name__} {getattr(target, '__name__', '')!r} "
+                                 f"has no attribute {part!r}")
+        target = getattr(target, part)
+    return target
+
+
+def _options(pairs) -> dict:
+    """``NAME=VALUE`` pairs as keyword arguments: VALUE as a Python literal (numbers, True, tuples,
+    dicts, quoted strings), else as the string it is."""
+    import ast
+
+    options = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.isidentifier():
+            raise ValueError(f"--option must be NAME=VALUE, got {pair!r}")
+        try:
+            options[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[name] = value
+    return options
 
 
 def _check(args) -> int:
-    from gradproofs import oracle
-    from gradproofs.errors import Mismatch
+    import inspect
 
+    from gradproofs.errors import Mismatch
+    from gradproofs.oracle import ORACLES
+    from gradproofs.oracle.harness import reproduce_option
+
+    oracle = ORACLES[args.oracle]
     try:
-        fn = _load_function(args.function)
-        runner = oracle.check_mlp if args.network == "mlp" else oracle.check_chain
-        report = runner(fn, activation=args.activation, cost=args.cost, max_examples=args.max_examples)
+        options = _options(args.option)
+        for name in ("activation", "cost"):
+            if getattr(args, name) is not None:
+                options[name] = getattr(args, name)
+        accepted = inspect.signature(oracle.__init__).parameters
+        unknown = [name for name in options if name not in accepted or name == "self"]
+        if unknown:
+            raise ValueError(f"the {args.oracle} oracle has no option {unknown[0]!r}; its options: "
+                             f"{', '.join(name for name in accepted if name != 'self')}")
+        checker = oracle(**options)
+        fn = _load_target(args.target)
+        report = checker.run(fn, max_examples=args.max_examples, reproduce=reproduce_option(args.reproduce))
     except (ValueError, ImportError, AttributeError, TypeError) as error:
         print(f"gradproofs check: {error}", file=sys.stderr)
         return 2
@@ -154,13 +204,21 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="report", help="folder for the PNG files (default: report)")
     report.set_defaults(run=_report)
 
-    check = commands.add_parser("check", help="check your own backprop: module:function")
-    check.add_argument("function", help="chain: fn(w, b, x, y) -> (dw, db); mlp: "
-                                        "fn(weights, biases, x, y) -> (dW, db); as module:name")
-    check.add_argument("--network", choices=("chain", "mlp"), default="chain")
-    check.add_argument("--activation", default="sigmoid")
-    check.add_argument("--cost", default="quadratic")
-    check.add_argument("--max-examples", type=int, default=100)
+    from gradproofs.oracle import ORACLES
+
+    oracles = "; ".join(f"{name}: {oracle.signature}" for name, oracle in ORACLES.items())
+    check = commands.add_parser("check", help="check your own gradient or clipping code against an oracle",
+                                description=f"The oracles and what fn takes and returns: {oracles}.")
+    check.add_argument("target", help="your function, as module:name (module:object.method) or path/to/file.py:name")
+    check.add_argument("--oracle", "--network", dest="oracle", choices=list(ORACLES), default="chain",
+                       help="which oracle (default: chain)")
+    check.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                       help="an option of the oracle, e.g. --option reduction=sum --option 'returns=(\"db\", \"dW\")'; "
+                            "VALUE is read as a Python literal, else as a string")
+    check.add_argument("--activation", help="the activation (for chain, mlp and rnn)")
+    check.add_argument("--cost", help="the cost (for chain and mlp)")
+    check.add_argument("--max-examples", type=int, default=100, help="Hypothesis examples (default 100)")
+    check.add_argument("--reproduce", metavar="BLOB", help="replay the failure a report printed")
     check.set_defaults(run=_check)
 
     listing = commands.add_parser("list", help="list the theorems")

@@ -26,6 +26,10 @@ convention      what it computes                                 its norm
                 Mikolov & Bengio (2013), Algorithm 1; c/n
                 in the norm's dtype, the product in the wider
                 of it and g's, rounded once
+``d2l``         ``g·(c/n)`` if ``n > c``, else ``g``, no         √(Σ_i sum(g_i²)), each sum
+                epsilon; c/n as ``reciprocal(n)·c``: the         in g_i's dtype, added in the
+                hand-written ``grad_clipping`` of *Dive into     promoted dtype
+                Deep Learning* (§9.5), in torch, in place
 ==============  ===============================================  ===========================
 
 The conventions differ in small, real ways, and each reproduces its framework's
@@ -62,7 +66,14 @@ row by row):
   1/(n + 1e-6) in the norm's dtype: for float16 zero gradients that is ∞, so
   c = 0 gives NaN there (zeros in float32 and float64).
 - empty input, or every gradient None: torch and Pascanu return a norm of 0.0
-  (float32, as ``torch.tensor(0.0)``), TensorFlow and optax too; Keras raises.
+  (float32, as ``torch.tensor(0.0)``), TensorFlow and optax too; Keras raises,
+  and so does d2l's ``grad_clipping`` (``torch.sqrt`` of the integer 0).
+- d2l's rule is the one many hand-written trainers use: it clips only when
+  n > c (not at n == c), adds no epsilon and returns nothing; like torch it
+  flips the sign for c < 0 and zeros every gradient for c = 0 (n > 0); a NaN
+  norm fails the test, so g passes unchanged. Its float16 arrays are scaled in
+  float32 by the factor read as a float32 (torch's reduced-float path), as in
+  ``torch``.
 
 ``error_if_nonfinite=True`` raises :class:`RuntimeError` instead of applying
 a non-finite norm (any convention; torch's own option), before anything is
@@ -97,7 +108,7 @@ from numbers import Real
 
 import numpy as np
 
-CONVENTIONS = ("torch", "tensorflow", "keras", "optax", "pascanu")
+CONVENTIONS = ("torch", "tensorflow", "keras", "optax", "pascanu", "d2l")
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 TORCH_EPSILON = 1e-6
 _INF = math.inf
@@ -455,6 +466,33 @@ def _pascanu(grads: _Gradients, max_norm, error_if_nonfinite, safe):
     return _map(scale, grads.arrays), norm
 
 
+def _d2l(grads: _Gradients, max_norm, error_if_nonfinite, safe):
+    """``norm = sqrt(sum(torch.sum(g ** 2) for g in grads))``; ``if norm > c: g[:] *= c / norm``.
+
+    Python's ``sum`` starts from the integer 0 and adds 0-dim tensors, so the
+    partial sums take the promoted dtype as they go; ``c / norm`` is torch's
+    ``reciprocal(norm) * c`` (a Python number divided by a tensor); the
+    comparison rounds c to the norm's dtype.
+    """
+    if not grads.arrays:
+        raise ValueError("grads holds no gradient; d2l's grad_clipping raises here (torch.sqrt of the integer 0)")
+    total = _squares_sum(grads.arrays[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in map(_squares_sum, grads.arrays[1:]):
+            dtype = np.result_type(total, s)
+            total = dtype.type(dtype.type(total) + dtype.type(s))
+        norm = np.sqrt(total)
+    norm = _safe_l2(grads.arrays, norm, total, norm.dtype, safe)
+    _refuse_nonfinite(error_if_nonfinite, norm, 2.0)
+    if not norm > _cast(norm.dtype, max_norm):
+        return [a.copy() for a in grads.arrays], norm
+    wide = _accumulator(norm.dtype).type
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        reciprocal = norm.dtype.type(wide(1) / wide(norm))
+        factor = norm.dtype.type(wide(reciprocal) * _cast(np.dtype(wide), max_norm))
+    return _map(lambda a: _torch_scale(a, factor), grads.arrays), norm
+
+
 def _product(array: np.ndarray, scale) -> np.ndarray:
     """``array·scale`` in the array's dtype, overflow and NaN as IEEE gives them."""
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -522,7 +560,7 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, convention: str = "torch",
     if convention == "torch":
         clipped, norm = _torch(gradients, max_norm, p, error_if_nonfinite, safe)
     else:
-        run = {"tensorflow": _tensorflow, "keras": _keras, "optax": _optax, "pascanu": _pascanu}
+        run = {"tensorflow": _tensorflow, "keras": _keras, "optax": _optax, "pascanu": _pascanu, "d2l": _d2l}
         clipped, norm = run[convention](gradients, max_norm, error_if_nonfinite, safe)
     return gradients.result(clipped), norm
 

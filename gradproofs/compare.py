@@ -122,6 +122,25 @@ class Expected:
     tolerance: np.ndarray
     shape_of: str = ""
 
+    @staticmethod
+    def concatenate(parts, axis: int, shape_of: str = "") -> "Expected":
+        """One expectation of the arrays ``parts`` joined along ``axis`` (as a layout joins them)."""
+        def joined(what):
+            return np.concatenate([np.broadcast_to(getattr(p, what), p.exact.shape) for p in parts], axis=axis)
+
+        return Expected(joined("exact"), joined("scale"), joined("tolerance"), shape_of)
+
+    def map(self, layout, *, factor: float = 1.0, shape_of: str | None = None) -> "Expected":
+        """The same expectation in another layout: ``layout`` (a transpose, a reshape, a
+        permutation of axes) applied to every entry's exact value, scale and tolerance;
+        ``factor`` > 0 multiplies the exact values and scales (a sum where the reference
+        has a mean), which leaves the relative tolerance as it is."""
+        shape = self.exact.shape
+        return Expected(np.asarray(layout(self.exact * factor)),
+                        np.asarray(layout(np.broadcast_to(self.scale, shape) * factor)),
+                        np.asarray(layout(np.broadcast_to(self.tolerance, shape))),
+                        self.shape_of if shape_of is None else shape_of)
+
 
 def _describe(value) -> str:
     """A short description of what an engine returned, never its contents."""
@@ -141,30 +160,39 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
     the arrays are cut into rows along their last axis, each named
     ``label[i][j]…``, and compared worst row first, so the message names the
     entry furthest over its tolerance. Returns the worst error as a fraction of
-    each entry's scale.
+    each entry's scale. A Mismatch carries ``label`` (the array it is about)
+    and ``kind`` ("shape" or "values").
     """
     rows = []  # (label, got, exact, scale, tolerance), one per row along the last axis
+    fields = []  # the label of the array each row belongs to
     for label, want in expected.items():
         value = got[label]
         shape = tuple(np.shape(value))
         if shape != want.exact.shape:
             of = f", {want.shape_of}" if want.shape_of else ""
-            raise Mismatch(f"{name} {label} has shape {shape}, expected {want.exact.shape}{of}")
-        value = to_numpy(value)
+            raise _tagged(Mismatch(f"{name} {label} has shape {shape}, expected {want.exact.shape}{of}"),
+                          label, "shape")
+        try:
+            value = to_numpy(value)
+        except (TypeError, ValueError) as error:
+            raise _tagged(Mismatch(f"{name} {label} is not an array of numbers: {error}"), label, "shape") from None
         tolerance = np.broadcast_to(np.asarray(want.tolerance, dtype=np.float64), shape)
         scale = np.broadcast_to(np.asarray(want.scale, dtype=np.float64), shape)
         if not shape:
             rows.append((f"{name} {label}", value.reshape(1), want.exact.reshape(1), scale.reshape(1),
                          tolerance.reshape(1)))
+            fields.append(label)
             continue
         rows.extend((f"{name} {label}" + "".join(f"[{i}]" for i in index), value[index], want.exact[index],
                      scale[index], tolerance[index]) for index in np.ndindex(shape[:-1]))
-    for label, value, exact, scale, _ in rows:
+        fields.extend([label] * (len(rows) - len(fields)))
+    for (label, value, exact, scale, _), field in zip(rows, fields):
         structural = np.flatnonzero((scale == 0) & (exact == 0) & (value != 0))
         if structural.size:
-            raise Mismatch(f"{label}[{structural[0]}]: got {float(value[structural[0]])!r}, expected 0.0: "
-                           f"the entry is 0 by structure (no term reaches it: a relu that is off, zero "
-                           f"weights on every path, an empty sequence, or a gate the cell does not have)")
+            raise _tagged(Mismatch(
+                f"{label}[{structural[0]}]: got {float(value[structural[0]])!r}, expected 0.0: the entry is 0 "
+                f"by structure (no term reaches it: a relu that is off, zero weights on every path, an empty "
+                f"sequence, or a gate the cell does not have)"), field, "values")
     floor = underflow_floor(eps)
 
     def excess(row):
@@ -173,9 +201,20 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
             ratio = np.nan_to_num(np.abs(value - exact) / (scale * tolerance), nan=np.inf)
         return float(np.max(np.where(scale > floor, ratio, 0.0), initial=0.0))
 
-    return max((assert_close(label, value, exact, scale, tolerance, reason=reason, eps=eps)
-                for label, value, exact, scale, tolerance in sorted(rows, key=excess, reverse=True)),
-               default=0.0)
+    worst = 0.0
+    for (label, value, exact, scale, tolerance), field in sorted(zip(rows, fields), key=lambda pair: excess(pair[0]),
+                                                                 reverse=True):
+        try:
+            worst = max(worst, assert_close(label, value, exact, scale, tolerance, reason=reason, eps=eps))
+        except Mismatch as failure:
+            raise _tagged(failure, field, "values") from None
+    return worst
+
+
+def _tagged(failure: Mismatch, label: str, kind: str) -> Mismatch:
+    """``failure`` with the array it is about (``label``) and its kind ("shape" or "values")."""
+    failure.label, failure.kind = label, kind
+    return failure
 
 
 def _field(result, field: str, name: str, fields) -> Any:
@@ -194,14 +233,15 @@ class Reference:
     """A problem with its exact gradients and the rounding model a float engine is judged by.
 
     A family's reference names its gradients in ``FIELDS`` and provides:
-    ``exact`` (an object with one attribute per field: an array, or a list of
-    arrays, one per layer), ``scales()`` and ``rounding_tolerance(eps, *,
+    ``exact`` (an object with one attribute per field: an array, or for the
+    fields named in ``LAYERED`` a list of arrays, one per layer), ``scales()`` and ``rounding_tolerance(eps, *,
     derivative_from_output)`` (dicts with the same structure per field), and
     ``well_conditioned(eps)``: whether the inputs let an engine with unit
     roundoff ``eps`` be held to the exact values at all.
     """
 
     FIELDS: tuple = ()
+    LAYERED: tuple = ()  # the fields with one array per layer
     SHAPES_OF: dict = {}  # field -> what its shape comes from, "{l}" the layer
 
     def scales(self) -> dict:
@@ -219,19 +259,30 @@ class Reference:
         return f"the forward-and-backward rounding bound of {module}.{type(self).__name__}" + (
             ", with f′ formed from the output as autograd does" if derivative_from_output else "")
 
-    def expected(self, eps: float, *, derivative_from_output: bool = False, fields=None) -> dict:
-        """{field: Expected}, or {"field[l]": Expected} for a field with one array per layer."""
+    def expectations(self, eps: float, *, derivative_from_output: bool = False, fields=None) -> dict:
+        """{field: Expected}, a list of them for a field with one array per layer."""
         scales = self.scales()
         tolerances = self.rounding_tolerance(eps, derivative_from_output=derivative_from_output)
         out = {}
         for field in fields or self.FIELDS:
             exact = getattr(self.exact, field)
             shape_of = self.SHAPES_OF.get(field, "")
-            if isinstance(exact, list):
-                for l, (e, s, t) in enumerate(zip(exact, scales[field], tolerances[field])):
-                    out[f"{field}[{l}]"] = Expected(to_numpy(e), s, t, shape_of.format(l=l))
+            if field in self.LAYERED:
+                out[field] = [Expected(to_numpy(e), s, t, shape_of.format(l=l))
+                              for l, (e, s, t) in enumerate(zip(exact, scales[field], tolerances[field]))]
             else:
                 out[field] = Expected(to_numpy(exact), scales[field], tolerances[field], shape_of)
+        return out
+
+    def expected(self, eps: float, *, derivative_from_output: bool = False, fields=None) -> dict:
+        """{field: Expected}, or {"field[l]": Expected} for a field with one array per layer."""
+        out = {}
+        for field, value in self.expectations(eps, derivative_from_output=derivative_from_output,
+                                              fields=fields).items():
+            if isinstance(value, list):
+                out.update({f"{field}[{l}]": e for l, e in enumerate(value)})
+            else:
+                out[field] = value
         return out
 
     def assert_matches(self, name: str, result: Any, *, eps: float, derivative_from_output: bool,
@@ -248,7 +299,7 @@ class Reference:
         for field in fields:
             value = _field(result, field, name, fields)
             layers = getattr(self.exact, field)
-            if isinstance(layers, list):
+            if field in self.LAYERED:
                 if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") \
                         or len(value) != len(layers):
                     raise Mismatch(f"{name} {field} must hold one array per layer ({len(layers)}), "

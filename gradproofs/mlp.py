@@ -293,6 +293,7 @@ class Reference(compare.Reference):
     output_activation: str | None = None
 
     FIELDS = ("dW", "db", "dx")
+    LAYERED = ("dW", "db")
     SHAPES_OF = {"dW": "the shape of weights[{l}]", "db": "the shape of biases[{l}]", "dx": "the shape of x"}
 
     @cached_property

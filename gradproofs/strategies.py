@@ -201,8 +201,9 @@ def _magnitude(name: str, value) -> float:
 
 
 @st.composite
-def _gradient_arrays(draw, dtype, exponents, max_dims, max_side, min_side, allow_nonfinite):
-    shape = tuple(draw(st.lists(st.integers(min_side, max_side), max_size=max_dims), label="shape"))
+def _gradient_arrays(draw, dtype, exponents, min_dims, max_dims, max_side, min_side, allow_nonfinite):
+    shape = tuple(draw(st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims),
+                       label="shape"))
     exponent = draw(exponents, label="log10 of the magnitude")
     mantissas = draw(hnp.arrays(np.float64, shape, elements=_MANTISSAS), label="mantissas")
     with np.errstate(over="ignore", under="ignore"):
@@ -228,11 +229,11 @@ def _log_range(dtype: str, min_magnitude: float, max_magnitude: float):
 
 def gradient_lists(*, min_arrays: int = 1, max_arrays: int = 8, dtypes=GRADIENT_DTYPES,
                    mixed_dtypes: bool = True, min_magnitude: float = 1e-30, max_magnitude: float = 1e30,
-                   max_dims: int = 3, max_side: int = 4, allow_empty: bool = False,
+                   min_dims: int = 0, max_dims: int = 3, max_side: int = 4, allow_empty: bool = False,
                    allow_none: bool = False, allow_nonfinite: bool = False) -> st.SearchStrategy[list]:
     """Lists of ``min_arrays`` to ``max_arrays`` gradient arrays of assorted shapes and magnitudes.
 
-    Each array has 0 to ``max_dims`` dimensions of 1 to ``max_side`` entries
+    Each array has ``min_dims`` to ``max_dims`` dimensions of 1 to ``max_side`` entries
     (0 to ``max_side`` with ``allow_empty``), one of ``dtypes`` (one dtype for
     the whole list unless ``mixed_dtypes``), and entries 0 or ±m·10^e, m in
     [0.1, 1], with magnitudes between ``min_magnitude`` and ``max_magnitude``
@@ -250,9 +251,10 @@ def gradient_lists(*, min_arrays: int = 1, max_arrays: int = 8, dtypes=GRADIENT_
     max_magnitude = _magnitude("max_magnitude", max_magnitude)
     _require(min_magnitude <= max_magnitude,
              f"min_magnitude={min_magnitude!r} must not exceed max_magnitude={max_magnitude!r}")
-    _positive_int("max_dims", max_dims, 0)
+    _positive_int("min_dims", min_dims, 0)
+    _positive_int("max_dims", max_dims, min_dims)
     _positive_int("max_side", max_side)
-    arrays = {d: _gradient_arrays(np.dtype(d), _log_range(d, min_magnitude, max_magnitude), max_dims,
+    arrays = {d: _gradient_arrays(np.dtype(d), _log_range(d, min_magnitude, max_magnitude), min_dims, max_dims,
                                   max_side, 0 if allow_empty else 1, bool(allow_nonfinite))
               for d in dtypes}
 
@@ -331,18 +333,28 @@ def _size_range(name: str, low, high, minimum: int = 1) -> tuple:
     return low, high
 
 
+def _steps(low: int, high: int):
+    """T in [low, high], the longest as often as all the others together: a bug that shows only
+    over the longest drawn sequence (BPTT truncated by one step) is met in half the draws. One
+    integer u, T = min(low + u, high), so that shrinking u shrinks T."""
+    return st.integers(0, 2 * (high - low) + 1).map(lambda u: min(low + u, high))
+
+
+def _entries(draw, name, shape, bound):
+    return draw(hnp.arrays(np.float64, shape, elements=_reals(bound)), label=name)
+
+
+def _sizes(draw, steps, batch, inputs, hidden):
+    return (draw(_steps(*steps), label="T (steps)"), draw(st.integers(*batch), label="B (batch)"),
+            draw(st.integers(*inputs), label="I (inputs)"), draw(st.integers(*hidden), label="H (hidden units)"))
+
+
 @st.composite
 def _sequences(draw, steps, batch, inputs, hidden, max_input):
-    T = draw(st.integers(*steps), label="T (steps)")
-    B = draw(st.integers(*batch), label="B (batch)")
-    n_in = draw(st.integers(*inputs), label="I (inputs)")
-    H = draw(st.integers(*hidden), label="H (hidden units)")
-
-    def array(name, shape, bound=1.0):
-        return draw(hnp.arrays(np.float64, shape, elements=_reals(bound)), label=name)
-
-    return Sequence(array("x", (T, B, n_in), max_input), array("h0", (B, H)), array("W_x", (H, n_in)),
-                    array("W_h", (H, H)), array("b", H), array("dL_dh", (T, B, H)))
+    T, B, n_in, H = _sizes(draw, steps, batch, inputs, hidden)
+    return Sequence(_entries(draw, "x", (T, B, n_in), max_input), _entries(draw, "h0", (B, H), 1.0),
+                    _entries(draw, "W_x", (H, n_in), 1.0), _entries(draw, "W_h", (H, H), 1.0),
+                    _entries(draw, "b", H, 1.0), _entries(draw, "dL_dh", (T, B, H), 1.0))
 
 
 def sequences(*, min_steps: int = 1, max_steps: int = 8, min_batch: int = 1, max_batch: int = 4,
@@ -351,13 +363,53 @@ def sequences(*, min_steps: int = 1, max_steps: int = 8, min_batch: int = 1, max
     """RNN problems :class:`Sequence` (x, h0, W_x, W_h, b, dL_dh) of T steps, B sequences,
     I inputs and H hidden units, each in its [min, max] range.
 
-    Entries of x lie in [−max_input, max_input], all others in [−1, 1]; shrinking
-    goes to fewer steps, sequences and units first. ``min_steps=0`` allows the
-    empty sequence (T = 0), which :func:`gradproofs.rnn.bptt` accepts.
+    Entries of x lie in [−max_input, max_input], all others in [−1, 1]; T =
+    ``max_steps`` in about half the draws. Shrinking goes to fewer steps,
+    sequences and units first. ``min_steps=0`` allows the empty
+    sequence (T = 0), which :func:`gradproofs.rnn.bptt` accepts.
     """
     return _sequences(_size_range("steps", min_steps, max_steps, 0), _size_range("batch", min_batch, max_batch),
                       _size_range("inputs", min_inputs, max_inputs), _size_range("hidden", min_hidden, max_hidden),
                       _positive_number("max_input", max_input))
+
+
+class LSTMSequence(NamedTuple):
+    """An LSTM problem (:mod:`gradproofs.rnn`): inputs x (T, B, I), initial states h0 and c0 (B, H),
+    W_x (4H, I) and W_h (4H, H) with the gate blocks in torch's order i, f, g, o (``weight_ih_l0``
+    and ``weight_hh_l0``), b (4H,), and dL_dh (T, B, H), the loss's gradient with respect to h_1..h_T."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b: np.ndarray
+    dL_dh: np.ndarray
+
+
+@st.composite
+def _lstm_sequences(draw, steps, batch, inputs, hidden, max_input, max_recurrent):
+    T, B, n_in, H = _sizes(draw, steps, batch, inputs, hidden)
+    return LSTMSequence(_entries(draw, "x", (T, B, n_in), max_input), _entries(draw, "h0", (B, H), 1.0),
+                        _entries(draw, "c0", (B, H), 1.0), _entries(draw, "W_x", (4 * H, n_in), 1.0),
+                        _entries(draw, "W_h", (4 * H, H), max_recurrent), _entries(draw, "b", 4 * H, 1.0),
+                        _entries(draw, "dL_dh", (T, B, H), 1.0))
+
+
+def lstm_sequences(*, min_steps: int = 1, max_steps: int = 6, min_batch: int = 1, max_batch: int = 3,
+                   min_inputs: int = 1, max_inputs: int = 4, min_hidden: int = 1, max_hidden: int = 4,
+                   max_input: float = 2.0, max_recurrent: float = 0.5) -> st.SearchStrategy[LSTMSequence]:
+    """LSTM problems :class:`LSTMSequence` (x, h0, c0, W_x, W_h, b, dL_dh), sizes as for :func:`sequences`.
+
+    Entries of x lie in [−max_input, max_input], of W_h in [−max_recurrent,
+    max_recurrent] (a step then amplifies a rounding error little, so that long
+    sequences stay judgeable: :class:`gradproofs.rnn.LSTMReference`), all
+    others in [−1, 1].
+    """
+    return _lstm_sequences(_size_range("steps", min_steps, max_steps, 0),
+                           _size_range("batch", min_batch, max_batch), _size_range("inputs", min_inputs, max_inputs),
+                           _size_range("hidden", min_hidden, max_hidden), _positive_number("max_input", max_input),
+                           _positive_number("max_recurrent", max_recurrent))
 
 
 # A rescaled draw keeps its radius to rounding only where its largest eigenvalues are well-conditioned.

@@ -38,8 +38,9 @@ def same(got, expected):
 
 # Row 1: g = [3, 4], c = 1. torch [0.59999990, 0.79999983] (its epsilon); the others' formulas give
 # float32(3)·float32(0.2) = 0.6 exactly as the table's [0.6, 0.8]; every framework reports n = 5.
+# d2l's grad_clipping: reciprocal(5)·1 = float32(0.2), the same products.
 ROW_1 = {"torch": a32("0.5999999", "0.79999983"), "tensorflow": a32(0.6, 0.8), "keras": a32(0.6, 0.8),
-         "optax": a32(0.6, 0.8), "pascanu": a32(0.6, 0.8)}
+         "optax": a32(0.6, 0.8), "pascanu": a32(0.6, 0.8), "d2l": a32(0.6, 0.8)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -57,7 +58,7 @@ def test_row_2_at_n_equal_to_c(convention):
         np.testing.assert_allclose(out, np.array([3, 4]) * 5 / (5 + 1e-6), rtol=2 ** -23)
     elif convention == "optax":  # the clip branch (g/n)·c: float32 (3/5)·5 rounds back to 3
         assert same(out, (a32(3, 4) / f32(5)) * f32(5)) and same(out, a32(3, 4))
-    else:  # TensorFlow and Keras unchanged; Pascanu clips by c/n = 1
+    else:  # TensorFlow, Keras and d2l (n > c is false) unchanged; Pascanu clips by c/n = 1
         assert same(out, a32(3, 4))
 
 
@@ -68,9 +69,9 @@ def test_row_3_zero_gradients_are_unchanged(convention):
 
 
 # Row 4: zero gradients, c = 0: torch zeros; TF NaN; optax NaN (0/0); Keras ignores c ≤ 0;
-# Pascanu's n ≥ c holds, so g·c/n = 0·0/0.
+# Pascanu's n ≥ c holds, so g·c/n = 0·0/0; d2l's n > c does not, so g is unchanged.
 ROW_4 = {"torch": a32(0, 0), "tensorflow": a32(NAN, NAN), "keras": a32(0, 0), "optax": a32(NAN, NAN),
-         "pascanu": a32(NAN, NAN)}
+         "pascanu": a32(NAN, NAN), "d2l": a32(0, 0)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -86,9 +87,9 @@ def test_row_4_torch_in_float16_gives_nan_where_float32_gives_zeros():
 
 
 # Row 5: c < 0: torch and optax flip the sign ([−0.6, −0.8]); TF's global clip leaves g; Keras
-# ignores it; Pascanu's n ≥ c always holds, so g·c/n flips too.
+# ignores it; Pascanu's n ≥ c and d2l's n > c always hold, so g·c/n flips too.
 ROW_5 = {"torch": -ROW_1["torch"], "tensorflow": a32(3, 4), "keras": a32(3, 4), "optax": a32(-0.6, -0.8),
-         "pascanu": a32(-0.6, -0.8)}
+         "pascanu": a32(-0.6, -0.8), "d2l": a32(-0.6, -0.8)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -98,9 +99,9 @@ def test_row_5_negative_threshold(convention):
 
 
 # Row 6: c = +∞: torch and optax unchanged; TF 2.21 NaN (∞·0); Keras's (g·∞)/max(n, ∞) is NaN;
-# Pascanu's n ≥ ∞ fails, so g is unchanged.
+# Pascanu's n ≥ ∞ and d2l's n > ∞ fail, so g is unchanged.
 ROW_6 = {"torch": a32(3, 4), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, NAN), "optax": a32(3, 4),
-         "pascanu": a32(3, 4)}
+         "pascanu": a32(3, 4), "d2l": a32(3, 4)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -110,9 +111,9 @@ def test_row_6_infinite_threshold(convention):
 
 
 # Row 7: an infinite entry: torch n = ∞ and [nan, 0] (∞·0); TF all NaN on purpose; optax and
-# Pascanu scale by c/∞ = 0 as torch does; Keras's (g·c)/∞ likewise.
+# Pascanu scale by c/∞ = 0 as torch does; Keras's (g·c)/∞ and d2l's reciprocal(∞)·c likewise.
 ROW_7 = {"torch": a32(NAN, 0), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, 0), "optax": a32(NAN, 0),
-         "pascanu": a32(NAN, 0)}
+         "pascanu": a32(NAN, 0), "d2l": a32(NAN, 0)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -129,7 +130,7 @@ def test_row_7_an_infinite_entry(convention):
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_row_8_a_nan_entry(convention):
     (out,), norm = clip([a32(NAN, 1)], 1.0, convention)
-    if convention == "pascanu":  # NaN ≥ c is false: Algorithm 1 leaves g as it is, NaN included
+    if convention in ("pascanu", "d2l"):  # NaN ≥ c (NaN > c) is false: g is left as it is, NaN included
         assert same(out, a32(NAN, 1))
     else:  # all NaN in every framework
         assert same(out, a32(NAN, NAN))
@@ -166,7 +167,8 @@ def test_row_10_float16_squares_overflow(convention):
 @pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize("grads", [[], [None, None]], ids=["empty", "all None"])
 def test_row_11_nothing_to_clip(convention, grads):
-    if convention == "keras":  # Keras's optimizer raises ('No gradients provided for any variable')
+    if convention in ("keras", "d2l"):  # Keras's optimizer raises ('No gradients provided for any variable'),
+        # d2l's grad_clipping too (torch.sqrt of the integer 0)
         with pytest.raises(ValueError, match="no gradient"):
             clip(grads, 1.0, convention)
         return
@@ -383,12 +385,12 @@ def _torch_result(parameters):
     return [None if p.grad is None else p.grad.cpu().numpy() for p in parameters]
 
 
-def _agree(ours, norm, theirs, their_norm, grads, p, device):
+def _agree(ours, norm, theirs, their_norm, grads, p, device, convention="torch"):
     """Same norm dtype; norms within the summation-order tolerance; given the same norm, the
     clipped gradients bit for bit (on the CPU; within rounding on CUDA)."""
     their_norm = their_norm.cpu().numpy()[()]
     assert norm.dtype == their_norm.dtype
-    tolerance = clipping.norm_tolerance(grads, p)
+    tolerance = clipping.norm_tolerance(grads, p, convention=convention)
     if np.isnan(norm) or np.isinf(norm) or np.isnan(their_norm) or np.isinf(their_norm):
         assert same(np.asarray(norm), np.asarray(their_norm))
     else:
@@ -427,6 +429,29 @@ def test_torch_convention_equals_clip_grad_norm_(data, device):
     total = torch.nn.utils.get_total_norm([q.grad for q in parameters if q.grad is not None], p)
     torch.nn.utils.clip_grads_with_norm_(parameters, c, total)
     _agree(ours, norm, _torch_result(parameters), total, grads, p, device)
+
+
+def _d2l_grad_clipping(torch, params, theta):
+    """Dive into Deep Learning's grad_clipping (§9.5), written out in its style: the norm of every
+    gradient, then an in-place rescale when it exceeds theta. Returns the norm, for the comparison."""
+    norm = torch.sqrt(sum(torch.sum((p.grad ** 2)) for p in params))
+    if norm > theta:
+        for param in params:
+            param.grad[:] *= theta / norm
+    return norm
+
+
+@DEVICE_FIXTURE
+@given(data=st.data())
+def test_d2l_convention_equals_d2l_written_in_torch(data, device):
+    torch = pytest.importorskip("torch")
+    # d2l's function reads every parameter's .grad (no None) and slices it (no 0-dim arrays).
+    grads = data.draw(gps.gradient_lists(min_dims=1, allow_nonfinite=True, allow_empty=True), label="grads")
+    c = data.draw(gps.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True), label="max_norm")
+    ours, norm = clipping.clip_grad_norm(grads, c, convention="d2l")
+    parameters = _parameters(torch, grads, device)
+    their_norm = _d2l_grad_clipping(torch, parameters, c)
+    _agree(ours, norm, _torch_result(parameters), their_norm, grads, 2.0, device, convention="d2l")
 
 
 @pytest.mark.parametrize("dtype", [f16, f32, f64])

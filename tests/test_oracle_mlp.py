@@ -117,7 +117,7 @@ BUGS = {
     "∂C/∂b from the first sample only": (
         dict(bias="first sample"), dict(max_depth=1), r"a batch of 2:(.|\n)*expected"),
     "∂C/∂b not summed over the batch": (
-        dict(bias="unsummed"), {}, r"db\[\d\] has shape \(1, 1\), expected \(1,\), the shape of biases"),
+        dict(bias="unsummed"), {}, r"db\[\d\] has shape \(\d, 1\), expected \(1,\), the shape of biases"),
     # Only layer 0's gradients are wrong, in a network with a hidden layer.
     "no σ′ in the first hidden layer": (dict(skip_prime="first hidden"), {}, FIRST_LAYER_WRONG),
     "no σ′ in the first hidden layer, softmax output": (
@@ -128,7 +128,7 @@ BUGS = {
     "δ^(l+1) W^(l+1)ᵀ": (dict(transpose=True), {}, r"fn raised ValueError|expected"),
     "δ^(l+1) W^(l+1)ᵀ on square layers": (
         dict(transpose_square_only=True), dict(max_width=2, max_batch=2),
-        r"\(2, 2\)(.|\n)*got .*, expected "),
+        r"widths \[[^\]]*2, 2(.|\n)*got .*, expected "),
 }
 
 
@@ -138,7 +138,7 @@ def test_planted_bugs_are_caught_with_a_small_counterexample(bug):
     with pytest.raises(gradproofs.Mismatch) as caught:
         check_mlp(lambda *args: _backprop(*args, **planted), max_examples=100, **options)
     message = str(caught.value)
-    assert message.count("\n") == 2 and "Smallest counterexample found" in message, message
+    assert "Smallest counterexample found" in message, message
     assert re.search(expected, message), message
     assert max(_widths(message)) <= 2, message
 
@@ -186,9 +186,9 @@ MISBEHAVIOURS = {
     "modifies x in place": (_modifies_x, "modified its arguments in place: x"),
     "removes a layer from the weights list": (_pops_a_layer, "modified its arguments in place: weights"),
     "crashes": (_crashes, "fn raised RuntimeError"),
-    "returns None": (lambda *args: None, "must return a pair"),
+    "returns None": (lambda *args: None, r"fn must return a sequence of 2 items \(dW, db\), got a NoneType"),
     "returns no bias gradients": (lambda *args: (_backprop(*args)[0], []),
-                                  r"fn db must hold one array per layer \(1\), got a list of 0 items"),
+                                  r"fn's db must hold one array per layer \(\d\), got a list of 0 items"),
 }
 
 

@@ -58,9 +58,10 @@ def _autograd(x, h0, W_x, W_h, b, dL_dh):
 
 
 def _sizes(message):
-    sizes = re.search(r"T = (\d+), B = (\d+), I = (\d+), H = (\d+):", message)
+    """The sizes of the smallest counterexample in a report (one per kind of mismatch)."""
+    sizes = re.findall(r"T = (\d+), B = (\d+), I = (\d+), H = (\d+):", message)
     assert sizes, message
-    return dict(zip("TBIH", map(int, sizes.groups())))
+    return dict(zip("TBIH", min(tuple(map(int, found)) for found in sizes)))
 
 
 def test_correct_implementations_pass():
@@ -100,7 +101,7 @@ def test_planted_bugs_are_caught_with_a_small_counterexample(bug):
     with pytest.raises(gradproofs.Mismatch) as caught:
         check_rnn_bptt(lambda *args: _bptt(*args, **planted), max_examples=100)
     message = str(caught.value)
-    assert message.count("\n") == 2 and "Smallest counterexample found" in message, message
+    assert "Smallest counterexample found" in message, message
     assert re.search(r"fn (W_x|W_h|b|h0)\[.*got .*, expected ", message), message
     sizes = _sizes(message)
     assert sizes["T"] == steps and sizes["B"] == sizes["I"] == sizes["H"] == 1, message
@@ -141,7 +142,7 @@ MISBEHAVIOURS = {
     "modifies W_h in place": (_modifies_W_h, "modified its arguments in place: W_h"),
     "crashes": (_crashes, "fn raised RuntimeError"),
     "returns a tuple": (lambda *args: tuple(_bptt(*args).values()),
-                        r"must return a dict with the keys \['W_x', 'W_h', 'b', 'h0'\], got a tuple of 4"),
+                        r"fn returned a tuple of 4 items without 'W_x', the key read for the gradient of W_x"),
     "returns no h0 gradient": (_without("h0"), "fn returned a dict without 'h0'"),
     "b not summed over the batch": (
         _replacing("b", lambda b, x, *rest: np.broadcast_to(b / x.shape[1], (x.shape[1], b.size))),

@@ -106,3 +106,132 @@ def test_check_command_runs_check_mlp(tmp_path, monkeypatch, capsys):
     assert cli.main(["check", "mydense:good", "--network", "mlp", "--max-examples", "10"]) == 0
     assert cli.main(["check", "mydense:summed", "--network", "mlp", "--max-examples", "30"]) == 1
     assert "Smallest counterexample" in capsys.readouterr().out
+
+
+TARGETS = """
+import numpy as np
+from gradproofs import chain, clipping, mlp, rnn
+
+
+def chain_fn(w, b, x, y):
+    r = chain.backward(w, b, x, y)
+    return r.dw, r.db
+
+
+def mlp_fn(weights, biases, x, y):
+    r = mlp.backward(weights, biases, x, y)
+    return r.db, r.dW
+
+
+def rnn_fn(x, h0, W_x, W_h, b, dL_dh):
+    return rnn.bptt(x, h0, W_x, W_h, b, dL_dh)
+
+
+def lstm_fn(x, h0, c0, W_x, W_h, b, dL_dh):
+    r = rnn.lstm_backward(x, h0, c0, W_x, W_h, b, dL_dh)
+    return {"W_x": r.W_ih, "W_h": r.W_hh, "b": r.b, "h0": r.h0, "c0": r.c0}
+
+
+def clip_norm_fn(grads, max_norm, norm_type):
+    return clipping.clip_grad_norm(grads, max_norm, norm_type, convention="optax")
+
+
+def clip_value_fn(grads, clip_value):
+    return clipping.clip_grad_value(grads, clip_value)
+
+
+class Trainer:
+    def backprop(self, w, b, x, y):
+        return chain_fn(w, b, x, y)
+
+
+trainer = Trainer()
+"""
+
+CHECKS = [
+    ("chain", "chain_fn", []),
+    ("mlp", "mlp_fn", ["--option", "returns=('db', 'dW')"]),
+    ("rnn", "rnn_fn", ["--option", "inputs=True", "--option", "returns={'W_x': 'W_x', 'b': 'b', 'x': 'x'}"]),
+    ("lstm", "lstm_fn", ["--option", "max_steps=2"]),
+    ("clip-norm", "clip_norm_fn", ["--option", "convention=optax", "--option", "dtypes=('float32',)"]),
+    ("clip-value", "clip_value_fn", []),
+    ("chain", "trainer.backprop", []),
+]
+
+
+@pytest.mark.parametrize("how", ["module", "file"])
+@pytest.mark.parametrize("oracle, name, options", CHECKS, ids=[f"{o}:{n}" for o, n, _ in CHECKS])
+def test_check_reaches_every_oracle_from_a_module_or_a_file(oracle, name, options, how, tmp_path, monkeypatch,
+                                                            capsys):
+    (tmp_path / "targets.py").write_text(TARGETS)
+    monkeypatch.chdir(tmp_path)
+    target = f"targets:{name}" if how == "module" else f"{tmp_path / 'targets.py'}:{name}"
+    assert cli.main(["check", target, "--oracle", oracle, *options, "--max-examples", "5"]) == 0, \
+        capsys.readouterr()
+    assert "agreed with the reference on 5 examples" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["check", "targets:mlp_fn", "--oracle", "mlp", "--option", "reduction=avg"], "unknown reduction 'avg'"),
+    (["check", "targets:mlp_fn", "--oracle", "mlp", "--option", "axes=batch"], "the mlp oracle has no option 'axes'"),
+    (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "axes=batch time"], "axes must be a permutation"),
+    (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "returns={'W_z': 'dWz'}"],
+     "returns names 'W_z', which is not a gradient check_rnn_bptt knows"),
+    (["check", "targets:rnn_fn", "--oracle", "rnn", "--cost", "quadratic"], "the rnn oracle has no option 'cost'"),
+    (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "inputs"], "--option must be NAME=VALUE"),
+    (["check", "targets:nothing", "--oracle", "mlp"], "has no attribute 'nothing'"),
+    (["check", "missing.py:fn"], "names the file 'missing.py', which does not exist"),
+])
+def test_check_refuses_bad_options_before_any_example(arguments, message, tmp_path, monkeypatch, capsys):
+    (tmp_path / "targets.py").write_text(TARGETS)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(arguments) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_check_replays_a_reported_failure(tmp_path, monkeypatch, capsys):
+    import re
+
+    (tmp_path / "targets.py").write_text(TARGETS)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check", "targets:mlp_fn", "--oracle", "mlp", "--max-examples", "20"]) == 1
+    report = capsys.readouterr().out
+    assert "declare returns=('db', 'dW')" in report
+    blob = re.search(r"reproduce='([^']+)'", report).group(1)
+    assert cli.main(["check", "targets:mlp_fn", "--oracle", "mlp", "--reproduce", blob]) == 1
+    assert "Smallest counterexample" in capsys.readouterr().out
+
+
+USER_SUITE = """
+from hypothesis import settings
+from gradproofs import chain
+from gradproofs.oracle import check_chain
+
+
+def backprop(w, b, x, y):
+    r = chain.backward(w, b, x, y)
+    return r.dw, r.db
+
+
+def test_the_device_fixture_follows_the_option(device):
+    assert device == "cpu"
+
+
+def test_the_oracle_follows_the_active_profile():
+    report = check_chain(backprop, max_depth=3)
+    print("examples", report.examples, "worst", report.worst_error)
+    assert report.examples == settings.default.max_examples
+"""
+
+
+@pytest.mark.parametrize("profile, examples", [("dev", 10), ("ci", 20)])
+def test_the_plugin_gives_a_users_suite_the_profiles_and_the_device_option(profile, examples, tmp_path):
+    (tmp_path / "test_user.py").write_text(USER_SUITE)
+    runs = [subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "--device", "cpu",
+                            "--hypothesis-profile", profile, str(tmp_path)], capture_output=True, text=True,
+                           cwd=tmp_path) for _ in range(2 if profile == "ci" else 1)]
+    for run in runs:
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert f"examples {examples} " in run.stdout and "2 passed" in run.stdout
+    if profile == "ci":  # derandomized: the same examples, so the same worst error, run after run
+        assert runs[0].stdout.split("worst")[1].split()[0] == runs[1].stdout.split("worst")[1].split()[0]

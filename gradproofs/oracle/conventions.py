@@ -1,0 +1,233 @@
+"""Declared conventions: how a user's code lays out its arrays and what it returns.
+
+Each option is validated before any example runs (an error names the option)
+and translated once, here, into the layout of the arrays ``fn`` gets and of the
+gradients it is judged on, so that a user's adapter only wires names:
+
+==================  =============================================================================
+option              meaning
+==================  =============================================================================
+``reduction``       ``"mean"`` or ``"sum"``: the cost over the batch
+``targets``         ``"probabilities"`` (rows summing to 1) or ``"labels"`` (integer classes)
+``weights``         ``"out_in"``: W (n_out, n_in) used as ``x @ W.T``; ``"in_out"``: (n_in, n_out),
+                    ``x @ W``
+``samples``         ``"rows"`` (B, n), ``"columns"`` (n, B) with biases (n, 1), or ``"single"``:
+                    one sample per call as a column (n, 1), biases (n, 1)
+``axes``            the axes of a sequence, a permutation of ``"time batch feature"``
+``returns``         what fn returns: one name, a tuple of names in order, or a dict
+                    {gradproofs name: fn's key}; "{l}" in a key stands for the layer 1..L
+``inputs``          fn also returns the gradient with respect to the inputs
+``precision``       the rounding fn is judged with: float64, float32, float16 or bfloat16
+``arguments``       the names of the arguments fn takes, in order
+==================  =============================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from gradproofs import _validate
+from gradproofs.compare import PRECISIONS
+from gradproofs.oracle.harness import describe, fail
+
+REDUCTIONS = ("mean", "sum")
+TARGETS = ("probabilities", "labels")
+WEIGHTS = ("out_in", "in_out")
+SAMPLES = ("rows", "columns", "single")
+AXES = ("time", "batch", "feature")
+
+
+def choice(name: str, value, options) -> str:
+    """``value`` if it is one of ``options``, else a ValueError naming ``name``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {list(options)}, got {value!r}")
+    return _validate.choice(name, value, options)
+
+
+def flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def precision(value) -> str | None:
+    """None (the returned dtype's rounding) or one of :data:`gradproofs.compare.PRECISIONS`."""
+    return None if value is None else choice("precision", value, tuple(PRECISIONS))
+
+
+def axes(value) -> tuple:
+    """An einops-style string naming the axes of a sequence: a permutation of "time batch feature"."""
+    if not isinstance(value, str):
+        raise TypeError(f"axes must be a string such as 'time batch feature', got {value!r}")
+    named = tuple(value.split())
+    if sorted(named) != sorted(AXES):
+        raise ValueError(f"axes must be a permutation of 'time batch feature' (each once), got {value!r}")
+    return named
+
+
+def arguments(value, known: tuple) -> tuple:
+    """The names of fn's positional arguments, in order: distinct names among ``known``."""
+    if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"arguments must be a non-empty tuple of names among {list(known)}, got {value!r}")
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise ValueError(f"arguments names {unknown[0]!r}, which is not an argument this check passes; "
+                         f"expected names among {list(known)}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"arguments names an argument twice: {list(value)}")
+    return tuple(value)
+
+
+def weight(matrix, weights: str):
+    """A weight matrix (n_out, n_in) in the user's layout."""
+    return matrix if weights == "out_in" else np.swapaxes(matrix, -1, -2)
+
+
+def permutation(order: tuple, of: tuple = AXES) -> list:
+    """The axes of an array laid out as ``of`` taken in the user's ``order``."""
+    return [of.index(axis) for axis in order]
+
+
+def sequence(array, order: tuple):
+    """A (T, B, F) array in the user's axis order."""
+    return np.transpose(array, permutation(order))
+
+
+def state(array, order: tuple):
+    """A (B, H) state in the order batch and feature take in the user's axes."""
+    return array.T if order.index("feature") < order.index("batch") else array
+
+
+def vector(array, columns: bool):
+    """A bias (n,) as the user's code holds it: as it is, or a column (n, 1)."""
+    return array[:, None] if columns else array
+
+
+class Returns:
+    """What ``fn`` returns, as declared by ``returns=``.
+
+    ``None``: the oracle's default; a name (str): fn returns that gradient
+    alone; a tuple of names: fn returns a sequence in that order; a dict
+    {gradproofs name: fn's key}: fn returns a mapping (or an object with those
+    attributes). A field with one array per layer (``layered``) is a sequence
+    of arrays, or, in a dict, a key holding "{l}", which stands for the layer
+    number 1..L (``{"dW": "W{l}"}`` reads ``W1``, ``W2``, …). Only the named
+    gradients are checked.
+    """
+
+    def __init__(self, returns, *, known: tuple, default, layered=(), inputs: str | None = None,
+                 function: str = "this check"):
+        self.layered = frozenset(layered)
+        value = default if returns is None else returns
+        if isinstance(value, str):
+            self.form, names = "one", {value: value}
+        elif isinstance(value, Mapping):
+            self.form, names = "keys", dict(value)
+        elif isinstance(value, (tuple, list)):
+            self.form, names = "sequence", {name: name for name in value}
+            if len(names) != len(value):
+                raise ValueError(f"returns names a gradient twice: {list(value)}")
+        else:
+            raise TypeError(f"returns must be a name, a tuple of names or a dict {{name: fn's key}}, got "
+                            f"{value!r}")
+        if not names:
+            raise ValueError("returns must name at least one gradient to check")
+        for name, key in names.items():
+            if name not in known:
+                extra = (f" (the gradient of the inputs: pass inputs=True to check it)"
+                         if name == inputs else "")
+                raise ValueError(f"returns names {name!r}, which is not a gradient {function} knows{extra}; "
+                                 f"expected names among {list(k for k in known if k != inputs)}"
+                                 + (f" and {inputs!r} with inputs=True" if inputs else ""))
+            if not isinstance(key, str):
+                raise TypeError(f"returns maps {name!r} to {key!r}; fn's keys must be strings")
+        self.declared = value
+        self.names = names  # gradproofs name -> fn's key (or the name itself)
+        self.fields = tuple(names)
+
+    def __repr__(self) -> str:
+        return repr(self.declared)
+
+    def orders(self) -> list:
+        """The other orders of a sequence of two or three names (for hints)."""
+        from itertools import permutations
+
+        if self.form != "sequence" or not 2 <= len(self.fields) <= 3:
+            return []
+        return [order for order in permutations(self.fields) if order != self.fields]
+
+    def labels(self, field: str, layers: int | None) -> list:
+        """The labels under which a field's arrays are judged (one per layer for a layered field)."""
+        key = self.names[field]
+        if field not in self.layered:
+            return [key]
+        if "{l}" in key:
+            return [key.replace("{l}", str(l + 1)) for l in range(layers)]
+        return [f"{key}[{l}]" for l in range(layers)]
+
+    def kinds(self, layers: int | None = None, families=()) -> dict:
+        """{label: the name of its field as fn knows it}: a report's kinds are per field, not per layer.
+
+        ``families``: groups of fields that make one kind (the four gates' weights),
+        named by their fn names joined with "/".
+        """
+        family_of = {}
+        for family in families:
+            members = [field for field in family if field in self.names]
+            family_of.update({field: "/".join(self.names[f] for f in members) for field in members})
+        return {label: family_of.get(field, self.names[field]) for field in self.fields
+                for label in self.labels(field, layers)}
+
+    def expected(self, expectations: Mapping, layers: int | None = None) -> dict:
+        """{label: Expected} for the declared fields, from {field: Expected or a list per layer}."""
+        out = {}
+        for field in self.fields:
+            value = expectations[field]
+            values = value if field in self.layered else [value]
+            out.update(zip(self.labels(field, layers), values))
+        return out
+
+    def read(self, result, layers: int | None = None) -> dict:
+        """{label: array} from fn's result; a result of the wrong structure is a mismatch."""
+        if self.form == "one":
+            values = {self.fields[0]: result}
+        elif self.form == "sequence":
+            if isinstance(result, (str, bytes, np.ndarray, Mapping)) or not isinstance(result, (tuple, list)) \
+                    or len(result) != len(self.fields):
+                names = ", ".join(self.fields)
+                fail("result structure", f"fn must return a sequence of {len(self.fields)} items ({names}), "
+                                         f"got {describe(result)}")
+            values = dict(zip(self.fields, result))
+        else:
+            values = {}
+            for field, key in self.names.items():
+                if "{l}" in key and field in self.layered:
+                    continue
+                values[field] = self._key(result, key, field)
+        got = {}
+        for field in self.fields:
+            labels = self.labels(field, layers)
+            if field not in self.layered:
+                got[labels[0]] = values[field]
+            elif "{l}" in self.names[field]:
+                got.update({label: self._key(result, label, field) for label in labels})
+            else:
+                layer_values = values[field]
+                if isinstance(layer_values, (str, bytes, np.ndarray)) or not hasattr(layer_values, "__len__") \
+                        or len(layer_values) != layers:
+                    fail(f"{self.names[field]} structure", f"fn's {self.names[field]} must hold one array per "
+                                                           f"layer ({layers}), got {describe(layer_values)}")
+                got.update(zip(labels, layer_values))
+        return got
+
+    def _key(self, result, key: str, field: str):
+        read = f"the key read for the gradient of {field} (returns= declares fn's own)"
+        if isinstance(result, Mapping):
+            if key not in result:
+                fail("result structure", f"fn returned a dict without {key!r}, {read}; its keys: {list(result)}")
+            return result[key]
+        if not hasattr(result, key):
+            fail("result structure", f"fn returned {describe(result)} without {key!r}, {read}")
+        return getattr(result, key)

@@ -1,0 +1,483 @@
+"""What every oracle shares: calling ``fn``, judging its result, running Hypothesis, reporting.
+
+An oracle is a subclass of :class:`Oracle` that declares its strategy (what
+Hypothesis draws), how one drawn example becomes calls of ``fn`` (the
+arguments in the user's declared conventions, and what each call's result is
+judged against), and the alternative conventions a hint may suggest. The
+harness does the rest:
+
+- ``fn`` gets copies; a crash, an argument modified in place (unless declared
+  in place) or a result of the wrong structure is a mismatch of its own kind;
+- each kind of mismatch (the weights' values, the biases' shape, a crash, …)
+  is shrunk separately by Hypothesis, and the report gives each its own
+  smallest counterexample, with the arrays in full where they are small, the
+  Hypothesis reproduction blob, and a hint where the mismatch has a
+  recognisable shape (the result of another declared convention);
+- without ``max_examples`` the active Hypothesis settings profile decides the
+  number of examples, so ``--hypothesis-profile``, ``--hypothesis-seed``,
+  derandomisation and the example database work as in any Hypothesis test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from gradproofs import _validate
+from gradproofs.errors import Mismatch
+
+try:
+    BaseExceptionGroup
+except NameError:  # Python 3.10: Hypothesis's own dependency provides it
+    from exceptiongroup import BaseExceptionGroup
+
+MAX_SHOWN = 64  # arrays of up to this many entries are printed in full in a counterexample
+CONDITIONING_EPS = float(np.finfo(np.float32).eps)  # drawn problems must be judgeable at float32's rounding
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a passing check established."""
+
+    subject: str
+    examples: int
+    worst_error: float
+
+    def __str__(self) -> str:
+        return (f"{self.subject}: agreed with the reference on {self.examples} examples; "
+                f"worst error {self.worst_error:.3g} of the scale (within tolerance)")
+
+
+# --- describing values and callables ------------------------------------------------------
+
+def qualified_name(fn) -> str:
+    """``fn``'s qualified name and where it is defined: ``my_backprop (nets.py:12)``."""
+    import functools
+
+    if isinstance(fn, functools.partial):
+        return f"partial({qualified_name(fn.func)})"
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    target = getattr(fn, "__func__", fn)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return name
+    try:
+        path = inspect.getsourcefile(target) or code.co_filename
+    except TypeError:
+        path = code.co_filename
+    return f"{name} ({path.rsplit('/', 1)[-1]}:{code.co_firstlineno})"
+
+
+def literal(value) -> str:
+    """``value`` as Python source that rebuilds it: ``np.array([[0.5, -1.0]])``, plain numbers.
+
+    Arrays of more than :data:`MAX_SHOWN` entries are summarised (shape, dtype
+    and range): the reproduction blob rebuilds those.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return repr(value)
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key!r}: {literal(v)}" for key, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(literal(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    if isinstance(value, (float, np.floating)) and not isinstance(value, np.ndarray):
+        if isinstance(value, np.floating) and value.dtype != np.float64:
+            return f"np.{value.dtype.name}({float(value)!r})"
+        return repr(float(value))
+    array = np.asarray(value)
+    dtype = "" if array.dtype in (np.float64, np.int64) else f", dtype=np.{array.dtype.name}"
+    if array.size > MAX_SHOWN:
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array.ravel()
+        span = f"entries from {finite.min()!r} to {finite.max()!r}" if finite.size else "no finite entry"
+        return f"<an array of shape {array.shape}{dtype.replace(', dtype=', ', ')}, {span}>"
+    return f"np.array({array.tolist()!r}{dtype})"
+
+
+def describe(value) -> str:
+    """A short description of a result, never its contents."""
+    if isinstance(value, np.ndarray) or hasattr(value, "detach"):
+        return f"an array of shape {tuple(value.shape)}"
+    if hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"a {type(value).__name__}"
+
+
+# --- mismatches of a kind ----------------------------------------------------------------
+
+class Failure(Mismatch):
+    """One kind of mismatch on one example: ``kind`` names it ("dW values", "crash", …),
+    ``case`` is the :class:`Case` (the call's arguments), ``detail`` what differed."""
+
+    kind = "mismatch"
+    case = None
+    detail = ""
+
+
+@lru_cache(maxsize=None)
+def _kind(kind: str) -> type:
+    """One class per kind, so that Hypothesis shrinks each kind on its own (it tells
+    failures apart by their exception type)."""
+    return type(f"Mismatch[{kind}]", (Failure,), {"kind": kind, "__module__": __name__})
+
+
+def fail(kind: str, detail: str):
+    """Raise a mismatch of ``kind`` (the case is attached by :func:`about`)."""
+    raise _kind(kind)(detail)
+
+
+def judged(case: "Case", judgement, kinds: Mapping | None = None):
+    """``judgement()``, with ``case`` attached to a mismatch it raises.
+
+    A judge's Mismatch carries the ``label`` of its array and its ``kind``
+    ("shape", "values"); it becomes a mismatch of the kind "field kind", the
+    field from ``kinds`` ({label: field}) or the label without its indices.
+    """
+    try:
+        return judgement()
+    except Failure as failure:
+        if failure.case is None:
+            failure.case = case
+        raise
+    except Mismatch as mismatch:
+        label = getattr(mismatch, "label", "result")
+        field = (kinds or {}).get(label) or re.sub(r"\[\d+\]", "", label)
+        failure = _kind(f"{field} {getattr(mismatch, 'kind', 'values')}")(str(mismatch))
+        failure.case = case
+    raise failure  # outside the except clause, without a context: its kind alone tells Hypothesis which it is
+
+
+@dataclass
+class Case:
+    """One call of fn: its arguments as passed (in the user's conventions), and its sizes in words."""
+
+    arguments: dict
+    sizes: str
+
+    def __str__(self) -> str:
+        lines = [f"  {self.sizes}:"] if self.sizes else []
+        lines += [f"    {name} = {literal(value)}" for name, value in self.arguments.items()]
+        return "\n".join(lines)
+
+
+# --- calling fn ----------------------------------------------------------------------------
+
+def copy(value):
+    """A deep copy of arrays, tensors, lists, tuples and dicts of them; numbers as they are."""
+    if isinstance(value, list):
+        return [copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(copy(v) for v in value)
+    if isinstance(value, dict):
+        return {key: copy(v) for key, v in value.items()}
+    if hasattr(value, "detach") and hasattr(value, "clone"):
+        return value.detach().clone()
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def same(original, passed) -> bool:
+    """Whether ``passed`` still holds ``original``, to the bit (NaN and −0.0 included)."""
+    if isinstance(original, (list, tuple)):
+        return (type(passed) is type(original) and len(passed) == len(original)
+                and all(same(o, p) for o, p in zip(original, passed)))
+    if isinstance(original, dict):
+        return isinstance(passed, dict) and passed.keys() == original.keys() and all(
+            same(original[k], passed[k]) for k in original)
+    if original is None:
+        return passed is None
+    if isinstance(original, np.ndarray):
+        return (isinstance(passed, np.ndarray) and passed.dtype == original.dtype
+                and passed.shape == original.shape and passed.tobytes() == original.tobytes())
+    return np.array_equal(original, passed)
+
+
+def call(fn, case: Case, *, in_place=(), raises: bool = False):
+    """``fn(*copies of the case's arguments)`` → (result, the copies after the call).
+
+    A crash (unless ``raises``) and an argument modified in place (other than
+    those named in ``in_place``) are mismatches; ``raises=True``: fn must
+    raise (any exception but a Mismatch) and still leave its arguments as they
+    were. A Mismatch raised inside fn (by a wrapper) is passed on as one.
+    """
+    passed = {name: copy(value) for name, value in case.arguments.items()}
+    raised = None
+    try:
+        result = fn(*passed.values())
+    except Mismatch as failure:  # found inside fn, by a wrapper
+        fail("mismatch inside fn", str(failure))
+    except Exception as error:  # noqa: BLE001 - any crash is a finding
+        if not raises:
+            fail(f"crash ({type(error).__name__})", f"fn raised {error!r}{_innermost(error)}")
+        raised = result = error
+    modified = [name for name in case.arguments if name not in in_place
+                and not same(case.arguments[name], passed[name])]
+    if modified:
+        after = f" (and then raised {raised!r})" if raised is not None else ""
+        fail("in-place", f"fn modified its arguments in place: {', '.join(modified)}{after}")
+    if raises and raised is None:
+        fail("no error", "fn returned instead of raising")
+    return result, passed
+
+
+def _innermost(error: BaseException) -> str:
+    """`` at file.py:12`` for the innermost frame of the traceback, if any."""
+    frames = inspect.getinnerframes(error.__traceback__, context=0) if error.__traceback__ else []
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+
+
+# --- options ---------------------------------------------------------------------------------
+
+def examples_option(max_examples) -> int | None:
+    """None (follow the active Hypothesis profile) or a positive integer."""
+    return None if max_examples is None else _validate.positive_int("max_examples", max_examples)
+
+
+def reproduce_option(reproduce) -> bytes | None:
+    """A Hypothesis reproduction blob, as printed in a report (str or bytes)."""
+    if reproduce is None:
+        return None
+    if isinstance(reproduce, str):
+        reproduce = reproduce.encode()
+    if not isinstance(reproduce, bytes) or not reproduce:
+        raise TypeError(f"reproduce must be the blob a report printed (a str), got {reproduce!r}")
+    return reproduce
+
+
+_REFERENCES: dict = {}  # (id(example), key) -> (example, reference); the example is kept so its id stays its own
+
+
+def cached_reference(example, key, build):
+    """``build()``, once per example and key: the hints judge one example under many conventions,
+    and the exact gradients do not depend on the layout."""
+    entry = _REFERENCES.get((id(example), key))
+    if entry is not None and entry[0] is example:
+        return entry[1]
+    reference = build()
+    if len(_REFERENCES) >= 16:
+        _REFERENCES.pop(next(iter(_REFERENCES)))
+    _REFERENCES[(id(example), key)] = (example, reference)
+    return reference
+
+
+class Unjudgeable(Exception):
+    """A problem the rounding bound cannot judge, met outside Hypothesis (while looking for hints)."""
+
+
+def judgeable(condition: bool) -> None:
+    """``hypothesis.assume(condition)`` inside a test; outside one (hints), :class:`Unjudgeable`."""
+    import hypothesis
+
+    if hypothesis.currently_in_test_context():
+        hypothesis.assume(condition)
+    elif not condition:
+        raise Unjudgeable
+
+
+def callable_option(fn) -> None:
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+
+
+# --- the oracle ------------------------------------------------------------------------------
+
+ORACLES: dict = {}  # name -> Oracle subclass: every oracle, as the command line finds them
+
+
+class Oracle:
+    """One network kind's check. Subclasses set ``name`` (the command line's ``--oracle``),
+    ``function`` (``check_mlp``, …) and ``signature`` (what fn takes and returns), take their
+    options as keyword arguments of ``__init__`` with defaults, call :meth:`remember` with
+    them, validate them (before any example runs), and implement :meth:`strategy`,
+    :meth:`check` and :meth:`alternatives`. A subclass with a ``name`` is entered in
+    :data:`ORACLES` when it is defined."""
+
+    name = ""
+    function = ""
+    signature = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            ORACLES[cls.name] = cls
+
+    def remember(self, options: dict) -> None:
+        """Keep the options as given, for :meth:`but` and the report's subject."""
+        self.given = {key: value for key, value in options.items() if key not in ("self", "__class__")}
+
+    @property
+    def options(self) -> dict:
+        """The options that differ from their defaults."""
+        defaults = {name: parameter.default for name, parameter in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        return {key: value for key, value in self.given.items() if not _equal(value, defaults.get(key))}
+
+    def but(self, **changes) -> "Oracle":
+        """The same oracle with some options changed."""
+        return type(self)(**{**self.given, **changes})
+
+    def strategy(self):
+        """The Hypothesis strategy of examples."""
+        raise NotImplementedError
+
+    def check(self, fn, example) -> float:
+        """Judge fn on one example: the worst error as a fraction of the scale; raise
+        a mismatch (:func:`fail`) on disagreement, ``assume`` away what cannot be judged."""
+        raise NotImplementedError
+
+    def alternatives(self) -> list:
+        """[[(hint, oracle), …] or :class:`Choices`, …]: groups of other conventions. Where fn
+        passes one on a failing example, the report gives its hint (the first that passes in
+        each group; every one that passes for Choices)."""
+        return []
+
+    def subject(self, fn) -> str:
+        options = "".join(f", {key}={value!r}" for key, value in self.options.items())
+        return f"{self.function}({qualified_name(fn)}{options})"
+
+    # --- running ---
+
+    def run(self, fn, *, max_examples: int | None = None, reproduce: bytes | None = None) -> Report:
+        """Check fn on Hypothesis's examples; return a Report, or raise one Mismatch naming
+        every kind of disagreement found, each with its smallest counterexample."""
+        import hypothesis
+        from hypothesis import HealthCheck, Phase, given, settings
+
+        callable_option(fn)
+        tally = _Tally()
+        subject = self.subject(fn)
+
+        def test(example):
+            try:
+                tally.add(self.check(fn, example))
+            except Failure as failure:
+                failure.example = example
+                raise
+
+        profile = settings.default
+        overrides = dict(deadline=None, print_blob=True, report_multiple_bugs=True,
+                         phases=[phase for phase in profile.phases if phase != Phase.explain],
+                         suppress_health_check=[*profile.suppress_health_check, HealthCheck.too_slow,
+                                                HealthCheck.filter_too_much, HealthCheck.data_too_large])
+        if max_examples is not None:
+            overrides["max_examples"] = max_examples
+        wrapped = settings(profile, **overrides)(given(self.strategy())(test))
+        key = f"gradproofs.oracle {subject}".encode()
+        wrapped._hypothesis_internal_database_key = hashlib.sha384(key).digest()  # one entry per fn and options
+        if reproduce is not None:
+            wrapped = hypothesis.reproduce_failure(hypothesis.__version__, reproduce)(wrapped)
+        try:
+            wrapped()
+        except Failure as failure:
+            raise Mismatch(self._report(fn, subject, [failure])) from None
+        except BaseExceptionGroup as group:
+            failures = [e for e in group.exceptions if isinstance(e, Failure)]
+            if len(failures) < len(group.exceptions):
+                raise
+            raise Mismatch(self._report(fn, subject, failures)) from None
+        return Report(subject, tally.examples, tally.worst)
+
+    def _report(self, fn, subject: str, failures: list) -> str:
+        import hypothesis
+
+        parts = [f"{subject} disagrees with the reference"
+                 + (f": {len(failures)} kinds of mismatch." if len(failures) > 1 else ".")]
+        for number, failure in enumerate(failures, 1):
+            heading = f"Mismatch {number} of {len(failures)}: {failure.kind}." if len(failures) > 1 else \
+                f"Mismatch: {failure.kind}."
+            lines = [f"\n{heading} Smallest counterexample found:"]
+            case = getattr(failure, "case", None)
+            if case is not None:
+                lines.append(str(case))
+            lines.append("  " + str(failure).replace("\n", "\n  "))
+            example = getattr(failure, "example", None)
+            hints = self._hints(fn, example) if example is not None else []
+            lines += [f"  Hint: {hint}" for hint in hints]
+            blob = _blob(failure)
+            if blob:
+                lines.append(f"  Reproduce: add reproduce={blob!r} to the {self.function} call "
+                             f"(Hypothesis {hypothesis.__version__}).")
+            parts.append("\n".join(lines))
+        return "\n".join(parts)
+
+    def _hints(self, fn, example) -> list:
+        """The alternatives under which fn passes this example."""
+        hints = []
+        for group in self.alternatives():
+            if isinstance(group, Choices):
+                passing = [label for label, alternative in group.items if _passes(alternative, fn, example)]
+                if passing:
+                    hints.append(group.hint.format(" or ".join(passing)))
+                continue
+            hints.extend([hint for hint, alternative in group if _passes(alternative, fn, example)][:1])
+        return hints
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A group of alternatives of which every one that passes is named: ``hint`` with "{}"
+    for their labels ("convention='keras' or convention='d2l'")."""
+
+    hint: str
+    items: list
+
+
+def _passes(oracle: Oracle, fn, example) -> bool:
+    try:
+        oracle.check(fn, example)
+    except (Mismatch, Unjudgeable):
+        return False
+    except Exception:  # noqa: BLE001 - an alternative that cannot even run gives no hint
+        return False
+    return True
+
+
+def _equal(a, b) -> bool:
+    try:
+        return bool(a == b) if type(a) is type(b) else False
+    except Exception:  # noqa: BLE001 - arrays and the like: shown
+        return False
+
+
+def precision_hints(oracle) -> list:
+    """float32 where float64 is judged: code that computes in float32 and returns float64.
+
+    Coarser precisions are not suggested: their tolerances are wide enough to
+    pass many a wrong gradient on the small problems counterexamples shrink to.
+    """
+    if oracle.precision not in (None, "float64"):
+        return []
+    return [("fn's results agree with the reference within float32's rounding: if fn computes in float32, "
+             "declare precision='float32'", oracle.but(precision="float32"))]
+
+
+def _blob(failure: BaseException) -> str:
+    """The reproduction blob Hypothesis attached to the failure's notes, if any."""
+    for note in getattr(failure, "__notes__", []):
+        found = re.search(r"@reproduce_failure\('[^']*', b'([^']*)'\)", note)
+        if found:
+            return found.group(1)
+    return ""
+
+
+class _Tally:
+    """Examples that agreed, and the worst error among them."""
+
+    def __init__(self):
+        self.examples, self.worst = 0, 0.0
+
+    def add(self, worst: float) -> None:
+        self.examples += 1
+        self.worst = max(self.worst, worst)
