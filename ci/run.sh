@@ -17,6 +17,11 @@ python -m pip install --quiet -c ci/constraints.txt ".[plots]"
 # The README's test command, verbatim (tests/test_readme.py keeps the two equal):
 pip install -c ci/constraints.txt ".[test]" && python -m pytest
 
+# The opt-in checks: correct implementations in every precision pass 1000 examples per check,
+# and a bug only the longest sequences show is caught in at least 99 of 100 runs.
+python -m pytest tests/test_oracle_precision.py --hypothesis-profile thorough
+python -m pytest -m thorough --hypothesis-profile thorough
+
 gradproofs verify
 gradproofs derive --check
 gradproofs report --out "$(mktemp -d)"

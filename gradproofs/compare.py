@@ -61,14 +61,18 @@ def underflow_floor(eps: float) -> float:
 
     The exponent range is that of the narrowest IEEE type at least as coarse as
     ``eps``: float64's for float64, float32's for float32, TF32 and bfloat16
-    (whose exponent is float32's), float16's for float16.
+    (whose exponent is float32's), float16's for float16. For float64 and
+    float32 the floor is tiny/eps·10³, the scale under which a thousand
+    roundings in the subnormal range (each off by up to tiny·eps) could reach
+    one unit of eps: far below any gradient the strategies draw. float16's
+    range is so short that this would be 62.5, above every gradient drawn; its
+    floor is 16·tiny ≈ 9.8e-4 instead, with which float16 engines (NumPy and
+    torch, dense and recurrent) pass thousands of drawn examples and planted
+    bugs are still caught (tests/test_oracle_precision.py).
     """
-    if eps <= PRECISIONS["float64"]:
-        kind = np.float64
-    elif eps != PRECISIONS["float16"]:
-        kind = np.float32
-    else:
-        kind = np.float16
+    if eps == PRECISIONS["float16"]:
+        return 16.0 * float(np.finfo(np.float16).tiny)
+    kind = np.float64 if eps <= PRECISIONS["float64"] else np.float32
     return float(np.finfo(kind).tiny) / eps * 1e3
 
 

@@ -175,3 +175,25 @@ def test_extra_keys_are_ignored():
 def test_bad_arguments_are_refused_before_any_example(fn, options, error, message):
     with pytest.raises(error, match=message):
         check_rnn_bptt(fn, **options)
+
+
+@pytest.mark.thorough
+def test_a_bug_only_the_longest_sequences_show_is_caught_in_99_of_100_runs():
+    """BPTT truncated to T − 1 steps shows only at T = max_steps: 100 independent runs of 100
+    examples each (no shrinking, no example database) must catch it at least 99 times."""
+    from hypothesis import Phase, settings
+
+    previous = settings.get_current_profile_name()
+    settings.register_profile("catch-rate", database=None, max_examples=100, phases=[Phase.generate],
+                              derandomize=False)
+    settings.load_profile("catch-rate")
+    try:
+        caught = 0
+        for _ in range(100):
+            try:
+                check_rnn_bptt(lambda *args: _bptt(*args, truncate=5))  # max_steps is 6
+            except gradproofs.Mismatch:
+                caught += 1
+    finally:
+        settings.load_profile(previous)
+    assert caught >= 99, caught
