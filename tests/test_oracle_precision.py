@@ -50,14 +50,20 @@ def torch_rnn_loop(dtype):
     return fn
 
 
-def nn_rnn(x, h0, W_x, W_h, b, dL_dh):
-    """torch.nn.RNN as a user wraps it: the module's weights set, L = Σ⟨dL_dh, h⟩, backward()."""
-    module = torch.nn.RNN(W_x.shape[1], W_x.shape[0], dtype=torch.float64)
+def _module(kind, W_x, W_h, b, hidden):
+    """A one-layer torch.nn.RNN or nn.LSTM holding W_x, W_h, b (its second bias 0)."""
+    module = kind(W_x.shape[1], hidden, dtype=torch.float64)
     with torch.no_grad():
         module.weight_ih_l0.copy_(torch.from_numpy(W_x))
         module.weight_hh_l0.copy_(torch.from_numpy(W_h))
         module.bias_ih_l0.copy_(torch.from_numpy(b))
         module.bias_hh_l0.zero_()
+    return module
+
+
+def nn_rnn(x, h0, W_x, W_h, b, dL_dh):
+    """torch.nn.RNN as a user wraps it: the module's weights set, L = Σ⟨dL_dh, h⟩, backward()."""
+    module = _module(torch.nn.RNN, W_x, W_h, b, h0.shape[1])
     initial = torch.tensor(h0[None], requires_grad=True)
     inputs = torch.tensor(x, requires_grad=True)
     outputs, _ = module(inputs, initial)
@@ -68,12 +74,7 @@ def nn_rnn(x, h0, W_x, W_h, b, dL_dh):
 
 def nn_lstm(x, h0, c0, W_x, W_h, b, dL_dh):
     """torch.nn.LSTM as a user wraps it (torch's gate order i, f, g, o)."""
-    module = torch.nn.LSTM(W_x.shape[1], h0.shape[1], dtype=torch.float64)
-    with torch.no_grad():
-        module.weight_ih_l0.copy_(torch.from_numpy(W_x))
-        module.weight_hh_l0.copy_(torch.from_numpy(W_h))
-        module.bias_ih_l0.copy_(torch.from_numpy(b))
-        module.bias_hh_l0.zero_()
+    module = _module(torch.nn.LSTM, W_x, W_h, b, h0.shape[1])
     states = [torch.tensor(s[None], requires_grad=True) for s in (h0, c0)]
     inputs = torch.tensor(x, requires_grad=True)
     outputs, _ = module(inputs, tuple(states))

@@ -104,25 +104,27 @@ def _compare(name: str, got, expected, tolerance: float, floor: float, reason: s
     """
     got = np.asarray(got, dtype=np.float64).ravel()
     expected = np.asarray(expected, dtype=np.float64).ravel()
+
+    def first(entries, kind: str, detail) -> None:
+        i = int(entries[0])
+        index = "" if expected.size == 1 else f"[{i}]"
+        fail(f"{name.split('[')[0]} {kind}", f"{name}{index}: got {float(got[i])!r}, expected "
+                                             f"{float(expected[i])!r}{detail(i)}")
+
     special = ~np.isfinite(expected) | ~np.isfinite(got)
     misplaced = np.flatnonzero(special & ~((np.isnan(got) & np.isnan(expected)) | (got == expected)))
-    index = "" if expected.size == 1 else "[{}]"
     if misplaced.size:
-        i = int(misplaced[0])
-        fail(f"{name.split('[')[0]} non-finite placement",
-             f"{name}{index.format(i)}: got {float(got[i])!r}, expected {float(expected[i])!r}. "
-             f"{misplaced.size} of {expected.size} entries are non-finite where the convention's are not, or the "
-             f"other way round.")
+        first(misplaced, "non-finite placement", lambda i: f". {misplaced.size} of {expected.size} entries are "
+                                                           f"non-finite where the convention's are not, or the "
+                                                           f"other way round.")
     with np.errstate(invalid="ignore", over="ignore"):
         error = np.where(special, 0.0, np.abs(got - expected))
         over = np.flatnonzero(error > tolerance * np.abs(expected) + floor)
         relative = np.where(special | (expected == 0), 0.0, error / np.where(expected == 0, 1, np.abs(expected)))
     if over.size:
-        i = int(over[0])
-        fail(f"{name.split('[')[0]} values",
-             f"{name}{index.format(i)}: got {float(got[i])!r}, expected {float(expected[i])!r}; error "
-             f"{error[i]:.3g} is {relative[i]:.3g} of |expected|, over the tolerance {tolerance:.3g} ({reason}). "
-             f"{over.size} of {expected.size} entries differ.")
+        first(over, "values", lambda i: f"; error {error[i]:.3g} is {relative[i]:.3g} of |expected|, over the "
+                                        f"tolerance {tolerance:.3g} ({reason}). {over.size} of {expected.size} "
+                                        f"entries differ.")
     return float(relative.max()) if relative.size else 0.0
 
 

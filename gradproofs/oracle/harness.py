@@ -57,12 +57,12 @@ class Report:
 # --- describing values and callables ------------------------------------------------------
 
 def qualified_name(fn) -> str:
-    """``fn``'s qualified name and where it is defined: ``my_backprop (nets.py:12)``."""
+    """``fn``'s qualified name (without ``<locals>``) and where it is defined: ``my_backprop (nets.py:12)``."""
     import functools
 
     if isinstance(fn, functools.partial):
         return f"partial({qualified_name(fn.func)})"
-    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    name = (getattr(fn, "__qualname__", None) or type(fn).__qualname__).replace("<locals>.", "")
     target = getattr(fn, "__func__", fn)
     code = getattr(target, "__code__", None)
     if code is None:
@@ -93,15 +93,24 @@ def literal(value) -> str:
         return repr(int(value))
     if isinstance(value, (float, np.floating)) and not isinstance(value, np.ndarray):
         if isinstance(value, np.floating) and value.dtype != np.float64:
-            return f"np.{value.dtype.name}({float(value)!r})"
-        return repr(float(value))
+            return f"np.{value.dtype.name}({_source(float(value))})"
+        return _source(float(value))
     array = np.asarray(value)
     dtype = "" if array.dtype in (np.float64, np.int64) else f", dtype=np.{array.dtype.name}"
     if array.size > MAX_SHOWN:
         finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array.ravel()
         span = f"entries from {finite.min()!r} to {finite.max()!r}" if finite.size else "no finite entry"
         return f"<an array of shape {array.shape}{dtype.replace(', dtype=', ', ')}, {span}>"
-    return f"np.array({array.tolist()!r}{dtype})"
+    return f"np.array({_source(array.tolist())}{dtype})"
+
+
+def _source(value) -> str:
+    """A nested list of numbers as Python source, ∞ and NaN as np.inf and np.nan."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_source(v) for v in value) + "]"
+    if isinstance(value, float) and not np.isfinite(value):
+        return "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
+    return repr(value)
 
 
 def describe(value) -> str:

@@ -1,0 +1,145 @@
+"""The harness every oracle shares: options refused before any example, each kind of mismatch
+reported with its own smallest counterexample, counterexamples as Python, plain numbers, names."""
+
+import re
+
+import numpy as np
+import pytest
+
+import gradproofs
+from gradproofs import chain, clipping, mlp, rnn
+from gradproofs.oracle import (ORACLES, check_chain, check_clip_grad_norm, check_clip_grad_value,
+                               check_lstm_bptt, check_mlp, check_rnn_bptt)
+from gradproofs.oracle.harness import literal, qualified_name
+
+
+class Recorder:
+    """A function that records whether it was ever called."""
+
+    calls = 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        raise AssertionError("no example should run")
+
+
+BAD_OPTIONS = [
+    (check_chain, dict(returns=("dw", "dz")), ValueError, "returns names 'dz', which is not a gradient check_chain"),
+    (check_chain, dict(precision="float8"), ValueError, "unknown precision 'float8'"),
+    (check_mlp, dict(reduction="avg"), ValueError, "unknown reduction 'avg'"),
+    (check_mlp, dict(samples="single", reduction="sum"), ValueError, "reduction must be left out with samples"),
+    (check_mlp, dict(targets="labels"), ValueError, "targets='labels' .* needs cost='softmax_cross_entropy'"),
+    (check_mlp, dict(weights="transposed"), ValueError, "unknown weights 'transposed'"),
+    (check_mlp, dict(returns=("dW", "dx")), ValueError, "returns names 'dx'.*pass inputs=True"),
+    (check_mlp, dict(inputs=True, returns=("dW", "db")), ValueError, "returns does not name 'dx'"),
+    (check_mlp, dict(inputs="yes"), TypeError, "inputs must be True or False"),
+    (check_mlp, dict(returns={"dW": 3}), TypeError, "fn's keys must be strings"),
+    (check_mlp, dict(arguments=("weights", "z")), ValueError, "arguments names 'z'"),
+    (check_mlp, dict(output_activation="softmax"), ValueError, "unknown activation 'softmax'"),
+    (check_mlp, dict(max_width=0), ValueError, "max_width must be at least 1"),
+    (check_rnn_bptt, dict(axes="time batch"), ValueError, "axes must be a permutation of 'time batch feature'"),
+    (check_rnn_bptt, dict(axes="time time feature"), ValueError, "axes must be a permutation"),
+    (check_rnn_bptt, dict(returns={"W_z": "dWz"}), ValueError, "returns names 'W_z'"),
+    (check_rnn_bptt, dict(max_steps=0), ValueError, "max_steps must be at least 1"),
+    (check_lstm_bptt, dict(gates="ifgx"), ValueError, "gates must be 'separate' or a permutation of 'ifgo'"),
+    (check_lstm_bptt, dict(c0=False, returns={"c0": "dc0"}), ValueError, "returns names 'c0'"),
+    (check_lstm_bptt, dict(gates="separate", returns={"W_x": "dWx"}), ValueError, "returns names 'W_x'"),
+    (check_lstm_bptt, dict(c0=False, arguments=("x", "h0", "c0", "W_x", "W_h", "b", "dL_dh")), ValueError,
+     "arguments names 'c0'"),
+    (check_clip_grad_norm, dict(convention="pytorch"), ValueError, "unknown convention 'pytorch'"),
+    (check_clip_grad_norm, dict(dtypes=("float8",)), ValueError, "unknown dtypes 'float8'"),
+    (check_clip_grad_norm, dict(in_place="yes"), TypeError, "in_place must be True or False"),
+    (check_clip_grad_value, dict(scalars=False, max_dims=0), ValueError, "max_dims must be at least 1"),
+    (check_clip_grad_value, dict(arguments=("grads", "max_norm")), ValueError, "arguments names 'max_norm'"),
+    (check_clip_grad_value, dict(max_examples=0), ValueError, "max_examples must be at least 1"),
+    (check_clip_grad_value, dict(reproduce=3), TypeError, "reproduce must be the blob"),
+]
+
+
+@pytest.mark.parametrize("check, options, error, message", BAD_OPTIONS,
+                         ids=[f"{c.__name__}:{list(o)[0]}" for c, o, _, _ in BAD_OPTIONS])
+def test_bad_options_are_errors_naming_the_option_before_any_example(check, options, error, message):
+    fn = Recorder()
+    with pytest.raises(error, match=message):
+        check(fn, **options)
+    assert fn.calls == 0
+
+
+def test_every_oracle_is_in_the_table_the_command_line_reads():
+    assert list(ORACLES) == ["chain", "mlp", "rnn", "lstm", "clip-norm", "clip-value"]
+    assert all(oracle.signature.startswith("fn(") for oracle in ORACLES.values())
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+def no_epsilon_and_no_nan(grads, max_norm, norm_type):
+    """Two bugs: torch's rule without its epsilon, and NaN replaced by zeros."""
+    arrays = [g for g in grads if g is not None]
+    norm = clipping.total_norm(grads, norm_type)
+    with np.errstate(all="ignore"):
+        scale = min(max_norm / norm, 1.0) if norm > 0 else 1.0
+        clipped = [None if g is None else np.nan_to_num(g * g.dtype.type(scale)) for g in grads]
+    return clipped, norm if arrays else np.float32(0.0)
+
+
+def test_each_kind_of_mismatch_gets_its_own_smallest_counterexample():
+    with pytest.raises(gradproofs.Mismatch) as failure:
+        check_clip_grad_norm(no_epsilon_and_no_nan, max_examples=200)
+    message = str(failure.value)
+    kinds = re.findall(r"Mismatch \d of \d: ([^.]+)\. Smallest counterexample found:", message)
+    assert "clipped non-finite placement" in kinds and "clipped values" in kinds, message
+
+
+def test_counterexamples_print_plain_numbers_and_the_functions_name():
+    def backprop(w, b, x, y):
+        r = chain.backward(w, b, x, y)
+        return r.dw, 2 * r.db
+
+    with pytest.raises(gradproofs.Mismatch) as failure:
+        check_chain(backprop, max_examples=50)
+    message = str(failure.value)
+    assert "np.float64(" not in message and "<locals>" not in message, message
+    assert re.search(r"check_chain\(test_\w+\.backprop \(test_oracle_harness\.py:\d+\)\)", message), message
+    assert re.search(r"    w = np\.array\(\[[-\d., e]+\]\)", message), message
+
+
+def test_literals_rebuild_what_they_print():
+    values = [np.array([[0.5, -1.25]]), np.array([1e-39, -2.0], dtype=np.float32),
+              np.array([0.1, np.inf, -np.inf], dtype=np.float16), np.array(3.0), np.array([1, 0]),
+              [np.zeros(2), None], {"i": np.ones((1, 1))}, np.float32(0.1), 0.3, (1, 2.5), float("-inf")]
+    for value in values:
+        rebuilt = eval(literal(value), {"np": np})  # noqa: S307 - our own literal
+        if isinstance(value, dict):
+            np.testing.assert_array_equal(rebuilt["i"], value["i"])
+        elif isinstance(value, list):
+            assert rebuilt[1] is None and np.array_equal(rebuilt[0], value[0])
+        else:
+            assert np.asarray(rebuilt).dtype == np.asarray(value).dtype
+            np.testing.assert_array_equal(rebuilt, value)
+    assert literal(np.zeros((10, 10))).startswith("<an array of shape (10, 10)")
+    assert literal(np.array([np.nan])) == "np.array([np.nan])"
+
+
+def test_qualified_names_say_where_the_function_lives():
+    def inner():
+        pass
+
+    assert re.fullmatch(r"test_qualified_names_say_where_the_function_lives\.inner \(test_oracle_harness\.py:\d+\)",
+                        qualified_name(inner))
+    assert qualified_name(mlp.backward).startswith("backward (mlp.py:")
+
+
+def test_in_place_writes_and_crashes_are_mismatches_of_their_own():
+    def writes(x, h0, W_x, W_h, b, dL_dh):
+        result = rnn.bptt(x, h0, W_x, W_h, b, dL_dh)
+        h0 += 1.0
+        return result
+
+    def crashes(x, h0, W_x, W_h, b, dL_dh):
+        raise RuntimeError("boom")
+
+    with pytest.raises(gradproofs.Mismatch, match=r"Mismatch: in-place\.(.|\n)*modified its arguments in place: h0"):
+        check_rnn_bptt(writes, max_examples=10)
+    with pytest.raises(gradproofs.Mismatch, match=r"Mismatch: crash \(RuntimeError\)(.|\n)*"
+                                                  r"fn raised RuntimeError\('boom'\) at test_oracle_harness\.py:\d+"):
+        check_rnn_bptt(crashes, max_examples=10)
