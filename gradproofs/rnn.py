@@ -564,6 +564,9 @@ class Reference(compare.Reference):
     loses γ·eps absolute, 4γ/f′(a_t) more units of relative error (as in
     :class:`gradproofs.mlp.Reference`).
 
+    *Inputs.* ∂L/∂x_t = δ_t W_x adds H roundings and 1 to the worst relative
+    error of δ_t in its batch row.
+
     The tolerance is twice the first-order bound, for the second-order terms.
     """
 
@@ -736,7 +739,8 @@ class LSTMReference(compare.Reference):
     W_hh and sum, ĉ's two products and sum, ∂L/∂p's two products); autograd's
     derivatives from the output add 4γ/f′ on two of them (the smallest f′ of
     tanh(c_t), and of the gates the cell has). The sums over B·T terms add
-    B + T + 1.
+    B + T + 1; ∂L/∂h_0 and ∂L/∂x_t, products of ∂L/∂p_t with W_hh and W_ih,
+    4H + 1.
 
     The tolerance is twice the first-order bound, for the second-order terms.
     """

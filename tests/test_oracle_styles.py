@@ -98,6 +98,25 @@ def test_cs231n_forgotten_division_by_the_batch_is_caught_with_a_hint():
     assert_reproducible(message, check_mlp, buggy, **CS231N_NET)
 
 
+def test_cs231n_net_without_its_weight_layout_gets_a_hint():
+    message = caught(check_mlp, cs231n_net, **{**CS231N_NET, "weights": "out_in"})
+    assert "declare weights='in_out'" in message, message
+
+
+# --- deeplearning.ai: an L-layer network over columns (n, m), biases (n, 1) -------------------------------
+
+def dl_network(weights, biases, X, Y):
+    parameters = {f"W{l + 1}": W for l, W in enumerate(weights)} | {f"b{l + 1}": b for l, b in enumerate(biases)}
+    return deeplearning_ai.l_model_backward(parameters, X, Y)
+
+
+def test_deeplearning_ai_network_passes_with_samples_as_columns():
+    report = check_mlp(dl_network, samples="columns", returns={"dW": "dW{l}", "db": "db{l}"}, max_examples=30)
+    assert report.examples == 30
+    message = caught(check_mlp, dl_network, returns={"dW": "dW{l}", "db": "db{l}"})
+    assert "declare samples='columns'" in message, message
+
+
 # --- CS231n: the RNN over (N, T, D), returning dx ------------------------------------------------------
 
 def cs231n_rnn(x, h0, Wx, Wh, b, dh, dtype=np.float64, **bugs):

@@ -118,3 +118,25 @@ def lstm_backward(da, caches, *, carry_cell=True, **bugs):
             gradients[name] += step[name]
     gradients["da0"] = da_prevt
     return gradients
+
+
+# --- the L-layer network -----------------------------------------------------------------------------
+
+def l_model_backward(parameters, X, Y):
+    """Sigmoid layers over columns X (n_x, m), cost ½‖A − Y‖² averaged over the m examples; the
+    gradients dW1, db1, … with db (n, 1), as the course's L-layer model keeps them."""
+    L = len(parameters) // 2
+    caches, A = [], X
+    for l in range(1, L + 1):
+        Z = parameters[f"W{l}"] @ A + parameters[f"b{l}"]
+        caches.append((A, Z))
+        A = sigmoid(Z)
+    m = X.shape[1]
+    grads, dA = {}, A - Y
+    for l in range(L, 0, -1):
+        A_prev, Z = caches[l - 1]
+        dZ = dA * sigmoid(Z) * (1 - sigmoid(Z))
+        grads[f"dW{l}"] = dZ @ A_prev.T / m
+        grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True) / m
+        dA = parameters[f"W{l}"].T @ dZ
+    return grads
