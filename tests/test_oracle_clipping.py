@@ -203,7 +203,7 @@ BUGS = {
     "clipping only when n > c (torch shrinks at n == c)": (_planted("strict trigger"), {}, r"clipped\[\d\]"),
     "the norm returned after clipping": (_planted("norm after clipping"), {}, "the returned norm"),
     "the gradients modified in place": (_in_place, {}, "modified its arguments in place: grads"),
-    "the ∞-norm computed as a 2-norm": (_planted("the ∞-norm as a 2-norm"), {}, "norm_type = inf"),
+    "the ∞-norm computed as a 2-norm": (_planted("the ∞-norm as a 2-norm"), {}, "norm_type = np.inf"),
     "a non-finite norm applied, where TensorFlow returns NaN": (
         _tensorflow_applying_nonfinite, dict(convention="tensorflow"), r"clipped\[\d\].*expected nan"),
     "a non-finite norm applied, where error_if_nonfinite asks for an error": (
