@@ -201,8 +201,14 @@ def _rnn_forward(x, h0, W_x, W_h, b, f):
 
 
 def _bptt(x, h0, W_x, W_h, b, dL_dh, f, fprime) -> RNNGradients:
-    """The forward pass, then δ_t = (∂L/∂h_t + δ_(t+1) W_h) ⊙ f′(a_t) from t = T down to 1."""
+    """The forward pass, then :func:`_backward`."""
     states, pre = _rnn_forward(x, h0, W_x, W_h, b, f)
+    return _backward(x, states, pre, W_x, W_h, b, dL_dh, fprime)
+
+
+def _backward(x, states, pre, W_x, W_h, b, dL_dh, fprime) -> RNNGradients:
+    """δ_t = (∂L/∂h_t + δ_(t+1) W_h) ⊙ f′(a_t) from t = T down to 1, given the forward pass."""
+    h0 = states[0]
     carried = np.zeros_like(h0)  # δ_(t+1) W_h: what reaches h_t from later steps
     dW_x, dW_h, db = np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b)
     dx = [None] * len(pre)
@@ -578,6 +584,11 @@ class Reference(compare.Reference):
     dL_dh: np.ndarray
     activation: str
     dps: int = 40
+    # When ∂L/∂h_t is itself computed (a language model's output layer): the scale of dL_dh (the sum
+    # of the absolute values of its terms) and its relative error in units of eps, (T, B, 1).
+    # By default dL_dh is exact: |dL_dh| and 0.
+    upstream_scale: np.ndarray | None = None
+    upstream_units: np.ndarray | None = None
 
     FIELDS = RNN_FIELDS
 
@@ -643,10 +654,11 @@ class Reference(compare.Reference):
     def scales(self) -> dict:
         """{field: scale}: the recurrence on absolute values, per entry of each gradient and the states."""
         states, _, fprime = self._forward
+        upstream = np.abs(self.dL_dh) if self.upstream_scale is None else self.upstream_scale
         carried = np.zeros(self.h0.shape)
         E = np.zeros(fprime.shape)
         for t in reversed(range(self.x.shape[0])):
-            E[t] = (np.abs(self.dL_dh[t]) + carried) * fprime[t]
+            E[t] = (upstream[t] + carried) * fprime[t]
             carried = E[t] @ np.abs(self.W_h)
         return {"W_x": np.einsum("tbi,tbj->ij", E, np.abs(self.x)),
                 "W_h": np.einsum("tbi,tbj->ij", E, np.abs(states[:-1]) + 1.0),
@@ -661,9 +673,10 @@ class Reference(compare.Reference):
         H = self.W_h.shape[0]
         units = self._fprime_units(derivative_from_output)
         U = np.zeros(units.shape)  # the relative error of δ_t against E_t, in units of eps
+        upstream = np.zeros((T, B, 1)) if self.upstream_units is None else self.upstream_units
         carried = np.zeros((B, 1))
         for t in reversed(range(T)):
-            U[t] = carried + units[t] + 1.0
+            U[t] = np.maximum(carried, upstream[t]) + units[t] + 1.0
             carried = U[t].max(axis=1, keepdims=True) + H + 1.0
         worst = U.max(axis=(0, 1), initial=0.0)[:, None]  # per row of W_x, W_h, entry of b
         sums = B + T

@@ -1,0 +1,86 @@
+"""The seed's language model: the engines agree with the exact recurrence and with finite
+differences, and bad input is refused naming the argument, inputs untouched."""
+
+import numpy as np
+import pytest
+
+from gradproofs import lm
+
+RNG = np.random.default_rng(3)
+T, B, K, H = 4, 2, 5, 3
+TOKENS = RNG.integers(0, K, (T, B))
+TARGETS = RNG.integers(0, K, (T, B))
+PARAMETERS = dict(h0=RNG.uniform(-1, 1, (B, H)), U=RNG.uniform(-1, 1, (H, K)), W=RNG.uniform(-1, 1, (H, H)),
+                  b=RNG.uniform(-1, 1, H), V=RNG.uniform(-1, 1, (K, H)), c=RNG.uniform(-1, 1, K))
+EPS = float(np.finfo(np.float64).eps)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_engines_agree_with_the_exact_recurrence(reduction, device):
+    reference = lm.reference(TOKENS, TARGETS, **PARAMETERS, reduction=reduction)
+    assert reference.well_conditioned(EPS)
+    reference.assert_matches("numpy", lm.backward(TOKENS, TARGETS, **PARAMETERS, reduction=reduction), eps=EPS,
+                             derivative_from_output=False)
+    for embedding in (False, True):
+        result = lm.backward_torch(TOKENS, TARGETS, **PARAMETERS, reduction=reduction, embedding=embedding,
+                                   device=device)
+        reference.assert_matches(f"torch (embedding={embedding})", result, eps=EPS, derivative_from_output=True)
+    one_hot = lm.backward(lm.one_hot(TOKENS, K).astype(np.int8), TARGETS, **PARAMETERS, reduction=reduction)
+    np.testing.assert_array_equal(one_hot.U, lm.backward(TOKENS, TARGETS, **PARAMETERS, reduction=reduction).U)
+
+
+def test_gradients_are_the_slopes_of_the_loss():
+    """Central differences of E (computed independently, by the forward pass only) at step 1e-6."""
+    exact = lm.backward(TOKENS, TARGETS, **PARAMETERS)
+    for name in ("U", "W", "b", "V", "c", "h0"):
+        index = tuple(int(i) for i in np.unravel_index(1, PARAMETERS[name].shape))
+        shifted = []
+        for step in (1e-6, -1e-6):
+            parameters = {k: v.copy() for k, v in PARAMETERS.items()}
+            parameters[name][index] += step
+            shifted.append(lm.backward(TOKENS, TARGETS, **parameters).loss)
+        assert (shifted[0] - shifted[1]) / 2e-6 == pytest.approx(getattr(exact, name)[index], rel=1e-6, abs=1e-9)
+
+
+def test_the_batch_mean_is_the_sum_over_b():
+    mean, total = (lm.backward(TOKENS, TARGETS, **PARAMETERS, reduction=r) for r in ("mean", "sum"))
+    for name in ("U", "W", "b", "V", "c", "h0", "loss"):
+        np.testing.assert_allclose(getattr(total, name), B * getattr(mean, name), rtol=1e-14)
+
+
+def _changed(**changes):
+    arguments = dict(tokens=TOKENS.copy(), targets=TARGETS.copy(), **{k: v.copy() for k, v in PARAMETERS.items()})
+    arguments.update(changes)
+    return arguments
+
+
+BAD = [
+    (dict(tokens=np.full((T, B), K)), ValueError, rf"tokens must lie in \[0, {K}\)"),
+    (dict(targets=np.full((T, B), -1)), ValueError, r"targets must lie in \[0, 5\)"),
+    (dict(tokens=np.zeros((0, B), dtype=int), targets=np.zeros((0, B), dtype=int)), ValueError,
+     "tokens must hold at least one step"),
+    (dict(tokens=np.full((T, B, K), 0.5)), ValueError, "exactly one 1 and otherwise 0"),
+    (dict(tokens=np.ones((T, B, K))), ValueError, "exactly one 1"),
+    (dict(tokens=np.zeros((T, B, K + 1))), ValueError, r"tokens given one-hot must have shape \(T, B, 5\)"),
+    (dict(tokens=TOKENS.astype(float)), TypeError, "tokens must be integer token ids"),
+    (dict(targets=TARGETS[:2]), ValueError, r"targets must have the shape of tokens"),
+    (dict(U=np.ones((H, 1)), V=np.ones((1, H)), c=np.ones(1), tokens=np.zeros((T, B), dtype=int),
+          targets=np.zeros((T, B), dtype=int)), ValueError, "a vocabulary of K ≥ 2"),
+    (dict(W=np.ones((H, H + 1))), ValueError, r"W must have shape \(3, 3\)"),
+    (dict(V=np.ones((H, K))), ValueError, r"V must have shape \(5, 3\)"),
+    (dict(c=np.ones(H)), ValueError, r"c must have shape \(5,\)"),
+    (dict(h0=np.ones((B + 1, H))), ValueError, r"h0 must have shape \(B, H\) = \(2, 3\)"),
+    (dict(U=np.full((H, K), np.nan)), ValueError, "U must be finite"),
+    (dict(reduction="avg"), ValueError, "unknown reduction 'avg'"),
+]
+
+
+@pytest.mark.parametrize("engine", [lm.backward, lm.backward_exact, lm.backward_torch, lm.reference])
+@pytest.mark.parametrize("changes, error, message", BAD, ids=[m for _, _, m in BAD])
+def test_bad_input_is_refused_naming_the_argument(engine, changes, error, message):
+    arguments = _changed(**changes)
+    before = {k: np.copy(v) for k, v in arguments.items() if not isinstance(v, str)}
+    with pytest.raises(error, match=message):
+        engine(**arguments)
+    for key, value in before.items():
+        np.testing.assert_array_equal(arguments[key], value)
