@@ -134,6 +134,11 @@ class Expected:
 
         return Expected(joined("exact"), joined("scale"), joined("tolerance"), shape_of)
 
+    def clipped(self, clip_value: float) -> "Expected":
+        """The expectation of a gradient clipped to [−c, c] entry by entry: clipping is 1-Lipschitz,
+        so an entry's error bound (its scale times its tolerance) holds for the clipped entry too."""
+        return Expected(np.clip(self.exact, -clip_value, clip_value), self.scale, self.tolerance, self.shape_of)
+
     def map(self, layout, *, factor: float = 1.0, shape_of: str | None = None) -> "Expected":
         """The same expectation in another layout: ``layout`` (a transpose, a reshape, a
         permutation of axes) applied to every entry's exact value, scale and tolerance;

@@ -412,6 +412,45 @@ def lstm_sequences(*, min_steps: int = 1, max_steps: int = 6, min_batch: int = 1
                            _positive_number("max_recurrent", max_recurrent))
 
 
+class LMSequence(NamedTuple):
+    """A language-model problem (:mod:`gradproofs.lm`): token ids and targets (T, B) in a vocabulary
+    of K, h0 (B, H), U (H, K), W (H, H), b (H,), V (K, H), c (K,)."""
+
+    tokens: np.ndarray
+    targets: np.ndarray
+    h0: np.ndarray
+    U: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+
+
+@st.composite
+def _lm_sequences(draw, steps, batch, vocabulary, hidden):
+    T = draw(_steps(*steps), label="T (steps)")
+    B = draw(st.integers(*batch), label="B (batch)")
+    K = draw(st.integers(*vocabulary), label="K (vocabulary)")
+    H = draw(st.integers(*hidden), label="H (hidden units)")
+    ids = st.integers(0, K - 1)
+    return LMSequence(draw(hnp.arrays(np.int64, (T, B), elements=ids), label="tokens"),
+                      draw(hnp.arrays(np.int64, (T, B), elements=ids), label="targets"),
+                      _entries(draw, "h0", (B, H), 1.0), _entries(draw, "U", (H, K), 1.0),
+                      _entries(draw, "W", (H, H), 1.0), _entries(draw, "b", H, 1.0),
+                      _entries(draw, "V", (K, H), 1.0), _entries(draw, "c", K, 1.0))
+
+
+def lm_sequences(*, min_steps: int = 1, max_steps: int = 6, min_batch: int = 1, max_batch: int = 3,
+                 min_vocabulary: int = 2, max_vocabulary: int = 5, min_hidden: int = 1,
+                 max_hidden: int = 4) -> st.SearchStrategy[LMSequence]:
+    """Language-model problems :class:`LMSequence` of T steps, B sequences, a vocabulary of K ≥ 2
+    tokens and H hidden units, each in its [min, max] range; T = ``max_steps`` in about half the
+    draws; every real entry in [−1, 1]."""
+    return _lm_sequences(_size_range("steps", min_steps, max_steps), _size_range("batch", min_batch, max_batch),
+                         _size_range("vocabulary", min_vocabulary, max_vocabulary, 2),
+                         _size_range("hidden", min_hidden, max_hidden))
+
+
 # A rescaled draw keeps its radius to rounding only where its largest eigenvalues are well-conditioned.
 _MIN_RADIUS_SHARE = 0.1  # of the draw's spectral norm
 _MAX_EIGENVALUE_CONDITION = 1e4

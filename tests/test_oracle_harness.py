@@ -66,7 +66,7 @@ def test_bad_options_are_errors_naming_the_option_before_any_example(check, opti
 
 
 def test_every_oracle_is_in_the_table_the_command_line_reads():
-    assert list(ORACLES) == ["chain", "mlp", "rnn", "lstm", "clip-norm", "clip-value"]
+    assert list(ORACLES) == ["chain", "mlp", "rnn", "lstm", "rnn-lm", "clip-norm", "clip-value"]
     assert all(oracle.signature.startswith("fn(") for oracle in ORACLES.values())
 
 

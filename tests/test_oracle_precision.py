@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import gradproofs
-from gradproofs import mlp, rnn
+from gradproofs import lm, mlp, rnn
 from gradproofs.oracle import (check_clip_grad_norm, check_clip_grad_value, check_lstm_bptt, check_mlp,
-                               check_rnn_bptt, torch_in_place)
+                               check_rnn_bptt, check_rnn_lm, torch_in_place)
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -90,6 +90,16 @@ def cs231n_rnn_in_float32(x, h0, Wx, Wh, b, dh):
     return cs231n.rnn_backward(dh, cache)
 
 
+def min_char_rnn_loss(*args):
+    from styles import min_char_rnn
+
+    return min_char_rnn.lossFun(*args)
+
+
+def torch_lm(tokens, targets, h0, U, W, b, V, c):
+    return lm.backward_torch(tokens, targets, h0, U, W, b, V, c, embedding=True)
+
+
 NO_FALSE_ALARM = [
     ("a NumPy MLP in float16", check_mlp, numpy_float16_mlp, {}),
     ("nn.Linear in float16", check_mlp, torch_mlp(torch.float16, torch.float16), {}),
@@ -104,6 +114,10 @@ NO_FALSE_ALARM = [
     ("a torch RNN loop in bfloat16", check_rnn_bptt, torch_rnn_loop(torch.bfloat16), {}),
     ("torch.nn.RNN", check_rnn_bptt, nn_rnn, dict(inputs=True)),
     ("torch.nn.LSTM", check_lstm_bptt, nn_lstm, dict(inputs=True)),
+    ("min-char-rnn's lossFun", check_rnn_lm, min_char_rnn_loss,
+     dict(samples="single", returns=(None, "U", "W", "V", "b", "c", None), clip_value=5,
+          arguments=("tokens", "targets", "h0", "U", "W", "V", "b", "c"))),
+    ("a torch language model (nn.Embedding, nn.RNN, nn.Linear, cross_entropy)", check_rnn_lm, torch_lm, {}),
     ("torch.nn.utils.clip_grad_norm_", check_clip_grad_norm, torch_in_place(torch.nn.utils.clip_grad_norm_), {}),
     ("torch.nn.utils.clip_grad_norm_ without foreach", check_clip_grad_norm,
      torch_in_place(torch.nn.utils.clip_grad_norm_, foreach=False), {}),

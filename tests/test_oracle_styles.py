@@ -179,6 +179,19 @@ def test_gates_out_of_order_are_caught():
     assert_reproducible(message, check_lstm_bptt, buggy, **CS231N_LSTM, **SMALL)
 
 
+@pytest.mark.thorough
+def test_the_lstm_bugs_are_caught_at_the_default_sizes():
+    def gates_out_of_order(*args):
+        _, cache = cs231n.lstm_forward(*args[:5], order="ifgo")
+        return cs231n.lstm_backward(args[5], [step[:-1] + ("ifog",) for step in cache])
+
+    with pytest.raises(gradproofs.Mismatch):
+        check_lstm_bptt(gates_out_of_order, **CS231N_LSTM, max_examples=100)
+    for bug in (dict(forget_on_cell_path=False), dict(carry_cell=False), dict(tanh_prime_of_c=False)):
+        with pytest.raises(gradproofs.Mismatch):
+            check_lstm_bptt(lambda *args, bug=bug: dl_lstm(*args, **bug), **DL_LSTM, max_examples=100)
+
+
 def test_a_consistent_gate_order_other_than_the_declared_one_gets_a_hint():
     def ifgo(*args):
         return cs231n_lstm(*args, order="ifgo")

@@ -110,7 +110,7 @@ def test_check_command_runs_check_mlp(tmp_path, monkeypatch, capsys):
 
 TARGETS = """
 import numpy as np
-from gradproofs import chain, clipping, mlp, rnn
+from gradproofs import chain, clipping, lm, mlp, rnn
 
 
 def chain_fn(w, b, x, y):
@@ -136,6 +136,10 @@ def clip_norm_fn(grads, max_norm, norm_type):
     return clipping.clip_grad_norm(grads, max_norm, norm_type, convention="optax")
 
 
+def lm_fn(tokens, targets, h0, U, W, b, V, c):
+    return lm.backward(tokens, targets, h0, U, W, b, V, c)
+
+
 def clip_value_fn(grads, clip_value):
     return clipping.clip_grad_value(grads, clip_value)
 
@@ -153,6 +157,7 @@ CHECKS = [
     ("mlp", "mlp_fn", ["--option", "returns=('db', 'dW')"]),
     ("rnn", "rnn_fn", ["--option", "inputs=True", "--option", "returns={'W_x': 'W_x', 'b': 'b', 'x': 'x'}"]),
     ("lstm", "lstm_fn", ["--option", "max_steps=2"]),
+    ("rnn-lm", "lm_fn", ["--option", "max_steps=3"]),
     ("clip-norm", "clip_norm_fn", ["--option", "convention=optax", "--option", "dtypes=('float32',)"]),
     ("clip-value", "clip_value_fn", []),
     ("chain", "trainer.backprop", []),

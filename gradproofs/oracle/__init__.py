@@ -7,6 +7,7 @@
 >>> check_rnn_bptt(cs231n_rnn_backward, axes="batch time feature", weights="in_out", inputs=True,
 ...                returns=("x", "h0", "W_x", "W_h", "b"))
 >>> check_lstm_bptt(my_lstm, gates="ifog", c0=False)
+>>> check_rnn_lm(lossFun, samples="single", returns=(None, "U", "W", "V", "b", "c", None), clip_value=5)
 >>> check_clip_grad_norm(my_clip, convention="optax")
 >>> check_clip_grad_norm(torch_in_place(torch.nn.utils.clip_grad_norm_))
 
@@ -23,7 +24,8 @@ from gradproofs.oracle.harness import ORACLES, Oracle, Report
 from gradproofs.oracle.chain import check_chain  # noqa: I001 - in this order in ORACLES
 from gradproofs.oracle.mlp import check_mlp
 from gradproofs.oracle.recurrent import check_lstm_bptt, check_rnn_bptt
+from gradproofs.oracle.lm import check_rnn_lm
 from gradproofs.oracle.clipping import check_clip_grad_norm, check_clip_grad_value, torch_in_place
 
 __all__ = ["ORACLES", "Oracle", "Report", "check_chain", "check_clip_grad_norm", "check_clip_grad_value",
-           "check_lstm_bptt", "check_mlp", "check_rnn_bptt", "torch_in_place"]
+           "check_lstm_bptt", "check_mlp", "check_rnn_bptt", "check_rnn_lm", "torch_in_place"]

@@ -109,7 +109,8 @@ class Returns:
     """What ``fn`` returns, as declared by ``returns=``.
 
     ``None``: the oracle's default; a name (str): fn returns that gradient
-    alone; a tuple of names: fn returns a sequence in that order; a dict
+    alone; a tuple of names: fn returns a sequence in that order (None for an
+    item that is not a gradient, such as a loss, which is not read); a dict
     {gradproofs name: fn's key}: fn returns a mapping (or an object with those
     attributes). A field with one array per layer (``layered``) is a sequence
     of arrays, or, in a dict, a key holding "{l}", which stands for the layer
@@ -126,8 +127,8 @@ class Returns:
         elif isinstance(value, Mapping):
             self.form, names = "keys", dict(value)
         elif isinstance(value, (tuple, list)):
-            self.form, names = "sequence", {name: name for name in value}
-            if len(names) != len(value):
+            self.form, names = "sequence", {name: name for name in value if name is not None}
+            if len(names) != len([name for name in value if name is not None]):
                 raise ValueError(f"returns names a gradient twice: {list(value)}")
         else:
             raise TypeError(f"returns must be a name, a tuple of names or a dict {{name: fn's key}}, got "
@@ -146,6 +147,7 @@ class Returns:
         self.declared = value
         self.names = names  # gradproofs name -> fn's key (or the name itself)
         self.fields = tuple(names)
+        self.positions = tuple(value) if self.form == "sequence" else None  # None: an item not checked
 
     def __repr__(self) -> str:
         return repr(self.declared)
@@ -154,9 +156,9 @@ class Returns:
         """The other orders of a sequence of two or three names (for hints)."""
         from itertools import permutations
 
-        if self.form != "sequence" or not 2 <= len(self.fields) <= 3:
+        if self.form != "sequence" or not 2 <= len(self.positions) <= 3:
             return []
-        return [order for order in permutations(self.fields) if order != self.fields]
+        return [order for order in permutations(self.positions) if order != self.positions]
 
     def labels(self, field: str, layers: int | None) -> list:
         """The labels under which a field's arrays are judged (one per layer for a layered field)."""
@@ -195,11 +197,11 @@ class Returns:
             values = {self.fields[0]: result}
         elif self.form == "sequence":
             if isinstance(result, (str, bytes, np.ndarray, Mapping)) or not isinstance(result, (tuple, list)) \
-                    or len(result) != len(self.fields):
-                names = ", ".join(self.fields)
-                fail("result structure", f"fn must return a sequence of {len(self.fields)} items ({names}), "
+                    or len(result) != len(self.positions):
+                names = ", ".join(str(name) for name in self.positions)
+                fail("result structure", f"fn must return a sequence of {len(self.positions)} items ({names}), "
                                          f"got {describe(result)}")
-            values = dict(zip(self.fields, result))
+            values = {name: item for name, item in zip(self.positions, result) if name is not None}
         else:
             values = {}
             for field, key in self.names.items():

@@ -18,14 +18,13 @@ TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.ls
 class _Recurrent(Oracle):
     """What the RNN and the LSTM oracles share: sequence axes, weights, returns, precision, sizes."""
 
-    def _layout(self, axes, weights, precision, max_steps, max_batch, max_inputs, max_hidden):
+    def _layout(self, axes, weights, precision, **sizes):
+        """The declared axes, weights and precision, and the largest sizes (``max_steps=…``)."""
         self.axes = conventions.axes(axes)
         self.weights = conventions.choice("weights", weights, conventions.WEIGHTS)
         self.precision = conventions.precision(precision)
-        self.max_steps = _validate.positive_int("max_steps", max_steps)
-        self.max_batch = _validate.positive_int("max_batch", max_batch)
-        self.max_inputs = _validate.positive_int("max_inputs", max_inputs)
-        self.max_hidden = _validate.positive_int("max_hidden", max_hidden)
+        for name, value in sizes.items():
+            setattr(self, name, _validate.positive_int(name, value))
 
     @property
     def _columns(self) -> bool:
@@ -44,7 +43,7 @@ class _Recurrent(Oracle):
     def _vector(self, array):
         return conventions.vector(array, self._columns)
 
-    families = ()  # groups of fields that are one kind of mismatch
+    families = (("W_x", "W_h"), ("h0", "c0"))  # groups of fields that are one kind of mismatch: the weights, …
 
     def _judge(self, fn, reference, case: Case, expectations) -> float:
         def judgement():
@@ -94,7 +93,8 @@ class RNN(_Recurrent):
                  max_hidden=4):
         self.remember(locals())
         self.activation = activations.get(activation).name
-        self._layout(axes, weights, precision, max_steps, max_batch, max_inputs, max_hidden)
+        self._layout(axes, weights, precision, max_steps=max_steps, max_batch=max_batch, max_inputs=max_inputs,
+                     max_hidden=max_hidden)
         self.inputs = conventions.flag("inputs", inputs)
         known = RNN_GRADIENTS if self.inputs else RNN_GRADIENTS[:4]
         self.returns = conventions.Returns(returns, known=known, default={name: name for name in known},
@@ -195,8 +195,10 @@ class LSTM(_Recurrent):
         self.c0 = conventions.flag("c0", c0)
         self.gates = _gates(gates)
         if self.gates == "separate":  # the four gates' weights are one kind of mismatch, their biases another
-            self.families = (tuple(f"W_{g}" for g in TORCH_GATES), tuple(f"b_{g}" for g in TORCH_GATES))
-        self._layout(axes, weights, precision, max_steps, max_batch, max_inputs, max_hidden)
+            self.families = (tuple(f"W_{g}" for g in TORCH_GATES), tuple(f"b_{g}" for g in TORCH_GATES),
+                             ("h0", "c0"))
+        self._layout(axes, weights, precision, max_steps=max_steps, max_batch=max_batch, max_inputs=max_inputs,
+                     max_hidden=max_hidden)
         self.inputs = conventions.flag("inputs", inputs)
         separate = self.gates == "separate"
         known = [name for name in (LSTM_SEPARATE if separate else LSTM_STACKED)
