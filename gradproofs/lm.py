@@ -218,6 +218,49 @@ def backward_torch(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
                        torch.cat([initial.detach(), states.detach()]), torch.softmax(logits, dim=2).detach())
 
 
+# --- why the gradients vanish or explode: one loss term at a time ------------------------------------
+
+def decomposition(tokens, targets, h0, U, W, b, V, c, *, exact: bool = False, dps: int = 40):
+    """∂E/∂W as the notes decompose it: Σ_k Σ_(t≤k) ∂E_k/∂H_k · (∏_(j=t+1..k) ∂H_j/∂H_(j−1)) · ∂⁺H_t/∂W.
+
+    E_k = −log ŷ_k[y_k] is step k's loss and H_k = h_k; ∂H_j/∂H_(j−1) =
+    diag(tanh′(a_j))·W; ∂⁺H_t/∂W is the immediate partial (H_(t−1) held fixed),
+    whose product with a row vector g is (g ⊙ tanh′(a_t))ᵀ h_(t−1). O(T²) products
+    of Jacobians, summed over the batch: the same number as BPTT's ∂E/∂W (with the
+    batch's sum, ``reduction="sum"``), term by term. ``exact=True``: in mpmath
+    with ``dps`` digits (and ten more for the sums).
+    """
+    import mpmath
+
+    x, y, h0, U, W, b, V, c, _ = _check(tokens, targets, h0, U, W, b, V, c, "sum")
+    if exact:
+        from gradproofs import mlp
+
+        gradients = backward_exact(x, y, h0, U, W, b, V, c, reduction="sum", dps=dps)
+        tanh_prime = mlp._mpmath_elementwise("tanh")[1]
+        U, W, b, V = map(rnn._mpmath, (U, W, b, V))
+    else:
+        gradients = backward(x, y, h0, U, W, b, V, c, reduction="sum")
+        tanh_prime = activations.get("tanh").numpy_derivative
+    states, inputs = gradients.states, one_hot(x, U.shape[1])
+    with mpmath.workdps(dps + 10), np.errstate(over="ignore", under="ignore"):
+        delta_o = gradients.probabilities - one_hot(y, U.shape[1])
+        pre = [inputs[t] @ U.T + states[t] @ W.T + b for t in range(x.shape[0])]
+        return _decomposition(states, pre, delta_o, W, V, tanh_prime)
+
+
+def _decomposition(states, pre, delta_o, W, V, fprime):
+    """The double sum of :func:`decomposition` over any number system (float, mpmath, SymPy)."""
+    total = np.zeros(W.shape, dtype=W.dtype)
+    for k in range(len(pre)):
+        g = delta_o[k] @ V  # ∂E_k/∂H_k, one row per sequence
+        for t in range(k, -1, -1):
+            local = g * fprime(pre[t])  # g · diag(f′(a_t))
+            total = total + local.T @ states[t]  # · ∂⁺H_t/∂W
+            g = local @ W  # · ∂H_t/∂H_(t−1)
+    return total
+
+
 # --- judging a float engine against the exact gradients ----------------------------------------------
 
 LM_FIELDS = ("U", "W", "b", "V", "c", "h0")
