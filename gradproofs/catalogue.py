@@ -15,7 +15,7 @@ from typing import Callable
 from gradproofs.errors import DerivationError
 
 KINDS = ("exact", "bound", "statistical")
-FAMILY_MODULES = ("activations", "chain", "dense", "initialisation", "rnn", "clipping", "tamed")
+FAMILY_MODULES = ("activations", "chain", "dense", "initialisation", "rnn", "clipping", "tamed", "lm")
 
 
 @dataclass(frozen=True)
