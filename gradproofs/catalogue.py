@@ -15,7 +15,7 @@ from typing import Callable
 from gradproofs.errors import DerivationError
 
 KINDS = ("exact", "bound", "statistical")
-FAMILY_MODULES = ("activations", "chain", "dense", "initialisation", "rnn", "clipping", "tamed")
+FAMILY_MODULES = ("activations", "chain", "dense", "initialisation", "rnn", "clipping", "tamed", "lm")
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,23 @@ class Derivation:
         """Each (computed, published) pair agrees to the published figure's last decimal.
 
         Give a figure such as "779" as a string: as a float it would claim a decimal it lacks.
+        A figure in scientific notation ("4.36073e-5") is judged at its mantissa's last
+        decimal (here 10⁻¹⁰) and shown as a power of ten.
         """
         shown = []
         for computed, published in pairs:  # a figure given as a string keeps its own decimals
-            decimals = len((published if isinstance(published, str) else repr(float(published))).partition(".")[2])
-            if abs(float(computed) - float(published)) > 0.5 * 10.0 ** -decimals:
+            mantissa, _, exponent = (published if isinstance(published, str)
+                                     else repr(float(published))).lower().partition("e")
+            exponent = int(exponent or 0)
+            decimals = len(mantissa.partition(".")[2])
+            if abs(float(computed) - float(published)) > 0.5 * 10.0 ** (exponent - decimals):
                 raise DerivationError(f"{computed} does not round to the published {published} ({source})")
-            shown.append(rf"{float(computed):.{decimals + 3}f}\ldots \approx {published}")
+            if exponent:
+                power = rf"\times 10^{{{exponent}}}"
+                shown.append(rf"{float(computed) / 10.0 ** exponent:.{decimals + 3}f}\ldots {power} "
+                             rf"\approx {mantissa} {power}")
+            else:
+                shown.append(rf"{float(computed):.{decimals + 3}f}\ldots \approx {published}")
         self.steps.append(Step(f"Each agrees with the published figure ({source}).",
                                r",\quad ".join(shown)))
 

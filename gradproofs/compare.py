@@ -94,7 +94,9 @@ def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
         error = np.where(compared, np.abs(got_np - expected_np) / np.where(compared, scale_np, 1), 0.0)
     error = np.where(np.isnan(error) & compared, np.inf, error)
     tolerance = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), error.shape)
-    worst = int(np.argmax(error / tolerance)) if error.size else 0
+    with np.errstate(invalid="ignore", divide="ignore"):  # a tolerance of 0 admits an error of 0 alone
+        excess = np.where(error == 0, 0.0, error / tolerance)
+    worst = int(np.argmax(excess)) if error.size else 0
     if error.size and not error[worst] <= tolerance[worst]:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             absolute = np.abs(got_np - expected_np)

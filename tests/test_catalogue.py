@@ -57,6 +57,17 @@ def test_a_failing_derivation_step_raises():
         derivation.holds("false on purpose", 1 > 2)
 
 
+def test_a_published_figure_is_judged_at_its_last_decimal_in_scientific_notation_too():
+    derivation = Derivation()
+    derivation.agrees_with("src", (4.3607320e-5, "4.36073e-5"), (20525631.29, "2.05256e7"), (0.044004, "0.0440"))
+    assert derivation.steps[-1].latex == (r"4.36073200\ldots \times 10^{-5} \approx 4.36073 \times 10^{-5},\quad "
+                                          r"2.05256313\ldots \times 10^{7} \approx 2.05256 \times 10^{7},\quad "
+                                          r"0.0440040\ldots \approx 0.0440")
+    for computed, published in ((4.3607420e-5, "4.36073e-5"), (20525700.0, "2.05256e7"), (0.04406, "0.0440")):
+        with pytest.raises(AssertionError, match="does not round to the published"):
+            derivation.agrees_with("src", (computed, published))
+
+
 def test_verify_reports_a_false_statement_as_failed():
     from gradproofs.errors import Mismatch
 

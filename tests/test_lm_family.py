@@ -1,0 +1,97 @@
+"""The seed's toy networks: the published figures, and checks that fail when the statement is wrong."""
+
+import numpy as np
+import pytest
+from hypothesis import Phase, given, settings, strategies as st
+
+from gradproofs import rnn
+from gradproofs.catalogue import Derivation
+from gradproofs.compare import assert_close
+from gradproofs.errors import Mismatch
+from gradproofs.theorems import lm as theorems
+
+ENGINES = {"numpy": theorems.linear_unit, "torch": theorems.linear_unit_torch}
+
+
+# --- w999-toy ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("w, published_y, published_slope", [
+    (1.01, "20751.639", "2.05256e7"),
+    (0.99, "4.36073e-5", "0.0440"),
+])
+def test_the_engines_give_the_published_figures(engine, w, published_y, published_slope):
+    """The figures as published, each to its last decimal (an independent source for both engines)."""
+    y, slope = ENGINES[engine](w)
+    Derivation().agrees_with("the lecture's toy example", (y, published_y), (slope, published_slope))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_at_w_one_the_figures_are_exact_and_at_w_one_hundredth_y_underflows(engine):
+    assert ENGINES[engine](1.0) == (1.0, 999.0)  # 1·1 and a sum of 999 ones: no rounding
+    assert ENGINES[engine](0.01)[0] == 0.0  # 10^−1998 is below float64's 2^−1074
+
+
+@pytest.mark.parametrize("w, steps", [(1.01, 1000), (0.99, 1000), (1.0, 1000), (-1.5, 3), (0.5, 2)])
+def test_the_toy_check_rejects_a_wrong_exponent(w, steps):
+    """The check passes the true exponent T − 1 and rejects T and T − 2 (an engine one step off)."""
+    assert theorems._linear_unit_agrees(w, steps, "cpu").value <= 2 * (steps - 1) * theorems.EPS64
+    for offset in (1, -1):
+        with pytest.raises(Mismatch, match="dy/dw"):
+            theorems._linear_unit_agrees(w, steps, "cpu", exponent_offset=offset)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("arguments, error, message", [
+    (("1.01", 10), TypeError, "w must"),
+    ((float("nan"), 10), ValueError, "w must be finite"),
+    ((1.01, 0), ValueError, "steps must be at least 1"),
+    ((1.01, 2.5), TypeError, "steps must be an integer"),
+])
+def test_bad_input_is_refused_naming_the_argument(engine, arguments, error, message):
+    with pytest.raises(error, match=message):
+        ENGINES[engine](*arguments)
+
+
+# --- not-the-sigmoid --------------------------------------------------------------------------
+
+def _scalar_unit(w, u):
+    """The problem (u, h_0, W_x, W_h, b) of a single unit with recurrent weight w and inputs u."""
+    return np.reshape(u, (-1, 1, 1)).astype(float), np.zeros((1, 1)), np.eye(1), np.array([[w]]), np.zeros(1)
+
+
+def test_between_one_and_four_relu_explodes_and_the_sigmoid_vanishes():
+    """w = 2 and positive inputs: every ReLU factor is exactly 2 (no rounding: powers of 2), while
+    the sigmoid's product stays below (2/4)^29."""
+    problem = _scalar_unit(2.0, np.full(30, 0.1))
+    assert rnn.jacobian(*problem, 30, 1, activation="relu")[0, 0, 0] == 2.0 ** 29
+    assert 0 < rnn.jacobian(*problem, 30, 1, activation="sigmoid")[0, 0, 0] <= 0.5 ** 29
+    assert theorems._products_agree(problem, 1, "cpu").value > 0
+
+
+def test_relu_is_w_to_the_n_only_while_every_pre_activation_is_positive():
+    inputs = np.full(8, 0.5)
+    inputs[4] = -100.0  # h_4 = 7.5, so a_5 = 2·h_4 − 100 < 0: the unit switches off and the product is 0
+    with pytest.raises(Mismatch, match="ReLU"):
+        theorems._products_agree(_scalar_unit(2.0, inputs), 0, "cpu")
+
+
+def test_a_sigmoid_factor_peaking_at_one_half_breaks_the_bound():
+    """Twice σ′ (the derivative of 2σ − 1, peak 1/2) exceeds (σ_max/4)^(T−k) for some drawn network."""
+
+    @settings(max_examples=50, derandomize=True, database=None, deadline=None,
+              phases=[Phase.explicit, Phase.generate])
+    @given(data=st.data())
+    def doubled(data):
+        problem, k = theorems._draw_positive_network(data)
+        theorems._products_agree(problem, k, "cpu", sigmoid_gain=2.0)
+
+    with pytest.raises(Mismatch, match=r"the sigmoid's ‖∂h_T/∂h_k‖₂ = .* exceeds"):
+        doubled()
+
+
+def test_a_tolerance_of_zero_admits_no_error():
+    """An exact product (T − k = 1, W_h·I) is judged with tolerance 0: one ulp off must fail."""
+    assert assert_close("exact", [0.0, 1.0], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact") == 0.0
+    with pytest.raises(Mismatch, match=r"exact\[1\]"):
+        assert_close("exact", [0.0, np.nextafter(1.0, 2.0)], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact")
