@@ -95,3 +95,25 @@ def test_a_tolerance_of_zero_admits_no_error():
     assert assert_close("exact", [0.0, 1.0], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact") == 0.0
     with pytest.raises(Mismatch, match=r"exact\[1\]"):
         assert_close("exact", [0.0, np.nextafter(1.0, 2.0)], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact")
+
+
+def test_the_decomposition_is_bptt_and_a_truncated_one_is_not():
+    import mpmath
+
+    from gradproofs import lm
+
+    rng = np.random.default_rng(5)
+    T, B, K, H = 4, 2, 3, 2
+    problem = (rng.integers(0, K, (T, B)), rng.integers(0, K, (T, B)), rng.uniform(-1, 1, (B, H)),
+               rng.uniform(-1, 1, (H, K)), rng.uniform(-1, 1, (H, H)), rng.uniform(-1, 1, H),
+               rng.uniform(-1, 1, (K, H)), rng.uniform(-1, 1, K))
+    bptt = lm.backward_exact(*problem, reduction="sum")
+    with mpmath.workdps(60):
+        difference = lm.decomposition(*problem, exact=True) - bptt.W
+        assert max(abs(v) for v in difference.ravel()) < mpmath.mpf("1e-35")
+    # Each loss term through its own step only (no product of Jacobians): not BPTT.
+    floats = lm.backward(*problem, reduction="sum")
+    tanh_prime = 1 - floats.states[1:] ** 2
+    delta_o = floats.probabilities - lm.one_hot(problem[1], K)
+    own_step_only = sum(((delta_o[k] @ problem[6]) * tanh_prime[k]).T @ floats.states[k] for k in range(T))
+    assert np.abs(own_step_only - floats.W).max() > 1e-3

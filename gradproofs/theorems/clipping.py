@@ -709,7 +709,7 @@ def _derive_step() -> Derivation:
     return d
 
 
-def _torch_step(device, grads, params, lr, clip):
+def torch_sgd_step(device, grads, params, lr, clip):
     """One torch.optim.SGD step on ``device`` after ``clip(parameters)``; returns θ' as NumPy arrays."""
     torch = devices.torch()
     parameters = []
@@ -736,7 +736,7 @@ def _check_step(data, device: str) -> Evidence:
         c = min(tau, 6e4)
         bound = lr * c * math.sqrt(sum(g.size for g in grads))
         ours = clipping.clip_grad_value(grads, c)
-        steps = {"numpy": ours, f"torch SGD after clip_grad_value_ ({device})": _torch_step(
+        steps = {"numpy": ours, f"torch SGD after clip_grad_value_ ({device})": torch_sgd_step(
             device, grads, params, lr, lambda ps: torch.nn.utils.clip_grad_value_(ps, c))}
         label = f"lr·c·√d = {bound!r}"
     else:
@@ -752,7 +752,7 @@ def _check_step(data, device: str) -> Evidence:
         bound = lr * tau * (math.sqrt(len(grads)) if convention == "keras" else 1.0)
         steps = {engine: ours}
         if convention == "torch":
-            steps[f"torch SGD after clip_grad_norm_ ({device})"] = _torch_step(
+            steps[f"torch SGD after clip_grad_norm_ ({device})"] = torch_sgd_step(
                 device, grads, params, lr, lambda ps: torch.nn.utils.clip_grad_norm_(ps, tau))
         label = f"lr·τ{'·√k' if convention == 'keras' else ''} = {bound!r}"
     slack = 1.0

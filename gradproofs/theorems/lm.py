@@ -6,8 +6,9 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import _validate, activations, devices, rnn, strategies
+from gradproofs import _validate, activations, clipping, devices, lm, rnn, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs.theorems import clipping as clipping_theorems, tamed
 from gradproofs.compare import assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
 
@@ -24,6 +25,10 @@ FAMILY = family(Family(
 ))
 
 EPS64 = float(np.finfo(np.float64).eps)
+EPS32 = float(np.finfo(np.float32).eps)
+SOURCE_NOTES = ("The BPTT steps of the Simple RNN language model, as in Britz, \"Recurrent Neural Networks "
+                "Tutorial, Part 3: Backpropagation Through Time and Vanishing Gradients\" (WildML, 2015), and "
+                "Karpathy's min-char-rnn (2015)")
 LECTURE = "Hung-yi Lee, Machine Learning, lecture \"Recurrent Neural Network (Part II)\" (National Taiwan University)"
 
 
@@ -363,4 +368,315 @@ register(Theorem(
     engines=("sympy", "mpmath", "numpy", "torch"),
     derive=_derive_not_the_sigmoid,
     check=_check_not_the_sigmoid,
+))
+
+
+# --- the language model's backpropagation through time --------------------------------------------
+
+# (T, K, H, tokens, targets): small networks on which SymPy differentiates E plainly
+BPTT_SHAPES = ((1, 2, 1, [0], [1]), (2, 3, 2, [2, 0], [1, 2]), (3, 2, 1, [1, 1, 0], [0, 1, 1]))
+
+
+def _symbols(name, *shape):
+    import sympy
+
+    values = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        values[index] = sympy.Symbol(f"{name}_{{{''.join(str(i + 1) for i in index)}}}", real=True)
+    return values
+
+
+def _symbolic_lm(steps, vocabulary, hidden):
+    """h0 (1, H), U (H, K), W (H, H), b (H,), V (K, H), c (K,) as arrays of SymPy symbols (B = 1)."""
+    return (_symbols("h0", 1, hidden), _symbols("U", hidden, vocabulary), _symbols("W", hidden, hidden),
+            _symbols("b", hidden), _symbols("V", vocabulary, hidden), _symbols("c", vocabulary))
+
+
+def _sympy_softmax(o):
+    import sympy
+
+    e = np.frompyfunc(sympy.exp, 1, 1)(o)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _derive_lm_bptt() -> Derivation:
+    import sympy
+
+    d = Derivation()
+    o = sympy.symbols("o_1:4", real=True)
+    p = [sympy.exp(v) / sum(sympy.exp(u) for u in o) for v in o]
+    d.holds("The output error: for the cross-entropy of a softmax and a one-hot target y, "
+            r"$\partial(-\log \hat y_y)/\partial o_k = \hat y_k - [k = y]$ for every k and y (three classes), so "
+            r"$\delta^o_t = \hat y_t - e(y_t)$.",
+            all(sympy.simplify(sympy.diff(-sympy.log(p[y]), o[k]) - (p[k] - (1 if k == y else 0))) == 0
+                for y in range(3) for k in range(3)),
+            r"\frac{\partial E_t}{\partial o_t} = \hat y_t - e(y_t)")
+    f, fprime = symbolic.undefined("f")
+    elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
+    log = np.frompyfunc(sympy.log, 1, 1)
+    d.say("Let f be any differentiable activation (an undefined SymPy function; the model's is tanh) and "
+          r"$E = \sum_t -\log \operatorname{softmax}(V h_t + c)[y_t]$, $h_t = f(U e(x_t) + W h_{t-1} + b)$. "
+          "`lm`'s recurrence (the notes' BPTT steps), run on arrays of SymPy symbols, must equal plain "
+          "`sympy.diff` of the unrolled network for every parameter and $h_0$:")
+    for steps, vocabulary, hidden, tokens, targets in BPTT_SHAPES:
+        h0, U, W, b, V, c = _symbolic_lm(steps, vocabulary, hidden)
+        x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
+        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, log)
+        # E written out independently: Σ_t log Σ_k exp(o_tk) − o_t[y_t] over the unrolled network
+        states = rnn._rnn_forward(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])[0]
+        outputs = [h @ V.T + c for h in states[1:]]
+        loss = sum(sympy.log(sum(sympy.exp(v) for v in o[0])) - o[0][y_t[0]] for o, y_t in zip(outputs, y))
+        pairs = [pair for params, grads in ((U, result.U), (W, result.W), (b, result.b), (V, result.V),
+                                            (c, result.c), (h0, result.h0))
+                 for pair in zip(params.ravel(), grads.ravel())]
+        d.holds(f"T = {steps}, K = {vocabulary}, H = {hidden}, tokens {tokens}, targets {targets}: all "
+                f"{len(pairs)} partial derivatives agree.",
+                all(symbolic.agree(sympy.diff(loss, parameter), gradient) for parameter, gradient in pairs))
+    d.conclude(r"\delta^o_t = \hat y_t - e(y_t),\quad \frac{\partial E}{\partial V} = \sum_t \delta^o_t h_t^\top,\quad "
+               r"\delta_t = \big(V^\top \delta^o_t + W^\top \delta_{t+1}\big) \odot f'(a_t),\quad "
+               r"\frac{\partial E}{\partial U} = \sum_t \delta_t\, e(x_t)^\top,\quad "
+               r"\frac{\partial E}{\partial W} = \sum_t \delta_t h_{t-1}^\top")
+    return d
+
+
+def _draw_lm(data, *, max_steps=5, max_batch=3, max_vocabulary=5, max_hidden=4, max_entry=1.0):
+    """A language-model problem (tokens, targets, h0, U, W, b, V, c) from strategies.lm_sequences, its
+    real entries scaled by ``max_entry``."""
+    problem = data.draw(strategies.lm_sequences(max_steps=max_steps, max_batch=max_batch,
+                                                max_vocabulary=max_vocabulary, max_hidden=max_hidden), label="problem")
+    if max_entry == 1.0:
+        return problem
+    return problem._replace(**{name: getattr(problem, name) * max_entry for name in ("U", "W", "b", "V", "c")})
+
+
+def _check_lm_bptt(data, device: str) -> Evidence:
+    torch = devices.torch()
+    problem = _draw_lm(data)
+    reduction = data.draw(st.sampled_from(lm.REDUCTIONS), label="reduction")
+    reference = lm.reference(*problem, reduction=reduction)
+    assume(reference.well_conditioned(EPS64))  # the inputs' conditioning only
+    error = reference.assert_matches("numpy", lm.backward(*problem, reduction=reduction), eps=EPS64,
+                                     derivative_from_output=False)
+    engines = [(torch.float64, EPS64)] + ([(torch.float32, EPS32)] if reference.well_conditioned(EPS32) else [])
+    for dtype, eps in engines:
+        for embedding in (False, True):
+            result = lm.backward_torch(*problem, reduction=reduction, embedding=embedding, device=device, dtype=dtype)
+            reference.assert_matches(f"torch {'nn.Embedding' if embedding else 'one-hot'} {dtype} ({device})", result,
+                                     eps=eps, derivative_from_output=True)
+    return Evidence.error(error)
+
+
+register(Theorem(
+    id="lm-bptt",
+    family=FAMILY.id,
+    title="The language model's BPTT steps",
+    statement="For the Simple RNN language model (one-hot x_t, h_t = tanh(U x_t + W h_(t−1) + b), ŷ_t = "
+              "softmax(V h_t + c), E = Σ_t −log ŷ_t[y_t]): δᵒ_t = ŷ_t − e(y_t), ∂E/∂V = Σ_t δᵒ_t h_tᵀ, "
+              "∂E/∂c = Σ_t δᵒ_t, δ_t = (Vᵀδᵒ_t + Wᵀδ_(t+1)) ⊙ (1 − h_t²), ∂E/∂U = Σ_t δ_t x_tᵀ, "
+              "∂E/∂W = Σ_t δ_t h_(t−1)ᵀ, ∂E/∂b = Σ_t δ_t, ∂E/∂h_0 = Wᵀδ_1.",
+    latex=r"\delta_t = \big(V^\top(\hat y_t - e(y_t)) + W^\top \delta_{t+1}\big) \odot (1 - h_t^2)",
+    source=SOURCE_NOTES,
+    kind="exact",
+    engines=("sympy", "mpmath", "numpy", "torch", "torch.nn.RNN"),
+    derive=_derive_lm_bptt,
+    check=_check_lm_bptt,
+))
+
+
+# --- one-hot inputs: ∂E/∂U is a sum of columns ------------------------------------------------------
+
+def _derive_one_hot_columns() -> Derivation:
+    import sympy
+
+    d = Derivation()
+    f, fprime = symbolic.undefined("f")
+    elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
+    tokens, targets, vocabulary, hidden = [0, 2, 0], [1, 1, 2], 3, 2
+    h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
+    x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
+    result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, np.frompyfunc(sympy.log, 1, 1))
+    d.say(r"With one-hot inputs, $U e(x_t)$ is column $x_t$ of U: step t touches no other column, and "
+          r"$\partial E/\partial U = \sum_t \delta_t\, e(x_t)^\top$ adds $\delta_t$ into column $x_t$ alone. "
+          f"On the tokens {tokens} (K = {vocabulary}, H = {hidden}), with the recurrence on SymPy symbols:")
+    d.holds("Column 1, of the token that never occurs, is exactly 0.", all(v == 0 for v in result.U[:, 1]),
+            r"\frac{\partial E}{\partial U_{:,1}} = 0")
+    d.holds(r"The columns add up to $\partial E/\partial b = \sum_t \delta_t$: each step's $\delta_t$ lands in "
+            "exactly one column.", all(symbolic.agree(u, v) for u, v in zip(result.U.sum(axis=1), result.b)),
+            r"\sum_v \frac{\partial E}{\partial U_{:,v}} = \frac{\partial E}{\partial b}")
+    d.conclude(r"\frac{\partial E}{\partial U_{:,v}} = \sum_{t:\,x_t = v} \delta_t")
+    return d
+
+
+def _check_one_hot_columns(data, device: str) -> Evidence:
+    problem = _draw_lm(data)
+    K = problem.U.shape[1]
+    absent = [v for v in range(K) if v not in problem.tokens]
+    worst = 0.0
+    for name, result in (("numpy", lm.backward(*problem)),
+                         ("torch nn.Embedding", lm.backward_torch(*problem, embedding=True, device=device)),
+                         ("torch one-hot", lm.backward_torch(*problem, device=device))):
+        dU, db = to_numpy(result.U), to_numpy(result.b)
+        if np.any(dU[:, absent] != 0):
+            raise Mismatch(f"{name}: the columns of ∂E/∂U for the absent tokens {absent} are not exactly 0: "
+                           f"{dU[:, absent].tolist()}")
+        # Summing K columns of δ's adds at most K roundings to the sum's scale, the Σ|δ_t| of the b gradient.
+        scale = lm.reference(*problem).scales()["b"]
+        worst = max(worst, assert_close(f"{name} Σ_v ∂E/∂U[:, v]", dU.sum(axis=1), db, scale,
+                                        2 * (K + 1) * EPS64, reason="K roundings of the columns' sum"))
+    return Evidence.error(worst)
+
+
+register(Theorem(
+    id="lm-one-hot-columns",
+    family=FAMILY.id,
+    title="With one-hot inputs, ∂E/∂U is a sum of columns",
+    statement="Column v of ∂E/∂U is the sum of δ_t over the steps whose input is v, and exactly 0 for a token "
+              "that never occurs; the columns add up to ∂E/∂b.",
+    latex=r"\frac{\partial E}{\partial U_{:,v}} = \sum_{t:\,x_t = v} \delta_t",
+    source=SOURCE_NOTES,
+    kind="exact",
+    engines=("sympy", "numpy", "torch", "torch.nn.Embedding"),
+    derive=_derive_one_hot_columns,
+    check=_check_one_hot_columns,
+))
+
+
+# --- why RNN gradients vanish or explode: the decomposition ---------------------------------------
+
+def _derive_decomposition() -> Derivation:
+    import sympy
+
+    d = Derivation()
+    f, fprime = symbolic.undefined("f")
+    elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
+    d.say(r"With $H_k$ the state of step k and $E_k = -\log \hat y_k[y_k]$ its loss, the chain rule through "
+          r"every path from W to $E_k$ gives, term by term,",
+          r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
+          r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W},\quad"
+          r"\frac{\partial H_j}{\partial H_{j-1}} = \operatorname{diag}(f'(a_j))\,W")
+    for tokens, targets, vocabulary, hidden in (([0, 1], [1, 0], 2, 2), ([1, 0, 1], [0, 0, 1], 2, 2)):
+        h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
+        x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
+        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, np.frompyfunc(sympy.log, 1, 1))
+        states, pre = rnn._rnn_forward(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])
+        delta_o = result.probabilities - lm.one_hot(y, vocabulary)
+        terms = lm._decomposition(states, pre, delta_o, W, V, elementwise[1])
+        d.holds(f"T = {len(tokens)}, H = {hidden}: the double sum over k and t (`lm.decomposition`) equals BPTT's "
+                r"$\partial E/\partial W$ in every entry, on SymPy symbols.",
+                all(symbolic.agree(u, v) for u, v in zip(terms.ravel(), result.W.ravel())))
+    d.conclude(r"\frac{\partial E}{\partial W} = \sum_k \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
+               r"\Big(\prod_{j=t+1}^{k} \operatorname{diag}(f'(a_j))\,W\Big) \frac{\partial^+ H_t}{\partial W}")
+    return d
+
+
+def _check_decomposition(data, device: str) -> Evidence:
+    import mpmath
+
+    problem = _draw_lm(data, max_steps=4, max_batch=2, max_vocabulary=3, max_hidden=3)
+    terms = lm.decomposition(*problem, exact=True)
+    bptt = lm.backward_exact(*problem, reduction="sum").W
+    with mpmath.workdps(60):
+        scale = max(abs(v) for v in bptt.ravel()) + mpmath.mpf(1)
+        error = float(max(abs(u - v) for u, v in zip(terms.ravel(), bptt.ravel())) / scale)
+    if not error <= 1e-30:
+        raise Mismatch(f"the decomposition differs from BPTT by {error:.3g} of the largest entry (over 1e-30)")
+    return Evidence.error(error)
+
+
+register(Theorem(
+    id="lm-decomposition",
+    family=FAMILY.id,
+    title="Why RNN gradients vanish or explode: ∂E_k/∂W as a sum over earlier steps",
+    statement="∂E_k/∂W = Σ_(t≤k) ∂E_k/∂H_k · (∏_(j=t+1..k) ∂H_j/∂H_(j−1)) · ∂⁺H_t/∂W with ∂H_j/∂H_(j−1) = "
+              "diag(tanh′(a_j))·W; summed over k it is BPTT's ∂E/∂W, term by term.",
+    latex=r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
+          r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W}",
+    source=SOURCE_NOTES,
+    kind="exact",
+    engines=("sympy", "mpmath"),
+    derive=_derive_decomposition,
+    check=_check_decomposition,
+    uses_torch=False,
+))
+
+
+# --- clipping the language model's updates -------------------------------------------------------------
+
+VALUE_THRESHOLD = 15.0  # "when the slope exceeds 15, set it to 15"
+
+
+def _derive_clipped_updates() -> Derivation:
+    import sympy
+
+    d = Derivation()
+    lr, c, k = sympy.symbols("eta c k", positive=True)
+    d.equal(r"Value clipping at c, $\mathrm{clip}_c(g) = \max(-c, \min(c, g))$, maps every entry above c "
+            r"to c", sympy.Max(-c, sympy.Min(c, c + k)), c)
+    d.equal(r"and every entry below −c to −c, leaving the others in $[-c, c]$: so one SGD step "
+            r"$\theta' = \theta - \eta\,\mathrm{clip}_c(g)$ moves every parameter by at most $\eta c$,",
+            sympy.Max(-c, sympy.Min(c, -c - k)), -c)
+    d.equal(r"and with every one of the P entries at the bound (P = 4 shown) the step's length is "
+            r"$\eta c \sqrt P$, its largest:", lr * sympy.sqrt(sympy.Add(*[c ** 2] * 4, evaluate=False),
+                                                            evaluate=False), 2 * lr * c)
+    d.say(r"Norm clipping at τ rescales g to length at most τ, so the step is at most $\eta\tau$ long. "
+          r"With c = 15, the notes' rule: every entry of every update is at most 15η, the update at most "
+          r"15η√P — whatever the cliff the gradient came from.")
+    d.conclude(r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P\ "
+               r"(\text{value, } c = 15),\qquad \|\Delta\theta\|_2 \le \eta\,\tau\ (\text{norm})")
+    return d
+
+
+def _check_clipped_updates(data, device: str) -> Evidence:
+    torch = devices.torch()
+    problem = _draw_lm(data, max_entry=4.0)  # weights up to 4: gradients beyond 15 are common
+    gradients = lm.backward(*problem, reduction="sum")
+    names = ("U", "W", "b", "V", "c")
+    grads = [getattr(gradients, name) for name in names]
+    params = [getattr(problem, name) for name in names]
+    count = sum(g.size for g in grads)
+    lr = data.draw(st.floats(1e-3, 1.0), label="lr")
+    if data.draw(st.booleans(), label="value clipping (else norm)"):
+        threshold, clip = VALUE_THRESHOLD, "value"
+        ours = clipping.clip_grad_value(grads, threshold)
+        theirs = clipping_theorems.torch_sgd_step(device, grads, params, lr,
+                                                  lambda ps: torch.nn.utils.clip_grad_value_(ps, threshold))
+    else:
+        threshold, clip = data.draw(st.floats(0.1, 30.0), label="τ"), "norm"
+        ours = clipping.clip_grad_norm(grads, threshold)[0]
+        theirs = clipping_theorems.torch_sgd_step(device, grads, params, lr,
+                                                  lambda ps: torch.nn.utils.clip_grad_norm_(ps, threshold))
+    bound = tamed.step_bound(clip, threshold, lr, count)
+    entry_bound = lr * threshold  # value clipping; norm clipping's entries are bounded by its length
+    slack = 1.0
+    for engine, after in (("numpy", [theta - lr * c for theta, c in zip(params, ours)]),
+                          (f"torch SGD ({device})", theirs)):
+        steps = np.concatenate([np.ravel(a - theta) for a, theta in zip(after, params)])
+        largest = float(np.max(np.abs(np.concatenate([np.ravel(a) for a in after]))))
+        # θ′ = θ − η·g rounds once (|θ′|·eps), η·g once (its own eps), the norm's sum P more.
+        rounding = 2 * EPS64 * (largest + bound) * (count + 2)
+        length = float(np.linalg.norm(steps))
+        if clip == "value" and not np.max(np.abs(steps)) <= entry_bound + rounding:
+            raise Mismatch(f"{engine}: an update entry {float(np.max(np.abs(steps)))!r} exceeds lr·15 = "
+                           f"{entry_bound!r}")
+        if not length <= bound + rounding:
+            raise Mismatch(f"{engine}: the update's length {length!r} exceeds its bound {bound!r} ({clip} "
+                           f"clipping at {threshold!r}, P = {count})")
+        slack = min(slack, 1 - length / (bound + rounding))
+    return Evidence.slack(slack)
+
+
+register(Theorem(
+    id="lm-clipped-updates",
+    family=FAMILY.id,
+    title="Clipping at 15 bounds every update of the language model",
+    statement="On the language model's gradients, value clipping at 15 bounds every entry of every SGD update "
+              "by lr·15 and its 2-norm by lr·15·√P (P parameters); norm clipping at τ bounds the update's "
+              "2-norm by lr·τ, however steep the loss surface the gradient came from.",
+    latex=r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P,\quad "
+          r"\|\Delta\theta\|_2 \le \eta\,\tau",
+    source=SOURCE_NOTES,
+    kind="bound",
+    engines=("sympy", "numpy", "torch"),
+    derive=_derive_clipped_updates,
+    check=_check_clipped_updates,
 ))
