@@ -2,13 +2,13 @@
 registered by the package's pytest11 entry point): ``--hypothesis-profile dev|ci|thorough`` or
 ``GRADPROOFS_PROFILE``, ``--device cpu|cuda|all`` or ``GRADPROOFS_DEVICE``.
 
-Here only the suite's own default: the ci profile when CI is set, else dev, and no example database
-(each run of the suite is independent of the last).
+Here only the suite's own default: the ci profile when CI is set, else dev, derandomized and without
+an example database, so that each run of the suite draws the same examples as the last.
 """
 
 import os
 
 from hypothesis import settings
 
-settings.register_profile("dev", parent=settings.get_profile("dev"), database=None)
+settings.register_profile("dev", parent=settings.get_profile("dev"), database=None, derandomize=True)
 settings.load_profile(os.environ.get("GRADPROOFS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
