@@ -49,10 +49,29 @@ clipping-tames-the-cliff.png
     Step sizes ‖Δθ‖₂ (log scale) with the bounds ητ and η·15·√2 dashed, and
     E_50 before each step: the unclipped step of ≈ 78 throws θ onto a flat
     plateau where learning stops; the norm-clipped run keeps descending.
+lm-training.png
+    The seed's character model (``gradproofs.lm``: H = 16, K = 21, windows of
+    T = 50 characters, B = 4 per step, E summed) trained by 300 SGD steps with
+    η = 0.012 from the same θ_0 three ways (``lm.train``): unclipped,
+    value-clipped at 15 and norm-clipped at τ = 25. Top, the loss E on each
+    step's batch, with the first loss (the untrained model's) dashed; a
+    non-finite loss would be marked × at the top edge. Bottom, ‖∇E‖₂ before
+    clipping (log scale) with τ dashed. Unclipped, steps of up to 33 (lr·τ is
+    0.3) throw the loss about, up to 2.9 times the first, and its last 20
+    losses average the first (×1.00): no progress. Both clipped runs stay below
+    the first loss and end under 5% of it.
+lm-w999.png
+    The seed's toy network (the lecture its notes summarise): one linear unit
+    with recurrent weight w, input 1 at the first of 1000 steps and 0 after,
+    so y₁₀₀₀ = w⁹⁹⁹ and dy/dw = 999·w⁹⁹⁸, for w from 0.98 to 1.02 (log
+    scale). w = 0.99, 1 and 1.01 are marked: y = 4.361e−5, 1 and 2.075e4,
+    dy/dw = 0.0440, 999 and 2.053e7 — a 2% change of w moves y by a factor
+    of 4.76e8.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import matplotlib
@@ -62,7 +81,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from gradproofs import activations, chain, cliff, mlp, rnn  # noqa: E402
+from gradproofs import activations, chain, cliff, lm, mlp, rnn  # noqa: E402
 from gradproofs.initialisation import initialise, synthetic_images  # noqa: E402
 from gradproofs.theorems.chain import window, window_width  # noqa: E402
 
@@ -86,6 +105,8 @@ JACOBIAN_SIZES = dict(H=16, I=4, T=60)
 JACOBIAN_NORMS = (0.5, 0.9, 1.0, 1.1, 1.5)  # σ_max(W_h)
 CLIFF_SPAN = 0.02  # the grid covers b* ± CLIFF_SPAN
 CLIFF_MARKS = (0.0, 1e-4, 0.01)  # b − b* of the marked points
+W999_SPAN = (0.98, 1.02)
+W999_MARKS = (0.99, 1.0, 1.01)
 
 
 def _vanishing(path: Path) -> None:
@@ -330,6 +351,79 @@ def _tamed_figure(path: Path) -> None:
     plt.close(fig)
 
 
+@cache
+def lm_training_runs() -> dict:
+    """The figure's three runs of :func:`gradproofs.lm.train` with its defaults, keyed by clip."""
+    return {clip: lm.train(clip=clip) for clip in lm.CLIPS}
+
+
+def _lm_training_figure(path: Path) -> None:
+    runs = lm_training_runs()
+    labels = {None: "unclipped", "value": f"value-clipped at {lm.VALUE_THRESHOLD:g}",
+              "norm": f"norm-clipped at τ = {lm.NORM_THRESHOLD:g}"}
+    fig, (losses, norms) = plt.subplots(2, 1, sharex=True, figsize=(8, 6.5))
+    first = runs[None].losses[0]
+    for colour, (clip, run) in zip(("C3", "C1", "C0"), runs.items()):
+        steps = np.arange(1, len(run.losses) + 1)
+        losses.plot(steps, run.losses, color=colour, linewidth=1, label=labels[clip])
+        norms.plot(steps, run.gradient_norms, color=colour, linewidth=0.8)
+        bad = ~np.isfinite(run.losses)
+        if bad.any():  # at the top edge: a non-finite loss has no height to draw
+            losses.plot(steps[bad], np.full(bad.sum(), 0.97), "x", color=colour,
+                        transform=losses.get_xaxis_transform(), label=f"{labels[clip]}: non-finite loss")
+    losses.axhline(first, color="k", linestyle="--", linewidth=1,
+                   label=f"the first loss, the untrained model's ({first:.0f})")
+    norms.axhline(lm.NORM_THRESHOLD, color="C0", linestyle="--", linewidth=1)
+    norms.annotate(f"τ = {lm.NORM_THRESHOLD:g}", (0.01, lm.NORM_THRESHOLD), xycoords=("axes fraction", "data"),
+                   xytext=(0, -3), textcoords="offset points", va="top", fontsize=9, color="C0")
+    norms.set_yscale("log")
+    losses.set_ylabel(f"$E$ on the step's batch ({lm.BATCH} × {lm.SEQ_LENGTH} characters)")
+    norms.set_ylabel(r"$\|\nabla E\|_2$ before clipping")
+    norms.set_xlabel("SGD step")
+    for ax in (losses, norms):
+        ax.grid(alpha=0.3)
+    losses.legend(fontsize=8, loc="upper right")
+    losses.set_title(f"The seed's character model (H = {lm.HIDDEN}, K = {len(lm.VOCABULARY)}) by SGD, "
+                     f"η = {lm.LR}, with and without clipping", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def w999_curve():
+    """(w, y = w⁹⁹⁹, dy/dw = 999·w⁹⁹⁸) on the figure's grid over :data:`W999_SPAN`, the marks included."""
+    w = np.unique(np.concatenate([np.linspace(*W999_SPAN, 801), W999_MARKS]))
+    return w, w ** 999, 999 * w ** 998
+
+
+def _w999_figure(path: Path) -> None:
+    w, y, slope = w999_curve()
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    ax.plot(w, y, color="C0", label=r"$y = w^{999}$")
+    ax.plot(w, slope, color="C3", label=r"$dy/dw = 999\,w^{998}$")
+    for mark, place in zip(W999_MARKS, ((-8, 0), (8, -4), (-8, 0))):
+        at = w == mark
+        for values, colour in ((y, "C0"), (slope, "C3")):
+            ax.plot([mark], values[at], "o", color=colour)
+            ax.annotate(f"{values[at][0]:.4g}", (mark, values[at][0]), xytext=place, textcoords="offset points",
+                        ha="right" if place[0] < 0 else "left", va="center", fontsize=9, color=colour)
+        ax.axvline(mark, color="k", linewidth=0.6, linestyle=":")
+    ax.set_yscale("log")
+    ax.set_xlim(*W999_SPAN)
+    ax.set_xlabel("recurrent weight $w$")
+    ratio = y[w == W999_MARKS[-1]][0] / y[w == W999_MARKS[0]][0]
+    exponent = int(np.floor(np.log10(ratio)))
+    ax.text(0.98, 0.04, rf"$y(1.01)\,/\,y(0.99) = {ratio / 10 ** exponent:.3g} \times 10^{{{exponent}}}$",
+            transform=ax.transAxes, ha="right", fontsize=10)
+    ax.set_title("One linear unit, input 1 at the first of 1000 steps, 0 after: $y_{1000} = w^{999}$",
+                 fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 FIGURES = {
     "chain-vanishing.png": _vanishing,
     "chain-window.png": _window_figure,
@@ -338,6 +432,8 @@ FIGURES = {
     "rnn-jacobian-norms.png": _jacobian_figure,
     "rnn-cliff.png": _cliff_figure,
     "clipping-tames-the-cliff.png": _tamed_figure,
+    "lm-training.png": _lm_training_figure,
+    "lm-w999.png": _w999_figure,
 }
 
 

@@ -1,6 +1,7 @@
 """The figures of ``gradproofs report``, and the message when matplotlib is missing."""
 
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from gradproofs import cli
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = {"chain-vanishing.png", "chain-window.png", "dense-speed-of-learning.png",
          "dense-delta-vs-depth.png", "rnn-jacobian-norms.png", "rnn-cliff.png",
-         "clipping-tames-the-cliff.png"}
+         "clipping-tames-the-cliff.png", "lm-training.png", "lm-w999.png"}
 
 
 def test_write_draws_every_figure(tmp_path):
@@ -69,6 +70,60 @@ def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
     assert -1e-4 < peak < 0 and norms.max() > 5000  # the cliff lies just below b*
     assert norms[0] < 1 and norms[-1] < 1  # and the gradient is small on either side of it
     assert errors[0] > 0.3 and errors[-1] < 0.02  # x_50 falls to one stable fixed point or the other
+
+
+def test_lm_training_figure_shows_the_trouble_and_its_remedy():
+    pytest.importorskip("matplotlib")
+    from gradproofs import lm, report
+
+    runs = report.lm_training_runs()
+    assert set(runs) == set(lm.CLIPS)
+    first = runs[None].losses[0]
+    for clip, run in runs.items():
+        assert len(run.losses) == lm.STEPS and np.all(np.isfinite(run.losses)), clip
+        assert run.losses[0] == first, clip  # the same θ_0 and batches
+    unclipped = runs[None]
+    assert unclipped.losses[1:].max() > 2.9 * first
+    assert unclipped.update_norms.max() > 100 * lm.LR * lm.NORM_THRESHOLD
+    assert abs(unclipped.losses[-20:].mean() / first - 1) < 0.05  # no progress after 300 steps
+    for clip in ("value", "norm"):
+        assert runs[clip].losses[1:].max() < first, clip
+        assert runs[clip].losses[-20:].mean() < 0.05 * first, clip
+
+
+def test_lm_training_figure_draws_non_finite_losses(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from gradproofs import lm, report
+
+    small = dict(hidden=4, seq_length=6, batch=2, steps=3)
+    runs = {None: lm.train(lr=1e308, **small), "value": lm.train(clip="value", **small),
+            "norm": lm.train(clip="norm", **small)}
+    assert not np.all(np.isfinite(runs[None].losses))
+    monkeypatch.setattr(report, "lm_training_runs", lambda: runs)
+    report.FIGURES["lm-training.png"](tmp_path / "lm-training.png")
+    assert (tmp_path / "lm-training.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_w999_figure_matches_the_exact_powers():
+    """y = w⁹⁹⁹ and 999·w⁹⁹⁸ at the marks against exact rationals, and the seed's checked figures. The
+    float w = 1.01 (or 0.99) is 101/100·(1 + δ), |δ| ≤ eps/2, so w⁹⁹⁹ carries 999·eps/2 relative, and
+    the power itself a few roundings more: 1000·eps."""
+    pytest.importorskip("matplotlib")
+    from gradproofs import report
+
+    w, y, slope = report.w999_curve()
+    assert w[0] == report.W999_SPAN[0] and w[-1] == report.W999_SPAN[1]
+    assert np.all(np.diff(w) > 0) and set(report.W999_MARKS) <= set(w)
+    eps = float(np.finfo(np.float64).eps)
+    for mark, exact in ((0.99, Fraction(99, 100)), (1.0, Fraction(1)), (1.01, Fraction(101, 100))):
+        at = w == mark
+        assert y[at][0] == pytest.approx(float(exact ** 999), rel=1000 * eps)
+        assert slope[at][0] == pytest.approx(float(999 * exact ** 998), rel=1000 * eps)
+    marked = {mark: (y[w == mark][0], slope[w == mark][0]) for mark in report.W999_MARKS}
+    assert round(marked[1.01][0], 3) == 20751.639 and f"{marked[0.99][0]:.5e}" == "4.36073e-05"
+    assert marked[1.0] == (1.0, 999.0)
+    assert f"{marked[1.01][1]:.5e}" == "2.05256e+07" and f"{marked[0.99][1]:.3g}" == "0.044"
+    assert np.all(np.diff(y) > 0) and np.all(np.diff(slope) > 0)
 
 
 def test_report_command_succeeds(tmp_path, capsys, monkeypatch):
