@@ -22,7 +22,10 @@ RNN with W_x = U, inputs e(x_t) and ∂L/∂h_t = Vᵀ δᵒ_t; the recurrence i
 once and runs over float64 (``backward``) and mpmath (``backward_exact``, the
 truth numeric checks compare with); ``backward_torch`` is independent: one-hot
 inputs or ``nn.Embedding``, ``nn.RNN``, ``nn.Linear`` and
-``F.cross_entropy(reduction="sum")`` through autograd.
+``F.cross_entropy(reduction="sum")`` through autograd. :func:`decomposition`
+writes ∂E/∂W one loss term at a time, as the notes explain vanishing and
+exploding gradients; :func:`train` and :func:`train_torch` train the model by
+SGD on a generated text, unclipped, value-clipped at 15 and norm-clipped.
 """
 
 from __future__ import annotations
@@ -122,18 +125,23 @@ def _check(tokens, targets, h0, U, W, b, V, c, reduction):
 
 # --- one recurrence over float64 or mpmath ------------------------------------------------------------
 
-def _lm(x, y, h0, U, W, b, V, c, reduction, tanh, tanh_prime, softmax, log) -> LMGradients:
-    """Forward, the output errors δᵒ_t, then :func:`gradproofs.rnn._backward` with ∂L/∂h_t = δᵒ_t V."""
+def _lm(x, y, h0, U, W, b, V, c, reduction, tanh, tanh_prime, softmax, log_sum_exp) -> LMGradients:
+    """Forward, the output errors δᵒ_t, then :func:`gradproofs.rnn._backward` with ∂L/∂h_t = δᵒ_t V.
+
+    The loss is Σ_t log Σ_k exp(o_tk) − o_t[y_t], the cross-entropy written so that a target
+    probability that underflows does not make it infinite.
+    """
     vocabulary = U.shape[1]
     inputs = one_hot(x, vocabulary)
     states, pre = rnn._rnn_forward(inputs, h0, U, W, b, tanh)
-    probabilities = [softmax(h @ V.T + c) for h in states[1:]]
+    outputs = [h @ V.T + c for h in states[1:]]
+    probabilities = [softmax(o) for o in outputs]
     targets = one_hot(y, vocabulary)
     delta_o = [p - e for p, e in zip(probabilities, targets)]
     hidden = rnn._backward(inputs, states, pre, U, W, b, [d @ V for d in delta_o], tanh_prime)
     dV = sum(d.T @ h for d, h in zip(delta_o, states[1:]))
     dc = sum(d.sum(axis=0) for d in delta_o)
-    loss = -sum(log(p[np.arange(len(p)), y_t]).sum() for p, y_t in zip(probabilities, y))
+    loss = sum((log_sum_exp(o) - o[np.arange(len(o)), y_t]).sum() for o, y_t in zip(outputs, y))
     batch = x.shape[1] if reduction == "mean" else 1
     return LMGradients(hidden.W_x / batch, hidden.W_h / batch, hidden.b / batch, dV / batch, dc / batch,
                        hidden.h0 / batch, loss / batch, np.stack(states), np.stack(probabilities))
@@ -144,13 +152,19 @@ def _softmax(o):
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def _log_sum_exp(o):
+    """log Σ_k exp(o_k) per row, shifted by the row's largest o_k so that nothing overflows."""
+    largest = o.max(axis=1)
+    return largest + np.log(np.exp(o - largest[:, None]).sum(axis=1))
+
+
 def backward(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean") -> LMGradients:
     """The gradients by BPTT in NumPy float64, vectorised over the batch; tanh′ = 1 − h² from the
     pre-activation (:mod:`gradproofs.activations`)."""
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
     tanh = activations.get("tanh")
     with np.errstate(over="ignore", under="ignore"):
-        return _lm(x, y, h0, U, W, b, V, c, reduction, tanh.numpy, tanh.numpy_derivative, _softmax, np.log)
+        return _lm(x, y, h0, U, W, b, V, c, reduction, tanh.numpy, tanh.numpy_derivative, _softmax, _log_sum_exp)
 
 
 def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", dps: int = 40) -> LMGradients:
@@ -169,10 +183,13 @@ def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
         shifted = exp(o - o.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
 
+    def log_sum_exp(o):  # exact arithmetic: no shift needed
+        return log(exp(o).sum(axis=1))
+
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         pre = rnn._rnn_forward(one_hot(x, U.shape[1]), h0, U, W, b, np.tanh)[1]
     with mpmath.workdps(dps + rnn._extra_digits(activations.get("tanh"), *pre)):
-        return _lm(x, y, *map(rnn._mpmath, (h0, U, W, b, V, c)), reduction, tanh, tanh_prime, softmax, log)
+        return _lm(x, y, *map(rnn._mpmath, (h0, U, W, b, V, c)), reduction, tanh, tanh_prime, softmax, log_sum_exp)
 
 
 def backward_torch(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", embedding: bool = False,
@@ -541,9 +558,8 @@ def train(*, clip=None, threshold=None, lr=LR, steps=STEPS, seed=SEED, hidden=HI
     ``seed`` unless ``initial`` (a flat θ, as :attr:`Training.parameters` rows)
     is given; ``start`` is the first step's number, so a run resumes where
     another stopped. Non-finite numbers propagate as IEEE arithmetic makes them;
-    the loss is :func:`backward`'s −log of the softmax, so a target probability
-    that underflows to 0 makes it inf where torch's log-softmax gives a finite
-    number (above 1e300, say: far outside these runs).
+    the loss is :func:`backward`'s log-sum-exp form, finite where a target
+    probability underflows, as torch's log-softmax is.
 
     The defaults (lr = 0.012, τ = 25, H = 16, T = 50, B = 4, seed 2) show the
     trouble clipping is for. Unclipped, steps ‖Δθ‖₂ = lr·‖∇E‖₂ of up to 33,
@@ -567,7 +583,7 @@ def train(*, clip=None, threshold=None, lr=LR, steps=STEPS, seed=SEED, hidden=HI
         x, y = windows(step, **a.shape)
         with np.errstate(all="ignore"):  # IEEE overflow and NaN, as torch computes them
             result = _lm(x, y, h0, *split(theta, a.hidden).values(), "sum", tanh.numpy, tanh.numpy_derivative,
-                         _softmax, np.log)
+                         _softmax, _log_sum_exp)
             grads = [result.U, result.W, result.b, result.V, result.c]
             if a.clip == "norm":
                 grads, norm = clipping.clip_grad_norm(grads, a.threshold)

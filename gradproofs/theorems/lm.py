@@ -399,6 +399,12 @@ def _sympy_softmax(o):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _sympy_log_sum_exp(o):
+    import sympy
+
+    return np.frompyfunc(sympy.log, 1, 1)(np.frompyfunc(sympy.exp, 1, 1)(o).sum(axis=1))
+
+
 def _derive_lm_bptt() -> Derivation:
     import sympy
 
@@ -413,7 +419,6 @@ def _derive_lm_bptt() -> Derivation:
             r"\frac{\partial E_t}{\partial o_t} = \hat y_t - e(y_t)")
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
-    log = np.frompyfunc(sympy.log, 1, 1)
     d.say("Let f be any differentiable activation (an undefined SymPy function; the model's is tanh) and "
           r"$E = \sum_t -\log \operatorname{softmax}(V h_t + c)[y_t]$, $h_t = f(U e(x_t) + W h_{t-1} + b)$. "
           "`lm`'s recurrence (the notes' BPTT steps), run on arrays of SymPy symbols, must equal plain "
@@ -421,7 +426,7 @@ def _derive_lm_bptt() -> Derivation:
     for steps, vocabulary, hidden, tokens, targets in BPTT_SHAPES:
         h0, U, W, b, V, c = _symbolic_lm(steps, vocabulary, hidden)
         x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
-        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, log)
+        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
         # E written out independently: Σ_t log Σ_k exp(o_tk) − o_t[y_t] over the unrolled network
         states = rnn._rnn_forward(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])[0]
         outputs = [h @ V.T + c for h in states[1:]]
@@ -494,7 +499,7 @@ def _derive_one_hot_columns() -> Derivation:
     tokens, targets, vocabulary, hidden = [0, 2, 0], [1, 1, 2], 3, 2
     h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
     x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
-    result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, np.frompyfunc(sympy.log, 1, 1))
+    result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
     d.say(r"With one-hot inputs, $U e(x_t)$ is column $x_t$ of U: step t touches no other column, and "
           r"$\partial E/\partial U = \sum_t \delta_t\, e(x_t)^\top$ adds $\delta_t$ into column $x_t$ alone. "
           f"On the tokens {tokens} (K = {vocabulary}, H = {hidden}), with the recurrence on SymPy symbols:")
@@ -557,7 +562,7 @@ def _derive_decomposition() -> Derivation:
     for tokens, targets, vocabulary, hidden in (([0, 1], [1, 0], 2, 2), ([1, 0, 1], [0, 0, 1], 2, 2)):
         h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
         x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
-        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, np.frompyfunc(sympy.log, 1, 1))
+        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
         states, pre = rnn._rnn_forward(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])
         delta_o = result.probabilities - lm.one_hot(y, vocabulary)
         terms = lm._decomposition(states, pre, delta_o, W, V, elementwise[1])
