@@ -143,3 +143,16 @@ def test_in_place_writes_and_crashes_are_mismatches_of_their_own():
     with pytest.raises(gradproofs.Mismatch, match=r"Mismatch: crash \(RuntimeError\)(.|\n)*"
                                                   r"fn raised RuntimeError\('boom'\) at test_oracle_harness\.py:\d+"):
         check_rnn_bptt(crashes, max_examples=10)
+
+
+def test_results_that_change_from_call_to_call_are_reported_as_such():
+    calls = []
+
+    def sometimes(w, b, x, y):
+        """Right on every other call: a result that is not a function of the arguments."""
+        calls.append(None)
+        r = chain.backward(w, b, x, y)
+        return r.dw, r.db * (1 + len(calls) % 2)
+
+    with pytest.raises(gradproofs.Mismatch, match=r"nondeterministic(.|\n)*not a function of its arguments"):
+        check_chain(sometimes, max_examples=50)

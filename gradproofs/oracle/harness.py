@@ -363,6 +363,7 @@ class Oracle:
         every kind of disagreement found, each with its smallest counterexample."""
         import hypothesis
         from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis.errors import FlakyFailure
 
         callable_option(fn)
         tally = _Tally()
@@ -392,8 +393,8 @@ class Oracle:
         except Failure as failure:
             raise Mismatch(self._report(fn, subject, [failure])) from None
         except BaseExceptionGroup as group:
-            failures = [e for e in group.exceptions if isinstance(e, Failure)]
-            if len(failures) < len(group.exceptions):
+            failures = [_unflaky(e) for e in (group.exceptions if not isinstance(group, FlakyFailure) else [group])]
+            if not all(isinstance(failure, Failure) for failure in failures):
                 raise
             raise Mismatch(self._report(fn, subject, failures)) from None
         return Report(subject, tally.examples, tally.worst)
@@ -470,6 +471,24 @@ def precision_hints(oracle) -> list:
         return []
     return [("fn's results agree with the reference within float32's rounding: if fn computes in float32, "
              "declare precision='float32'", oracle.but(precision="float32"))]
+
+
+def _unflaky(error: BaseException) -> BaseException:
+    """A failure Hypothesis could not reproduce by calling fn again on the same example, as a
+    mismatch of its own kind: fn's results are not a function of its arguments."""
+    from hypothesis.errors import FlakyFailure
+
+    if not isinstance(error, FlakyFailure):
+        return error
+    first = next((e for e in error.exceptions if isinstance(e, Failure)), None)
+    if first is None:
+        return error
+    failure = _kind("nondeterministic")(
+        "fn disagreed with the reference on this example once, then agreed when called again with the same "
+        "arguments: its results are not a function of its arguments (it may iterate over a set of objects, "
+        f"keep state between calls, or race). The first call's mismatch: {first}")
+    failure.case, failure.example = first.case, getattr(first, "example", None)
+    return failure
 
 
 def _blob(failure: BaseException) -> str:

@@ -12,7 +12,7 @@ class Value:
     def __init__(self, data, children=()):
         self.data, self.grad = float(data), 0.0
         self._backward = lambda: None
-        self._prev = set(children)
+        self._prev = dict.fromkeys(children)  # ordered: the same graph is always visited in the same order
 
     def __add__(self, other):
         other = other if isinstance(other, Value) else Value(other)
