@@ -47,6 +47,23 @@ def _format_evidence(run) -> str:
     return f"{run.worst.metric} {run.worst.value:.2e}"
 
 
+def _verify_one(theorem_id: str, device: str, max_examples: int) -> tuple:
+    """Derive and check one theorem on one device: its table row and its failure (text), if any."""
+    from gradproofs import catalogue
+
+    theorem = catalogue.get(theorem_id)
+    try:
+        catalogue.derivation(theorem)
+        derived = None
+    except AssertionError as failure:
+        derived = failure
+    run = catalogue.verify(theorem, device, max_examples=max_examples)
+    failure = derived or run.failure
+    verdict = "pass" if run.passed and derived is None else "FAIL"
+    return ((theorem.id, theorem.kind, device, "+".join(theorem.engines), str(run.examples), _format_evidence(run),
+             verdict), None if failure is None else str(failure))
+
+
 def _verify(args) -> int:
     from gradproofs import catalogue, devices
 
@@ -56,31 +73,35 @@ def _verify(args) -> int:
     except ValueError as error:
         print(f"gradproofs verify: {error}", file=sys.stderr)
         return 2
-    plan = [(t, d) for t in selected for d in (device_list if t.uses_torch else ["cpu"])
-            if d in device_list]
-    rows, derived = [], {}
-    for index, (theorem, device) in enumerate(plan, 1):
-        _progress(index, len(plan), f"{theorem.id} on {device}")
-        if theorem.id not in derived:
-            try:
-                catalogue.derivation(theorem)
-                derived[theorem.id] = None
-            except AssertionError as failure:
-                derived[theorem.id] = failure
-        run = catalogue.verify(theorem, device, max_examples=args.max_examples)
-        failure = derived[theorem.id] or run.failure
-        verdict = "pass" if run.passed and derived[theorem.id] is None else "FAIL"
-        rows.append((theorem.id, theorem.kind, device, "+".join(theorem.engines),
-                     str(run.examples), _format_evidence(run), verdict, failure))
+    plan = [(t.id, d) for t in selected for d in (device_list if t.uses_torch else ["cpu"]) if d in device_list]
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        results = {}
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_verify_one, theorem_id, device, args.max_examples): (theorem_id, device)
+                       for theorem_id, device in plan}
+            for index, future in enumerate(as_completed(futures), 1):
+                theorem_id, device = futures[future]
+                results[futures[future]] = future.result()
+                _progress(index, len(plan), f"{theorem_id} on {device}")
+        outcomes = [results[step] for step in plan]
+    else:
+        outcomes = []
+        for index, (theorem_id, device) in enumerate(plan, 1):
+            _progress(index, len(plan), f"{theorem_id} on {device}")
+            outcomes.append(_verify_one(theorem_id, device, args.max_examples))
+    rows = [row for row, _ in outcomes]
     headers = ("theorem", "kind", "device", "engines compared", "examples", "worst", "verdict")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)))
-    failures = [r for r in rows if r[6] != "pass"]
-    for row in failures:
-        print(f"\n{row[0]} on {row[2]} failed:\n{row[7]}")
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    failures = [(row, failure) for row, failure in outcomes if row[6] != "pass"]
+    for row, failure in failures:
+        print(f"\n{row[0]} on {row[2]} failed:\n{failure}")
     print(f"\n{len(rows) - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
@@ -198,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--only", nargs="+", metavar="ID", help="only these theorem ids")
     verify.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
                         help=f"Hypothesis examples per theorem and device (default {DEFAULT_MAX_EXAMPLES})")
+    verify.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="check N theorems at a time, each in its own process (default 1)")
     verify.set_defaults(run=_verify)
 
     report = commands.add_parser("report", help="draw the figures (needs the plots extra)")
@@ -230,6 +253,8 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "max_examples", 1) < 1:
         parser().error("--max-examples must be at least 1")
+    if getattr(args, "jobs", 1) < 1:
+        parser().error("--jobs must be at least 1")
     return args.run(args)
 
 

@@ -240,3 +240,17 @@ def test_the_plugin_gives_a_users_suite_the_profiles_and_the_device_option(profi
         assert f"examples {examples} " in run.stdout and "2 passed" in run.stdout
     if profile == "ci":  # derandomized: the same examples, so the same worst error, run after run
         assert runs[0].stdout.split("worst")[1].split()[0] == runs[1].stdout.split("worst")[1].split()[0]
+
+
+def test_verify_runs_theorems_in_parallel_processes_with_the_same_table(capsys):
+    arguments = ["verify", "--device", "cpu", "--only", "chain-exploding-example", "sigmoid-derivative-bound",
+                 "--max-examples", "5"]
+    tables = []
+    for jobs in ("1", "2"):
+        assert cli.main([*arguments, "--jobs", jobs]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        tables.append([line.split()[0] + " " + line.split()[-1] for line in lines[2:4]])
+    assert tables[0] == tables[1] == ["chain-exploding-example pass", "sigmoid-derivative-bound pass"]
+    with pytest.raises(SystemExit):
+        cli.main(["verify", "--jobs", "0"])
+    assert "--jobs must be at least 1" in capsys.readouterr().err
