@@ -24,9 +24,15 @@ from gradproofs.catalogue import Derivation
 from gradproofs.errors import DerivationError
 
 
+def _real(z) -> np.ndarray:
+    """``z`` in float64, or in long double where it is given so (the extended-precision reference)."""
+    z = np.asarray(z)
+    return z if z.dtype == np.longdouble else np.asarray(z, dtype=np.float64)
+
+
 def _sigmoid(z):
     """σ(z) = 1/(1 + e^(−z)) for z ≥ 0, e^z/(1 + e^z) below: exp never overflows."""
-    z = np.asarray(z, dtype=np.float64)
+    z = _real(z)
     e = np.exp(-np.abs(z))
     r = 1.0 / (1.0 + e)
     return np.where(z >= 0, r, e * r)
@@ -34,37 +40,38 @@ def _sigmoid(z):
 
 def _sigmoid_derivative(z):
     """σ′(z) = e^(−|z|)/(1 + e^(−|z|))²: σ(1−σ) without the cancellation of 1 − σ."""
-    e = np.exp(-np.abs(np.asarray(z, dtype=np.float64)))
+    e = np.exp(-np.abs(_real(z)))
     # Rounding can lift e/(1 + e)² just above 1/4 near z = 0; the true value never is.
     return np.minimum(e / (1.0 + e) ** 2, 0.25)
 
 
 def _log_sigmoid_derivative(z):
     """log σ′(z) = −|z| − 2·log(1 + e^(−|z|)), exact in the tails."""
-    a = np.abs(np.asarray(z, dtype=np.float64))
+    a = np.abs(_real(z))
     return -a - 2.0 * np.log1p(np.exp(-a))
 
 
 def _tanh_derivative(z):
     """tanh′(z) = 4e^(−2|z|)/(1 + e^(−2|z|))²: 1 − tanh² without its cancellation."""
-    e = np.exp(-2.0 * np.abs(np.asarray(z, dtype=np.float64)))
+    e = np.exp(-2.0 * np.abs(_real(z)))
     # Rounding can lift 4e/(1 + e)² just above 1 near z = 0; the true value never is.
     return np.minimum(4.0 * e / (1.0 + e) ** 2, 1.0)
 
 
 def _log_tanh_derivative(z):
     """log(1 − tanh² z) = log 4 − 2|z| − 2·log(1 + e^(−2|z|))."""
-    a = np.abs(np.asarray(z, dtype=np.float64))
+    a = np.abs(_real(z))
     return np.log(4.0) - 2.0 * a - 2.0 * np.log1p(np.exp(-2.0 * a))
 
 
 def _relu(z):
-    return np.maximum(np.asarray(z, dtype=np.float64), 0.0)
+    return np.maximum(_real(z), 0.0)
 
 
 def _relu_derivative(z):
     """relu′(z) = 1 for z > 0, else 0 (relu′(0) = 0, as torch's autograd)."""
-    return (np.asarray(z, dtype=np.float64) > 0).astype(np.float64)
+    z = _real(z)
+    return (z > 0).astype(z.dtype)
 
 
 def _log_relu_derivative(z):
@@ -73,15 +80,15 @@ def _log_relu_derivative(z):
 
 
 def _identity(z):
-    return np.array(z, dtype=np.float64)
+    return np.array(_real(z))
 
 
 def _identity_derivative(z):
-    return np.ones_like(np.asarray(z, dtype=np.float64))
+    return np.ones_like(_real(z))
 
 
 def _log_identity_derivative(z):
-    return np.zeros_like(np.asarray(z, dtype=np.float64))
+    return np.zeros_like(_real(z))
 
 
 @dataclass(frozen=True, eq=False)

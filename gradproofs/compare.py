@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -254,6 +255,26 @@ class Reference:
     FIELDS: tuple = ()
     LAYERED: tuple = ()  # the fields with one array per layer
     SHAPES_OF: dict = {}  # field -> what its shape comes from, "{l}" the layer
+    engine = "mpmath"  # or "auto" / "extended" where a family offers long double (gradproofs.extended)
+
+    @property
+    def operations(self) -> int:
+        """The multiply-adds of one backward pass: what decides the engine of the exact values."""
+        return 0
+
+    @cached_property
+    def extended(self) -> bool:
+        """Whether ``exact`` is computed in long double (:mod:`gradproofs.extended`) rather than mpmath."""
+        from gradproofs import extended
+
+        return extended.chosen(self.engine, self.operations)
+
+    @property
+    def exact_eps(self) -> float:
+        """The unit roundoff the exact values were computed with: long double's, or 0 for mpmath's 40 digits."""
+        from gradproofs import extended
+
+        return extended.EPS if self.extended else 0.0
 
     def scales(self) -> dict:
         raise NotImplementedError
@@ -271,9 +292,17 @@ class Reference:
             ", with f′ formed from the output as autograd does" if derivative_from_output else "")
 
     def expectations(self, eps: float, *, derivative_from_output: bool = False, fields=None) -> dict:
-        """{field: Expected}, a list of them for a field with one array per layer."""
+        """{field: Expected}, a list of them for a field with one array per layer.
+
+        Exact values computed in long double carry their own rounding bound (the
+        same model at long double's eps), added to the tolerance.
+        """
         scales = self.scales()
         tolerances = self.rounding_tolerance(eps, derivative_from_output=derivative_from_output)
+        if self.exact_eps:
+            own = self.rounding_tolerance(self.exact_eps)
+            tolerances = {field: [t + o for t, o in zip(tolerances[field], own[field])] if field in self.LAYERED
+                          else tolerances[field] + own[field] for field in tolerances}
         out = {}
         for field in fields or self.FIELDS:
             exact = getattr(self.exact, field)

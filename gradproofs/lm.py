@@ -192,6 +192,17 @@ def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
         return _lm(x, y, *map(rnn._mpmath, (h0, U, W, b, V, c)), reduction, tanh, tanh_prime, softmax, log_sum_exp)
 
 
+def backward_extended(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean") -> LMGradients:
+    """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of long sequences."""
+    from gradproofs import extended
+
+    x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
+    tanh = activations.get("tanh")
+    with np.errstate(over="ignore", under="ignore"):
+        return _lm(x, y, *extended.cast(h0, U, W, b, V, c), reduction, tanh.numpy, tanh.numpy_derivative, _softmax,
+                   _log_sum_exp)
+
+
 def backward_torch(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", embedding: bool = False,
                    device: str = "cpu", dtype=None) -> LMGradients:
     """The same model as a torch user writes it, through autograd: one-hot inputs into ``nn.RNN``
@@ -319,13 +330,23 @@ class Reference(compare.Reference):
     c: np.ndarray
     reduction: str = "mean"
     dps: int = 40
+    engine: str = "auto"  # the exact values' engine: mpmath, or long double for long sequences
 
     FIELDS = LM_FIELDS
 
     @cached_property
     def exact(self) -> LMGradients:
-        return backward_exact(self.tokens, self.targets, self.h0, self.U, self.W, self.b, self.V, self.c,
-                              reduction=self.reduction, dps=self.dps)
+        problem = (self.tokens, self.targets, self.h0, self.U, self.W, self.b, self.V, self.c)
+        if self.extended:
+            return backward_extended(*problem, reduction=self.reduction)
+        return backward_exact(*problem, reduction=self.reduction, dps=self.dps)
+
+    @property
+    def operations(self) -> int:
+        """T·B·(H·(K + H) + K·H) multiply-adds for each product of a pass."""
+        T, B = self.tokens.shape
+        H, K = self.U.shape
+        return T * B * H * (2 * K + H)
 
     @cached_property
     def _floats(self) -> LMGradients:
@@ -391,10 +412,15 @@ class Reference(compare.Reference):
                 "c": np.full(self.c.shape, 2 * eps * (worst + B + T + mean))}
 
 
-def reference(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", dps: int = 40) -> Reference:
-    """The exact gradients (:func:`backward_exact`) with what judging a float engine needs."""
+def reference(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", dps: int = 40,
+              engine: str = "auto") -> Reference:
+    """The exact gradients with what judging a float engine needs: :func:`backward_exact` (mpmath), or for
+    long sequences (``engine="auto"``) :func:`backward_extended` (:mod:`gradproofs.extended`)."""
+    from gradproofs import extended
+
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
-    return Reference(x, y, h0, U, W, b, V, c, reduction, _validate.positive_int("dps", dps))
+    return Reference(x, y, h0, U, W, b, V, c, reduction, _validate.positive_int("dps", dps),
+                     _validate.choice("engine", engine, extended.ENGINES))
 
 
 # --- training by SGD, with and without clipping ------------------------------------------------------

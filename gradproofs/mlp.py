@@ -26,7 +26,7 @@ with); ``backward_torch`` is independent: ``torch.nn.Linear`` layers through aut
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -196,6 +196,17 @@ def backward_exact(weights, biases, x, y, *, activation: str = "sigmoid", cost: 
                            f, fprime, g, gprime, cost, softmax)
 
 
+def backward_extended(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
+                      output_activation: str | None = None) -> MLPGradients:
+    """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of large networks."""
+    from gradproofs import extended
+
+    W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
+    with np.errstate(over="ignore", under="ignore"):
+        return _recurrence(*extended.cast(W, b, x, y), act.numpy, act.numpy_derivative, out.numpy,
+                           out.numpy_derivative, cost, _softmax)
+
+
 def backward_torch(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
                    output_activation: str | None = None, device: str = "cpu", dtype=None) -> MLPGradients:
     """The same network built from ``torch.nn.Linear`` layers, through autograd.
@@ -291,6 +302,7 @@ class Reference(compare.Reference):
     cost: str
     dps: int = 40
     output_activation: str | None = None
+    engine: str = "auto"  # the exact values' engine: mpmath, or long double for large networks
 
     FIELDS = ("dW", "db", "dx")
     LAYERED = ("dW", "db")
@@ -303,8 +315,14 @@ class Reference(compare.Reference):
 
     @cached_property
     def exact(self) -> MLPGradients:
-        return backward_exact(self.weights, self.biases, self.x, self.y, activation=self.activation,
-                              cost=self.cost, output_activation=self.output, dps=self.dps)
+        engine = backward_extended if self.extended else partial(backward_exact, dps=self.dps)
+        return engine(self.weights, self.biases, self.x, self.y, activation=self.activation, cost=self.cost,
+                      output_activation=self.output)
+
+    @property
+    def operations(self) -> int:
+        """B·Σ n_l n_(l+1) multiply-adds for each product of a pass."""
+        return self.x.shape[0] * sum(W_l.size for W_l in self.weights)
 
     @property
     def depth(self) -> int:
@@ -408,7 +426,11 @@ class Reference(compare.Reference):
 
 
 def reference(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
-              output_activation: str | None = None, dps: int = 40) -> Reference:
-    """The exact gradients (:func:`backward_exact`) with what judging a float engine needs."""
+              output_activation: str | None = None, dps: int = 40, engine: str = "auto") -> Reference:
+    """The exact gradients with what judging a float engine needs: :func:`backward_exact` (mpmath),
+    or for large networks (``engine="auto"``) :func:`backward_extended` (:mod:`gradproofs.extended`)."""
+    from gradproofs import extended
+
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
-    return Reference(W, b, x, y, act.name, cost, _validate.positive_int("dps", dps), out.name)
+    return Reference(W, b, x, y, act.name, cost, _validate.positive_int("dps", dps), out.name,
+                     _validate.choice("engine", engine, extended.ENGINES))

@@ -275,6 +275,16 @@ def bptt_exact(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int 
         return _bptt(*map(_mpmath, (x, h0, W_x, W_h, b, dL_dh)), f, fprime)
 
 
+def bptt_extended(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients:
+    """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of long sequences."""
+    from gradproofs import extended
+
+    x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
+    dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
+    with np.errstate(over="ignore", under="ignore"):
+        return _bptt(*extended.cast(x, h0, W_x, W_h, b, dL_dh), act.numpy, act.numpy_derivative)
+
+
 def jacobian(x, h0, W_x, W_h, b, t, k, *, activation: str = "tanh") -> np.ndarray:
     """∂h_t/∂h_k for every batch row, (B, H, H), in NumPy float64.
 
@@ -471,6 +481,17 @@ def lstm_backward_exact(x, h0, c0, W_ih, W_hh, b, dL_dh, *, forget_gate: bool = 
                               sigmoid_prime, tanh, tanh_prime, bool(forget_gate))
 
 
+def lstm_backward_extended(x, h0, c0, W_ih, W_hh, b, dL_dh, *, forget_gate: bool = True) -> LSTMGradients:
+    """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of long sequences."""
+    from gradproofs import extended
+
+    x, h0, c0, W_ih, W_hh, b = _check_lstm(x, h0, c0, W_ih, W_hh, b)
+    dL_dh = _check_gradient(dL_dh, x, h0.shape[1])
+    with np.errstate(over="ignore", under="ignore"):
+        return _lstm_backward(*extended.cast(x, h0, c0, W_ih, W_hh, b, dL_dh), *_float_lstm_callables(),
+                              bool(forget_gate))
+
+
 def cell_jacobian(x, h0, c0, W_ih, W_hh, b, t, *, forget_gate: bool = True) -> np.ndarray:
     """∂c_t/∂c_(t−1) with h_(t−1) held fixed, for every batch row: diag(f_t), (B, H, H).
 
@@ -589,13 +610,22 @@ class Reference(compare.Reference):
     # By default dL_dh is exact: |dL_dh| and 0.
     upstream_scale: np.ndarray | None = None
     upstream_units: np.ndarray | None = None
+    engine: str = "auto"  # the exact values' engine: mpmath, or long double for long sequences
 
     FIELDS = RNN_FIELDS
 
     @cached_property
     def exact(self) -> RNNGradients:
+        if self.extended:
+            return bptt_extended(self.x, self.h0, self.W_x, self.W_h, self.b, self.dL_dh, activation=self.activation)
         return bptt_exact(self.x, self.h0, self.W_x, self.W_h, self.b, self.dL_dh,
                           activation=self.activation, dps=self.dps)
+
+    @property
+    def operations(self) -> int:
+        """T·B·H·(I + H) multiply-adds for each product of a pass."""
+        T, B, inputs = self.x.shape
+        return T * B * self.W_h.shape[0] * (inputs + self.W_h.shape[0])
 
     @cached_property
     def _forward(self):
@@ -718,11 +748,16 @@ class Reference(compare.Reference):
         return 2 * eps * max(steps, 1.0)
 
 
-def reference(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int = 40) -> Reference:
-    """The exact gradients (:func:`bptt_exact`) with what judging a float engine needs."""
+def reference(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int = 40,
+              engine: str = "auto") -> Reference:
+    """The exact gradients with what judging a float engine needs: :func:`bptt_exact` (mpmath), or for
+    long sequences (``engine="auto"``) :func:`bptt_extended` (:mod:`gradproofs.extended`)."""
+    from gradproofs import extended
+
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
-    return Reference(x, h0, W_x, W_h, b, dL_dh, act.name, _validate.positive_int("dps", dps))
+    return Reference(x, h0, W_x, W_h, b, dL_dh, act.name, _validate.positive_int("dps", dps),
+                     engine=_validate.choice("engine", engine, extended.ENGINES))
 
 
 @dataclass(frozen=True, eq=False)
@@ -767,13 +802,22 @@ class LSTMReference(compare.Reference):
     dL_dh: np.ndarray
     forget_gate: bool = True
     dps: int = 40
+    engine: str = "auto"  # the exact values' engine: mpmath, or long double for long sequences
 
     FIELDS = LSTM_FIELDS
 
     @cached_property
     def exact(self) -> LSTMGradients:
-        return lstm_backward_exact(self.x, self.h0, self.c0, self.W_ih, self.W_hh, self.b, self.dL_dh,
-                                   forget_gate=self.forget_gate, dps=self.dps)
+        problem = (self.x, self.h0, self.c0, self.W_ih, self.W_hh, self.b, self.dL_dh)
+        if self.extended:
+            return lstm_backward_extended(*problem, forget_gate=self.forget_gate)
+        return lstm_backward_exact(*problem, forget_gate=self.forget_gate, dps=self.dps)
+
+    @property
+    def operations(self) -> int:
+        """T·B·4H·(I + H) multiply-adds for each product of a pass."""
+        T, B, inputs = self.x.shape
+        return T * B * self.W_hh.shape[0] * (inputs + self.W_hh.shape[1])
 
     @cached_property
     def _forward(self) -> LSTMStates:
@@ -864,10 +908,13 @@ class LSTMReference(compare.Reference):
         return {field: np.full(shapes[field], 2 * eps * units) for field, units in tolerance.items()}
 
 
-def lstm_reference(x, h0, c0, W_ih, W_hh, b, dL_dh, *, forget_gate: bool = True,
-                   dps: int = 40) -> LSTMReference:
-    """The exact gradients (:func:`lstm_backward_exact`) with what judging a float engine needs."""
+def lstm_reference(x, h0, c0, W_ih, W_hh, b, dL_dh, *, forget_gate: bool = True, dps: int = 40,
+                   engine: str = "auto") -> LSTMReference:
+    """The exact gradients with what judging a float engine needs: :func:`lstm_backward_exact` (mpmath),
+    or for long sequences (``engine="auto"``) :func:`lstm_backward_extended`."""
+    from gradproofs import extended
+
     x, h0, c0, W_ih, W_hh, b = _check_lstm(x, h0, c0, W_ih, W_hh, b)
     dL_dh = _check_gradient(dL_dh, x, h0.shape[1])
-    return LSTMReference(x, h0, c0, W_ih, W_hh, b, dL_dh, bool(forget_gate),
-                         _validate.positive_int("dps", dps))
+    return LSTMReference(x, h0, c0, W_ih, W_hh, b, dL_dh, bool(forget_gate), _validate.positive_int("dps", dps),
+                         _validate.choice("engine", engine, extended.ENGINES))
