@@ -55,6 +55,41 @@ def _reals(bound: float) -> st.SearchStrategy[float]:
     return st.floats(-bound, bound, allow_subnormal=False)
 
 
+LARGE = 256  # arrays of more entries come from a generator Hypothesis seeds: its buffer holds a few thousand choices
+SMALL_FAN_IN = 8  # matrices summing more terms than this have their entries scaled down by their fan-in
+
+
+def _entries(draw, name, shape, bound, fan_in: int = 1):
+    """An array of ``shape`` with entries in [−bound, bound], or for a matrix whose products sum
+    ``fan_in`` > 8 terms in [−bound/fan_in, bound/fan_in], so that a product of it stays of size
+    ``bound`` and large networks and long sequences stay as well-conditioned as small ones (their
+    rounding bounds judgeable). Arrays of more than :data:`LARGE` entries are drawn from a NumPy
+    generator whose seed Hypothesis draws: the counterexample is then reproduced by its blob."""
+    if fan_in > SMALL_FAN_IN:
+        bound = bound / fan_in
+    if int(np.prod(shape)) <= LARGE:
+        return draw(hnp.arrays(np.float64, shape, elements=_reals(bound)), label=name)
+    seed = draw(st.integers(0, 2 ** 32 - 1), label=f"{name} (seed of a large array)")
+    return np.random.default_rng(seed).uniform(-bound, bound, shape)
+
+
+def _token_ids(draw, name, shape, vocabulary: int):
+    """Integer ids in [0, vocabulary), seeded for large arrays as :func:`_entries` is."""
+    if int(np.prod(shape)) <= LARGE:
+        return draw(hnp.arrays(np.int64, shape, elements=st.integers(0, vocabulary - 1)), label=name)
+    seed = draw(st.integers(0, 2 ** 32 - 1), label=f"{name} (seed of a large array)")
+    return np.random.default_rng(seed).integers(0, vocabulary, shape)
+
+
+def _size(low: int, high: int, near_powers_of_two: bool):
+    """A size in [low, high]; with ``near_powers_of_two`` one of 2^k − 1, 2^k, 2^k + 1 (or low, high),
+    where tiled kernels have their boundaries."""
+    if not near_powers_of_two:
+        return st.integers(low, high)
+    near = {n for k in range(1, 40) for n in (2 ** k - 1, 2 ** k, 2 ** k + 1) if low <= n <= high} | {low, high}
+    return st.sampled_from(sorted(near))
+
+
 @st.composite
 def _chains(draw, depth_strategy, max_weight, max_bias, max_input, target):
     depth = draw(depth_strategy, label="depth")
@@ -94,12 +129,14 @@ def _positive_int(name: str, value, minimum: int = 1) -> int:
 
 
 def network_widths(*, min_depth: int = 1, max_depth: int = 4, min_width: int = 1,
-                   max_width: int = 8) -> st.SearchStrategy[list]:
-    """Widths [n_0, …, n_L] with min_depth ≤ L ≤ max_depth and every n_l in [min_width, max_width]."""
+                   max_width: int = 8, near_powers_of_two: bool = False) -> st.SearchStrategy[list]:
+    """Widths [n_0, …, n_L] with min_depth ≤ L ≤ max_depth and every n_l in [min_width, max_width]
+    (``near_powers_of_two``: each one of 2^k − 1, 2^k, 2^k + 1, where tiled kernels break)."""
     _positive_int("min_width", min_width)
     _positive_int("max_width", max_width, min_width)
+    width = _size(min_width, max_width, bool(near_powers_of_two))
     return depths(min_depth=min_depth, max_depth=max_depth).flatmap(
-        lambda depth: st.lists(st.integers(min_width, max_width), min_size=depth + 1, max_size=depth + 1))
+        lambda depth: st.lists(width, min_size=depth + 1, max_size=depth + 1))
 
 
 @st.composite
@@ -145,18 +182,19 @@ class Network(NamedTuple):
 @st.composite
 def _networks(draw, widths_strategy, max_entry, max_bias):
     widths = draw(widths_strategy, label="widths")
-    weights = [draw(hnp.arrays(np.float64, (n_out, n_in), elements=_reals(max_entry)), label=f"weights[{l}]")
+    weights = [_entries(draw, f"weights[{l}]", (n_out, n_in), max_entry, fan_in=n_in)
                for l, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:]))]
-    biases = [draw(hnp.arrays(np.float64, n_out, elements=_reals(max_bias)), label=f"biases[{l}]")
-              for l, n_out in enumerate(widths[1:])]
+    biases = [_entries(draw, f"biases[{l}]", n_out, max_bias) for l, n_out in enumerate(widths[1:])]
     return Network(weights, biases)
 
 
 def networks(*, min_depth: int = 1, max_depth: int = 4, min_width: int = 1, max_width: int = 8,
-             max_entry: float = 2.0, max_bias: float = 2.0) -> st.SearchStrategy[Network]:
-    """Dense networks with widths from :func:`network_widths` and bounded entries."""
+             max_entry: float = 2.0, max_bias: float = 2.0,
+             near_powers_of_two: bool = False) -> st.SearchStrategy[Network]:
+    """Dense networks with widths from :func:`network_widths` and bounded entries (a layer of fan-in
+    n > 8 has them divided by n, as :func:`sequences` does)."""
     return _networks(network_widths(min_depth=min_depth, max_depth=max_depth, min_width=min_width,
-                                    max_width=max_width),
+                                    max_width=max_width, near_powers_of_two=near_powers_of_two),
                      _positive_number("max_entry", max_entry), _positive_number("max_bias", max_bias))
 
 
@@ -178,12 +216,11 @@ def batches(n_in: int, n_out: int, *, min_batch: int = 1, max_batch: int = 8, ma
     @st.composite
     def build(draw):
         batch = draw(st.integers(min_batch, max_batch), label="batch size")
-        x = draw(hnp.arrays(np.float64, (batch, n_in), elements=_reals(max_input)), label="x")
+        x = _entries(draw, "x", (batch, n_in), max_input)
         if targets == "one_hot":
-            y = np.eye(n_out)[draw(hnp.arrays(np.int64, batch, elements=st.integers(0, n_out - 1)),
-                                   label="labels")]
+            y = np.eye(n_out)[_token_ids(draw, "labels", batch, n_out)]
         else:
-            y = draw(hnp.arrays(np.float64, (batch, n_out), elements=st.floats(0, 1)), label="y")
+            y = np.abs(_entries(draw, "y", (batch, n_out), 1.0))
             if targets == "probabilities":
                 y = (y + 1e-3) / (y + 1e-3).sum(axis=1, keepdims=True)
         return x, y
@@ -340,37 +377,35 @@ def _steps(low: int, high: int):
     return st.integers(0, 2 * (high - low) + 1).map(lambda u: min(low + u, high))
 
 
-def _entries(draw, name, shape, bound):
-    return draw(hnp.arrays(np.float64, shape, elements=_reals(bound)), label=name)
-
-
-def _sizes(draw, steps, batch, inputs, hidden):
-    return (draw(_steps(*steps), label="T (steps)"), draw(st.integers(*batch), label="B (batch)"),
-            draw(st.integers(*inputs), label="I (inputs)"), draw(st.integers(*hidden), label="H (hidden units)"))
+def _sizes(draw, steps, batch, inputs, hidden, near_powers_of_two):
+    return (draw(_steps(*steps), label="T (steps)"), draw(_size(*batch, near_powers_of_two), label="B (batch)"),
+            draw(_size(*inputs, near_powers_of_two), label="I (inputs)"),
+            draw(_size(*hidden, near_powers_of_two), label="H (hidden units)"))
 
 
 @st.composite
-def _sequences(draw, steps, batch, inputs, hidden, max_input):
-    T, B, n_in, H = _sizes(draw, steps, batch, inputs, hidden)
+def _sequences(draw, steps, batch, inputs, hidden, max_input, near_powers_of_two):
+    T, B, n_in, H = _sizes(draw, steps, batch, inputs, hidden, near_powers_of_two)
     return Sequence(_entries(draw, "x", (T, B, n_in), max_input), _entries(draw, "h0", (B, H), 1.0),
-                    _entries(draw, "W_x", (H, n_in), 1.0), _entries(draw, "W_h", (H, H), 1.0),
+                    _entries(draw, "W_x", (H, n_in), 1.0, fan_in=n_in), _entries(draw, "W_h", (H, H), 1.0, fan_in=H),
                     _entries(draw, "b", H, 1.0), _entries(draw, "dL_dh", (T, B, H), 1.0))
 
 
 def sequences(*, min_steps: int = 1, max_steps: int = 8, min_batch: int = 1, max_batch: int = 4,
               min_inputs: int = 1, max_inputs: int = 4, min_hidden: int = 1, max_hidden: int = 4,
-              max_input: float = 2.0) -> st.SearchStrategy[Sequence]:
+              max_input: float = 2.0, near_powers_of_two: bool = False) -> st.SearchStrategy[Sequence]:
     """RNN problems :class:`Sequence` (x, h0, W_x, W_h, b, dL_dh) of T steps, B sequences,
-    I inputs and H hidden units, each in its [min, max] range.
+    I inputs and H hidden units, each in its [min, max] range (``near_powers_of_two``: B, I and H
+    each one of 2^k − 1, 2^k, 2^k + 1, where tiled kernels break).
 
-    Entries of x lie in [−max_input, max_input], all others in [−1, 1]; T =
-    ``max_steps`` in about half the draws. Shrinking goes to fewer steps,
-    sequences and units first. ``min_steps=0`` allows the empty
-    sequence (T = 0), which :func:`gradproofs.rnn.bptt` accepts.
+    Entries of x lie in [−max_input, max_input], all others in [−1, 1] (W_x's and W_h's divided by
+    their fan-in I or H beyond 8, so that long sequences stay judgeable); T = ``max_steps`` in about
+    half the draws. Shrinking goes to fewer steps, sequences and units first. ``min_steps=0``
+    allows the empty sequence (T = 0), which :func:`gradproofs.rnn.bptt` accepts.
     """
     return _sequences(_size_range("steps", min_steps, max_steps, 0), _size_range("batch", min_batch, max_batch),
                       _size_range("inputs", min_inputs, max_inputs), _size_range("hidden", min_hidden, max_hidden),
-                      _positive_number("max_input", max_input))
+                      _positive_number("max_input", max_input), bool(near_powers_of_two))
 
 
 class LSTMSequence(NamedTuple):
@@ -388,17 +423,18 @@ class LSTMSequence(NamedTuple):
 
 
 @st.composite
-def _lstm_sequences(draw, steps, batch, inputs, hidden, max_input, max_recurrent):
-    T, B, n_in, H = _sizes(draw, steps, batch, inputs, hidden)
+def _lstm_sequences(draw, steps, batch, inputs, hidden, max_input, max_recurrent, near_powers_of_two):
+    T, B, n_in, H = _sizes(draw, steps, batch, inputs, hidden, near_powers_of_two)
     return LSTMSequence(_entries(draw, "x", (T, B, n_in), max_input), _entries(draw, "h0", (B, H), 1.0),
-                        _entries(draw, "c0", (B, H), 1.0), _entries(draw, "W_x", (4 * H, n_in), 1.0),
-                        _entries(draw, "W_h", (4 * H, H), max_recurrent), _entries(draw, "b", 4 * H, 1.0),
+                        _entries(draw, "c0", (B, H), 1.0), _entries(draw, "W_x", (4 * H, n_in), 1.0, fan_in=n_in),
+                        _entries(draw, "W_h", (4 * H, H), max_recurrent, fan_in=H), _entries(draw, "b", 4 * H, 1.0),
                         _entries(draw, "dL_dh", (T, B, H), 1.0))
 
 
 def lstm_sequences(*, min_steps: int = 1, max_steps: int = 6, min_batch: int = 1, max_batch: int = 3,
                    min_inputs: int = 1, max_inputs: int = 4, min_hidden: int = 1, max_hidden: int = 4,
-                   max_input: float = 2.0, max_recurrent: float = 0.5) -> st.SearchStrategy[LSTMSequence]:
+                   max_input: float = 2.0, max_recurrent: float = 0.5,
+                   near_powers_of_two: bool = False) -> st.SearchStrategy[LSTMSequence]:
     """LSTM problems :class:`LSTMSequence` (x, h0, c0, W_x, W_h, b, dL_dh), sizes as for :func:`sequences`.
 
     Entries of x lie in [−max_input, max_input], of W_h in [−max_recurrent,
@@ -409,7 +445,7 @@ def lstm_sequences(*, min_steps: int = 1, max_steps: int = 6, min_batch: int = 1
     return _lstm_sequences(_size_range("steps", min_steps, max_steps, 0),
                            _size_range("batch", min_batch, max_batch), _size_range("inputs", min_inputs, max_inputs),
                            _size_range("hidden", min_hidden, max_hidden), _positive_number("max_input", max_input),
-                           _positive_number("max_recurrent", max_recurrent))
+                           _positive_number("max_recurrent", max_recurrent), bool(near_powers_of_two))
 
 
 class LMSequence(NamedTuple):
@@ -427,28 +463,23 @@ class LMSequence(NamedTuple):
 
 
 @st.composite
-def _lm_sequences(draw, steps, batch, vocabulary, hidden):
-    T = draw(_steps(*steps), label="T (steps)")
-    B = draw(st.integers(*batch), label="B (batch)")
-    K = draw(st.integers(*vocabulary), label="K (vocabulary)")
-    H = draw(st.integers(*hidden), label="H (hidden units)")
-    ids = st.integers(0, K - 1)
-    return LMSequence(draw(hnp.arrays(np.int64, (T, B), elements=ids), label="tokens"),
-                      draw(hnp.arrays(np.int64, (T, B), elements=ids), label="targets"),
+def _lm_sequences(draw, steps, batch, vocabulary, hidden, near_powers_of_two):
+    T, B, K, H = _sizes(draw, steps, batch, vocabulary, hidden, near_powers_of_two)
+    return LMSequence(_token_ids(draw, "tokens", (T, B), K), _token_ids(draw, "targets", (T, B), K),
                       _entries(draw, "h0", (B, H), 1.0), _entries(draw, "U", (H, K), 1.0),
-                      _entries(draw, "W", (H, H), 1.0), _entries(draw, "b", H, 1.0),
-                      _entries(draw, "V", (K, H), 1.0), _entries(draw, "c", K, 1.0))
+                      _entries(draw, "W", (H, H), 1.0, fan_in=H), _entries(draw, "b", H, 1.0),
+                      _entries(draw, "V", (K, H), 1.0, fan_in=H), _entries(draw, "c", K, 1.0))
 
 
 def lm_sequences(*, min_steps: int = 1, max_steps: int = 6, min_batch: int = 1, max_batch: int = 3,
-                 min_vocabulary: int = 2, max_vocabulary: int = 5, min_hidden: int = 1,
-                 max_hidden: int = 4) -> st.SearchStrategy[LMSequence]:
+                 min_vocabulary: int = 2, max_vocabulary: int = 5, min_hidden: int = 1, max_hidden: int = 4,
+                 near_powers_of_two: bool = False) -> st.SearchStrategy[LMSequence]:
     """Language-model problems :class:`LMSequence` of T steps, B sequences, a vocabulary of K ≥ 2
     tokens and H hidden units, each in its [min, max] range; T = ``max_steps`` in about half the
-    draws; every real entry in [−1, 1]."""
+    draws; every real entry in [−1, 1] (W's and V's divided by H beyond 8)."""
     return _lm_sequences(_size_range("steps", min_steps, max_steps), _size_range("batch", min_batch, max_batch),
                          _size_range("vocabulary", min_vocabulary, max_vocabulary, 2),
-                         _size_range("hidden", min_hidden, max_hidden))
+                         _size_range("hidden", min_hidden, max_hidden), bool(near_powers_of_two))
 
 
 # A rescaled draw keeps its radius to rounding only where its largest eigenvalues are well-conditioned.

@@ -24,10 +24,11 @@ class RNNLM(_Recurrent):
 
     def __init__(self, *, tokens="ids", axes="time batch feature", weights="out_in", samples="rows", reduction=None,
                  returns=None, clip_value=None, precision=None, arguments=ARGUMENTS, max_steps=6, max_batch=3,
-                 max_vocabulary=5, max_hidden=4):
+                 max_vocabulary=5, max_hidden=4, near_powers_of_two=False):
         self.remember(locals())
         self.tokens = conventions.choice("tokens", tokens, TOKENS)
-        self._layout(axes, weights, precision, max_steps=max_steps, max_batch=max_batch, max_hidden=max_hidden)
+        self._layout(axes, weights, precision, near_powers_of_two, max_steps=max_steps, max_batch=max_batch,
+                     max_hidden=max_hidden)
         self.max_vocabulary = _vocabulary(max_vocabulary)
         self.samples = conventions.choice("samples", samples, ("rows", "single"))
         if reduction is not None and self.samples == "single":
@@ -43,7 +44,8 @@ class RNNLM(_Recurrent):
         from gradproofs import strategies
 
         return strategies.lm_sequences(max_steps=self.max_steps, max_batch=self.max_batch,
-                                       max_vocabulary=self.max_vocabulary, max_hidden=self.max_hidden)
+                                       max_vocabulary=self.max_vocabulary, max_hidden=self.max_hidden,
+                                       near_powers_of_two=self.near_powers_of_two)
 
     # --- the user's layout ---
 
@@ -137,7 +139,7 @@ def check_rnn_lm(fn, *, tokens: str = "ids", axes: str = "time batch feature", w
                  samples: str = "rows", reduction: str | None = None, returns=None, clip_value: float | None = None,
                  precision: str | None = None, arguments=ARGUMENTS, max_examples: int | None = None,
                  max_steps: int = 6, max_batch: int = 3, max_vocabulary: int = 5, max_hidden: int = 4,
-                 reproduce=None):
+                 near_powers_of_two: bool = False, reproduce=None):
     """Test ``fn(tokens, targets, h0, U, W, b, V, c) -> dict`` for a recurrent language model's BPTT.
 
     The model of :mod:`gradproofs.lm`: h_t = tanh(U e(x_t) + W h_(t−1) + b),
@@ -171,5 +173,6 @@ def check_rnn_lm(fn, *, tokens: str = "ids", axes: str = "time batch feature", w
     """
     oracle = RNNLM(tokens=tokens, axes=axes, weights=weights, samples=samples, reduction=reduction, returns=returns,
                    clip_value=clip_value, precision=precision, arguments=arguments, max_steps=max_steps,
-                   max_batch=max_batch, max_vocabulary=max_vocabulary, max_hidden=max_hidden)
+                   max_batch=max_batch, max_vocabulary=max_vocabulary, max_hidden=max_hidden,
+                   near_powers_of_two=near_powers_of_two)
     return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))

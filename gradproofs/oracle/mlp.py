@@ -25,7 +25,7 @@ class MLP(Oracle):
 
     def __init__(self, *, activation="sigmoid", cost="quadratic", output_activation=None, reduction=None,
                  targets=None, weights="out_in", samples="rows", returns=None, inputs=False, precision=None,
-                 arguments=ARGUMENTS, max_depth=3, max_width=5, max_batch=4):
+                 arguments=ARGUMENTS, max_depth=3, max_width=5, max_batch=4, near_powers_of_two=False):
         self.remember(locals())
         self.activation = activations.get(activation).name
         self.cost = _validate.choice("cost", cost, mlp.COSTS)
@@ -51,6 +51,7 @@ class MLP(Oracle):
         self.max_depth = _validate.positive_int("max_depth", max_depth)
         self.max_width = _validate.positive_int("max_width", max_width)
         self.max_batch = _validate.positive_int("max_batch", max_batch)
+        self.near_powers_of_two = conventions.flag("near_powers_of_two", near_powers_of_two)
 
     # --- examples ---
 
@@ -59,7 +60,8 @@ class MLP(Oracle):
 
         kind = {"labels": "one_hot", "probabilities": "probabilities"}[self.targets] \
             if self.cost == "softmax_cross_entropy" else "unit"
-        return strategies.networks(max_depth=self.max_depth, max_width=self.max_width).flatmap(
+        return strategies.networks(max_depth=self.max_depth, max_width=self.max_width,
+                                   near_powers_of_two=self.near_powers_of_two).flatmap(
             lambda network: _batches(network.weights[0].shape[1], network.weights[-1].shape[0], self.max_batch,
                                      kind).map(lambda batch: (network.weights, network.biases, *batch)))
 
@@ -168,7 +170,7 @@ def check_mlp(fn, *, activation: str = "sigmoid", cost: str = "quadratic", outpu
               reduction: str | None = None, targets: str | None = None, weights: str = "out_in",
               samples: str = "rows", returns=None, inputs: bool = False, precision: str | None = None,
               arguments=ARGUMENTS, max_examples: int | None = None, max_depth: int = 3, max_width: int = 5,
-              max_batch: int = 4, reproduce=None):
+              max_batch: int = 4, near_powers_of_two: bool = False, reproduce=None):
     """Test ``fn(weights, biases, x, y) -> (dW, db)`` for a dense network, in fn's own conventions.
 
     The network is :mod:`gradproofs.mlp`'s: z^l = W^l a^(l−1) + b^l, a^l = f(z^l)
@@ -190,10 +192,12 @@ def check_mlp(fn, *, activation: str = "sigmoid", cost: str = "quadratic", outpu
     ``arguments``: the names fn takes, in order; ``precision``: the rounding fn
     is judged with (default: its result's dtype).
 
-    Networks have 1 to ``max_depth`` layers of 1 to ``max_width`` neurons,
-    batches 1 to ``max_batch`` samples. Gradients are compared with the exact
-    ones (:func:`gradproofs.mlp.backward_exact`) under the rounding bound of
-    :class:`gradproofs.mlp.Reference`. Without ``max_examples`` the active
+    Networks have 1 to ``max_depth`` layers of 1 to ``max_width`` neurons
+    (``near_powers_of_two=True``: widths of 2^k − 1, 2^k and 2^k + 1, where tiled
+    kernels have their boundaries), batches 1 to ``max_batch`` samples. Gradients
+    are compared with the exact ones (:func:`gradproofs.mlp.backward_exact`, or
+    for large networks :func:`gradproofs.mlp.backward_extended`) under the
+    rounding bound of :class:`gradproofs.mlp.Reference`. Without ``max_examples`` the active
     Hypothesis profile sets the number of examples. Raises
     :class:`gradproofs.Mismatch` naming each kind of disagreement with its
     smallest counterexample; returns a Report when every example agrees.
@@ -201,5 +205,5 @@ def check_mlp(fn, *, activation: str = "sigmoid", cost: str = "quadratic", outpu
     oracle = MLP(activation=activation, cost=cost, output_activation=output_activation, reduction=reduction,
                  targets=targets, weights=weights, samples=samples, returns=returns, inputs=inputs,
                  precision=precision, arguments=arguments, max_depth=max_depth, max_width=max_width,
-                 max_batch=max_batch)
+                 max_batch=max_batch, near_powers_of_two=near_powers_of_two)
     return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))

@@ -18,8 +18,9 @@ TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.ls
 class _Recurrent(Oracle):
     """What the RNN and the LSTM oracles share: sequence axes, weights, returns, precision, sizes."""
 
-    def _layout(self, axes, weights, precision, **sizes):
-        """The declared axes, weights and precision, and the largest sizes (``max_steps=…``)."""
+    def _layout(self, axes, weights, precision, near_powers_of_two=False, **sizes):
+        """The declared axes, weights and precision, and the sizes (``max_steps=…``, near powers of two)."""
+        self.near_powers_of_two = conventions.flag("near_powers_of_two", near_powers_of_two)
         self.axes = conventions.axes(axes)
         self.weights = conventions.choice("weights", weights, conventions.WEIGHTS)
         self.precision = conventions.precision(precision)
@@ -90,11 +91,11 @@ class RNN(_Recurrent):
 
     def __init__(self, *, activation="tanh", axes="time batch feature", weights="out_in", returns=None,
                  inputs=False, precision=None, arguments=RNN_ARGUMENTS, max_steps=6, max_batch=3, max_inputs=4,
-                 max_hidden=4):
+                 max_hidden=4, near_powers_of_two=False):
         self.remember(locals())
         self.activation = activations.get(activation).name
-        self._layout(axes, weights, precision, max_steps=max_steps, max_batch=max_batch, max_inputs=max_inputs,
-                     max_hidden=max_hidden)
+        self._layout(axes, weights, precision, near_powers_of_two, max_steps=max_steps, max_batch=max_batch,
+                     max_inputs=max_inputs, max_hidden=max_hidden)
         self.inputs = conventions.flag("inputs", inputs)
         known = RNN_GRADIENTS if self.inputs else RNN_GRADIENTS[:4]
         self.returns = conventions.Returns(returns, known=known, default={name: name for name in known},
@@ -107,7 +108,7 @@ class RNN(_Recurrent):
         from gradproofs import strategies
 
         return strategies.sequences(max_steps=self.max_steps, max_batch=self.max_batch, max_inputs=self.max_inputs,
-                                    max_hidden=self.max_hidden)
+                                    max_hidden=self.max_hidden, near_powers_of_two=self.near_powers_of_two)
 
     def check(self, fn, example) -> float:
         reference = cached_reference(example, self.activation, lambda: rnn.reference(*example,
@@ -128,7 +129,7 @@ class RNN(_Recurrent):
 def check_rnn_bptt(fn, *, activation: str = "tanh", axes: str = "time batch feature", weights: str = "out_in",
                    returns=None, inputs: bool = False, precision: str | None = None, arguments=RNN_ARGUMENTS,
                    max_examples: int | None = None, max_steps: int = 6, max_batch: int = 3, max_inputs: int = 4,
-                   max_hidden: int = 4, reproduce=None):
+                   max_hidden: int = 4, near_powers_of_two: bool = False, reproduce=None):
     """Test ``fn(x, h0, W_x, W_h, b, dL_dh) -> dict`` for an Elman RNN's backpropagation through time.
 
     The network and the loss are those of :func:`gradproofs.rnn.bptt`:
@@ -162,7 +163,7 @@ def check_rnn_bptt(fn, *, activation: str = "tanh", axes: str = "time batch feat
     """
     oracle = RNN(activation=activation, axes=axes, weights=weights, returns=returns, inputs=inputs,
                  precision=precision, arguments=arguments, max_steps=max_steps, max_batch=max_batch,
-                 max_inputs=max_inputs, max_hidden=max_hidden)
+                 max_inputs=max_inputs, max_hidden=max_hidden, near_powers_of_two=near_powers_of_two)
     return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))
 
 
@@ -190,15 +191,16 @@ class LSTM(_Recurrent):
     signature = "fn(x, h0, c0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0, c0}"
 
     def __init__(self, *, c0=True, gates=TORCH_GATES, axes="time batch feature", weights="out_in", returns=None,
-                 inputs=False, precision=None, arguments=None, max_steps=6, max_batch=3, max_inputs=4, max_hidden=4):
+                 inputs=False, precision=None, arguments=None, max_steps=6, max_batch=3, max_inputs=4, max_hidden=4,
+                 near_powers_of_two=False):
         self.remember(locals())
         self.c0 = conventions.flag("c0", c0)
         self.gates = _gates(gates)
         if self.gates == "separate":  # the four gates' weights are one kind of mismatch, their biases another
             self.families = (tuple(f"W_{g}" for g in TORCH_GATES), tuple(f"b_{g}" for g in TORCH_GATES),
                              ("h0", "c0"))
-        self._layout(axes, weights, precision, max_steps=max_steps, max_batch=max_batch, max_inputs=max_inputs,
-                     max_hidden=max_hidden)
+        self._layout(axes, weights, precision, near_powers_of_two, max_steps=max_steps, max_batch=max_batch,
+                     max_inputs=max_inputs, max_hidden=max_hidden)
         self.inputs = conventions.flag("inputs", inputs)
         separate = self.gates == "separate"
         known = [name for name in (LSTM_SEPARATE if separate else LSTM_STACKED)
@@ -216,7 +218,8 @@ class LSTM(_Recurrent):
         from gradproofs import strategies
 
         return strategies.lstm_sequences(max_steps=self.max_steps, max_batch=self.max_batch,
-                                         max_inputs=self.max_inputs, max_hidden=self.max_hidden)
+                                         max_inputs=self.max_inputs, max_hidden=self.max_hidden,
+                                         near_powers_of_two=self.near_powers_of_two)
 
     def _blocks(self, array, hidden: int):
         """Rows in blocks of H, torch's order i, f, g, o, reordered as the declared ``gates``."""
@@ -272,7 +275,7 @@ class LSTM(_Recurrent):
 def check_lstm_bptt(fn, *, c0: bool = True, gates: str = TORCH_GATES, axes: str = "time batch feature",
                     weights: str = "out_in", returns=None, inputs: bool = False, precision: str | None = None,
                     arguments=None, max_examples: int | None = None, max_steps: int = 6, max_batch: int = 3,
-                    max_inputs: int = 4, max_hidden: int = 4, reproduce=None):
+                    max_inputs: int = 4, max_hidden: int = 4, near_powers_of_two: bool = False, reproduce=None):
     """Test ``fn(x, h0, c0, W_x, W_h, b, dL_dh) -> dict`` for an LSTM's backpropagation through time.
 
     The forget-gate LSTM of :mod:`gradproofs.rnn`: p_t = W_x x_t + W_h h_(t−1) + b
@@ -300,5 +303,5 @@ def check_lstm_bptt(fn, *, c0: bool = True, gates: str = TORCH_GATES, axes: str 
     """
     oracle = LSTM(c0=c0, gates=gates, axes=axes, weights=weights, returns=returns, inputs=inputs,
                   precision=precision, arguments=arguments, max_steps=max_steps, max_batch=max_batch,
-                  max_inputs=max_inputs, max_hidden=max_hidden)
+                  max_inputs=max_inputs, max_hidden=max_hidden, near_powers_of_two=near_powers_of_two)
     return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))

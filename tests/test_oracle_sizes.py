@@ -1,0 +1,97 @@
+"""Realistic sizes: large networks and long sequences judged against the long-double reference, and
+sizes near powers of two, where a tiled kernel's boundary bug shows and the default sizes miss it."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import gradproofs
+from gradproofs import extended, mlp, rnn, strategies
+from gradproofs.oracle import check_mlp, check_rnn_bptt
+
+TILE = 32
+
+
+def _tiled(A, B, *, tail_only_alone: bool):
+    """A @ B computed in blocks of 32 columns of B, the last partial block by a tail path;
+    ``tail_only_alone`` plants the bug: the tail is done only when there is no full block before it."""
+    n = B.shape[1]
+    full = n // TILE * TILE
+    out = np.zeros((A.shape[0], n))
+    for j in range(0, full, TILE):
+        out[:, j:j + TILE] = A @ B[:, j:j + TILE]
+    if n % TILE and (full == 0 or not tail_only_alone):
+        out[:, full:] = A @ B[:, full:]
+    return out
+
+
+def kernel_backprop(weights, biases, x, y, *, tail_only_alone=False):
+    """A sigmoid network's backprop (quadratic cost, mean over the batch) with ∂C/∂W^l = δᵀa/B tiled."""
+    a = [x]
+    for W, b in zip(weights, biases):
+        a.append(1 / (1 + np.exp(-(a[-1] @ W.T + b))))
+    delta = (a[-1] - y) * a[-1] * (1 - a[-1])
+    dW, db = [], []
+    for l in range(len(weights) - 1, -1, -1):
+        dW.insert(0, _tiled(delta.T, a[l], tail_only_alone=tail_only_alone) / len(x))
+        db.insert(0, delta.mean(axis=0))
+        delta = (delta @ weights[l]) * a[l] * (1 - a[l])
+    return dW, db
+
+
+LARGE = dict(max_width=70, max_depth=2, max_batch=3, near_powers_of_two=True)
+
+
+def test_a_tile_boundary_bug_is_caught_near_powers_of_two_and_missed_at_the_default_sizes():
+    def buggy(*args):
+        return kernel_backprop(*args, tail_only_alone=True)
+
+    assert check_mlp(buggy, max_examples=100).examples == 100  # widths ≤ 5: no full block, no bug
+    assert check_mlp(kernel_backprop, **LARGE, max_examples=20).examples == 20
+    with pytest.raises(gradproofs.Mismatch, match=r"widths \[[^\]]*(33|63|65)"):
+        check_mlp(buggy, **LARGE, max_examples=100)
+
+
+@pytest.mark.skipif(not extended.AVAILABLE, reason="this NumPy's long double is no wider than float64")
+def test_long_sequences_and_wide_layers_are_judged_with_the_extended_reference():
+    def bptt(*args):
+        r = rnn.bptt(*args)
+        return {"W_x": r.W_x, "W_h": r.W_h, "b": r.b, "h0": r.h0}
+
+    assert check_rnn_bptt(bptt, max_steps=128, max_hidden=256, max_examples=5).examples == 5
+
+
+@settings(max_examples=5)
+@given(strategies.sequences(min_steps=40, max_steps=128, min_hidden=17, max_hidden=256))
+def test_large_draws_come_from_a_seeded_generator_scaled_by_their_fan_in(problem):
+    H = problem.W_h.shape[0]
+    assert np.abs(problem.W_h).max() <= 1 / H and np.abs(problem.W_h).sum(axis=1).max() <= 1
+    reference = rnn.reference(*problem)
+    assert reference.extended and reference.well_conditioned(float(np.finfo(np.float32).eps))
+
+
+NEAR = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 70}
+
+
+@given(strategies.network_widths(max_width=70, near_powers_of_two=True))
+def test_sizes_near_powers_of_two(widths):
+    assert set(widths) <= NEAR
+
+
+def test_sizes_near_powers_of_two_reach_the_tile_boundaries():
+    from hypothesis import find
+
+    found = find(strategies.network_widths(max_width=70, near_powers_of_two=True), lambda w: 33 in w and 65 in w)
+    assert 33 in found and 65 in found
+
+
+def test_the_network_reference_of_a_large_problem_is_the_extended_one():
+    rng = np.random.default_rng(1)
+    widths = [65, 33, 3]
+    weights = [rng.uniform(-1, 1, (n_out, n_in)) / n_in for n_in, n_out in zip(widths[:-1], widths[1:])]
+    biases = [rng.uniform(-1, 1, n) for n in widths[1:]]
+    x, y = rng.uniform(-1, 1, (16, 65)), rng.uniform(0, 1, (16, 3))
+    reference = mlp.reference(weights, biases, x, y)
+    assert reference.extended == extended.AVAILABLE
+    reference.assert_matches("numpy", mlp.backward(weights, biases, x, y), eps=float(np.finfo(np.float64).eps),
+                             derivative_from_output=False)
