@@ -192,10 +192,15 @@ def _check_step(name, value, *, minimum, maximum, maximum_is):
 # --- the vanilla RNN: one recurrence over float64 or mpmath -------------------
 
 def _rnn_forward(x, h0, W_x, W_h, b, f):
-    """States [h_0..h_T] and pre-activations [a_1..a_T], as lists of (B, H) arrays."""
+    """States [h_0..h_T] and pre-activations [a_1..a_T], as lists of (B, H) arrays.
+
+    The input terms x_t W_xᵀ + b of every step are one product; only h_(t−1) W_hᵀ
+    waits for the step before.
+    """
+    driven = x @ W_x.T + b
     states, pre = [h0], []
-    for x_t in x:
-        pre.append(x_t @ W_x.T + states[-1] @ W_h.T + b)
+    for driven_t in driven:
+        pre.append(driven_t + states[-1] @ W_h.T)
         states.append(f(pre[-1]))
     return states, pre
 
@@ -207,19 +212,24 @@ def _bptt(x, h0, W_x, W_h, b, dL_dh, f, fprime) -> RNNGradients:
 
 
 def _backward(x, states, pre, W_x, W_h, b, dL_dh, fprime) -> RNNGradients:
-    """δ_t = (∂L/∂h_t + δ_(t+1) W_h) ⊙ f′(a_t) from t = T down to 1, given the forward pass."""
+    """δ_t = (∂L/∂h_t + δ_(t+1) W_h) ⊙ f′(a_t) from t = T down to 1, given the forward pass.
+
+    Only δ_(t+1) W_h waits for the step after; the parameter gradients and ∂L/∂x
+    are then one product each over all T·B rows.
+    """
     h0 = states[0]
     carried = np.zeros_like(h0)  # δ_(t+1) W_h: what reaches h_t from later steps
-    dW_x, dW_h, db = np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b)
-    dx = [None] * len(pre)
+    delta = [None] * len(pre)
     for t in range(len(pre) - 1, -1, -1):
-        delta = (dL_dh[t] + carried) * fprime(pre[t])
-        dW_x = dW_x + delta.T @ x[t]
-        dW_h = dW_h + delta.T @ states[t]
-        db = db + delta.sum(axis=0)
-        dx[t] = delta @ W_x
-        carried = delta @ W_h
-    return RNNGradients(dW_x, dW_h, db, carried, np.stack(dx) if dx else np.zeros(x.shape), np.stack(states))
+        delta[t] = (dL_dh[t] + carried) * fprime(pre[t])
+        carried = delta[t] @ W_h
+    stacked = np.stack(states)
+    if not delta:  # T = 0: no loss term
+        return RNNGradients(np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b), carried, np.zeros(x.shape),
+                            stacked)
+    rows = np.stack(delta).reshape(-1, h0.shape[1])  # (T·B, H)
+    return RNNGradients(rows.T @ x.reshape(-1, x.shape[2]), rows.T @ stacked[:-1].reshape(rows.shape), rows.sum(axis=0),
+                        carried, (rows @ W_x).reshape(x.shape), stacked)
 
 
 def forward(x, h0, W_x, W_h, b, *, activation: str = "tanh") -> np.ndarray:
@@ -584,8 +594,9 @@ class Reference(compare.Reference):
     :meth:`well_conditioned` requires) plus 6 for evaluating it, and 1 more for
     the product with g_t; g_(t−1) adds H roundings in the product with W_h and
     1 in the sum, and inherits the worst relative error of δ_t in its batch
-    row. The parameter gradients sum B·T terms (B + T roundings, 1 more for the
-    product); ∂L/∂W_h also carries h_(t−1)'s error (γF + 4 against |h| + 1).
+    row. The parameter gradients sum B·T terms (B·T roundings in the worst order a
+    sum can take, a single product over all rows as here and in torch's kernels
+    included; 1 more for the product); ∂L/∂W_h also carries h_(t−1)'s error (γF + 4 against |h| + 1).
 
     *Autograd* forms f′ from the output, 1 − h² or h(1 − h): the subtraction
     loses γ·eps absolute, 4γ/f′(a_t) more units of relative error (as in
@@ -709,7 +720,7 @@ class Reference(compare.Reference):
             U[t] = np.maximum(carried, upstream[t]) + units[t] + 1.0
             carried = U[t].max(axis=1, keepdims=True) + H + 1.0
         worst = U.max(axis=(0, 1), initial=0.0)[:, None]  # per row of W_x, W_h, entry of b
-        sums = B + T
+        sums = B * T  # a sum of B·T terms in any order
         h_units = self._gamma * self.forward_error + 4.0
         return {"W_x": 2 * eps * np.broadcast_to(worst + sums + 1.0, self.W_x.shape),
                 "W_h": 2 * eps * np.broadcast_to(worst + sums + 1.0 + h_units, self.W_h.shape),
@@ -787,7 +798,7 @@ class LSTMReference(compare.Reference):
     W_hh and sum, ĉ's two products and sum, ∂L/∂p's two products); autograd's
     derivatives from the output add 4γ/f′ on two of them (the smallest f′ of
     tanh(c_t), and of the gates the cell has). The sums over B·T terms add
-    B + T + 1; ∂L/∂h_0 and ∂L/∂x_t, products of ∂L/∂p_t with W_hh and W_ih,
+    B·T + 1 (in any order); ∂L/∂h_0 and ∂L/∂x_t, products of ∂L/∂p_t with W_hh and W_ih,
     4H + 1.
 
     The tolerance is twice the first-order bound, for the second-order terms.
@@ -900,7 +911,7 @@ class LSTMReference(compare.Reference):
                 dsig = np.delete(dsig, np.s_[H:2 * H], axis=2)
             from_output = 4 / dtanh_c.min() + max(1 / dsig.min(), 4 / dtanh_g.min())
         U = T * (4 * H + 6 + 4 * phi + from_output)
-        sums = B + T + 1
+        sums = B * T + 1  # a sum of B·T terms in any order, and the product
         tolerance = {"W_ih": U + sums, "W_hh": U + sums + F, "b": U + sums, "h0": U + 4 * H + 1,
                      "c0": U + phi + 1, "x": U + 4 * H + 1, "states": max(F, 1.0)}  # F = 0 when T = 0
         shapes = {"W_ih": self.W_ih.shape, "W_hh": self.W_hh.shape, "b": self.b.shape, "h0": self.h0.shape,

@@ -66,13 +66,13 @@ def test_norm_clipping_bounds_the_norm_of_every_update(short_runs, device):
 def test_the_unclipped_loss_jumps_above_the_untrained_models_and_the_clipped_do_not(short_runs):
     """The trouble :func:`lm.train` documents for its defaults: unclipped, steps of over 100 times the
     norm-clipped bound lr·τ, the loss past its first value (the untrained model's) within 10 steps and
-    at 2.9 times it within 15; value- and norm-clipped, no loss after the first reaches the first."""
+    at 1.4 times it within 15; value- and norm-clipped, no loss after the first reaches the first."""
     unclipped = short_runs[None]
     first = unclipped.losses[0]
     assert np.all(np.isfinite(unclipped.losses))
     assert unclipped.update_norms.max() > 100 * lm.LR * lm.NORM_THRESHOLD
     assert np.any(unclipped.losses[1:10] > first)
-    assert unclipped.losses[1:15].max() > 2.9 * first
+    assert unclipped.losses[1:15].max() > 1.4 * first
     for clip in ("value", "norm"):
         run = short_runs[clip]
         assert run.losses[0] == first  # the same θ_0 and data
