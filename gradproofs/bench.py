@@ -1,4 +1,4 @@
-"""Timings of the engines, as ratios measured in one run: ``python -m gradproofs.bench [chain] [dense] [clipping] [rnn]``.
+"""Timings of the engines, as ratios measured in one run: ``python -m gradproofs.bench [chain] [dense] [clipping] [rnn] [reference]``.
 
 Each section runs alone when named; with no name, all run.
 
@@ -49,6 +49,16 @@ rnn
    process (Linux: the high-water mark VmHWM, reset through
    ``/proc/self/clear_refs`` after a call on a tiny problem, less VmRSS before
    the call), which counts the allocator's own overhead too.
+
+dense and rnn also time each NumPy engine's matrix products alone, on arrays
+allocated once (the floor): the engine's time over it has a target of at most 1.25.
+
+reference
+7. The exact reference of one example as the oracle builds it (exact values,
+   scales, tolerances): mpmath against long double (:mod:`gradproofs.extended`)
+   for a dense network of widths [64]*7 and a batch of 32 (target: at least
+   20 times faster), and long double alone for widths [784, 128, 128, 10] with a
+   batch of 64 and an RNN of T 64, B 16, I 32, H 128 (target: under 0.5 s each).
 
 Each time is the best of several repeats of ``time.perf_counter``. Nothing here
 is asserted: timings depend on the machine.
@@ -206,6 +216,29 @@ def _prebuilt_torch(weights, biases, x, y):
     return step
 
 
+FLOOR_TARGET = 1.25  # an engine's time over the time of its matrix products alone
+
+
+def _dense_floor(weights, x):
+    """The matrix products of one ``mlp.backward`` call alone, on arrays allocated once: per layer
+    a^(l−1) W^lᵀ, δ^l W^l (∂C/∂x's too) and δ^lᵀ a^(l−1)."""
+    batch = x.shape[0]
+    inputs = [x] + [np.ones((batch, W.shape[0])) for W in weights[:-1]]
+    deltas = [np.ones((batch, W.shape[0])) for W in weights]
+    outputs = [np.empty((batch, W.shape[0])) for W in weights]
+    backs = [np.empty((batch, W.shape[1])) for W in weights]
+    grads = [np.empty(W.shape) for W in weights]
+
+    def products():
+        for a, W, z in zip(inputs, weights, outputs):
+            np.matmul(a, W.T, out=z)
+        for a, W, d, back, g in zip(inputs, weights, deltas, backs, grads):
+            np.matmul(d, W, out=back)
+            np.matmul(d.T, a, out=g)
+
+    return products
+
+
 def _largest_gradient_difference(ours, theirs) -> float:
     """The largest |ours − theirs| over every ∂C/∂W^l entry, relative to the largest |ours|."""
     scale = max(float(np.abs(g).max()) for g in ours)
@@ -236,9 +269,13 @@ def _dense_section() -> None:
         for label, fn in engines:
             _best(fn, DENSE_WARM_UP)
             times[label] = _best(fn, DENSE_REPEATS)
+        floor = _best(_dense_floor(weights, x), DENSE_REPEATS)
         print(f"\n  widths {widths}, batch {batch} ({len(widths) - 1} layers)")
         numpy_s = times[engines[0][0]]
-        print(f"    {engines[0][0]:<28}{_ms(numpy_s)}")
+        ratio = numpy_s / floor
+        print(f"    {'floor   its matrix products':<28}{_ms(floor)}")
+        print(f"    {engines[0][0]:<28}{_ms(numpy_s)}  numpy/floor {ratio:5.2f} (target <= {FLOOR_TARGET}: "
+              f"{'met' if ratio <= FLOOR_TARGET else 'missed'})")
         for label, _ in engines[1:]:
             ratio = numpy_s / times[label]
             verdict = "met" if ratio <= DENSE_TARGET else "missed"
@@ -308,6 +345,29 @@ def _rnn_problem(sizes=RNN_SIZES):
             rng.standard_normal((hidden, inputs)) / np.sqrt(inputs),
             0.9 * rng.standard_normal((hidden, hidden)) / np.sqrt(hidden), 0.1 * rng.standard_normal(hidden),
             rng.standard_normal((steps, batch, hidden)))
+
+
+def _rnn_floor(x, h0, W_x, W_h, b, dL_dh):
+    """The matrix products of one ``rnn.bptt`` call alone, on arrays allocated once: the input terms
+    of every step (one product), h_(t−1) W_hᵀ and δ_t W_h at each step, then ∂L/∂W_x, ∂L/∂W_h and
+    ∂L/∂x (one product each over all T·B rows)."""
+    T, B, inputs = x.shape
+    hidden = W_h.shape[0]
+    rows, states, deltas = x.reshape(-1, inputs), np.ones((T * B, hidden)), np.ones((T * B, hidden))
+    driven, step, grad_x, grad_h, back = (np.empty((T * B, hidden)), np.empty((B, hidden)),
+                                          np.empty(W_x.shape), np.empty(W_h.shape), np.empty((T * B, inputs)))
+
+    def products():
+        np.matmul(rows, W_x.T, out=driven)
+        for t in range(T):
+            np.matmul(states[t * B:(t + 1) * B], W_h.T, out=step)
+        for t in range(T):
+            np.matmul(deltas[t * B:(t + 1) * B], W_h, out=step)
+        np.matmul(deltas.T, rows, out=grad_x)
+        np.matmul(deltas.T, states, out=grad_h)
+        np.matmul(deltas, W_x, out=back)
+
+    return products
 
 
 def _rnn_engines() -> dict:
@@ -396,8 +456,11 @@ def _rnn_section() -> None:
     for label, fn in engines.items():
         _best(lambda: fn(*problem), RNN_WARM_UP)
         times[label] = _best(lambda: fn(*problem), RNN_REPEATS)
+    floor = _best(_rnn_floor(*problem), RNN_REPEATS)
     (numpy_label, numpy_s), *others = times.items()
-    print(f"    {numpy_label:<34}{_ms(numpy_s)}")
+    print(f"    {'floor   its matrix products':<34}{_ms(floor)}")
+    print(f"    {numpy_label:<34}{_ms(numpy_s)}  numpy/floor {numpy_s / floor:5.2f} (target <= {FLOOR_TARGET}: "
+          f"{'met' if numpy_s / floor <= FLOOR_TARGET else 'missed'})")
     ours = engines[numpy_label](*problem)
     for (label, seconds), target in zip(others, RNN_TARGETS):
         ratio = numpy_s / seconds
@@ -417,7 +480,50 @@ def _rnn_section() -> None:
         print(f"      {label:<32}{_fresh_process_growth(label)}")
 
 
-SECTIONS = {"chain": _chain_section, "dense": _dense_section, "clipping": _clipping_section, "rnn": _rnn_section}
+REFERENCE_REPEATS = 3
+REFERENCE_TARGETS = {"speed-up": 20.0, "seconds": 0.5}
+
+
+def _reference_time(reference) -> float:
+    """Seconds to build a reference and its expectations (exact values, scales, tolerances): what the
+    oracle spends judging one example."""
+    return _best(lambda: reference().expectations(float(np.finfo(np.float64).eps), derivative_from_output=True),
+                 REFERENCE_REPEATS)
+
+
+def _reference_section() -> None:
+    from gradproofs import extended, rnn
+
+    print(f"The exact reference of one example: mpmath's 40 digits against long double ({extended.EPS:.2e}"
+          f" unit roundoff, {'available' if extended.AVAILABLE else 'NOT available: no wider than float64'}); "
+          f"best of {REFERENCE_REPEATS}")
+    rng = np.random.default_rng(DENSE_SEED)
+    widths, batch = [64] * 7, 32
+    weights, biases = initialise(widths, "nielsen", rng)
+    x, y = rng.random((batch, 64)), rng.random((batch, 64))
+    slow = _reference_time(lambda: mlp.reference(weights, biases, x, y, engine="mpmath"))
+    fast = _reference_time(lambda: mlp.reference(weights, biases, x, y, engine="extended"))
+    print(f"  dense, widths {widths}, batch {batch}: mpmath {_ms(slow)}, long double {_ms(fast)}: "
+          f"{slow / fast:6.1f}x (target >= {REFERENCE_TARGETS['speed-up']:.0f}: "
+          f"{'met' if slow / fast >= REFERENCE_TARGETS['speed-up'] else 'missed'})")
+    widths, batch = [784, 128, 128, 10], 64
+    weights, biases = initialise(widths, "nielsen", rng)
+    x, y = rng.random((batch, 784)), rng.random((batch, 10))
+    _report_seconds(f"dense, widths {widths}, batch {batch}",
+                    _reference_time(lambda: mlp.reference(weights, biases, x, y, engine="extended")))
+    sizes = (64, 16, 32, 128)
+    problem = _rnn_problem(sizes)
+    _report_seconds(f"RNN, T {sizes[0]}, B {sizes[1]}, I {sizes[2]}, H {sizes[3]}",
+                    _reference_time(lambda: rnn.reference(*problem, engine="extended")))
+
+
+def _report_seconds(label: str, seconds: float) -> None:
+    target = REFERENCE_TARGETS["seconds"]
+    print(f"  {label}: long double {_ms(seconds)} (target < {target} s: {'met' if seconds < target else 'missed'})")
+
+
+SECTIONS = {"chain": _chain_section, "dense": _dense_section, "clipping": _clipping_section, "rnn": _rnn_section,
+            "reference": _reference_section}
 
 
 def main(argv=None) -> None:
