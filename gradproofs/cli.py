@@ -70,7 +70,7 @@ def _verify(args) -> int:
         run = catalogue.verify(theorem, device, max_examples=args.max_examples)
         failure = derived[theorem.id] or run.failure
         verdict = "pass" if run.passed and derived[theorem.id] is None else "FAIL"
-        rows.append((theorem.id, theorem.kind, device, "+".join(theorem.engines),
+        rows.append((theorem.id, theorem.kind, device, "+".join(theorem.engines_on(device)),
                      str(run.examples), _format_evidence(run), verdict, failure))
     headers = ("theorem", "kind", "device", "engines compared", "examples", "worst", "verdict")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
