@@ -2,8 +2,9 @@
 
 The catalogue of theorems (``gradproofs.catalogue``) is read by the derivation
 documents, the test suite and the command line. Engines: SymPy (exact), NumPy
-float64 (the reference), torch (autograd, any device). Importing this package
-imports neither SymPy nor torch.
+float64 (the reference), torch (autograd, any device), and where installed JAX
+and TensorFlow (autodiff, on the CPU). Importing this package imports none of
+SymPy, torch, JAX and TensorFlow.
 """
 
 from gradproofs.errors import DerivationError, Mismatch

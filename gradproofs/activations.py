@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from gradproofs import devices
+from gradproofs import devices, frameworks
 from gradproofs._validate import choice
 from gradproofs.catalogue import Derivation
 from gradproofs.errors import DerivationError
@@ -108,7 +108,7 @@ class Activation:
     numpy: Callable
     numpy_derivative: Callable
     numpy_log_derivative: Callable
-    _torch_name: str
+    _library_name: str  # f in torch, jax.nn and tf.nn: torch.sigmoid, jax.nn.sigmoid, tf.nn.sigmoid; '' for none
 
     @cached_property
     def z(self):
@@ -156,7 +156,15 @@ class Activation:
     def torch(self, z):
         """f(z) on a torch tensor."""
         torch = devices.torch()
-        return getattr(torch, self._torch_name)(z) if self._torch_name else z
+        return getattr(torch, self._library_name)(z) if self._library_name else z
+
+    def jax(self, z):
+        """f(z) on a JAX array (``jax.nn.sigmoid``, ``jax.nn.tanh``, ``jax.nn.relu``)."""
+        return getattr(frameworks.module("jax").nn, self._library_name)(z) if self._library_name else z
+
+    def tensorflow(self, z):
+        """f(z) on a TensorFlow tensor (``tf.nn.sigmoid``, ``tf.nn.tanh``, ``tf.nn.relu``)."""
+        return getattr(frameworks.module("tensorflow").nn, self._library_name)(z) if self._library_name else z
 
     def torch_derivative(self, z):
         """f′(z) on a torch tensor, written by hand (not through autograd)."""

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from gradproofs import frameworks
 from gradproofs.errors import DerivationError
 
 KINDS = ("exact", "bound", "statistical")
@@ -134,7 +135,10 @@ class Theorem:
     ``check(data, device)`` draws its inputs with ``data.draw(..., label=...)``,
     asserts the statement (raising :class:`gradproofs.Mismatch`) and returns
     the :class:`Evidence` of that example. ``uses_torch`` theorems are checked
-    on every device; the others on the CPU alone.
+    on every device; the others on the CPU alone. ``optional_engines`` names
+    the frameworks of :mod:`gradproofs.frameworks` (JAX, TensorFlow) whose
+    engines ``check`` also runs where they are installed, on the CPU:
+    :meth:`engines_on` says which a device's check compares.
     """
 
     id: str
@@ -148,10 +152,19 @@ class Theorem:
     derive: Callable[[], Derivation]
     check: Callable[..., Evidence]
     uses_torch: bool = True
+    optional_engines: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        unknown = set(self.optional_engines) - set(frameworks.NAMES)
+        if unknown:
+            raise ValueError(f"optional_engines must be among {list(frameworks.NAMES)}, got {sorted(unknown)}")
+
+    def engines_on(self, device: str) -> tuple[str, ...]:
+        """The engines compared on ``device``: :attr:`engines`, then the optional ones installed here
+        that run there (importing them, once)."""
+        return self.engines + tuple(name for name in frameworks.available(device) if name in self.optional_engines)
 
 
 _THEOREMS: dict[str, Theorem] = {}

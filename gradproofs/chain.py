@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, compare, costs, devices
+from gradproofs import _validate, activations, compare, costs, devices, frameworks
 
 
 @dataclass(frozen=True)
@@ -369,3 +369,61 @@ def backward_torch(w, b, x, y, *, activation: str = "sigmoid", cost: str = "quad
     loss = cst.torch(zs[-1], a, target)
     dw, db = torch.autograd.grad(loss, (wt, bt))
     return ChainGradients(dw, db, torch.stack(zs).detach(), torch.stack(as_).detach())
+
+
+# --- JAX and TensorFlow (where installed) -----------------------------------------
+
+def backward_jax(w, b, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
+                 dtype="float64") -> ChainGradients:
+    """The same gradients through ``jax.grad`` on the CPU, as NumPy arrays of the dtype it ran in
+    (float64 or float32).
+
+    The network is a pure function of its parameters, a list of (w_j, b_j) per
+    layer as JAX users keep them, written ``w_j * a + b_j`` with
+    ``jax.nn.sigmoid`` and the cross-entropy from the logits; z and a come back
+    as its auxiliary output.
+    """
+    w, b, x, y, act, cst = _check(w, b, x, y, activation, cost)
+    dtype = frameworks.float_dtype(dtype)
+    with frameworks.jax_cpu() as jax:
+        jnp = jax.numpy
+
+        def cost_of(layers):
+            a, zs, as_ = jnp.asarray(x, dtype), [], []
+            for w_j, b_j in layers:
+                zs.append(w_j * a + b_j)
+                a = act.jax(zs[-1])
+                as_.append(a)
+            return cst.jax(zs[-1], a, jnp.asarray(y, dtype)), (zs, as_)
+
+        layers = [(jnp.asarray(w_j, dtype), jnp.asarray(b_j, dtype)) for w_j, b_j in zip(w, b)]
+        grads, (z, a) = jax.grad(cost_of, has_aux=True)(layers)
+    dw, db = zip(*grads)
+    return ChainGradients(*(np.array(values) for values in (dw, db, z, a)))
+
+
+def backward_tf(w, b, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
+                dtype="float64") -> ChainGradients:
+    """The same gradients through ``tf.GradientTape`` on the CPU, as NumPy arrays of the dtype it ran in
+    (float64 or float32).
+
+    The parameters are ``tf.Variable``s and the network is written as a
+    TensorFlow user would: ``w[j] * a + b[j]``, ``tf.nn.sigmoid``,
+    ``tf.nn.sigmoid_cross_entropy_with_logits`` for the cross-entropy cost.
+    """
+    w, b, x, y, act, cst = _check(w, b, x, y, activation, cost)
+    dtype = frameworks.float_dtype(dtype)
+    with frameworks.tensorflow_cpu() as tf:
+        wt, bt = tf.Variable(w.astype(dtype)), tf.Variable(b.astype(dtype))
+        with tf.GradientTape() as tape:
+            a, zs, as_ = tf.constant(x, dtype), [], []
+            for j in range(w.size):
+                zs.append(wt[j] * a + bt[j])
+                a = act.tensorflow(zs[-1])
+                as_.append(a)
+            loss = cst.tensorflow(zs[-1], a, tf.constant(y, dtype))
+        dw, db = tape.gradient(loss, [wt, bt])
+    return ChainGradients(dw.numpy(), db.numpy(), np.array(zs), np.array(as_))
+
+
+FRAMEWORK_ENGINES = {"jax": backward_jax, "tensorflow": backward_tf}  # by gradproofs.frameworks.NAMES

@@ -60,8 +60,8 @@ def _verify_one(theorem_id: str, device: str, max_examples: int) -> tuple:
     run = catalogue.verify(theorem, device, max_examples=max_examples)
     failure = derived or run.failure
     verdict = "pass" if run.passed and derived is None else "FAIL"
-    return ((theorem.id, theorem.kind, device, "+".join(theorem.engines), str(run.examples), _format_evidence(run),
-             verdict), None if failure is None else str(failure))
+    return ((theorem.id, theorem.kind, device, "+".join(theorem.engines_on(device)), str(run.examples),
+             _format_evidence(run), verdict), None if failure is None else str(failure))
 
 
 def _verify(args) -> int:

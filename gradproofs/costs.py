@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from gradproofs import devices
+from gradproofs import devices, frameworks
 from gradproofs._validate import choice
 
 
@@ -42,6 +42,20 @@ class Cost:
         if self.name == "cross_entropy":
             functional = devices.torch().nn.functional
             return functional.binary_cross_entropy_with_logits(z, y)
+        return 0.5 * (a - y) ** 2
+
+    def jax(self, z, a, y):
+        """The cost of each output as JAX users write it: cross-entropy from the logits,
+        −y·log σ(z) − (1 − y)·log σ(−z) (optax's ``sigmoid_binary_cross_entropy``)."""
+        if self.name == "cross_entropy":
+            log_sigmoid = frameworks.module("jax").nn.log_sigmoid
+            return -y * log_sigmoid(z) - (1 - y) * log_sigmoid(-z)
+        return 0.5 * (a - y) ** 2
+
+    def tensorflow(self, z, a, y):
+        """The cost of each output as TensorFlow users write it (``tf.nn.sigmoid_cross_entropy_with_logits``)."""
+        if self.name == "cross_entropy":
+            return frameworks.module("tensorflow").nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z)
         return 0.5 * (a - y) ** 2
 
 

@@ -20,7 +20,9 @@ softmax of the linear z^L:
 
 The one recurrence runs over float64 arrays (``backward``) and over object
 arrays of mpmath numbers (``backward_exact``, the truth numeric checks compare
-with); ``backward_torch`` is independent: ``torch.nn.Linear`` layers through autograd.
+with); ``backward_torch`` is independent: ``torch.nn.Linear`` layers through autograd, and so are
+``backward_jax`` (``jax.grad``) and ``backward_tf`` (``tf.GradientTape``) where JAX and TensorFlow
+are installed (:mod:`gradproofs.frameworks`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, compare, costs, devices
+from gradproofs import _validate, activations, compare, costs, devices, frameworks
 
 COSTS = ("quadratic", "cross_entropy", "softmax_cross_entropy")
 
@@ -250,6 +252,90 @@ def backward_torch(weights, biases, x, y, *, activation: str = "sigmoid", cost: 
         a=[al.detach() for al in a],
         dx=inputs.grad,
     )
+
+
+# --- JAX and TensorFlow (where installed) -----------------------------------------
+
+def _user_cost(cost: str):
+    """The per-output cost of :mod:`gradproofs.costs` (quadratic, cross-entropy), or None for the softmax's."""
+    return None if cost == "softmax_cross_entropy" else costs.get(cost)
+
+
+def backward_jax(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
+                 output_activation: str | None = None, dtype="float64") -> MLPGradients:
+    """The same gradients through ``jax.grad`` on the CPU, as NumPy arrays of the dtype it ran in
+    (float64 or float32).
+
+    The network as a JAX user writes it: a pure function of a list of (W, b) per
+    layer, ``z = a @ W.T + b``, the costs from the logits as optax computes them
+    (``-sum(y * jax.nn.log_softmax(z))`` for the softmax's). ``delta`` is the
+    gradient with respect to a zero added to each z^l (the idiom of Flax's
+    ``Module.perturb``; adding 0 is exact), times the batch size.
+    """
+    W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
+    dtype = frameworks.float_dtype(dtype)
+    per_output = _user_cost(cost)
+    with frameworks.jax_cpu() as jax:
+        jnp = jax.numpy
+        target = jnp.asarray(y, dtype)
+
+        def cost_of(layers, inputs, shifts):
+            z, a = [], [inputs]
+            for l, ((W_l, b_l), shift) in enumerate(zip(layers, shifts)):
+                z.append(a[-1] @ W_l.T + b_l + shift)
+                a.append((out if l == len(layers) - 1 else act).jax(z[-1]))
+            if per_output is None:
+                a[-1] = jax.nn.softmax(z[-1], axis=1)
+                return -jnp.sum(target * jax.nn.log_softmax(z[-1], axis=1), axis=1).mean(), (z, a)
+            return jnp.sum(per_output.jax(z[-1], a[-1], target), axis=1).mean(), (z, a)
+
+        layers = [(jnp.asarray(W_l, dtype), jnp.asarray(b_l, dtype)) for W_l, b_l in zip(W, b)]
+        shifts = [jnp.zeros((x.shape[0], W_l.shape[0]), dtype) for W_l in W]
+        (grads, dx, dz), (z, a) = jax.grad(cost_of, argnums=(0, 1, 2), has_aux=True)(
+            layers, jnp.asarray(x, dtype), shifts)
+    batch = x.shape[0]
+    return MLPGradients(dW=[np.asarray(dW_l) for dW_l, _ in grads], db=[np.asarray(db_l) for _, db_l in grads],
+                        delta=[np.asarray(dz_l) * batch for dz_l in dz], z=[np.asarray(z_l) for z_l in z],
+                        a=[np.asarray(a_l) for a_l in a], dx=np.asarray(dx))
+
+
+def backward_tf(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
+                output_activation: str | None = None, dtype="float64") -> MLPGradients:
+    """The same gradients through ``tf.GradientTape`` on the CPU, as NumPy arrays of the dtype it ran in
+    (float64 or float32).
+
+    The network as a TensorFlow user writes it: ``tf.Variable`` weights and
+    biases, ``z = tf.matmul(a, W, transpose_b=True) + b``, the costs from the
+    logits (``tf.nn.sigmoid_cross_entropy_with_logits``,
+    ``tf.nn.softmax_cross_entropy_with_logits``). ``delta`` is the tape's
+    gradient with respect to each z^l, times the batch size.
+    """
+    W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
+    dtype = frameworks.float_dtype(dtype)
+    per_output = _user_cost(cost)
+    with frameworks.tensorflow_cpu() as tf:
+        Ws = [tf.Variable(W_l.astype(dtype)) for W_l in W]
+        bs = [tf.Variable(b_l.astype(dtype)) for b_l in b]
+        inputs, target = tf.constant(x, dtype), tf.constant(y, dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            z, a = [], [inputs]
+            for l, (W_l, b_l) in enumerate(zip(Ws, bs)):
+                z.append(tf.matmul(a[-1], W_l, transpose_b=True) + b_l)
+                a.append((out if l == len(Ws) - 1 else act).tensorflow(z[-1]))
+            if per_output is None:
+                loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=z[-1]))
+                a[-1] = tf.nn.softmax(z[-1], axis=1)
+            else:
+                loss = tf.reduce_mean(tf.reduce_sum(per_output.tensorflow(z[-1], a[-1], target), axis=1))
+        dW, db, dz, dx = tape.gradient(loss, (Ws, bs, z, inputs))
+    batch = x.shape[0]
+    return MLPGradients(dW=[g.numpy() for g in dW], db=[g.numpy() for g in db],
+                        delta=[g.numpy() * batch for g in dz], z=[v.numpy() for v in z],
+                        a=[v.numpy() for v in a], dx=dx.numpy())
+
+
+FRAMEWORK_ENGINES = {"jax": backward_jax, "tensorflow": backward_tf}  # by gradproofs.frameworks.NAMES
 
 
 # --- judging a float engine against the exact gradients ---------------------

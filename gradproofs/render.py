@@ -29,7 +29,9 @@ def render_family(family: catalogue.Family) -> str:
             "",
             f"## {theorem.title}",
             "",
-            f"`{theorem.id}` · **{theorem.kind}** · engines: {', '.join(theorem.engines)}",
+            f"`{theorem.id}` · **{theorem.kind}** · engines: {', '.join(theorem.engines)}"
+            + (f"; where installed, on the CPU: {', '.join(theorem.optional_engines)}"
+               if theorem.optional_engines else ""),
             "",
             f"**Statement.** {theorem.statement}",
             *_math(theorem.latex),

@@ -61,7 +61,9 @@ Each recurrence is written once and runs over float64 arrays (``bptt``,
 memory) and over object arrays of mpmath numbers with SymPy's f and f′
 (``bptt_exact``, ``lstm_backward_exact``: the truth numeric checks compare
 with). The torch engines are independent: a hand-written loop through
-autograd, and the ``torch.nn.RNN`` / ``torch.nn.LSTM`` modules.
+autograd, and the ``torch.nn.RNN`` / ``torch.nn.LSTM`` modules; so are the
+Elman loops through ``jax.vjp`` and ``tf.GradientTape`` (``bptt_jax``,
+``bptt_tf``) where JAX and TensorFlow are installed (:mod:`gradproofs.frameworks`).
 
 :func:`reference` and :func:`lstm_reference` hold a problem with its exact
 gradients and the first-order rounding bound a float engine is judged by
@@ -77,7 +79,7 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, compare, devices, mlp
+from gradproofs import _validate, activations, compare, devices, frameworks, mlp
 
 NN_RNN_ACTIVATIONS = ("tanh", "relu")  # the nonlinearities torch.nn.RNN offers
 
@@ -388,6 +390,68 @@ def bptt_nn_rnn(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: 
     dW_x, dW_h, db, dh0, dx = torch.autograd.grad(
         loss, (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, initial, inputs))
     return RNNGradients(dW_x, dW_h, db, dh0[0], dx, torch.cat([initial.detach(), outputs.detach()]))
+
+
+# --- the vanilla RNN in JAX and TensorFlow (where installed) ------------------
+
+def bptt_jax(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dtype="float64") -> RNNGradients:
+    """The same gradients through ``jax.vjp`` on the CPU, as NumPy arrays of the dtype it ran in
+    (float64 or float32).
+
+    The loop as a JAX user writes it, ``f(x_t @ W_x.T + h @ W_h.T + b)``, a pure
+    function of (W_x, W_h, b, h0, the steps x_t) returning h_1..h_T; its
+    pullback applied to dL_dh is the gradient of any loss with those ∂L/∂h_t.
+    The steps and states are lists: slicing and stacking JAX arrays outside
+    ``jit`` compiles anew for every shape.
+    """
+    x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
+    dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
+    dtype = frameworks.float_dtype(dtype)
+    with frameworks.jax_cpu() as jax:
+        jnp = jax.numpy
+
+        def states_of(W_x, W_h, b, h0, steps):
+            states = [h0]
+            for x_t in steps:
+                states.append(act.jax(x_t @ W_x.T + states[-1] @ W_h.T + b))
+            return states[1:], states
+
+        arrays = [jnp.asarray(v, dtype) for v in (W_x, W_h, b, h0)]
+        _, pullback, states = jax.vjp(states_of, *arrays, [jnp.asarray(x_t, dtype) for x_t in x], has_aux=True)
+        dW_x, dW_h, db, dh0, dx = pullback([jnp.asarray(g_t, dtype) for g_t in dL_dh])
+    return RNNGradients(np.asarray(dW_x), np.asarray(dW_h), np.asarray(db), np.asarray(dh0),
+                        np.stack(dx) if dx else np.zeros(x.shape, dtype), np.stack(states))
+
+
+def bptt_tf(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dtype="float64") -> RNNGradients:
+    """The same gradients through ``tf.GradientTape`` on the CPU, as NumPy arrays of the dtype it ran in
+    (float64 or float32).
+
+    ``tf.Variable`` weights and bias, the loop as a TensorFlow user writes it,
+    ``f(tf.matmul(x_t, W_x, transpose_b=True) + tf.matmul(h, W_h, transpose_b=True) + b)``,
+    and the tape's gradient of h_1..h_T with ``output_gradients=dL_dh``: the
+    gradient of any loss with those ∂L/∂h_t (zeros where nothing is connected, T = 0).
+    """
+    x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
+    dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
+    dtype = frameworks.float_dtype(dtype)
+    with frameworks.tensorflow_cpu() as tf:
+        Wx, Wh, bias = (tf.Variable(v.astype(dtype)) for v in (W_x, W_h, b))
+        initial, inputs = tf.constant(h0, dtype), tf.constant(x, dtype)
+        with tf.GradientTape() as tape:
+            tape.watch([initial, inputs])
+            states = [initial]
+            for x_t in inputs:
+                states.append(act.tensorflow(tf.matmul(x_t, Wx, transpose_b=True)
+                                             + tf.matmul(states[-1], Wh, transpose_b=True) + bias))
+            stacked = tf.stack(states)
+            outputs = stacked[1:]
+        grads = tape.gradient(outputs, [Wx, Wh, bias, initial, inputs], output_gradients=tf.constant(dL_dh, dtype),
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return RNNGradients(*(g.numpy() for g in grads), stacked.numpy())
+
+
+FRAMEWORK_ENGINES = {"jax": bptt_jax, "tensorflow": bptt_tf}  # by gradproofs.frameworks.NAMES
 
 
 # --- the LSTM -----------------------------------------------------------------

@@ -12,7 +12,8 @@ from gradproofs import cli, strategies
 
 def test_import_is_light():
     code = ("import sys, gradproofs; "
-            "heavy = [m for m in ('torch', 'sympy', 'hypothesis', 'matplotlib') if m in sys.modules]; "
+            "heavy = [m for m in ('torch', 'sympy', 'hypothesis', 'matplotlib', 'jax', 'tensorflow') "
+            "if m in sys.modules]; "
             "print(','.join(heavy))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from gradproofs import activations, chain, costs, devices, strategies, symbolic
+from gradproofs import activations, chain, costs, devices, frameworks, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
@@ -101,22 +101,24 @@ def _draw_chain(data, *, max_depth=64, activation=None, cost=None, **options):
 
 
 def _check_product_form(data, device: str) -> Evidence:
-    torch = devices.torch()
     example, activation, cost = _draw_chain(data)
     reference = chain.reference(*example, activation=activation, cost=cost)
     assume(reference.well_conditioned(EPS["float64"]))
     error = reference.assert_matches("numpy", chain.backward(*example, activation=activation, cost=cost),
                                      eps=EPS["float64"], derivative_from_output=False)
-    engines = [(torch.float64, EPS["float64"])]
+    precisions = ["float64"]
     exact = reference.exact
     magnitudes = [abs(float(v)) for v in (*exact.z, *exact.db, *exact.dw)]
     if max(magnitudes) < 1e30 and reference.well_conditioned(EPS["float32"]):
-        engines.append((torch.float32, EPS["float32"]))
-    for dtype, eps in engines:
-        result = chain.backward_torch(*example, activation=activation, cost=cost, device=device,
-                                      dtype=dtype)
-        reference.assert_matches(f"torch {dtype} ({device})", result, eps=eps, derivative_from_output=True)
-    return Evidence.error(error)  # the reference's; torch's tolerance differs per entry
+        precisions.append("float32")
+    engines = [("torch", partial(chain.backward_torch, device=device)),
+               *frameworks.engines(chain.FRAMEWORK_ENGINES, device)]
+    for name, engine in engines:
+        for dtype in precisions:
+            result = engine(*example, activation=activation, cost=cost, dtype=dtype)
+            reference.assert_matches(f"{name} {dtype} ({device})", result, eps=EPS[dtype],
+                                     derivative_from_output=True)
+    return Evidence.error(error)  # the reference's; the autodiff engines' tolerances differ per entry
 
 
 register(Theorem(
@@ -133,6 +135,7 @@ register(Theorem(
     engines=("sympy", "mpmath", "numpy", "torch"),
     derive=_derive_product_form,
     check=_check_product_form,
+    optional_engines=frameworks.NAMES,
 ))
 
 

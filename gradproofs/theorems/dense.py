@@ -3,11 +3,13 @@ orthogonal and residual networks."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import activations, devices, initialisation, mlp, residual, strategies, symbolic
+from gradproofs import activations, devices, frameworks, initialisation, mlp, residual, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import norm, to_numpy
 from gradproofs.errors import Mismatch
@@ -92,7 +94,6 @@ _CASES = [(a, "quadratic", g) for a in _ACTIVATIONS for g in (None, *_ACTIVATION
 
 
 def _check_recurrence(data, device: str) -> Evidence:
-    torch = devices.torch()
     activation, cost, output = data.draw(st.sampled_from(_CASES), label="activation, cost, output activation")
     network = data.draw(strategies.networks(max_depth=3, max_width=5), label="network")
     x, y = data.draw(strategies.batches(
@@ -103,13 +104,15 @@ def _check_recurrence(data, device: str) -> Evidence:
     assume(reference.well_conditioned(EPS64))
     result = mlp.backward(*network, x, y, **options)
     error = reference.assert_matches("numpy", result, eps=EPS64, derivative_from_output=False)
-    engines = [(torch.float64, EPS64)]
+    precisions = [("float64", EPS64)]
     if reference.well_conditioned(EPS32):
-        engines.append((torch.float32, EPS32))
-    for dtype, eps in engines:
-        result = mlp.backward_torch(*network, x, y, **options, device=device, dtype=dtype)
-        reference.assert_matches(f"torch nn.Linear {dtype} ({device})", result, eps=eps,
-                                 derivative_from_output=True)
+        precisions.append(("float32", EPS32))
+    engines = [("torch nn.Linear", partial(mlp.backward_torch, device=device)),
+               *frameworks.engines(mlp.FRAMEWORK_ENGINES, device)]
+    for name, engine in engines:
+        for dtype, eps in precisions:
+            result = engine(*network, x, y, **options, dtype=dtype)
+            reference.assert_matches(f"{name} {dtype} ({device})", result, eps=eps, derivative_from_output=True)
     return Evidence.error(error)
 
 
@@ -128,6 +131,7 @@ register(Theorem(
     engines=("sympy", "mpmath", "numpy", "torch"),
     derive=_derive_recurrence,
     check=_check_recurrence,
+    optional_engines=frameworks.NAMES,
 ))
 
 

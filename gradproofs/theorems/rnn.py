@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import activations, cliff, devices, rnn, strategies, symbolic
+from gradproofs import activations, cliff, devices, frameworks, rnn, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import to_numpy
 from gradproofs.errors import Mismatch
@@ -109,22 +109,23 @@ def _check_bptt(data, device: str) -> Evidence:
     assume(reference.well_conditioned(EPS64))  # the inputs' conditioning: amplification, relu kinks
     error = reference.assert_matches("numpy", rnn.bptt(*problem, dL_dh, activation=activation),
                                      eps=EPS64, derivative_from_output=False)
-    engines = [("torch loop", rnn.bptt_torch)]
+    engines = [("torch loop", partial(rnn.bptt_torch, device=device))]
     if activation in rnn.NN_RNN_ACTIVATIONS:
-        engines.append(("torch.nn.RNN", rnn.bptt_nn_rnn))
-    precisions = [(torch.float64, EPS64)]
+        engines.append(("torch.nn.RNN", partial(rnn.bptt_nn_rnn, device=device)))
+    engines += frameworks.engines(rnn.FRAMEWORK_ENGINES, device)
+    precisions = [("float64", EPS64)]
     if reference.well_conditioned(EPS32):
-        precisions.append((torch.float32, EPS32))
+        precisions.append(("float32", EPS32))
     for name, engine in engines:
         for dtype, eps in precisions:
-            if name == "torch.nn.RNN" and device == "cuda" and dtype == torch.float32 \
+            if name == "torch.nn.RNN" and device == "cuda" and dtype == "float32" \
                     and torch.backends.cudnn.allow_tf32:
                 # cuDNN multiplies float32 matrices in TF32 (10 explicit mantissa bits) by
                 # default: its unit roundoff is 2⁻¹¹, not float32's 2⁻²⁴.
                 eps = TF32_EPS
-            result = engine(*problem, dL_dh, activation=activation, device=device, dtype=dtype)
+            result = engine(*problem, dL_dh, activation=activation, dtype=dtype)
             reference.assert_matches(f"{name} {dtype} ({device})", result, eps=eps, derivative_from_output=True)
-    return Evidence.error(error)  # the reference's; torch's tolerance differs per entry
+    return Evidence.error(error)  # the reference's; the autodiff engines' tolerances differ per entry
 
 
 register(Theorem(
@@ -133,14 +134,15 @@ register(Theorem(
     title="Backpropagation through time, and the Jacobian as a product",
     statement="BPTT's δ_t = (∂L/∂h_t + W_hᵀ δ_(t+1)) ⊙ f′(a_t) gives the gradients of the unrolled "
               "network exactly; ∂h_t/∂h_(t−1) = diag(f′(a_t))·W_h, so ∂h_t/∂h_k is the product of t − k "
-              "such factors. NumPy, a hand-written torch loop and torch.nn.RNN agree with the 40-digit "
-              "evaluation.",
+              "such factors. NumPy, a hand-written torch loop and torch.nn.RNN (and, where installed, the "
+              "same loop through jax.vjp and tf.GradientTape) agree with the 40-digit evaluation.",
     latex=r"\frac{\partial h_t}{\partial h_k} = \prod_{s=k+1}^{t}\operatorname{diag}(f'(a_s))\,W_h",
     source=PASCANU + ", §2, eq. 3–5",
     kind="exact",
     engines=("sympy", "mpmath", "numpy", "torch", "torch.nn.RNN"),
     derive=_derive_bptt,
     check=_check_bptt,
+    optional_engines=frameworks.NAMES,
 ))
 
 
