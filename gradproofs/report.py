@@ -57,9 +57,9 @@ lm-training.png
     step's batch, with the first loss (the untrained model's) dashed; a
     non-finite loss would be marked × at the top edge. Bottom, ‖∇E‖₂ before
     clipping (log scale) with τ dashed. Unclipped, steps of up to 33 (lr·τ is
-    0.3) throw the loss about, up to 2.9 times the first, and its last 20
-    losses average the first (×1.00): no progress. Both clipped runs stay below
-    the first loss and end under 5% of it.
+    0.3) throw the loss about, to over twice the first, and its last 20
+    losses stay above half of it: no real progress. Both clipped runs stay below
+    the first loss and end under 10% of it.
 lm-w999.png
     The seed's toy network (the lecture its notes summarise): one linear unit
     with recurrent weight w, input 1 at the first of 1000 steps and 0 after,
