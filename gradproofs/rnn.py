@@ -194,16 +194,18 @@ def _check_step(name, value, *, minimum, maximum, maximum_is):
 # --- the vanilla RNN: one recurrence over float64 or mpmath -------------------
 
 def _rnn_forward(x, h0, W_x, W_h, b, f):
-    """States [h_0..h_T] and pre-activations [a_1..a_T], as lists of (B, H) arrays.
+    """States h_0..h_T (T+1, B, H) and pre-activations a_1..a_T (T, B, H), over any number system.
 
     The input terms x_t W_xᵀ + b of every step are one product; only h_(t−1) W_hᵀ
-    waits for the step before.
+    waits for the step before, and is added into them in place.
     """
-    driven = x @ W_x.T + b
-    states, pre = [h0], []
-    for driven_t in driven:
-        pre.append(driven_t + states[-1] @ W_h.T)
-        states.append(f(pre[-1]))
+    steps, batch, inputs = x.shape
+    pre = (x.reshape(-1, inputs) @ W_x.T + b).reshape(steps, batch, -1)  # one 2-D product: BLAS's
+    states = np.empty((steps + 1, *h0.shape), dtype=np.result_type(pre, h0))
+    states[0] = h0
+    for t in range(len(pre)):
+        pre[t] += states[t] @ W_h.T
+        states[t + 1] = f(pre[t])
     return states, pre
 
 
@@ -221,24 +223,24 @@ def _backward(x, states, pre, W_x, W_h, b, dL_dh, fprime) -> RNNGradients:
     """
     h0 = states[0]
     carried = np.zeros_like(h0)  # δ_(t+1) W_h: what reaches h_t from later steps
-    delta = [None] * len(pre)
+    delta = np.empty_like(pre)
     for t in range(len(pre) - 1, -1, -1):
-        delta[t] = (dL_dh[t] + carried) * fprime(pre[t])
+        np.add(dL_dh[t], carried, out=delta[t])
+        delta[t] *= fprime(pre[t])
         carried = delta[t] @ W_h
-    stacked = np.stack(states)
-    if not delta:  # T = 0: no loss term
+    if not len(pre):  # T = 0: no loss term
         return RNNGradients(np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b), carried, np.zeros(x.shape),
-                            stacked)
-    rows = np.stack(delta).reshape(-1, h0.shape[1])  # (T·B, H)
-    return RNNGradients(rows.T @ x.reshape(-1, x.shape[2]), rows.T @ stacked[:-1].reshape(rows.shape), rows.sum(axis=0),
-                        carried, (rows @ W_x).reshape(x.shape), stacked)
+                            states)
+    rows = delta.reshape(-1, h0.shape[1])  # (T·B, H)
+    return RNNGradients(rows.T @ x.reshape(-1, x.shape[2]), rows.T @ states[:-1].reshape(rows.shape),
+                        rows.sum(axis=0), carried, (rows @ W_x).reshape(x.shape), states)
 
 
 def forward(x, h0, W_x, W_h, b, *, activation: str = "tanh") -> np.ndarray:
     """The states h_0..h_T, (T+1, B, H), in NumPy float64."""
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     with np.errstate(over="ignore", under="ignore"):
-        return np.stack(_rnn_forward(x, h0, W_x, W_h, b, act.numpy)[0])
+        return _rnn_forward(x, h0, W_x, W_h, b, act.numpy)[0]
 
 
 def bptt(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients:
