@@ -200,7 +200,7 @@ def _rnn_forward(x, h0, W_x, W_h, b, f):
     waits for the step before, and is added into them in place.
     """
     steps, batch, inputs = x.shape
-    pre = (x.reshape(-1, inputs) @ W_x.T + b).reshape(steps, batch, -1)  # one 2-D product: BLAS's
+    pre = (x.reshape(-1, inputs) @ W_x.T + b).reshape(steps, batch, W_x.shape[0])  # one 2-D product: BLAS's
     states = np.empty((steps + 1, *h0.shape), dtype=np.result_type(pre, h0))
     states[0] = h0
     for t in range(len(pre)):
