@@ -59,16 +59,19 @@ LARGE = 256  # arrays of more entries come from a generator Hypothesis seeds: it
 SMALL_FAN_IN = 8  # matrices summing more terms than this have their entries scaled down by their fan-in
 
 
-def _entries(draw, name, shape, bound, fan_in: int = 1):
+def _entries(draw, name, shape, bound, fan_in: int = 1, dense: bool = False):
     """An array of ``shape`` with entries in [−bound, bound], or for a matrix whose products sum
     ``fan_in`` > 8 terms in [−bound/fan_in, bound/fan_in], so that a product of it stays of size
     ``bound`` and large networks and long sequences stay as well-conditioned as small ones (their
     rounding bounds judgeable). Arrays of more than :data:`LARGE` entries are drawn from a NumPy
-    generator whose seed Hypothesis draws: the counterexample is then reproduced by its blob."""
+    generator whose seed Hypothesis draws: the counterexample is then reproduced by its blob.
+    ``dense``: every entry drawn on its own, without the common fill value (often 0) Hypothesis
+    otherwise gives most of an array, so that no block of columns is all zero."""
     if fan_in > SMALL_FAN_IN:
         bound = bound / fan_in
     if int(np.prod(shape)) <= LARGE:
-        return draw(hnp.arrays(np.float64, shape, elements=_reals(bound)), label=name)
+        fill = st.nothing() if dense else None
+        return draw(hnp.arrays(np.float64, shape, elements=_reals(bound), fill=fill), label=name)
     seed = draw(st.integers(0, 2 ** 32 - 1), label=f"{name} (seed of a large array)")
     return np.random.default_rng(seed).uniform(-bound, bound, shape)
 
@@ -180,11 +183,11 @@ class Network(NamedTuple):
 
 
 @st.composite
-def _networks(draw, widths_strategy, max_entry, max_bias):
+def _networks(draw, widths_strategy, max_entry, max_bias, dense):
     widths = draw(widths_strategy, label="widths")
-    weights = [_entries(draw, f"weights[{l}]", (n_out, n_in), max_entry, fan_in=n_in)
+    weights = [_entries(draw, f"weights[{l}]", (n_out, n_in), max_entry, fan_in=n_in, dense=dense)
                for l, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:]))]
-    biases = [_entries(draw, f"biases[{l}]", n_out, max_bias) for l, n_out in enumerate(widths[1:])]
+    biases = [_entries(draw, f"biases[{l}]", n_out, max_bias, dense=dense) for l, n_out in enumerate(widths[1:])]
     return Network(weights, biases)
 
 
@@ -192,18 +195,21 @@ def networks(*, min_depth: int = 1, max_depth: int = 4, min_width: int = 1, max_
              max_entry: float = 2.0, max_bias: float = 2.0,
              near_powers_of_two: bool = False) -> st.SearchStrategy[Network]:
     """Dense networks with widths from :func:`network_widths` and bounded entries (a layer of fan-in
-    n > 8 has them divided by n, as :func:`sequences` does)."""
+    n > 8 has them divided by n, as :func:`sequences` does; near powers of two, every entry is drawn on
+    its own, so that no block of a tiled kernel sees only zeros)."""
     return _networks(network_widths(min_depth=min_depth, max_depth=max_depth, min_width=min_width,
                                     max_width=max_width, near_powers_of_two=near_powers_of_two),
-                     _positive_number("max_entry", max_entry), _positive_number("max_bias", max_bias))
+                     _positive_number("max_entry", max_entry), _positive_number("max_bias", max_bias),
+                     bool(near_powers_of_two))
 
 
 def batches(n_in: int, n_out: int, *, min_batch: int = 1, max_batch: int = 8, max_input: float = 2.0,
-            targets: str = "unit") -> st.SearchStrategy[tuple]:
+            targets: str = "unit", dense: bool = False) -> st.SearchStrategy[tuple]:
     """(x, y) with x (B, n_in) in [−max_input, max_input] and y (B, n_out).
 
     ``targets``: "unit" (entries in [0, 1]), "one_hot" or "probabilities" (rows
-    summing to 1, for the softmax cross-entropy).
+    summing to 1, for the softmax cross-entropy). ``dense``: every entry drawn
+    on its own (no common fill value).
     """
     _positive_int("n_in", n_in)
     _positive_int("n_out", n_out)
@@ -216,11 +222,11 @@ def batches(n_in: int, n_out: int, *, min_batch: int = 1, max_batch: int = 8, ma
     @st.composite
     def build(draw):
         batch = draw(st.integers(min_batch, max_batch), label="batch size")
-        x = _entries(draw, "x", (batch, n_in), max_input)
+        x = _entries(draw, "x", (batch, n_in), max_input, dense=dense)
         if targets == "one_hot":
             y = np.eye(n_out)[_token_ids(draw, "labels", batch, n_out)]
         else:
-            y = np.abs(_entries(draw, "y", (batch, n_out), 1.0))
+            y = np.abs(_entries(draw, "y", (batch, n_out), 1.0, dense=dense))
             if targets == "probabilities":
                 y = (y + 1e-3) / (y + 1e-3).sum(axis=1, keepdims=True)
         return x, y
@@ -386,9 +392,12 @@ def _sizes(draw, steps, batch, inputs, hidden, near_powers_of_two):
 @st.composite
 def _sequences(draw, steps, batch, inputs, hidden, max_input, near_powers_of_two):
     T, B, n_in, H = _sizes(draw, steps, batch, inputs, hidden, near_powers_of_two)
-    return Sequence(_entries(draw, "x", (T, B, n_in), max_input), _entries(draw, "h0", (B, H), 1.0),
-                    _entries(draw, "W_x", (H, n_in), 1.0, fan_in=n_in), _entries(draw, "W_h", (H, H), 1.0, fan_in=H),
-                    _entries(draw, "b", H, 1.0), _entries(draw, "dL_dh", (T, B, H), 1.0))
+    dense = near_powers_of_two
+    return Sequence(_entries(draw, "x", (T, B, n_in), max_input, dense=dense),
+                    _entries(draw, "h0", (B, H), 1.0, dense=dense),
+                    _entries(draw, "W_x", (H, n_in), 1.0, fan_in=n_in, dense=dense),
+                    _entries(draw, "W_h", (H, H), 1.0, fan_in=H, dense=dense), _entries(draw, "b", H, 1.0, dense=dense),
+                    _entries(draw, "dL_dh", (T, B, H), 1.0, dense=dense))
 
 
 def sequences(*, min_steps: int = 1, max_steps: int = 8, min_batch: int = 1, max_batch: int = 4,

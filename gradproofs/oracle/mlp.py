@@ -63,7 +63,8 @@ class MLP(Oracle):
         return strategies.networks(max_depth=self.max_depth, max_width=self.max_width,
                                    near_powers_of_two=self.near_powers_of_two).flatmap(
             lambda network: _batches(network.weights[0].shape[1], network.weights[-1].shape[0], self.max_batch,
-                                     kind).map(lambda batch: (network.weights, network.biases, *batch)))
+                                     kind, self.near_powers_of_two).map(
+                lambda batch: (network.weights, network.biases, *batch)))
 
     def _reference(self, example, sample: int | None = None):
         weights, biases, x, y = example
@@ -159,11 +160,11 @@ class MLP(Oracle):
 
 
 @lru_cache(maxsize=None)
-def _batches(n_in: int, n_out: int, max_batch: int, targets: str):
+def _batches(n_in: int, n_out: int, max_batch: int, targets: str, dense: bool):
     """One batch strategy per shape: building one inspects its source, which costs more than a draw."""
     from gradproofs import strategies
 
-    return strategies.batches(n_in, n_out, max_batch=max_batch, targets=targets)
+    return strategies.batches(n_in, n_out, max_batch=max_batch, targets=targets, dense=dense)
 
 
 def check_mlp(fn, *, activation: str = "sigmoid", cost: str = "quadratic", output_activation: str | None = None,
