@@ -495,7 +495,7 @@ def _reference_section() -> None:
     from gradproofs import extended, rnn
 
     print(f"The exact reference of one example: mpmath's 40 digits against long double ({extended.EPS:.2e}"
-          f" unit roundoff, {'available' if extended.AVAILABLE else 'NOT available: no wider than float64'}); "
+          f" machine epsilon, {'available' if extended.AVAILABLE else 'NOT available: no wider than float64'}); "
           f"best of {REFERENCE_REPEATS}")
     rng = np.random.default_rng(DENSE_SEED)
     widths, batch = [64] * 7, 32

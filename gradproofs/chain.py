@@ -191,7 +191,7 @@ class Reference(compare.Reference):
     """A chain and one example with its exact gradients: what judging a float engine needs.
 
     Built by :func:`reference`; ``exact`` (:func:`backward_exact`) is computed
-    on first use. The rounding model, per unit roundoff eps: each z_k is
+    on first use. The rounding model, per machine epsilon eps (:mod:`gradproofs.formats`): each z_k is
     computed with absolute error ≤ eps·S·k·κ (k layers of rounding, each
     amplified at most κ, :func:`forward_amplification`, relative to the summand
     size S); f′ changes by at most |f″/f′| ≤ 2 relative per unit error in z
@@ -273,7 +273,7 @@ class Reference(compare.Reference):
         return {"dw": tolerance, "db": tolerance.copy()}
 
     def well_conditioned(self, eps: float) -> bool:
-        """Whether a float engine with unit roundoff ``eps`` can be held to the exact gradients.
+        """Whether a float engine with machine epsilon ``eps`` can be held to the exact gradients.
 
         Not when the chain amplifies a rounding error in z_i more than
         :data:`MAX_AMPLIFICATION`-fold before z_k (an exploding chain is itself

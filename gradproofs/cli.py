@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -121,8 +122,6 @@ def _report(args) -> int:
 
 def _load_target(spec: str):
     """The object a TARGET names: ``module:attr.attr`` or ``path/to/file.py:attr``, from the current directory."""
-    import importlib.util
-
     location, _, attribute = spec.rpartition(":")
     if not location or not attribute:
         raise ValueError(f"TARGET must be module:name or path/to/file.py:name, got {spec!r}")

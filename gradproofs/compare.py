@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS, Format, format_named, format_of
 
 
 def to_numpy(values) -> np.ndarray:
@@ -43,54 +44,38 @@ def norm(vector, axis=None) -> np.ndarray:
     return result.squeeze() if axis is None else np.squeeze(result, axis=axis)
 
 
-PRECISIONS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps),
-              "float16": float(np.finfo(np.float16).eps), "bfloat16": 2.0 ** -7}
+def underflow_floor(precision: Format) -> float:
+    """Scales below this are at the edge of ``precision``'s normal range: not compared.
 
-
-def unit_roundoff(values) -> float:
-    """eps of the floating dtype ``values`` were computed in (float64 for lists and integers).
-
-    NumPy and torch dtypes alike, bfloat16 (eps 2⁻⁷) included.
+    For float64, float32, TF32 and bfloat16 the floor is smallest normal/ε·10³,
+    the scale under which a thousand roundings in the subnormal range (each off
+    by up to smallest normal·ε) could reach one unit of ε: far below any
+    gradient the strategies draw. float16's range is so short that this would
+    be 62.5, above every gradient drawn; its floor is 16·smallest normal ≈
+    9.8e-4 instead, with which float16 engines (NumPy and torch, dense and
+    recurrent) pass thousands of drawn examples and planted bugs are still
+    caught (tests/test_oracle_precision.py).
     """
-    dtype = getattr(values, "dtype", None)
-    name = str(dtype).replace("torch.", "") if dtype is not None else "float64"
-    return PRECISIONS.get(name, PRECISIONS["float64"])
-
-
-def underflow_floor(eps: float) -> float:
-    """Scales below this are at the edge of the dtype's normal range: not compared.
-
-    The exponent range is that of the narrowest IEEE type at least as coarse as
-    ``eps``: float64's for float64, float32's for float32, TF32 and bfloat16
-    (whose exponent is float32's), float16's for float16. For float64 and
-    float32 the floor is tiny/eps·10³, the scale under which a thousand
-    roundings in the subnormal range (each off by up to tiny·eps) could reach
-    one unit of eps: far below any gradient the strategies draw. float16's
-    range is so short that this would be 62.5, above every gradient drawn; its
-    floor is 16·tiny ≈ 9.8e-4 instead, with which float16 engines (NumPy and
-    torch, dense and recurrent) pass thousands of drawn examples and planted
-    bugs are still caught (tests/test_oracle_precision.py).
-    """
-    if eps == PRECISIONS["float16"]:
-        return 16.0 * float(np.finfo(np.float16).tiny)
-    kind = np.float64 if eps <= PRECISIONS["float64"] else np.float32
-    return float(np.finfo(kind).tiny) / eps * 1e3
+    if precision == FORMATS["float16"]:
+        return 16.0 * precision.smallest_normal
+    return precision.smallest_normal / precision.eps * 1e3
 
 
 def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
-                 eps: float | None = None) -> float:
+                 precision: Format | str | None = None) -> float:
     """max_i |got_i − expected_i| / scale_i, asserted ≤ ``tolerance`` (a number or one per entry).
 
-    Entries whose scale is below :func:`underflow_floor` (the gradient itself
-    underflows the dtype) are not compared. Returns the worst scaled error.
+    Entries whose scale is below :func:`underflow_floor` of ``precision`` (by
+    default the format ``got`` is stored in; the gradient itself underflows it)
+    are not compared. Returns the worst scaled error.
     """
     got_np = to_numpy(got).ravel()
     expected_np = to_numpy(expected).ravel()
     scale_np = to_numpy(scale).ravel()
     if got_np.shape != expected_np.shape:
         raise Mismatch(f"{name}: got {got_np.size} values, expected {expected_np.size}")
-    eps = unit_roundoff(got) if eps is None else eps
-    compared = scale_np > underflow_floor(eps)
+    precision = format_of(got, name) if precision is None else format_named(precision)
+    compared = scale_np > underflow_floor(precision)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         error = np.where(compared, np.abs(got_np - expected_np) / np.where(compared, scale_np, 1), 0.0)
     error = np.where(np.isnan(error) & compared, np.inf, error)
@@ -161,7 +146,7 @@ def _describe(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *, eps: float,
+def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *, precision: Format | str,
           reason: str) -> float:
     """Compare ``got[label]`` with ``expected[label]`` for every label; raise Mismatch on the worst entry.
 
@@ -205,7 +190,8 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
                 f"{label}[{structural[0]}]: got {float(value[structural[0]])!r}, expected 0.0: the entry is 0 "
                 f"by structure (no term reaches it: a relu that is off, zero weights on every path, an empty "
                 f"sequence, or a gate the cell does not have)"), field, "values")
-    floor = underflow_floor(eps)
+    precision = format_named(precision)
+    floor = underflow_floor(precision)
 
     def excess(row):
         _, value, exact, scale, tolerance = row
@@ -217,7 +203,7 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
     for (label, value, exact, scale, tolerance), field in sorted(zip(rows, fields), key=lambda pair: excess(pair[0]),
                                                                  reverse=True):
         try:
-            worst = max(worst, assert_close(label, value, exact, scale, tolerance, reason=reason, eps=eps))
+            worst = max(worst, assert_close(label, value, exact, scale, tolerance, reason=reason, precision=precision))
         except Mismatch as failure:
             raise _tagged(failure, field, "values") from None
     return worst
@@ -248,8 +234,8 @@ class Reference:
     ``exact`` (an object with one attribute per field: an array, or for the
     fields named in ``LAYERED`` a list of arrays, one per layer), ``scales()`` and ``rounding_tolerance(eps, *,
     derivative_from_output)`` (dicts with the same structure per field), and
-    ``well_conditioned(eps)``: whether the inputs let an engine with unit
-    roundoff ``eps`` be held to the exact values at all.
+    ``well_conditioned(eps)``: whether the inputs let an engine with machine
+    epsilon ``eps`` (:attr:`gradproofs.formats.Format.eps`) be held to the exact values at all.
     """
 
     FIELDS: tuple = ()
@@ -271,7 +257,7 @@ class Reference:
 
     @property
     def exact_eps(self) -> float:
-        """The unit roundoff the exact values were computed with: long double's, or 0 for mpmath's 40 digits."""
+        """The machine epsilon the exact values were computed with: long double's, or 0 for mpmath's 40 digits."""
         from gradproofs import extended
 
         return extended.EPS if self.extended else 0.0
@@ -325,7 +311,7 @@ class Reference:
                 out[field] = value
         return out
 
-    def assert_matches(self, name: str, result: Any, *, eps: float, derivative_from_output: bool,
+    def assert_matches(self, name: str, result: Any, *, precision: Format | str, derivative_from_output: bool,
                        fields=None) -> float:
         """Compare an engine's gradients with the exact ones; raise Mismatch on the worst entry.
 
@@ -334,7 +320,8 @@ class Reference:
         of that many arrays. See :func:`judge`.
         """
         fields = tuple(fields or self.FIELDS)
-        expected = self.expected(eps, derivative_from_output=derivative_from_output, fields=fields)
+        precision = format_named(precision)
+        expected = self.expected(precision.eps, derivative_from_output=derivative_from_output, fields=fields)
         got = {}
         for field in fields:
             value = _field(result, field, name, fields)
@@ -347,4 +334,4 @@ class Reference:
                 got.update({f"{field}[{l}]": v for l, v in enumerate(value)})
             else:
                 got[field] = value
-        return judge(name, got, expected, eps=eps, reason=self.reason(derivative_from_output))
+        return judge(name, got, expected, precision=precision, reason=self.reason(derivative_from_output))

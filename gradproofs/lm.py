@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, cliff, compare, devices, rnn
+from gradproofs import _validate, activations, cliff, compare, rnn
 
 REDUCTIONS = ("mean", "sum")
 
@@ -300,7 +300,7 @@ class Reference(compare.Reference):
 
     Built by :func:`reference`. The hidden part is :class:`gradproofs.rnn.Reference`'s
     rounding model (inputs e(x_t), W_x = U, tanh), fed ∂L/∂h_t = Vᵀ δᵒ_t, which is
-    itself computed; per unit roundoff eps, counting in units of eps:
+    itself computed; per machine epsilon eps, counting in units of eps:
 
     *Output layer.* o_t = V h_t + c sums H + 1 terms; with h_t off by (F + 4)(|h_t| + 1)
     (F the hidden forward error), o_t is off by at most e_o = (H + 5 + F)·S_o,

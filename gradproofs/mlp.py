@@ -349,7 +349,7 @@ class Reference(compare.Reference):
 
     Built by :func:`reference`; ``exact`` (:func:`backward_exact`) is computed
     on first use, the rest from a float64 forward pass. The rounding model, per
-    unit roundoff eps:
+    machine epsilon eps (:mod:`gradproofs.formats`):
 
     *Forward.* z^l = a^(l−1) W^lᵀ + b^l is a dot product of n_(l−1) + 1 terms,
     so each entry is rounded by at most (n_(l−1) + 1)·eps times the sum of the
@@ -458,7 +458,7 @@ class Reference(compare.Reference):
         return self.depth * self.amplification * np.sqrt(self.widest) * (self.widest + 4) * self.summand
 
     def well_conditioned(self, eps: float) -> bool:
-        """Whether an engine with unit roundoff ``eps`` can be held to the exact gradients.
+        """Whether an engine with machine epsilon ``eps`` can be held to the exact gradients.
 
         Not when the network amplifies a rounding error more than
         :data:`MAX_AMPLIFICATION`-fold, nor when a relu layer's pre-activation

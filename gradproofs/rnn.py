@@ -637,7 +637,7 @@ class Reference(compare.Reference):
 
     Built by :func:`reference`; ``exact`` (:func:`bptt_exact`) is computed on
     first use, the rest from a float64 forward pass. A first-order bound on
-    |computed − exact|, per unit roundoff eps; all counts are in units of eps,
+    |computed − exact|, per machine epsilon eps (:mod:`gradproofs.formats`); all counts are in units of eps,
     numbers are absolute values of the problem.
 
     *Forward.* a_t = x_t W_xᵀ + h_(t−1) W_hᵀ + b is a sum of I + H + 1 terms,
@@ -736,7 +736,7 @@ class Reference(compare.Reference):
         return T * self.amplification * (inputs + self.W_h.shape[0] + 5) * self.summand
 
     def well_conditioned(self, eps: float) -> bool:
-        """Whether an engine with unit roundoff ``eps`` can be held to the exact gradients.
+        """Whether an engine with machine epsilon ``eps`` can be held to the exact gradients.
 
         Not when κ exceeds :data:`MAX_AMPLIFICATION`, nor, for relu, when a
         pre-activation lies within twice its forward error of 0, the kink where

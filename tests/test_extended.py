@@ -65,6 +65,6 @@ def test_large_problems_get_the_extended_reference_and_its_bound_in_the_toleranc
     judged = large.expectations(EPS64)["W_h"].tolerance
     np.testing.assert_allclose(judged, large.rounding_tolerance(EPS64)["W_h"] + large.rounding_tolerance(extended.EPS)["W_h"])
     large.assert_matches("numpy", rnn.bptt(*(getattr(large, f) for f in ("x", "h0", "W_x", "W_h", "b", "dL_dh"))),
-                         eps=EPS64, derivative_from_output=False)
+                         precision="float64", derivative_from_output=False)
     with pytest.raises(ValueError, match="unknown engine 'quad'"):
         rnn.reference(*(to_numpy(getattr(small, f)) for f in ("x", "h0", "W_x", "W_h", "b", "dL_dh")), engine="quad")

@@ -72,7 +72,7 @@ def test_each_engine_agrees_with_the_exact_gradients(framework, case, dtype):
     before = copy.deepcopy(problem)
     reference, result = _run(framework, case, dtype)
     assert {np.asarray(array).dtype.name for array in _judged(reference, result)} == {dtype}
-    reference.assert_matches(f"{framework} {dtype}", result, eps=EPS[dtype], derivative_from_output=True)
+    reference.assert_matches(f"{framework} {dtype}", result, precision=dtype, derivative_from_output=True)
     for original, argument in zip(before, problem):  # the caller's arrays are never modified
         for was, now in zip(*(v if isinstance(v, list) else [v] for v in (original, argument))):
             np.testing.assert_array_equal(now, was)
@@ -89,11 +89,11 @@ def test_a_wrong_result_fails_the_judge(framework, case):
     first.flat[largest] *= 1 + 1e-6  # one part in a million off
     wrong = dataclasses.replace(result, **{field: [first, *value[1:]] if field in reference.LAYERED else first})
     with pytest.raises(AssertionError, match=field):
-        reference.assert_matches(framework, wrong, eps=EPS["float64"], derivative_from_output=True)
+        reference.assert_matches(framework, wrong, precision="float64", derivative_from_output=True)
     # float32's gradients are not float64's: the judge tells the precisions apart
     _, single = _run(framework, case, "float32")
     with pytest.raises(AssertionError):
-        reference.assert_matches(framework, single, eps=EPS["float64"], derivative_from_output=True)
+        reference.assert_matches(framework, single, precision="float64", derivative_from_output=True)
 
 
 @pytest.mark.parametrize("theorem_id", ["chain-product-form", "mlp-backward-recurrence", "rnn-bptt"])

@@ -151,11 +151,10 @@ def test_a_gradient_where_a_relu_is_off_must_be_zero():
     reference = mlp.reference(weights, biases, x, y, activation="relu")
     assert reference.well_conditioned(np.finfo(np.float32).eps)
     right = mlp.backward(weights, biases, x, y, activation="relu")
-    eps = float(np.finfo(np.float64).eps)
-    assert reference.assert_matches("fn", right, eps=eps, derivative_from_output=True) == 0.0
+    assert reference.assert_matches("fn", right, precision="float64", derivative_from_output=True) == 0.0
     wrong = {"dW": right.dW, "db": [np.array([1.0]), right.db[1]], "dx": right.dx}
     with pytest.raises(gradproofs.Mismatch, match=r"fn db\[0\]\[0\]: got 1.0, expected 0.0: .* by structure"):
-        reference.assert_matches("fn", wrong, eps=eps, derivative_from_output=True)
+        reference.assert_matches("fn", wrong, precision="float64", derivative_from_output=True)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "identity"])
@@ -190,6 +189,9 @@ MISBEHAVIOURS = {
     "returns None": (lambda *args: None, r"fn must return a sequence of 2 items \(dW, db\), got a NoneType"),
     "returns no bias gradients": (lambda *args: (_backprop(*args)[0], []),
                                   r"fn's db must hold one array per layer \(\d\), got a list of 0 items"),
+    "returns integer weight gradients": (
+        lambda *args: ([np.rint(g).astype(np.int64) for g in _backprop(*args)[0]], _backprop(*args)[1]),
+        r"dW dtype(.|\n)*fn's dW\[0\] has dtype int64, not a floating format"),
 }
 
 

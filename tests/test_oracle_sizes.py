@@ -93,5 +93,5 @@ def test_the_network_reference_of_a_large_problem_is_the_extended_one():
     x, y = rng.uniform(-1, 1, (16, 65)), rng.uniform(0, 1, (16, 3))
     reference = mlp.reference(weights, biases, x, y)
     assert reference.extended == extended.AVAILABLE
-    reference.assert_matches("numpy", mlp.backward(weights, biases, x, y), eps=float(np.finfo(np.float64).eps),
+    reference.assert_matches("numpy", mlp.backward(weights, biases, x, y), precision="float64",
                              derivative_from_output=False)

@@ -60,14 +60,14 @@ def problems(draw):
 def test_every_engine_matches_the_exact_recurrence(problem, activation, device):
     reference = rnn.reference(*problem, activation=activation)
     assume(reference.well_conditioned(EPS))  # the inputs' conditioning only, never the result
-    reference.assert_matches("bptt", rnn.bptt(*problem, activation=activation), eps=EPS,
+    reference.assert_matches("bptt", rnn.bptt(*problem, activation=activation), precision="float64",
                              derivative_from_output=False)
     reference.assert_matches("bptt_torch", rnn.bptt_torch(*problem, activation=activation, device=device),
-                             eps=EPS, derivative_from_output=True)
+                             precision="float64", derivative_from_output=True)
     if activation in rnn.NN_RNN_ACTIVATIONS:
         reference.assert_matches("bptt_nn_rnn",
                                  rnn.bptt_nn_rnn(*problem, activation=activation, device=device),
-                                 eps=EPS, derivative_from_output=True)
+                                 precision="float64", derivative_from_output=True)
 
 
 def test_the_bound_has_teeth_on_a_plain_problem():
@@ -87,17 +87,17 @@ def test_a_mismatch_names_the_worst_entry_and_its_tolerance():
     problem = _problem(20, 4, 2, 2, 3)
     reference = rnn.reference(*problem, activation="sigmoid")
     result = rnn.bptt(*problem, activation="sigmoid")
-    assert 0 <= reference.assert_matches("bptt", result, eps=EPS, derivative_from_output=False) < 1
+    assert 0 <= reference.assert_matches("bptt", result, precision="float64", derivative_from_output=False) < 1
     wrong = _perturbed(_perturbed(result, "W_h", (2, 1), 1e-6), "states", (3, 1, 0), 1e-12)
     with pytest.raises(Mismatch) as raised:
-        reference.assert_matches("bptt", wrong, eps=EPS, derivative_from_output=False)
+        reference.assert_matches("bptt", wrong, precision="float64", derivative_from_output=False)
     message = str(raised.value)
     assert message.startswith("bptt W_h[2][1]: got ")  # the larger excess of the two
     assert "error 1e-06" in message and "over the tolerance" in message
     assert "the forward-and-backward rounding bound of rnn.Reference" in message
     assert "\n" not in message and len(message) < 600  # one entry, never an array
     with pytest.raises(Mismatch, match="bptt states\\[3\\]\\[1\\]\\[0\\]: got "):
-        reference.assert_matches("bptt", _perturbed(result, "states", (3, 1, 0), 1e-12), eps=EPS,
+        reference.assert_matches("bptt", _perturbed(result, "states", (3, 1, 0), 1e-12), precision="float64",
                                  derivative_from_output=False)
 
 
@@ -106,20 +106,20 @@ def test_a_wrong_shape_or_a_missing_field_is_a_mismatch():
     reference = rnn.reference(*problem)
     result = rnn.bptt(*problem)
     with pytest.raises(Mismatch, match="bptt b has shape \\(2,\\), expected \\(3,\\)"):
-        reference.assert_matches("bptt", result.__class__(**{**vars(result), "b": result.b[:2]}), eps=EPS,
+        reference.assert_matches("bptt", result.__class__(**{**vars(result), "b": result.b[:2]}), precision="float64",
                                  derivative_from_output=False)
     with pytest.raises(Mismatch, match="bptt returned a tuple of 6 items without 'W_x'"):
-        reference.assert_matches("bptt", tuple(vars(result).values()), eps=EPS, derivative_from_output=False)
+        reference.assert_matches("bptt", tuple(vars(result).values()), precision="float64", derivative_from_output=False)
 
 
 def test_a_gradient_that_is_zero_by_structure_must_be_zero():
     """T = 0: nothing reaches h_0, so any non-zero ∂L/∂h_0, however small, is wrong."""
     problem = _problem(22, 0, 2, 2, 3)
     reference = rnn.reference(*problem)
-    assert reference.assert_matches("bptt", rnn.bptt(*problem), eps=EPS, derivative_from_output=False) == 0
+    assert reference.assert_matches("bptt", rnn.bptt(*problem), precision="float64", derivative_from_output=False) == 0
     with pytest.raises(Mismatch, match="bptt h0\\[1\\]\\[2\\]: got 1e-300, expected 0.0: the entry is 0 by "
                                        "structure"):
-        reference.assert_matches("bptt", _perturbed(rnn.bptt(*problem), "h0", (1, 2), 1e-300), eps=EPS,
+        reference.assert_matches("bptt", _perturbed(rnn.bptt(*problem), "h0", (1, 2), 1e-300), precision="float64",
                                  derivative_from_output=False)
 
 
@@ -186,7 +186,7 @@ def test_jacobian_matches_torch_autograd(activation, t, k, device):
     # two engines, each within the bound of the exact product, differ by at most twice it
     tolerance = 2 * reference.jacobian_tolerance(t, k, EPS, derivative_from_output=True)
     assert_close(f"jacobian t={t} k={k}", ours, blocks, reference.jacobian_scale(t, k), tolerance,
-                 reason="twice rnn.Reference.jacobian_tolerance, for two engines", eps=EPS)
+                 reason="twice rnn.Reference.jacobian_tolerance, for two engines", precision="float64")
     if t == k:
         np.testing.assert_array_equal(ours, np.broadcast_to(np.eye(3), ours.shape))
 
@@ -330,9 +330,9 @@ def test_lstm_backward_matches_the_exact_recurrence_and_torch_nn_lstm(seed, T, B
     problem = _lstm_problem(seed, T, B, I, H)
     reference = rnn.lstm_reference(*problem)
     assert reference.well_conditioned(EPS)
-    reference.assert_matches("lstm_backward", rnn.lstm_backward(*problem), eps=EPS,
+    reference.assert_matches("lstm_backward", rnn.lstm_backward(*problem), precision="float64",
                              derivative_from_output=False)
-    reference.assert_matches("lstm_backward_nn", rnn.lstm_backward_nn(*problem, device=device), eps=EPS,
+    reference.assert_matches("lstm_backward_nn", rnn.lstm_backward_nn(*problem, device=device), precision="float64",
                              derivative_from_output=True)
     tolerances = reference.rounding_tolerance(EPS, derivative_from_output=True).values()
     assert max(float(np.max(tolerance)) for tolerance in tolerances) < 1e-8  # the bound has teeth
@@ -426,7 +426,7 @@ def test_torch_nn_lstm_with_a_saturated_forget_gate_runs_the_carousel(device):
     saturated = problem._replace(W_ih=W_ih, b=b)
     assert np.all(rnn.lstm_forward(*saturated[:6]).gates[..., H:2 * H] == 1.0)
     carousel = rnn.lstm_reference(*saturated, forget_gate=False)
-    carousel.assert_matches("lstm_backward_nn", rnn.lstm_backward_nn(*saturated, device=device), eps=EPS,
+    carousel.assert_matches("lstm_backward_nn", rnn.lstm_backward_nn(*saturated, device=device), precision="float64",
                             derivative_from_output=True)
 
 
@@ -435,14 +435,14 @@ def test_lstm_reference_holds_the_1997_cell_to_zero_on_the_forget_rows():
     H = problem.h0.shape[1]
     reference = rnn.lstm_reference(*problem, forget_gate=False)
     result = rnn.lstm_backward(*problem, forget_gate=False)
-    assert reference.assert_matches("lstm_backward", result, eps=EPS, derivative_from_output=False) < 1
+    assert reference.assert_matches("lstm_backward", result, precision="float64", derivative_from_output=False) < 1
     assert not np.any(reference.scales()["W_ih"][H:2 * H])  # no term reaches the forget rows
     with pytest.raises(Mismatch, match=f"lstm_backward W_ih\\[{H}\\]\\[0\\]: got 1e-300, expected 0.0"):
-        reference.assert_matches("lstm_backward", _perturbed(result, "W_ih", (H, 0), 1e-300), eps=EPS,
+        reference.assert_matches("lstm_backward", _perturbed(result, "W_ih", (H, 0), 1e-300), precision="float64",
                                  derivative_from_output=False)
     with pytest.raises(Mismatch, match="lstm_backward c0\\[1\\]\\[2\\]: .* over the tolerance .* "
                                        "\\(the forward-and-backward rounding bound of rnn.LSTMReference\\)"):
-        reference.assert_matches("lstm_backward", _perturbed(result, "c0", (1, 2), 1e-6), eps=EPS,
+        reference.assert_matches("lstm_backward", _perturbed(result, "c0", (1, 2), 1e-6), precision="float64",
                                  derivative_from_output=False)
 
 

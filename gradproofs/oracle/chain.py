@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from gradproofs import _validate, activations, chain, costs
-from gradproofs.compare import PRECISIONS, judge, unit_roundoff
+from gradproofs.compare import judge
 from gradproofs.oracle import conventions
-from gradproofs.oracle.harness import CONDITIONING_EPS, Case, Oracle, cached_reference, call, examples_option, \
-    judgeable, judged, precision_hints, reproduce_option
+from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
+    judgeable, judged, judging_precision, precision_hints, reproduce_option
 
 GRADIENTS = ("dw", "db")
 ARGUMENTS = ("w", "b", "x", "y")
@@ -38,17 +38,16 @@ class Chain(Oracle):
     def check(self, fn, example) -> float:
         reference = cached_reference(example, (self.activation, self.cost),
                                      lambda: chain.reference(*example, activation=self.activation, cost=self.cost))
-        judgeable(reference.well_conditioned(max(CONDITIONING_EPS, PRECISIONS.get(self.precision, 0.0))))
+        judgeable(reference.well_conditioned(conditioning_eps(self.precision)))
         given = dict(zip(ARGUMENTS, example))
         case = Case({name: given[name] for name in self.arguments}, f"depth {example.w.size}")
 
         def judgement():
             result, _ = call(fn, case)
             got = self.returns.read(result)
-            eps = PRECISIONS[self.precision] if self.precision else max(unit_roundoff(v) for v in got.values())
-            judgeable(eps <= CONDITIONING_EPS or reference.well_conditioned(eps))
-            expected = self.returns.expected(reference.expectations(eps, derivative_from_output=True))
-            return judge("fn", got, expected, eps=eps, reason=reference.reason(True))
+            precision = judging_precision(self.precision, got, reference)
+            expected = self.returns.expected(reference.expectations(precision.eps, derivative_from_output=True))
+            return judge("fn", got, expected, precision=precision, reason=reference.reason(True))
 
         return judged(case, judgement, self.returns.kinds())
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from gradproofs import _validate
-from gradproofs.compare import PRECISIONS
+from gradproofs.formats import FORMATS
 from gradproofs.oracle.harness import describe, fail
 
 REDUCTIONS = ("mean", "sum")
@@ -53,8 +53,8 @@ def flag(name: str, value) -> bool:
 
 
 def precision(value) -> str | None:
-    """None (the returned dtype's rounding) or one of :data:`gradproofs.compare.PRECISIONS`."""
-    return None if value is None else choice("precision", value, tuple(PRECISIONS))
+    """None (the returned dtype's rounding) or a format name from :data:`gradproofs.formats.FORMATS`."""
+    return None if value is None else choice("precision", value, tuple(FORMATS))
 
 
 def axes(value) -> tuple:
@@ -137,7 +137,7 @@ class Returns:
             raise ValueError("returns must name at least one gradient to check")
         for name, key in names.items():
             if name not in known:
-                extra = (f" (the gradient of the inputs: pass inputs=True to check it)"
+                extra = (" (the gradient of the inputs: pass inputs=True to check it)"
                          if name == inputs else "")
                 raise ValueError(f"returns names {name!r}, which is not a gradient {function} knows{extra}; "
                                  f"expected names among {list(k for k in known if k != inputs)}"

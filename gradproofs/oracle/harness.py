@@ -31,6 +31,7 @@ import numpy as np
 
 from gradproofs import _validate
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS, Format, coarsest, format_of
 
 try:
     BaseExceptionGroup
@@ -38,7 +39,7 @@ except NameError:  # Python 3.10: Hypothesis's own dependency provides it
     from exceptiongroup import BaseExceptionGroup
 
 MAX_SHOWN = 64  # arrays of up to this many entries are printed in full in a counterexample
-CONDITIONING_EPS = float(np.finfo(np.float32).eps)  # drawn problems must be judgeable at float32's rounding
+CONDITIONING_EPS = FORMATS["float32"].eps  # drawn problems must be judgeable at float32's rounding
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,30 @@ def judgeable(condition: bool) -> None:
         hypothesis.assume(condition)
     elif not condition:
         raise Unjudgeable
+
+
+def conditioning_eps(declared: str | None) -> float:
+    """The machine epsilon a drawn problem must be judgeable at: float32's, or a coarser declared precision's."""
+    return max(CONDITIONING_EPS, FORMATS[declared].eps if declared else 0.0)
+
+
+def judging_precision(declared: str | None, got: Mapping, reference) -> Format:
+    """The format ``fn``'s results ``got`` ({label: array}) are judged in: the declared
+    ``precision``, else the coarsest format its arrays are stored in. An array of
+    integers (or another dtype that is no floating format) is a mismatch of its own
+    kind; a problem too ill-conditioned for the format's rounding is not judged."""
+    if declared:
+        precision = FORMATS[declared]
+    else:
+        formats = []
+        for label, value in got.items():
+            try:
+                formats.append(format_of(value, f"fn's {label}"))
+            except TypeError as error:
+                fail(re.sub(r"\[\d+\]", "", label) + " dtype", str(error))
+        precision = coarsest(formats)
+    judgeable(precision.eps <= CONDITIONING_EPS or reference.well_conditioned(precision.eps))
+    return precision
 
 
 def callable_option(fn) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 
 from gradproofs import _validate, activations, mlp
-from gradproofs.compare import PRECISIONS, judge, unit_roundoff
+from gradproofs.compare import judge
 from gradproofs.oracle import conventions
-from gradproofs.oracle.harness import CONDITIONING_EPS, Case, Oracle, cached_reference, call, examples_option, \
-    judgeable, judged, precision_hints, reproduce_option
+from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
+    judgeable, judged, judging_precision, precision_hints, reproduce_option
 
 GRADIENTS = ("dW", "db", "dx")  # the names of what fn may return
 ARGUMENTS = ("weights", "biases", "x", "y")
@@ -72,7 +71,7 @@ class MLP(Oracle):
             x, y = x[sample:sample + 1], y[sample:sample + 1]
         reference = cached_reference(example, (self.activation, self.cost, self.output, sample), lambda: mlp.reference(
             weights, biases, x, y, activation=self.activation, cost=self.cost, output_activation=self.output))
-        judgeable(reference.well_conditioned(max(CONDITIONING_EPS, PRECISIONS.get(self.precision, 0.0))))
+        judgeable(reference.well_conditioned(conditioning_eps(self.precision)))
         return reference
 
     # --- the user's layout ---
@@ -125,10 +124,9 @@ class MLP(Oracle):
         def judgement():
             result, _ = call(fn, case)
             got = self.returns.read(result, depth)
-            eps = PRECISIONS[self.precision] if self.precision else max(unit_roundoff(v) for v in got.values())
-            judgeable(eps <= CONDITIONING_EPS or reference.well_conditioned(eps))
-            expected = self.returns.expected(self.expectations(reference, eps), depth)
-            return judge("fn", got, expected, eps=eps, reason=reference.reason(True))
+            precision = judging_precision(self.precision, got, reference)
+            expected = self.returns.expected(self.expectations(reference, precision.eps), depth)
+            return judge("fn", got, expected, precision=precision, reason=reference.reason(True))
 
         return judged(case, judgement, self.returns.kinds(depth))
 

@@ -7,10 +7,10 @@ from itertools import permutations
 import numpy as np
 
 from gradproofs import _validate, activations, rnn
-from gradproofs.compare import PRECISIONS, Expected, judge, unit_roundoff
+from gradproofs.compare import Expected, judge
 from gradproofs.oracle import conventions
-from gradproofs.oracle.harness import CONDITIONING_EPS, Case, Oracle, cached_reference, call, examples_option, \
-    judgeable, judged, precision_hints, reproduce_option
+from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
+    judgeable, judged, judging_precision, precision_hints, reproduce_option
 
 TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.lstm_backward
 
@@ -50,15 +50,15 @@ class _Recurrent(Oracle):
         def judgement():
             result, _ = call(fn, case)
             got = self.returns.read(result)
-            eps = PRECISIONS[self.precision] if self.precision else max(unit_roundoff(v) for v in got.values())
-            judgeable(eps <= CONDITIONING_EPS or reference.well_conditioned(eps))
-            expected = self.returns.expected(expectations(reference.expectations(eps, derivative_from_output=True)))
-            return judge("fn", got, expected, eps=eps, reason=reference.reason(True))
+            precision = judging_precision(self.precision, got, reference)
+            expected = self.returns.expected(
+                expectations(reference.expectations(precision.eps, derivative_from_output=True)))
+            return judge("fn", got, expected, precision=precision, reason=reference.reason(True))
 
         return judged(case, judgement, self.returns.kinds(families=self.families))
 
     def _conditioned(self, reference):
-        judgeable(reference.well_conditioned(max(CONDITIONING_EPS, PRECISIONS.get(self.precision, 0.0))))
+        judgeable(reference.well_conditioned(conditioning_eps(self.precision)))
 
     def alternatives(self) -> list:
         other = "in_out" if self.weights == "out_in" else "out_in"

@@ -12,6 +12,7 @@ from gradproofs import activations, devices
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import assert_close
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(
     "activations",
@@ -23,7 +24,7 @@ FAMILY = family(Family(
     "every later bound is built from: 1/4 for the sigmoid, 1 for tanh and relu.",
 ))
 
-EPS64 = float(np.finfo(np.float64).eps)
+EPS64 = FORMATS["float64"].eps
 
 _STATEMENTS = {
     "sigmoid": (

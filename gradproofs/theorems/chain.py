@@ -12,6 +12,7 @@ from gradproofs import activations, chain, costs, devices, frameworks, strategie
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(
     "chain",
@@ -23,7 +24,7 @@ FAMILY = family(Family(
     "about that product.",
 ))
 
-EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
+EPS = {name: FORMATS[name].eps for name in ("float64", "float32")}
 SOURCE = "Nielsen, Neural Networks and Deep Learning, ch. 5, eq. 121–122"
 
 
@@ -105,7 +106,7 @@ def _check_product_form(data, device: str) -> Evidence:
     reference = chain.reference(*example, activation=activation, cost=cost)
     assume(reference.well_conditioned(EPS["float64"]))
     error = reference.assert_matches("numpy", chain.backward(*example, activation=activation, cost=cost),
-                                     eps=EPS["float64"], derivative_from_output=False)
+                                     precision="float64", derivative_from_output=False)
     precisions = ["float64"]
     exact = reference.exact
     magnitudes = [abs(float(v)) for v in (*exact.z, *exact.db, *exact.dw)]
@@ -116,7 +117,7 @@ def _check_product_form(data, device: str) -> Evidence:
     for name, engine in engines:
         for dtype in precisions:
             result = engine(*example, activation=activation, cost=cost, dtype=dtype)
-            reference.assert_matches(f"{name} {dtype} ({device})", result, eps=EPS[dtype],
+            reference.assert_matches(f"{name} {dtype} ({device})", result, precision=dtype,
                                      derivative_from_output=True)
     return Evidence.error(error)  # the reference's; the autodiff engines' tolerances differ per entry
 
@@ -537,7 +538,7 @@ def _check_layer_ratio(data, device: str) -> Evidence:
         worst = max(worst, assert_close(f"{name} ∂C/∂b₁", db[:1], [factor * db[2]], [scale],
                                         8 * EPS["float64"], reason="eight roundings"))
         # Below the underflow floor, subnormal roundings are not relative ones: not judged (as assert_close).
-        if scale > underflow_floor(EPS["float64"]) and abs(db[0]) > scale * (1 + 8 * EPS["float64"]):
+        if scale > underflow_floor(FORMATS["float64"]) and abs(db[0]) > scale * (1 + 8 * EPS["float64"]):
             raise Mismatch(f"{name}: |∂C/∂b₁| = {abs(db[0])!r} exceeds |∂C/∂b₃|·|w₂w₃|/16 = {scale!r}")
     return Evidence.error(worst)
 

@@ -13,6 +13,7 @@ from gradproofs import activations, devices, frameworks, initialisation, mlp, re
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import norm, to_numpy
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(
     "dense",
@@ -24,8 +25,8 @@ FAMILY = family(Family(
     "initialisation schemes of Glorot, He and Saxe try to control.",
 ))
 
-EPS64 = float(np.finfo(np.float64).eps)
-EPS32 = float(np.finfo(np.float32).eps)
+EPS64 = FORMATS["float64"].eps
+EPS32 = FORMATS["float32"].eps
 
 
 # --- the backward recurrence -----------------------------------------------------------
@@ -103,16 +104,15 @@ def _check_recurrence(data, device: str) -> Evidence:
     reference = mlp.reference(*network, x, y, **options)
     assume(reference.well_conditioned(EPS64))
     result = mlp.backward(*network, x, y, **options)
-    error = reference.assert_matches("numpy", result, eps=EPS64, derivative_from_output=False)
-    precisions = [("float64", EPS64)]
-    if reference.well_conditioned(EPS32):
-        precisions.append(("float32", EPS32))
+    error = reference.assert_matches("numpy", result, precision="float64", derivative_from_output=False)
+    dtypes = ["float64"] + (["float32"] if reference.well_conditioned(EPS32) else [])
     engines = [("torch nn.Linear", partial(mlp.backward_torch, device=device)),
                *frameworks.engines(mlp.FRAMEWORK_ENGINES, device)]
     for name, engine in engines:
-        for dtype, eps in precisions:
+        for dtype in dtypes:
             result = engine(*network, x, y, **options, dtype=dtype)
-            reference.assert_matches(f"{name} {dtype} ({device})", result, eps=eps, derivative_from_output=True)
+            reference.assert_matches(f"{name} {dtype} ({device})", result, precision=dtype,
+                                     derivative_from_output=True)
     return Evidence.error(error)
 
 

@@ -28,11 +28,12 @@ from hypothesis.extra import numpy as hnp
 from gradproofs import statistics, strategies
 from gradproofs.catalogue import Derivation, Evidence, Theorem, register
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS
 from gradproofs.initialisation import initialise
 from gradproofs.theorems.dense import FAMILY
 
 BUDGET = 1_500_000
-EPS64 = float(np.finfo(np.float64).eps)
+EPS64 = FORMATS["float64"].eps
 MINIMUM_SAMPLES = 1000
 GLOROT = "Glorot & Bengio (2010), Understanding the difficulty of training deep feedforward neural networks"
 HE = "He, Zhang, Ren & Sun (2015), Delving deep into rectifiers"

@@ -11,6 +11,7 @@ from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, 
 from gradproofs.theorems import clipping as clipping_theorems, tamed
 from gradproofs.compare import assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS, format_of
 
 FAMILY = family(Family(
     "lm",
@@ -24,8 +25,8 @@ FAMILY = family(Family(
     "itself, explodes where a sigmoid unit vanishes.",
 ))
 
-EPS64 = float(np.finfo(np.float64).eps)
-EPS32 = float(np.finfo(np.float32).eps)
+EPS64 = FORMATS["float64"].eps
+EPS32 = FORMATS["float32"].eps
 SOURCE_NOTES = ("The BPTT steps of the Simple RNN language model, as in Britz, \"Recurrent Neural Networks "
                 "Tutorial, Part 3: Backpropagation Through Time and Vanishing Gradients\" (WildML, 2015), and "
                 "Karpathy's min-char-rnn (2015)")
@@ -153,7 +154,7 @@ def _toy_in_range(w: float, steps: int) -> bool:
     magnitude = mpmath.mpf(abs(w))
     smallest = min(mpmath.mpf(1), magnitude ** (steps - 1))
     largest = max(mpmath.mpf(1), magnitude ** (steps - 1), (steps - 1) * magnitude ** (steps - 2))
-    return 2 * underflow_floor(EPS64) <= smallest and largest <= float(np.finfo(np.float64).max) / 2
+    return 2 * underflow_floor(FORMATS["float64"]) <= smallest and largest <= float(np.finfo(np.float64).max) / 2
 
 
 def _linear_unit_agrees(w: float, steps: int, device: str, *, exponent_offset: int = 0) -> Evidence:
@@ -460,14 +461,14 @@ def _check_lm_bptt(data, device: str) -> Evidence:
     reduction = data.draw(st.sampled_from(lm.REDUCTIONS), label="reduction")
     reference = lm.reference(*problem, reduction=reduction)
     assume(reference.well_conditioned(EPS64))  # the inputs' conditioning only
-    error = reference.assert_matches("numpy", lm.backward(*problem, reduction=reduction), eps=EPS64,
+    error = reference.assert_matches("numpy", lm.backward(*problem, reduction=reduction), precision="float64",
                                      derivative_from_output=False)
-    engines = [(torch.float64, EPS64)] + ([(torch.float32, EPS32)] if reference.well_conditioned(EPS32) else [])
-    for dtype, eps in engines:
+    dtypes = [torch.float64] + ([torch.float32] if reference.well_conditioned(EPS32) else [])
+    for dtype in dtypes:
         for embedding in (False, True):
             result = lm.backward_torch(*problem, reduction=reduction, embedding=embedding, device=device, dtype=dtype)
             reference.assert_matches(f"torch {'nn.Embedding' if embedding else 'one-hot'} {dtype} ({device})", result,
-                                     eps=eps, derivative_from_output=True)
+                                     precision=format_of(dtype), derivative_from_output=True)
     return Evidence.error(error)
 
 
@@ -491,8 +492,6 @@ register(Theorem(
 # --- one-hot inputs: ∂E/∂U is a sum of columns ------------------------------------------------------
 
 def _derive_one_hot_columns() -> Derivation:
-    import sympy
-
     d = Derivation()
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
@@ -549,8 +548,6 @@ register(Theorem(
 # --- why RNN gradients vanish or explode: the decomposition ---------------------------------------
 
 def _derive_decomposition() -> Derivation:
-    import sympy
-
     d = Derivation()
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]

@@ -12,6 +12,7 @@ from gradproofs import activations, cliff, devices, frameworks, rnn, strategies,
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import to_numpy
 from gradproofs.errors import Mismatch
+from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(
     "rnn",
@@ -23,9 +24,8 @@ FAMILY = family(Family(
     "necessary one for exploding; the LSTM's cell path replaces the product by the forget gates.",
 ))
 
-EPS64 = float(np.finfo(np.float64).eps)
-EPS32 = float(np.finfo(np.float32).eps)
-TF32_EPS = 2.0 ** -11  # unit roundoff of TensorFloat-32 (10 explicit mantissa bits)
+EPS64 = FORMATS["float64"].eps
+EPS32 = FORMATS["float32"].eps
 PASCANU = "Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks"
 SMOOTH = ("tanh", "sigmoid")
 
@@ -108,23 +108,20 @@ def _check_bptt(data, device: str) -> Evidence:
     reference = rnn.reference(*problem, dL_dh, activation=activation)
     assume(reference.well_conditioned(EPS64))  # the inputs' conditioning: amplification, relu kinks
     error = reference.assert_matches("numpy", rnn.bptt(*problem, dL_dh, activation=activation),
-                                     eps=EPS64, derivative_from_output=False)
+                                     precision="float64", derivative_from_output=False)
     engines = [("torch loop", partial(rnn.bptt_torch, device=device))]
     if activation in rnn.NN_RNN_ACTIVATIONS:
         engines.append(("torch.nn.RNN", partial(rnn.bptt_nn_rnn, device=device)))
     engines += frameworks.engines(rnn.FRAMEWORK_ENGINES, device)
-    precisions = [("float64", EPS64)]
-    if reference.well_conditioned(EPS32):
-        precisions.append(("float32", EPS32))
+    dtypes = ["float64"] + (["float32"] if reference.well_conditioned(EPS32) else [])
     for name, engine in engines:
-        for dtype, eps in precisions:
-            if name == "torch.nn.RNN" and device == "cuda" and dtype == "float32" \
-                    and torch.backends.cudnn.allow_tf32:
-                # cuDNN multiplies float32 matrices in TF32 (10 explicit mantissa bits) by
-                # default: its unit roundoff is 2⁻¹¹, not float32's 2⁻²⁴.
-                eps = TF32_EPS
+        for dtype in dtypes:
+            # cuDNN multiplies float32 matrices in TF32 by default: float16's rounding in float32's range
+            tf32 = name == "torch.nn.RNN" and device == "cuda" and dtype == "float32" \
+                and torch.backends.cudnn.allow_tf32
             result = engine(*problem, dL_dh, activation=activation, dtype=dtype)
-            reference.assert_matches(f"{name} {dtype} ({device})", result, eps=eps, derivative_from_output=True)
+            reference.assert_matches(f"{name} {dtype} ({device})", result, precision="tf32" if tf32 else dtype,
+                                     derivative_from_output=True)
     return Evidence.error(error)  # the reference's; the autodiff engines' tolerances differ per entry
 
 
