@@ -19,14 +19,24 @@ EPS = float(np.finfo(np.float64).eps)
 def test_engines_agree_with_the_exact_recurrence(reduction, device):
     reference = lm.reference(TOKENS, TARGETS, **PARAMETERS, reduction=reduction)
     assert reference.well_conditioned(EPS)
-    reference.assert_matches("numpy", lm.backward(TOKENS, TARGETS, **PARAMETERS, reduction=reduction), precision="float64",
-                             derivative_from_output=False)
+    reference.assert_matches("numpy", lm.backward(TOKENS, TARGETS, **PARAMETERS, reduction=reduction),
+                             precision="float64", derivative_from_output=False)
     for embedding in (False, True):
         result = lm.backward_torch(TOKENS, TARGETS, **PARAMETERS, reduction=reduction, embedding=embedding,
                                    device=device)
-        reference.assert_matches(f"torch (embedding={embedding})", result, precision="float64", derivative_from_output=True)
+        reference.assert_matches(f"torch (embedding={embedding})", result, precision="float64",
+                                 derivative_from_output=True)
     one_hot = lm.backward(lm.one_hot(TOKENS, K).astype(np.int8), TARGETS, **PARAMETERS, reduction=reduction)
     np.testing.assert_array_equal(one_hot.U, lm.backward(TOKENS, TARGETS, **PARAMETERS, reduction=reduction).U)
+
+
+def test_logits_near_1000_neither_overflow_nor_lose_the_softmax():
+    """exp(1000) overflows float64: the engine must shift the logits; the exact engine needs no shift."""
+    near_1000 = {**PARAMETERS, "c": 1000 + PARAMETERS["c"]}
+    result = lm.backward(TOKENS, TARGETS, **near_1000)
+    assert np.isfinite(result.loss) and all(np.all(np.isfinite(getattr(result, f))) for f in ("U", "W", "V", "c"))
+    lm.reference(TOKENS, TARGETS, **near_1000).assert_matches("numpy", result, precision="float64",
+                                                               derivative_from_output=False)
 
 
 def test_gradients_are_the_slopes_of_the_loss():

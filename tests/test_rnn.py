@@ -109,7 +109,8 @@ def test_a_wrong_shape_or_a_missing_field_is_a_mismatch():
         reference.assert_matches("bptt", result.__class__(**{**vars(result), "b": result.b[:2]}), precision="float64",
                                  derivative_from_output=False)
     with pytest.raises(Mismatch, match="bptt returned a tuple of 6 items without 'W_x'"):
-        reference.assert_matches("bptt", tuple(vars(result).values()), precision="float64", derivative_from_output=False)
+        reference.assert_matches("bptt", tuple(vars(result).values()), precision="float64",
+                                 derivative_from_output=False)
 
 
 def test_a_gradient_that_is_zero_by_structure_must_be_zero():
@@ -147,6 +148,17 @@ def test_exact_truth_agrees_with_more_digits():
         for field in RNN_FIELDS:
             difference = np.abs(to_numpy(getattr(low, field)) - to_numpy(getattr(high, field)))
             assert np.all(difference <= 1e-35 * (1 + np.abs(to_numpy(getattr(high, field)))))
+
+
+def test_exact_truth_keeps_the_digits_a_saturated_derivative_cancels():
+    # a = 40: 1 − tanh²(40) cancels 35 of 20 digits; sech²(40) (mpmath, no cancellation) is the truth.
+    import mpmath
+
+    x, h0, weight, b = np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.array([40.0])
+    result = rnn.bptt_exact(x, h0, weight, weight, b, np.ones((1, 1, 1)), activation="tanh", dps=20)
+    with mpmath.workdps(60):
+        truth = mpmath.sech(40) ** 2
+        assert abs(result.b[0] - truth) <= mpmath.mpf(10) ** -19 * truth
 
 
 def _torch_unroll(torch, problem, activation, k, t, device):
@@ -219,6 +231,17 @@ def test_an_empty_sequence_has_zero_gradients(device):
             assert value.shape == shape and not np.any(value), field
         np.testing.assert_array_equal(to_numpy(result.states), problem.h0[None])
     np.testing.assert_array_equal(rnn.forward(*problem[:5]), problem.h0[None])
+    np.testing.assert_array_equal(rnn.jacobian(*problem[:5], 0, 0), np.broadcast_to(np.eye(2), (2, 2, 2)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_empty_sequence_keeps_the_requested_dtype(device, dtype):
+    torch = pytest.importorskip("torch")
+    problem = _problem(4, 0, 2, 3, 2)
+    for engine in (rnn.bptt_torch, rnn.bptt_nn_rnn):
+        result = engine(*problem, device=device, dtype=dtype)
+        for field in (*RNN_FIELDS, "states"):
+            assert getattr(result, field).dtype == getattr(torch, dtype), (engine.__name__, field)
     np.testing.assert_array_equal(rnn.jacobian(*problem[:5], 0, 0), np.broadcast_to(np.eye(2), (2, 2, 2)))
 
 
