@@ -28,6 +28,47 @@ def test_engines_agree_with_the_exact_recurrence(activation, cost, output, devic
                 np.testing.assert_allclose(g, e.astype(float), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("derivative_from_output", [False, True])
+def test_the_rounding_model_is_first_order_in_eps(derivative_from_output):
+    """A first-order bound is linear in ε: doubling ε doubles every tolerance (exactly: ×2 is exact)."""
+    reference = mlp.reference(WEIGHTS, BIASES, X, Y)
+    eps = 2.0 ** -52
+    one = reference.rounding_tolerance(eps, derivative_from_output=derivative_from_output)
+    two = reference.rounding_tolerance(2 * eps, derivative_from_output=derivative_from_output)
+    for field in ("dW", "db"):
+        for l in range(len(WEIGHTS)):
+            np.testing.assert_array_equal(two[field][l], 2 * one[field][l])
+    np.testing.assert_array_equal(two["dx"], 2 * one["dx"])
+    assert all(np.all(t > 0) for t in (*one["dW"], *one["db"], one["dx"]))
+
+
+def test_scales_are_means_over_the_batch():
+    """The batch repeated twice has the same mean gradients, so the same scales; its sums over the
+    batch are twice as long, so its tolerances are at least as wide."""
+    once = mlp.reference(WEIGHTS, BIASES, X, Y)
+    twice = mlp.reference(WEIGHTS, BIASES, np.concatenate([X, X]), np.concatenate([Y, Y]))
+    eps = 2.0 ** -52
+    for field in ("dW", "db"):
+        for l in range(len(WEIGHTS)):
+            np.testing.assert_allclose(twice.scales()[field][l], once.scales()[field][l], rtol=1e-14)
+            assert np.all(twice.rounding_tolerance(eps)[field][l] >= once.rounding_tolerance(eps)[field][l])
+    np.testing.assert_allclose(twice.scales()["dx"], np.concatenate([once.scales()["dx"]] * 2) / 2, rtol=1e-14)
+
+
+def test_an_error_in_one_weight_gradient_alone_is_caught():
+    """A bug that leaves the biases' gradients right: one entry of ∂C/∂W¹ off by 10⁻⁹ of its scale."""
+    from gradproofs.errors import Mismatch
+
+    reference = mlp.reference(WEIGHTS, BIASES, X, Y)
+    result = mlp.backward(WEIGHTS, BIASES, X, Y)
+    reference.assert_matches("numpy", result, precision="float64", derivative_from_output=False)
+    wrong = [g.copy() for g in result.dW]
+    wrong[1][1, 2] += 1e-9 * reference.scales()["dW"][1][1, 2]
+    with pytest.raises(Mismatch, match=r"numpy dW\[1\]\[1\]"):
+        reference.assert_matches("numpy", {"dW": wrong, "db": result.db, "dx": result.dx}, precision="float64",
+                                 derivative_from_output=False)
+
+
 def test_speed_is_the_norm_of_the_bias_gradients():
     result = mlp.backward(WEIGHTS, BIASES, X, Y)
     np.testing.assert_allclose(result.speed(), [np.linalg.norm(g) for g in result.db])
