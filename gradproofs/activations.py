@@ -13,7 +13,7 @@ the engines stay independent; the catalogue checks them against SymPy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import numpy as np
@@ -333,6 +333,25 @@ def digits_lost(z) -> int:
     High-precision evaluation adds these to its working precision.
     """
     return int(np.ceil(0.8686 * float(np.max(np.abs(np.asarray(z, dtype=np.float64))))))
+
+
+@lru_cache(maxsize=None)
+def mpmath_elementwise(name: str):
+    """(f, f′) of the activation ``name``: SymPy's expressions evaluated in mpmath, elementwise on object arrays."""
+    import sympy
+
+    act = get(name)
+    f = np.frompyfunc(sympy.lambdify(act.z, act.expr, "mpmath"), 1, 1)
+    fprime = np.frompyfunc(sympy.lambdify(act.z, act.derivative, "mpmath"), 1, 1)
+    return f, fprime
+
+
+def extra_digits(act: Activation, *arguments) -> int:
+    """Digits SymPy's f′ = σ(1−σ) or 1 − tanh² cancels at the largest argument (capped at 10⁴)."""
+    if act.derivative_in_value is None:  # relu, identity: f′ cancels nothing
+        return 0
+    largest = max((float(np.max(np.abs(a))) for a in arguments if np.size(a)), default=0.0)
+    return digits_lost(min(largest, 1e4))
 
 
 def get(name: str) -> Activation:

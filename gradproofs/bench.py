@@ -136,7 +136,7 @@ def _structured(depth: int):
 
 
 def _cold():
-    chain._mpmath_callables.cache_clear()
+    chain.mpmath_functions.cache_clear()
     clear_cache()
 
 

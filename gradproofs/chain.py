@@ -37,8 +37,9 @@ class ChainGradients:
     a: Any
 
 
-def _product_form(w, b, x, y, f, fprime, output_delta):
-    """Forward pass, then δ_j = f′(z_j)·w_(j+1)·δ_(j+1) from δ_L = output_delta."""
+def product_form(w, b, x, y, f, fprime, output_delta):
+    """Forward pass, then δ_j = f′(z_j)·w_(j+1)·δ_(j+1) from δ_L = output_delta, over any number
+    system (float, mpmath, SymPy): f, f′ and δ_L are given."""
     z, a = [], []
     previous = x
     for w_j, b_j in zip(w, b):
@@ -85,11 +86,12 @@ def symbolic_gradients(depth: int, *, activation: str = "sigmoid", cost: str = "
     act = activations.get(activation)
     cst = costs.get(cost, activation=activation)
     w, b, x, y = symbols(depth)
-    result = _product_form(w, b, x, y, *_sympy_callables(act, cst))
+    result = product_form(w, b, x, y, *sympy_functions(act, cst))
     return list(result.dw), list(result.db)
 
 
-def _sympy_callables(act, cst):
+def sympy_functions(act, cst):
+    """(f, f′, δ_L) of :func:`product_form` as SymPy expressions of their arguments."""
     def f(z):
         return act.expr.subs(act.z, z)
 
@@ -116,7 +118,8 @@ def nested_cost(depth: int, *, activation: str = "sigmoid", cost: str = "quadrat
 # --- exact numeric: the structured form at high precision -------------------
 
 @lru_cache(maxsize=None)
-def _mpmath_callables(activation: str, cost: str):
+def mpmath_functions(activation: str, cost: str):
+    """(f, f′, δ_L) of :func:`product_form` evaluated in mpmath (SymPy's expressions, lambdified)."""
     import sympy
 
     act = activations.get(activation)
@@ -146,7 +149,7 @@ def backward_exact(w, b, x, y, *, activation="sigmoid", cost="quadratic", dps=40
     import mpmath
 
     w, b, x, y, act, cst = _check(w, b, x, y, activation, cost)
-    f, fprime, output_delta = _mpmath_callables(act.name, cst.name)
+    f, fprime, output_delta = mpmath_functions(act.name, cst.name)
     with mpmath.workdps(dps):
         largest_z, previous = 0.0, mpmath.mpf(x)
         for w_j, b_j in zip(w, b):
@@ -157,7 +160,7 @@ def backward_exact(w, b, x, y, *, activation="sigmoid", cost="quadratic", dps=40
     with mpmath.workdps(dps):
         parameters = ([mpmath.mpf(v) for v in w], [mpmath.mpf(v) for v in b],
                       mpmath.mpf(x), mpmath.mpf(y))
-        exact = _product_form(*parameters, f, fprime, output_delta)
+        exact = product_form(*parameters, f, fprime, output_delta)
         inputs = [parameters[2], *exact.a[:-1]]
         summand = 1 + max(abs(w_j * a_j) + abs(b_j)
                           for w_j, a_j, b_j in zip(parameters[0], inputs, parameters[1]))
@@ -240,7 +243,7 @@ class Reference(compare.Reference):
         import mpmath
 
         exact = self.exact
-        f, fprime, _ = _mpmath_callables(exact.activation, exact.cost)
+        f, fprime, _ = mpmath_functions(exact.activation, exact.cost)
         cost = costs.get(exact.cost)
         w, b, x, y = exact.parameters
         with mpmath.workdps(exact.dps):
@@ -252,7 +255,7 @@ class Reference(compare.Reference):
             def output_scale(z, a, target):
                 return abs(cost.output_delta(z, residual, 0, factor))
 
-            scale = _product_form(w, b, x, y, f, factor, output_scale)
+            scale = product_form(w, b, x, y, f, factor, output_scale)
             inputs = [x, *exact.a[:-1]]
             db = np.array([float(d) for d in scale.db])
             dw = np.array([float((abs(a) + exact.summand) * abs(d)) for a, d in zip(inputs, scale.db)])
@@ -312,7 +315,7 @@ def backward(w, b, x, y, *, activation: str = "sigmoid", cost: str = "quadratic"
         return cst.output_delta(z, a, target, act.numpy_derivative)
 
     with np.errstate(over="ignore", under="ignore"):
-        result = _product_form(w, b, x, y, act.numpy, act.numpy_derivative, output_delta)
+        result = product_form(w, b, x, y, act.numpy, act.numpy_derivative, output_delta)
     return ChainGradients(*(np.array(v, dtype=np.float64) for v in
                             (result.dw, result.db, result.z, result.a)))
 
@@ -351,12 +354,7 @@ def backward_torch(w, b, x, y, *, activation: str = "sigmoid", cost: str = "quad
     and ``binary_cross_entropy_with_logits`` for the cross-entropy cost.
     """
     w, b, x, y, act, cst = _check(w, b, x, y, activation, cost)
-    torch = devices.torch()
-    device = devices.resolve(device)
-    dtype = devices.float_dtype(torch.float64 if dtype is None else dtype)
-
-    def tensor(value, grad=False):
-        return torch.tensor(value, dtype=dtype, device=device, requires_grad=grad)
+    torch, tensor = devices.tensors(device, dtype)
 
     wt, bt = tensor(w, True), tensor(b, True)
     target = tensor(y)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 DEVICES = ("cpu", "cuda")
 
 
@@ -43,3 +45,16 @@ def float_dtype(dtype):
     if dtype not in (t.float16, t.bfloat16, t.float32, t.float64):
         raise TypeError(f"dtype must be a torch floating dtype, got {dtype!r}")
     return dtype
+
+
+def tensors(device: str, dtype=None):
+    """(torch, tensor): the torch module and ``tensor(value, grad=False)``, which makes a tensor of
+    ``dtype`` (float64 by default) on ``device``, requiring gradients when ``grad``."""
+    t = torch()
+    device = resolve(device)
+    dtype = float_dtype(t.float64 if dtype is None else dtype)
+
+    def tensor(value, grad=False):
+        return t.tensor(np.asarray(value), dtype=dtype, device=device, requires_grad=grad)
+
+    return t, tensor

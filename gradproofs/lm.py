@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, cliff, compare, rnn
+from gradproofs import _validate, activations, cliff, compare, devices, rnn
 
 REDUCTIONS = ("mean", "sum")
 
@@ -125,20 +125,20 @@ def _check(tokens, targets, h0, U, W, b, V, c, reduction):
 
 # --- one recurrence over float64 or mpmath ------------------------------------------------------------
 
-def _lm(x, y, h0, U, W, b, V, c, reduction, tanh, tanh_prime, softmax, log_sum_exp) -> LMGradients:
-    """Forward, the output errors δᵒ_t, then :func:`gradproofs.rnn._backward` with ∂L/∂h_t = δᵒ_t V.
+def recurrence(x, y, h0, U, W, b, V, c, reduction, tanh, tanh_prime, softmax, log_sum_exp) -> LMGradients:
+    """Forward, the output errors δᵒ_t, then :func:`gradproofs.rnn.backpropagate` with ∂L/∂h_t = δᵒ_t V.
 
     The loss is Σ_t log Σ_k exp(o_tk) − o_t[y_t], the cross-entropy written so that a target
     probability that underflows does not make it infinite.
     """
     vocabulary = U.shape[1]
     inputs = one_hot(x, vocabulary)
-    states, pre = rnn._rnn_forward(inputs, h0, U, W, b, tanh)
+    states, pre = rnn.unroll(inputs, h0, U, W, b, tanh)
     outputs = [h @ V.T + c for h in states[1:]]
     probabilities = [softmax(o) for o in outputs]
     targets = one_hot(y, vocabulary)
     delta_o = [p - e for p, e in zip(probabilities, targets)]
-    hidden = rnn._backward(inputs, states, pre, U, W, b, [d @ V for d in delta_o], tanh_prime)
+    hidden = rnn.backpropagate(inputs, states, pre, U, W, b, [d @ V for d in delta_o], tanh_prime)
     dV = sum(d.T @ h for d, h in zip(delta_o, states[1:]))
     dc = sum(d.sum(axis=0) for d in delta_o)
     loss = sum((log_sum_exp(o) - o[np.arange(len(o)), y_t]).sum() for o, y_t in zip(outputs, y))
@@ -164,7 +164,7 @@ def backward(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean") -> 
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
     tanh = activations.get("tanh")
     with np.errstate(over="ignore", under="ignore"):
-        return _lm(x, y, h0, U, W, b, V, c, reduction, tanh.numpy, tanh.numpy_derivative, _softmax, _log_sum_exp)
+        return recurrence(x, y, h0, U, W, b, V, c, reduction, tanh.numpy, tanh.numpy_derivative, _softmax, _log_sum_exp)
 
 
 def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", dps: int = 40) -> LMGradients:
@@ -172,11 +172,9 @@ def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
     tanh′); the inputs are taken as the float64 numbers they round to. Slow: for small T, B, K, H."""
     import mpmath
 
-    from gradproofs import mlp
-
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
     dps = _validate.positive_int("dps", dps)
-    tanh, tanh_prime = mlp._mpmath_elementwise("tanh")
+    tanh, tanh_prime = activations.mpmath_elementwise("tanh")
     exp, log = np.frompyfunc(mpmath.exp, 1, 1), np.frompyfunc(mpmath.log, 1, 1)
 
     def softmax(o):
@@ -187,9 +185,9 @@ def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
         return log(exp(o).sum(axis=1))
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        pre = rnn._rnn_forward(one_hot(x, U.shape[1]), h0, U, W, b, np.tanh)[1]
-    with mpmath.workdps(dps + rnn._extra_digits(activations.get("tanh"), *pre)):
-        return _lm(x, y, *map(rnn._mpmath, (h0, U, W, b, V, c)), reduction, tanh, tanh_prime, softmax, log_sum_exp)
+        pre = rnn.unroll(one_hot(x, U.shape[1]), h0, U, W, b, np.tanh)[1]
+    with mpmath.workdps(dps + activations.extra_digits(activations.get("tanh"), *pre)):
+        return recurrence(x, y, *map(rnn.mpmath_array, (h0, U, W, b, V, c)), reduction, tanh, tanh_prime, softmax, log_sum_exp)
 
 
 def backward_extended(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean") -> LMGradients:
@@ -199,7 +197,7 @@ def backward_extended(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "m
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
     tanh = activations.get("tanh")
     with np.errstate(over="ignore", under="ignore"):
-        return _lm(x, y, *extended.cast(h0, U, W, b, V, c), reduction, tanh.numpy, tanh.numpy_derivative, _softmax,
+        return recurrence(x, y, *extended.cast(h0, U, W, b, V, c), reduction, tanh.numpy, tanh.numpy_derivative, _softmax,
                    _log_sum_exp)
 
 
@@ -211,7 +209,7 @@ def backward_torch(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
     ``F.cross_entropy(reduction="sum")`` over every step, divided by B for the mean. The RNN's
     two biases are b and 0. Tensors on ``device``."""
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
-    torch, tensor = rnn._torch_setup(device, dtype)
+    torch, tensor = devices.tensors(device, dtype)
     steps, batch = x.shape
     (hidden, vocabulary), sample = U.shape, tensor(0.0)
     options = dict(device=sample.device, dtype=sample.dtype)
@@ -262,11 +260,9 @@ def decomposition(tokens, targets, h0, U, W, b, V, c, *, exact: bool = False, dp
 
     x, y, h0, U, W, b, V, c, _ = _check(tokens, targets, h0, U, W, b, V, c, "sum")
     if exact:
-        from gradproofs import mlp
-
         gradients = backward_exact(x, y, h0, U, W, b, V, c, reduction="sum", dps=dps)
-        tanh_prime = mlp._mpmath_elementwise("tanh")[1]
-        U, W, b, V = map(rnn._mpmath, (U, W, b, V))
+        tanh_prime = activations.mpmath_elementwise("tanh")[1]
+        U, W, b, V = map(rnn.mpmath_array, (U, W, b, V))
     else:
         gradients = backward(x, y, h0, U, W, b, V, c, reduction="sum")
         tanh_prime = activations.get("tanh").numpy_derivative
@@ -274,10 +270,10 @@ def decomposition(tokens, targets, h0, U, W, b, V, c, *, exact: bool = False, dp
     with mpmath.workdps(dps + 10), np.errstate(over="ignore", under="ignore"):
         delta_o = gradients.probabilities - one_hot(y, U.shape[1])
         pre = [inputs[t] @ U.T + states[t] @ W.T + b for t in range(x.shape[0])]
-        return _decomposition(states, pre, delta_o, W, V, tanh_prime)
+        return decomposition_terms(states, pre, delta_o, W, V, tanh_prime)
 
 
-def _decomposition(states, pre, delta_o, W, V, fprime):
+def decomposition_terms(states, pre, delta_o, W, V, fprime):
     """The double sum of :func:`decomposition` over any number system (float, mpmath, SymPy)."""
     total = np.zeros(W.shape, dtype=W.dtype)
     for k in range(len(pre)):
@@ -610,7 +606,7 @@ def train(*, clip=None, threshold=None, lr=LR, steps=STEPS, seed=SEED, hidden=HI
     for step in range(a.start, a.start + a.steps):
         x, y = windows(step, **a.shape)
         with np.errstate(all="ignore"):  # IEEE overflow and NaN, as torch computes them
-            result = _lm(x, y, h0, *split(theta, a.hidden).values(), "sum", tanh.numpy, tanh.numpy_derivative,
+            result = recurrence(x, y, h0, *split(theta, a.hidden).values(), "sum", tanh.numpy, tanh.numpy_derivative,
                          _softmax, _log_sum_exp)
             grads = [result.U, result.W, result.b, result.V, result.c]
             if a.clip == "norm":
@@ -633,7 +629,7 @@ def train_torch(*, clip=None, threshold=None, lr=LR, steps=STEPS, seed=SEED, hid
     (V, c), ``F.cross_entropy(reduction="sum")``, ``torch.nn.utils.clip_grad_value_`` or
     ``clip_grad_norm_`` and ``torch.optim.SGD``."""
     a = _training_arguments(clip, threshold, lr, steps, seed, hidden, seq_length, batch, initial, start)
-    torch, tensor = rnn._torch_setup(device, None)
+    torch, tensor = devices.tensors(device)
     functional = torch.nn.functional
     K, H, sample = len(VOCABULARY), a.hidden, tensor(0.0)
     options = dict(device=sample.device, dtype=sample.dtype)

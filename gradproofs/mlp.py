@@ -28,7 +28,7 @@ are installed (:mod:`gradproofs.frameworks`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache, partial
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -118,7 +118,7 @@ def _check(weights, biases, x, y, activation, cost, output_activation=None):
     return W, b, x, y, act, output
 
 
-def _recurrence(W, b, x, y, f, fprime, g, gprime, cost, softmax):
+def recurrence(W, b, x, y, f, fprime, g, gprime, cost, softmax):
     """Forward pass, then BP1–BP4, over float arrays or object arrays of mpmath numbers.
 
     f is the hidden layers' activation, g the output layer's. Every product is
@@ -157,18 +157,8 @@ def backward(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = 
     """∂C/∂W^l, ∂C/∂b^l and ∂C/∂x in NumPy float64, by the backward recurrence."""
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
     with np.errstate(over="ignore", under="ignore"):
-        return _recurrence(W, b, x, y, act.numpy, act.numpy_derivative, out.numpy, out.numpy_derivative,
+        return recurrence(W, b, x, y, act.numpy, act.numpy_derivative, out.numpy, out.numpy_derivative,
                            cost, _softmax)
-
-
-@lru_cache(maxsize=None)
-def _mpmath_elementwise(activation: str):
-    import sympy
-
-    act = activations.get(activation)
-    f = np.frompyfunc(sympy.lambdify(act.z, act.expr, "mpmath"), 1, 1)
-    fprime = np.frompyfunc(sympy.lambdify(act.z, act.derivative, "mpmath"), 1, 1)
-    return f, fprime
 
 
 def backward_exact(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
@@ -180,8 +170,8 @@ def backward_exact(weights, biases, x, y, *, activation: str = "sigmoid", cost: 
     import mpmath
 
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
-    f, fprime = _mpmath_elementwise(act.name)
-    g, gprime = _mpmath_elementwise(out.name)
+    f, fprime = activations.mpmath_elementwise(act.name)
+    g, gprime = activations.mpmath_elementwise(out.name)
     exp = np.frompyfunc(mpmath.exp, 1, 1)
 
     def softmax(z):
@@ -194,7 +184,7 @@ def backward_exact(weights, biases, x, y, *, activation: str = "sigmoid", cost: 
     largest = max(float(np.abs(W_l).sum(axis=1).max() + np.abs(b_l).max()) for W_l, b_l in zip(W, b))
     bound_z = largest * max(1.0, float(np.abs(x).max()))
     with mpmath.workdps(dps + activations.digits_lost(min(bound_z, 1e4))):
-        return _recurrence([exact(w) for w in W], [exact(v) for v in b], exact(x), exact(y),
+        return recurrence([exact(w) for w in W], [exact(v) for v in b], exact(x), exact(y),
                            f, fprime, g, gprime, cost, softmax)
 
 
@@ -205,7 +195,7 @@ def backward_extended(weights, biases, x, y, *, activation: str = "sigmoid", cos
 
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
     with np.errstate(over="ignore", under="ignore"):
-        return _recurrence(*extended.cast(W, b, x, y), act.numpy, act.numpy_derivative, out.numpy,
+        return recurrence(*extended.cast(W, b, x, y), act.numpy, act.numpy_derivative, out.numpy,
                            out.numpy_derivative, cost, _softmax)
 
 

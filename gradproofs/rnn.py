@@ -193,7 +193,7 @@ def _check_step(name, value, *, minimum, maximum, maximum_is):
 
 # --- the vanilla RNN: one recurrence over float64 or mpmath -------------------
 
-def _rnn_forward(x, h0, W_x, W_h, b, f):
+def unroll(x, h0, W_x, W_h, b, f):
     """States h_0..h_T (T+1, B, H) and pre-activations a_1..a_T (T, B, H), over any number system.
 
     The input terms x_t W_xᵀ + b of every step are one product; only h_(t−1) W_hᵀ
@@ -209,13 +209,13 @@ def _rnn_forward(x, h0, W_x, W_h, b, f):
     return states, pre
 
 
-def _bptt(x, h0, W_x, W_h, b, dL_dh, f, fprime) -> RNNGradients:
-    """The forward pass, then :func:`_backward`."""
-    states, pre = _rnn_forward(x, h0, W_x, W_h, b, f)
-    return _backward(x, states, pre, W_x, W_h, b, dL_dh, fprime)
+def recurrence(x, h0, W_x, W_h, b, dL_dh, f, fprime) -> RNNGradients:
+    """BPTT over any number system (float, mpmath, SymPy): :func:`unroll`, then :func:`backpropagate`."""
+    states, pre = unroll(x, h0, W_x, W_h, b, f)
+    return backpropagate(x, states, pre, W_x, W_h, b, dL_dh, fprime)
 
 
-def _backward(x, states, pre, W_x, W_h, b, dL_dh, fprime) -> RNNGradients:
+def backpropagate(x, states, pre, W_x, W_h, b, dL_dh, fprime) -> RNNGradients:
     """δ_t = (∂L/∂h_t + δ_(t+1) W_h) ⊙ f′(a_t) from t = T down to 1, given the forward pass.
 
     Only δ_(t+1) W_h waits for the step after; the parameter gradients and ∂L/∂x
@@ -240,7 +240,7 @@ def forward(x, h0, W_x, W_h, b, *, activation: str = "tanh") -> np.ndarray:
     """The states h_0..h_T, (T+1, B, H), in NumPy float64."""
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     with np.errstate(over="ignore", under="ignore"):
-        return _rnn_forward(x, h0, W_x, W_h, b, act.numpy)[0]
+        return unroll(x, h0, W_x, W_h, b, act.numpy)[0]
 
 
 def bptt(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients:
@@ -253,21 +253,14 @@ def bptt(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     with np.errstate(over="ignore", under="ignore"):
-        return _bptt(x, h0, W_x, W_h, b, dL_dh, act.numpy, act.numpy_derivative)
+        return recurrence(x, h0, W_x, W_h, b, dL_dh, act.numpy, act.numpy_derivative)
 
 
-def _mpmath(values):
+def mpmath_array(values):
+    """An object array of mpmath numbers equal to the float64 ``values`` (each taken exactly)."""
     import mpmath
 
     return np.frompyfunc(mpmath.mpf, 1, 1)(values)
-
-
-def _extra_digits(act, *arguments) -> int:
-    """Digits SymPy's f′ = σ(1−σ) or 1 − tanh² cancels at the largest argument (capped at 10⁴)."""
-    if act.derivative_in_value is None:  # relu, identity: f′ cancels nothing
-        return 0
-    largest = max((float(np.max(np.abs(a))) for a in arguments if np.size(a)), default=0.0)
-    return activations.digits_lost(min(largest, 1e4))
 
 
 def bptt_exact(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int = 40) -> RNNGradients:
@@ -282,11 +275,11 @@ def bptt_exact(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int 
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     dps = _validate.positive_int("dps", dps)
-    f, fprime = mlp._mpmath_elementwise(act.name)
+    f, fprime = activations.mpmath_elementwise(act.name)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        pre = _rnn_forward(x, h0, W_x, W_h, b, act.numpy)[1]
-    with mpmath.workdps(dps + _extra_digits(act, *pre)):
-        return _bptt(*map(_mpmath, (x, h0, W_x, W_h, b, dL_dh)), f, fprime)
+        pre = unroll(x, h0, W_x, W_h, b, act.numpy)[1]
+    with mpmath.workdps(dps + activations.extra_digits(act, *pre)):
+        return recurrence(*map(mpmath_array, (x, h0, W_x, W_h, b, dL_dh)), f, fprime)
 
 
 def bptt_extended(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients:
@@ -296,7 +289,7 @@ def bptt_extended(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNN
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     with np.errstate(over="ignore", under="ignore"):
-        return _bptt(*extended.cast(x, h0, W_x, W_h, b, dL_dh), act.numpy, act.numpy_derivative)
+        return recurrence(*extended.cast(x, h0, W_x, W_h, b, dL_dh), act.numpy, act.numpy_derivative)
 
 
 def jacobian(x, h0, W_x, W_h, b, t, k, *, activation: str = "tanh") -> np.ndarray:
@@ -310,7 +303,7 @@ def jacobian(x, h0, W_x, W_h, b, t, k, *, activation: str = "tanh") -> np.ndarra
     k = _check_step("k", k, minimum=0, maximum=t, maximum_is="t (∂h_t/∂h_k needs k ≤ t)")
     hidden = W_h.shape[0]
     with np.errstate(over="ignore", under="ignore"):
-        pre = _rnn_forward(x[:t], h0, W_x, W_h, b, act.numpy)[1]
+        pre = unroll(x[:t], h0, W_x, W_h, b, act.numpy)[1]
         product = np.broadcast_to(np.eye(hidden), (h0.shape[0], hidden, hidden))
         for a_s in pre[k:]:
             product = (act.numpy_derivative(a_s)[:, :, None] * W_h) @ product
@@ -318,17 +311,6 @@ def jacobian(x, h0, W_x, W_h, b, t, k, *, activation: str = "tanh") -> np.ndarra
 
 
 # --- the vanilla RNN in torch -------------------------------------------------
-
-def _torch_setup(device, dtype):
-    torch = devices.torch()
-    device = devices.resolve(device)
-    dtype = devices.float_dtype(torch.float64 if dtype is None else dtype)
-
-    def tensor(value, grad=False):
-        return torch.tensor(np.asarray(value), dtype=dtype, device=device, requires_grad=grad)
-
-    return torch, tensor
-
 
 def bptt_torch(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: str = "cpu",
                dtype=None) -> RNNGradients:
@@ -339,7 +321,7 @@ def bptt_torch(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: s
     """
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
-    torch, tensor = _torch_setup(device, dtype)
+    torch, tensor = devices.tensors(device, dtype)
     parameters = [tensor(v, True) for v in (W_x, W_h, b, h0, x)]
     Wx, Wh, bias, h, inputs = parameters
     states = [h]
@@ -374,7 +356,7 @@ def bptt_nn_rnn(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: 
         raise ValueError(f"activation must be one of {list(NN_RNN_ACTIVATIONS)} for torch.nn.RNN, "
                          f"got {activation!r}")
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
-    torch, tensor = _torch_setup(device, dtype)
+    torch, tensor = devices.tensors(device, dtype)
     if x.shape[0] == 0:
         return _empty_sequence(torch, tensor, (W_x.shape, W_h.shape, b.shape, h0.shape, x.shape), h0,
                                RNNGradients)
@@ -546,14 +528,14 @@ def lstm_backward_exact(x, h0, c0, W_ih, W_hh, b, dL_dh, *, forget_gate: bool = 
     x, h0, c0, W_ih, W_hh, b = _check_lstm(x, h0, c0, W_ih, W_hh, b)
     dL_dh = _check_gradient(dL_dh, x, h0.shape[1])
     dps = _validate.positive_int("dps", dps)
-    sigmoid, sigmoid_prime = mlp._mpmath_elementwise("sigmoid")
-    tanh, tanh_prime = mlp._mpmath_elementwise("tanh")
+    sigmoid, sigmoid_prime = activations.mpmath_elementwise("sigmoid")
+    tanh, tanh_prime = activations.mpmath_elementwise("tanh")
     float_sigmoid, _, float_tanh, _ = _float_lstm_callables()
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         floats = _lstm_forward(x, h0, c0, W_ih, W_hh, b, float_sigmoid, float_tanh, bool(forget_gate))
-    extra = _extra_digits(activations.get("tanh"), *floats.preactivations, *floats.c)
+    extra = activations.extra_digits(activations.get("tanh"), *floats.preactivations, *floats.c)
     with mpmath.workdps(dps + extra):
-        return _lstm_backward(*map(_mpmath, (x, h0, c0, W_ih, W_hh, b, dL_dh)), sigmoid,
+        return _lstm_backward(*map(mpmath_array, (x, h0, c0, W_ih, W_hh, b, dL_dh)), sigmoid,
                               sigmoid_prime, tanh, tanh_prime, bool(forget_gate))
 
 
@@ -596,7 +578,7 @@ def lstm_backward_nn(x, h0, c0, W_ih, W_hh, b, dL_dh, *, device: str = "cpu",
     """
     x, h0, c0, W_ih, W_hh, b = _check_lstm(x, h0, c0, W_ih, W_hh, b)
     dL_dh = _check_gradient(dL_dh, x, h0.shape[1])
-    torch, tensor = _torch_setup(device, dtype)
+    torch, tensor = devices.tensors(device, dtype)
     if x.shape[0] == 0:
         return _empty_sequence(torch, tensor, (W_ih.shape, W_hh.shape, b.shape, h0.shape, c0.shape, x.shape),
                                h0, LSTMGradients)
@@ -709,7 +691,7 @@ class Reference(compare.Reference):
         """h_0..h_T (T+1, B, H) and a_1..a_T (T, B, H) as the float64 engine forms them, and |f′(a_t)|."""
         act = activations.get(self.activation)
         with np.errstate(over="ignore", under="ignore"):
-            states, pre = _rnn_forward(self.x, self.h0, self.W_x, self.W_h, self.b, act.numpy)
+            states, pre = unroll(self.x, self.h0, self.W_x, self.W_h, self.b, act.numpy)
             pre = np.reshape(pre, (len(pre), *self.h0.shape))
             return np.stack(states), pre, np.abs(act.numpy_derivative(pre))
 

@@ -62,7 +62,7 @@ def _derive_product_form() -> Derivation:
             r"\frac{\partial C}{\partial b_1} = f'(z_1) \prod_{j=2}^{L} w_j f'(z_j)\; C'(a_L)")
     for depth in range(1, 7):
         w, b, x, y = chain.symbols(depth)
-        product = chain._product_form(w, b, x, y, f, fprime, lambda z, a, _: fprime(z) * cprime(a))
+        product = chain.product_form(w, b, x, y, f, fprime, lambda z, a, _: fprime(z) * cprime(a))
         a = x
         for w_k, b_k in zip(w, b):
             a = f(w_k * a + b_k)
@@ -511,7 +511,7 @@ def _derive_layer_ratio() -> Derivation:
     sigmoid = activations.get("sigmoid")
     for depth in (3, 4, 5):
         w, b, x, y = chain.symbols(depth)
-        structure = chain._product_form(w, b, x, y, *chain._sympy_callables(sigmoid, costs.get("quadratic")))
+        structure = chain.product_form(w, b, x, y, *chain.sympy_functions(sigmoid, costs.get("quadratic")))
         factor = sigmoid.derivative.subs(sigmoid.z, structure.z[0]) * w[1] \
             * sigmoid.derivative.subs(sigmoid.z, structure.z[1]) * w[2]
         d.holds(f"Depth {depth}: the structured gradients satisfy "

@@ -61,7 +61,7 @@ def _derive_recurrence() -> Derivation:
           "expressions.")
     for widths, batch in RECURRENCE_SHAPES:
         weights, biases, x, y = _symbolic_network(widths, batch)
-        result = mlp._recurrence(weights, biases, x, y, *elementwise, "quadratic", None)
+        result = mlp.recurrence(weights, biases, x, y, *elementwise, "quadratic", None)
         cost = sum(((result.a[-1] - y) ** 2).ravel()) / 2 / batch
         pairs = [pair for W, dW in zip(weights, result.dW) for pair in zip(W.ravel(), dW.ravel())]
         pairs += [pair for b, db in zip(biases, result.db) for pair in zip(b, db)]

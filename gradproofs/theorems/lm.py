@@ -427,9 +427,9 @@ def _derive_lm_bptt() -> Derivation:
     for steps, vocabulary, hidden, tokens, targets in BPTT_SHAPES:
         h0, U, W, b, V, c = _symbolic_lm(steps, vocabulary, hidden)
         x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
-        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
+        result = lm.recurrence(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
         # E written out independently: Σ_t log Σ_k exp(o_tk) − o_t[y_t] over the unrolled network
-        states = rnn._rnn_forward(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])[0]
+        states = rnn.unroll(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])[0]
         outputs = [h @ V.T + c for h in states[1:]]
         loss = sum(sympy.log(sum(sympy.exp(v) for v in o[0])) - o[0][y_t[0]] for o, y_t in zip(outputs, y))
         pairs = [pair for params, grads in ((U, result.U), (W, result.W), (b, result.b), (V, result.V),
@@ -498,7 +498,7 @@ def _derive_one_hot_columns() -> Derivation:
     tokens, targets, vocabulary, hidden = [0, 2, 0], [1, 1, 2], 3, 2
     h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
     x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
-    result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
+    result = lm.recurrence(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
     d.say(r"With one-hot inputs, $U e(x_t)$ is column $x_t$ of U: step t touches no other column, and "
           r"$\partial E/\partial U = \sum_t \delta_t\, e(x_t)^\top$ adds $\delta_t$ into column $x_t$ alone. "
           f"On the tokens {tokens} (K = {vocabulary}, H = {hidden}), with the recurrence on SymPy symbols:")
@@ -559,10 +559,10 @@ def _derive_decomposition() -> Derivation:
     for tokens, targets, vocabulary, hidden in (([0, 1], [1, 0], 2, 2), ([1, 0, 1], [0, 0, 1], 2, 2)):
         h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
         x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
-        result = lm._lm(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
-        states, pre = rnn._rnn_forward(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])
+        result = lm.recurrence(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
+        states, pre = rnn.unroll(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])
         delta_o = result.probabilities - lm.one_hot(y, vocabulary)
-        terms = lm._decomposition(states, pre, delta_o, W, V, elementwise[1])
+        terms = lm.decomposition_terms(states, pre, delta_o, W, V, elementwise[1])
         d.holds(f"T = {len(tokens)}, H = {hidden}: the double sum over k and t (`lm.decomposition`) equals BPTT's "
                 r"$\partial E/\partial W$ in every entry, on SymPy symbols.",
                 all(symbolic.agree(u, v) for u, v in zip(terms.ravel(), result.W.ravel())))

@@ -79,7 +79,7 @@ def _derive_bptt() -> Derivation:
           "$h_0$ and every input $x_t$.")
     for steps, hidden, inputs in ((1, 1, 1), (2, 2, 1), (3, 2, 1), (4, 1, 2), (3, 2, 2)):
         x, h0, W_x, W_h, b, g = _symbolic_rnn(steps, hidden, inputs)
-        result = rnn._bptt(x, h0, W_x, W_h, b, g, elementwise_f, elementwise_fprime)
+        result = rnn.recurrence(x, h0, W_x, W_h, b, g, elementwise_f, elementwise_fprime)
         loss = sum((g * result.states[1:]).ravel())
         pairs = [(p, q) for params, grads in ((W_x, result.W_x), (W_h, result.W_h), (b, result.b),
                                              (h0, result.h0), (x, result.x))
