@@ -23,6 +23,8 @@ from gradproofs._validate import choice
 from gradproofs.catalogue import Derivation
 from gradproofs.errors import DerivationError
 
+__all__ = ["Activation", "NAMES", "digits_lost", "mpmath_elementwise", "extra_digits", "get"]
+
 
 def _real(z) -> np.ndarray:
     """``z`` in float64, or in long double where it is given so (the extended-precision reference)."""

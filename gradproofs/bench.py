@@ -85,6 +85,13 @@ from sympy.core.cache import clear_cache  # noqa: E402
 from gradproofs import chain, clipping, devices, mlp  # noqa: E402
 from gradproofs.initialisation import initialise  # noqa: E402
 
+__all__ = [
+    "THREADS", "DEPTH", "POINT", "DPS", "AGREE_DIGITS", "SPEEDUP_TARGET", "DEEP", "DEEP_TARGET_S", "LOG_DEPTHS",
+    "DENSE_CASES", "DENSE_SEED", "DENSE_REPEATS", "DENSE_WARM_UP", "DENSE_TARGET", "CLIP_ELEMENTS", "CLIP_SHARES",
+    "CLIP_REPEATS", "CLIP_TARGET", "SAFE_TARGET", "FLOOR_TARGET", "RNN_SIZES", "RNN_SEED", "RNN_REPEATS",
+    "RNN_WARM_UP", "RNN_TARGETS", "REFERENCE_REPEATS", "REFERENCE_TARGETS", "SECTIONS", "main"
+]
+
 DEPTH = 8
 POINT = {"w": 0.5, "b": 0.1, "x": 0.3, "y": 0.2}
 DPS = 30

@@ -26,6 +26,13 @@ import numpy as np
 
 from gradproofs import _validate, activations, compare, costs, devices, frameworks
 
+__all__ = [
+    "ChainGradients", "product_form", "symbols", "symbolic_gradients", "sympy_functions", "nested_cost",
+    "mpmath_functions", "ExactGradients", "backward_exact", "forward_amplification", "MAX_AMPLIFICATION",
+    "Reference", "reference", "centred_biases", "backward", "log_abs_db", "backward_torch", "backward_jax",
+    "backward_tf", "FRAMEWORK_ENGINES"
+]
+
 
 @dataclass(frozen=True)
 class ChainGradients:

@@ -18,6 +18,11 @@ import numpy as np
 
 from gradproofs import _validate, devices
 
+__all__ = [
+    "W", "X0", "T", "TARGET", "CliffGradient", "gradient", "gradient_exact", "gradient_torch", "unstable_bias",
+    "CLIPPINGS", "VALUE_THRESHOLD", "Training", "train", "train_torch"
+]
+
 W, X0, T, TARGET = 5.0, 0.5, 50, 0.7  # Pascanu et al.'s example
 
 

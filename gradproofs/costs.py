@@ -13,6 +13,8 @@ from typing import Callable
 from gradproofs import devices, frameworks
 from gradproofs._validate import choice
 
+__all__ = ["Cost", "NAMES", "get"]
+
 
 @dataclass(frozen=True)
 class Cost:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["DEVICES", "torch", "cuda_available", "available", "resolve", "float_dtype", "tensors"]
+
 DEVICES = ("cpu", "cuda")
 
 

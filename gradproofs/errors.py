@@ -1,5 +1,7 @@
 """The two ways a statement can fail."""
 
+__all__ = ["Mismatch", "DerivationError"]
+
 
 class Mismatch(AssertionError):
     """An implementation disagrees with the reference or breaks a bound.

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["DTYPE", "EPS", "AVAILABLE", "FROM_OPERATIONS", "ENGINES", "cast", "chosen"]
+
 DTYPE = np.longdouble
 EPS = float(np.finfo(DTYPE).eps)
 AVAILABLE = EPS <= 2.0 ** -63

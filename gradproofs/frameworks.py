@@ -21,6 +21,10 @@ from functools import lru_cache
 
 import numpy as np
 
+__all__ = [
+    "NAMES", "DTYPES", "installed", "available", "engines", "module", "jax_cpu", "tensorflow_cpu", "float_dtype"
+]
+
 NAMES = ("jax", "tensorflow")
 DTYPES = ("float64", "float32")  # the precisions the engines run in
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from gradproofs import _validate
 
+__all__ = ["SCHEMES", "orthogonal_matrix", "initialise", "synthetic_images"]
+
 SCHEMES = ("nielsen", "glorot", "he", "orthogonal")
 
 

@@ -38,6 +38,14 @@ import numpy as np
 
 from gradproofs import _validate, activations, cliff, compare, devices, rnn
 
+__all__ = [
+    "REDUCTIONS", "LMGradients", "one_hot", "recurrence", "backward", "backward_exact", "backward_extended",
+    "backward_torch", "decomposition", "decomposition_terms", "LM_FIELDS", "Reference", "reference", "PHRASES",
+    "TEXT", "VOCABULARY", "TEXT_TOKENS", "CLIPS", "VALUE_THRESHOLD", "NORM_THRESHOLD", "LR", "STEPS", "HIDDEN",
+    "SEQ_LENGTH", "BATCH", "SEED", "INITIAL_SCALE", "Training", "flatten", "parameter_count", "split",
+    "initial_parameters", "windows", "train", "train_torch"
+]
+
 REDUCTIONS = ("mean", "sum")
 
 

@@ -35,6 +35,12 @@ import numpy as np
 
 from gradproofs import _validate, activations, compare, costs, devices, frameworks
 
+__all__ = [
+    "COSTS", "MLPGradients", "output_activation_of", "recurrence", "backward", "backward_exact",
+    "backward_extended", "backward_torch", "backward_jax", "backward_tf", "FRAMEWORK_ENGINES",
+    "MAX_AMPLIFICATION", "Reference", "reference"
+]
+
 COSTS = ("quadratic", "cross_entropy", "softmax_cross_entropy")
 
 

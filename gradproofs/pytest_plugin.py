@@ -22,6 +22,11 @@ import os
 
 import pytest
 
+__all__ = [
+    "PROFILES", "register_profiles", "pytest_addoption", "pytest_configure", "requested_devices",
+    "pytest_generate_tests", "device"
+]
+
 PROFILES = ("dev", "ci", "thorough")
 
 

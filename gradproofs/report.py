@@ -85,6 +85,13 @@ from gradproofs import activations, chain, cliff, lm, mlp, rnn  # noqa: E402
 from gradproofs.initialisation import initialise, synthetic_images  # noqa: E402
 from gradproofs.theorems.chain import window, window_width  # noqa: E402
 
+__all__ = [
+    "MAX_DEPTH", "LN10", "SEED", "SPEED_WIDTHS", "SPEED_BATCH", "SPEED_NETWORKS", "DELTA_WIDTHS", "DELTA_BATCH",
+    "JACOBIAN_SIZES", "JACOBIAN_NORMS", "CLIFF_SPAN", "CLIFF_MARKS", "W999_SPAN", "W999_MARKS",
+    "delta_norms_and_bounds", "jacobian_norms", "cliff_curve", "lm_training_runs", "w999_curve", "FIGURES",
+    "write"
+]
+
 MAX_DEPTH = 200
 LN10 = np.log(10.0)
 SEED = 5

@@ -14,6 +14,8 @@ import numpy as np
 
 from gradproofs import _validate, activations, devices
 
+__all__ = ["Block", "jacobian", "jacobian_torch"]
+
 
 class Block(NamedTuple):
     """One residual branch F(x) = W2 f(W1 x + b1): W1 (m, n), b1 (m,), W2 (n, m)."""

@@ -81,6 +81,14 @@ import numpy as np
 
 from gradproofs import _validate, activations, compare, devices, frameworks, mlp
 
+__all__ = [
+    "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll", "recurrence", "backpropagate",
+    "forward", "bptt", "mpmath_array", "bptt_exact", "bptt_extended", "jacobian", "bptt_torch", "bptt_nn_rnn",
+    "bptt_jax", "bptt_tf", "FRAMEWORK_ENGINES", "lstm_forward", "lstm_backward", "lstm_backward_exact",
+    "lstm_backward_extended", "cell_jacobian", "lstm_backward_nn", "MAX_AMPLIFICATION", "RNN_FIELDS",
+    "LSTM_FIELDS", "Reference", "reference", "LSTMReference", "lstm_reference"
+]
+
 NN_RNN_ACTIVATIONS = ("tanh", "relu")  # the nonlinearities torch.nn.RNN offers
 
 

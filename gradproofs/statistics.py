@@ -41,6 +41,12 @@ import numpy as np
 
 from gradproofs.errors import Mismatch
 
+__all__ = [
+    "FALSE_FAILURE", "NORMAL_TAIL", "APPROXIMATION", "band", "BAND", "mean_and_standard_error", "shape",
+    "shape_from_moments", "squared_deviation_shape", "approximation_error", "samples_needed",
+    "sample_variance_standard_error", "assert_in_band"
+]
+
 FALSE_FAILURE = 1e-6
 NORMAL_TAIL = FALSE_FAILURE / 2
 APPROXIMATION = FALSE_FAILURE - NORMAL_TAIL

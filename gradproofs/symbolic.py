@@ -9,6 +9,8 @@ such form as one applied function f′(A), so that equal terms cancel.
 
 from __future__ import annotations
 
+__all__ = ["undefined", "canonical", "agree"]
+
 
 def undefined(name: str):
     """(g, g′): an undefined function and its derivative as a callable on expressions."""

@@ -8,6 +8,8 @@ from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option
 
+__all__ = ["GRADIENTS", "ARGUMENTS", "Chain", "check_chain"]
+
 GRADIENTS = ("dw", "db")
 ARGUMENTS = ("w", "b", "x", "y")
 

@@ -32,6 +32,11 @@ from gradproofs import _validate
 from gradproofs.formats import FORMATS
 from gradproofs.oracle.harness import describe, fail
 
+__all__ = [
+    "REDUCTIONS", "TARGETS", "WEIGHTS", "SAMPLES", "AXES", "choice", "flag", "precision", "axes", "arguments",
+    "weight", "permutation", "sequence", "state", "vector", "Returns"
+]
+
 REDUCTIONS = ("mean", "sum")
 TARGETS = ("probabilities", "labels")
 WEIGHTS = ("out_in", "in_out")

@@ -33,6 +33,13 @@ from gradproofs import _validate
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS, Format, coarsest, format_of
 
+__all__ = [
+    "MAX_SHOWN", "CONDITIONING_EPS", "Report", "qualified_name", "literal", "describe", "Failure", "fail",
+    "judged", "Case", "copy", "same", "call", "examples_option", "reproduce_option", "cached_reference",
+    "Unjudgeable", "judgeable", "conditioning_eps", "judging_precision", "callable_option", "ORACLES", "Oracle",
+    "Choices", "precision_hints"
+]
+
 try:
     BaseExceptionGroup
 except NameError:  # Python 3.10: Hypothesis's own dependency provides it

@@ -9,6 +9,8 @@ from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, cached_reference, examples_option, reproduce_option
 from gradproofs.oracle.recurrent import _Recurrent
 
+__all__ = ["GRADIENTS", "ARGUMENTS", "TOKENS", "RNNLM", "check_rnn_lm"]
+
 GRADIENTS = lm.LM_FIELDS  # U, W, b, V, c, h0
 ARGUMENTS = ("tokens", "targets", "h0", "U", "W", "b", "V", "c")
 TOKENS = ("ids", "one_hot")

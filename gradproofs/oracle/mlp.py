@@ -11,6 +11,8 @@ from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option
 
+__all__ = ["GRADIENTS", "ARGUMENTS", "MLP", "check_mlp"]
+
 GRADIENTS = ("dW", "db", "dx")  # the names of what fn may return
 ARGUMENTS = ("weights", "biases", "x", "y")
 

@@ -12,6 +12,11 @@ from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option
 
+__all__ = [
+    "TORCH_GATES", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED", "LSTM_SEPARATE",
+    "LSTM", "check_lstm_bptt"
+]
+
 TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.lstm_backward
 
 
