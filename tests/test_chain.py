@@ -27,6 +27,7 @@ def test_symbolic_gradients_equal_plain_differentiation_at_depth_3():
 def test_symbols_are_named_as_documented():
     w, b, x, y = chain.symbols(2)
     assert [str(s) for s in (*w, *b, x, y)] == ["w1", "w2", "b1", "b2", "x", "y"]
+    assert all(s.is_real for s in (*w, *b, x, y))  # so that SymPy may simplify |w|² = w² and conjugates
 
 
 @pytest.mark.parametrize("activation, cost", [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"),
@@ -72,8 +73,26 @@ def test_exploding_example_is_exact():
 
 
 def test_cross_entropy_refuses_a_non_sigmoid_output():
-    with pytest.raises(ValueError, match="cost 'cross_entropy' needs a sigmoid output"):
-        chain.backward(W, B, 0.4, 0.2, activation="tanh", cost="cross_entropy")
+    for build in (lambda: chain.backward(W, B, 0.4, 0.2, activation="tanh", cost="cross_entropy"),
+                  lambda: chain.symbolic_gradients(2, activation="tanh", cost="cross_entropy"),
+                  lambda: chain.nested_cost(2, activation="tanh", cost="cross_entropy")):
+        with pytest.raises(ValueError, match="cost 'cross_entropy' needs a sigmoid output"):
+            build()
+
+
+@pytest.mark.parametrize("w, x, message", [([1.0, np.nan], 0.5, "w must be finite"),
+                                           ([1.0], np.inf, "x must be finite"),
+                                           ([[1.0]], 0.5, "w must be one-dimensional")])
+def test_centred_biases_refuse_bad_input_naming_the_argument(w, x, message):
+    with pytest.raises(ValueError, match=message):
+        chain.centred_biases(w, x)
+
+
+def test_centred_biases_make_every_pre_activation_zero():
+    w, x = np.array([3.0, -2.0, 0.5]), 0.25
+    for activation, f0 in (("sigmoid", 0.5), ("tanh", 0.0)):
+        b = chain.centred_biases(w, x, activation=activation)
+        np.testing.assert_array_equal(b, [-0.75, 2.0 * f0, -0.5 * f0])
 
 
 BAD = [

@@ -1,0 +1,81 @@
+"""Mutation testing of one engine: mutmut on its modules, with its own test files.
+
+    python ci/mutation.py ENGINE [--jobs N]
+
+ENGINE is a table of ``[tool.gradproofs.mutation]`` in pyproject.toml (``mutate``: the
+modules, ``tests``: the test files that judge them). The run happens in a scratch copy
+(``.mutation/ENGINE``), whose pyproject.toml gets a ``[tool.mutmut]`` for that engine
+alone and runs pytest without xdist (mutmut forks its own workers). The score is
+killed / (mutants − equivalent ones), the equivalent ones listed with a reason in
+ci/equivalent-mutants.toml; every other survivor is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT = ROOT / "ci" / "equivalent-mutants.toml"
+
+
+def _toml_list(values) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def prepare(engine: str, selection: dict, common: dict) -> Path:
+    """A fresh copy of the project whose mutmut mutates ``selection["mutate"]`` and runs ``selection["tests"]``."""
+    work = ROOT / ".mutation" / engine
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for name in ("gradproofs", "tests"):
+        shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text = re.sub(r"^addopts = .*$", "addopts = \"-ra -m 'not thorough'\"", text, flags=re.M)  # no xdist
+    text = re.sub(r"^\[tool\.mutmut\]\n(?:(?!\[).*\n?)*", "", text, flags=re.M)
+    text += (f"\n[tool.mutmut]\nsource_paths = {_toml_list(common['source_paths'])}\n"
+             f"only_mutate = {_toml_list(selection['mutate'])}\n"
+             f"pytest_add_cli_args = {_toml_list(common['pytest_add_cli_args'])}\n"
+             f"pytest_add_cli_args_test_selection = {_toml_list(selection['tests'])}\n")
+    (work / "pyproject.toml").write_text(text, encoding="utf-8")
+    return work
+
+
+def results(work: Path) -> dict:
+    """{mutant: status} from ``mutmut results --all true``."""
+    listing = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=work,
+                             capture_output=True, text=True, check=True).stdout
+    return dict(line.strip().rsplit(": ", 1) for line in listing.splitlines() if ": " in line)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    engines = config["tool"]["gradproofs"]["mutation"]
+    parser.add_argument("engine", choices=sorted(engines))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutmut's workers")
+    args = parser.parse_args(argv)
+    work = prepare(args.engine, engines[args.engine], config["tool"]["mutmut"])
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work, check=True)
+    status = results(work)
+    equivalent = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get(args.engine, {})
+    counts = Counter(status.values())
+    judged = len(status) - sum(1 for m in equivalent if m in status)
+    print(f"\n{args.engine}: {len(status)} mutants; " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
+          + f"; {len(equivalent)} equivalent")
+    print(f"killed {counts['killed']} of {judged} non-equivalent: {counts['killed'] / judged:.1%}")
+    for mutant, state in sorted(status.items()):
+        if state != "killed" and mutant not in equivalent:
+            print(f"  {state}: {mutant}   (mutmut show {mutant}, in {work.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
