@@ -243,7 +243,7 @@ def _derive_speed_of_learning() -> Derivation:
     rows.append(r"\end{array}")
     d.say("Hidden-layer speeds ‖∂C/∂b^l‖ for [784, 30×k, 10], sigmoid, Nielsen's initialisation, "
           "cross-entropy, averaged over 1000 images. Single draws on both sides: match the trend, "
-          "not the digits.", "\n   ".join(rows))
+          "not the digits.", "\n".join(rows))
     compare = [r"\begin{array}{l|l}", r"\text{network} & \|\partial C/\partial b^l\|,\ l = 1..4 \\ \hline"]
     for label, activation, scheme, cost in (("sigmoid, Nielsen", "sigmoid", "nielsen", "cross_entropy"),
                                             ("tanh, Glorot", "tanh", "glorot", "softmax_cross_entropy"),
@@ -253,7 +253,7 @@ def _derive_speed_of_learning() -> Derivation:
     compare.append(r"\end{array}")
     d.say("Side by side on [784, 30, 30, 30, 30, 10] (seed 0; softmax output for tanh and relu): "
           "the sigmoid's speeds fall by about 4 per layer, tanh's and relu's stay within a small factor.",
-          "\n   ".join(compare))
+          "\n".join(compare))
     d.holds("In all three of our sigmoid networks the speeds rise strictly with the layer and "
             f"each successive ratio is below {SPEED_RATIO_LIMIT}.",
             all(np.all(v[:-1] / v[1:] < SPEED_RATIO_LIMIT) for v in ours.values()))

@@ -41,7 +41,7 @@ def _derive() -> Derivation:
                     f"{', '.join(f'{v:.3g}' for v in run.losses)} \\\\")
     rows.append(r"\end{array}")
     d.say(f"Five SGD steps (η = {SCENARIO['lr']}) on θ = (w, b) from the cliff's b*: unclipped, value-clipped "
-          f"at {cliff.VALUE_THRESHOLD:g}, norm-clipped at τ = {NORM_THRESHOLD:g}.", "\n   ".join(rows))
+          f"at {cliff.VALUE_THRESHOLD:g}, norm-clipped at τ = {NORM_THRESHOLD:g}.", "\n".join(rows))
     largest = float(runs["none"].step_sizes.max())
     d.holds(f"The unclipped run's first step is {largest:.4g}, over 100 times ητ: the gradient of ≈ 779 "
             "throws θ off the cliff into a flat, saturated region where it stops learning.",
