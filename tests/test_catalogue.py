@@ -59,13 +59,18 @@ def test_a_failing_derivation_step_raises():
 
 def test_a_published_figure_is_judged_at_its_last_decimal_in_scientific_notation_too():
     derivation = Derivation()
-    derivation.agrees_with("src", (4.3607320e-5, "4.36073e-5"), (20525631.29, "2.05256e7"), (0.044004, "0.0440"))
-    assert derivation.steps[-1].latex == (r"4.36073200\ldots \times 10^{-5} \approx 4.36073 \times 10^{-5},\quad "
-                                          r"2.05256313\ldots \times 10^{7} \approx 2.05256 \times 10^{7},\quad "
-                                          r"0.0440040\ldots \approx 0.0440")
+    derivation.agrees_with("src", ("a", 4.3607320e-5, "4.36073e-5"), ("b", 20525631.29, "2.05256e7"),
+                           ("c", 0.044004, "0.0440"))
+    assert derivation.steps[-1].latex == ("\\begin{aligned}\n"
+                                          r"a &= 4.36073200\ldots \times 10^{-5} \approx 4.36073 \times 10^{-5} \\" "\n"
+                                          r"b &= 2.05256313\ldots \times 10^{7} \approx 2.05256 \times 10^{7} \\" "\n"
+                                          r"c &= 0.0440040\ldots \approx 0.0440" "\n"
+                                          "\\end{aligned}")
+    derivation.agrees_with("src", ("a", 4.3607320e-5, "4.36073e-5"))
+    assert derivation.steps[-1].latex == r"a = 4.36073200\ldots \times 10^{-5} \approx 4.36073 \times 10^{-5}"
     for computed, published in ((4.3607420e-5, "4.36073e-5"), (20525700.0, "2.05256e7"), (0.04406, "0.0440")):
-        with pytest.raises(AssertionError, match="does not round to the published"):
-            derivation.agrees_with("src", (computed, published))
+        with pytest.raises(AssertionError, match="x = .* does not round to the published"):
+            derivation.agrees_with("src", ("x", computed, published))
 
 
 def test_verify_reports_a_false_statement_as_failed():
