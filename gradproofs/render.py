@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 from gradproofs import catalogue
@@ -64,6 +65,63 @@ def render_family(family: catalogue.Family) -> str:
         if derivation.result:
             lines += ["", "**Result.**", *_math(derivation.result)]
     return "\n".join(lines) + "\n"
+
+
+_SYMBOLS = {
+    **{name: chr(code) for name, code in (
+        ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("varepsilon", 0x3B5),
+        ("epsilon", 0x3F5), ("eta", 0x3B7), ("theta", 0x3B8), ("lambda", 0x3BB), ("mu", 0x3BC), ("xi", 0x3BE),
+        ("pi", 0x3C0), ("rho", 0x3C1), ("sigma", 0x3C3), ("tau", 0x3C4), ("phi", 0x3C6), ("chi", 0x3C7),
+        ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393), ("Delta", 0x394))},
+    "|": "‖", "le": " ≤ ", "ge": " ≥ ", "pm": "±", "cdot": "·", "times": "×", "prod": "∏", "sum": "∑",
+    "partial": "∂", "infty": "∞", "to": " → ", "approx": " ≈ ", "odot": "⊙", "top": "ᵀ", "ln": "ln", "log": "log",
+    "min": "min", "max": "max", "exp": "exp", "tanh": "tanh", ",": " ", ";": " ", " ": " ", "quad": " ",
+}
+_SUPERSCRIPTS = dict(zip("0123456789+-=()nilLTtkx", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱˡᴸᵀᵗᵏˣ"))
+_SUBSCRIPTS = dict(zip("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
+_TEX_TOKEN = re.compile(r"\\([A-Za-z]+) *|\\(.)|(.)")
+
+
+def plain(text: str) -> str:
+    """``text`` with its inline math ($...$) written in Unicode, for a terminal: $\\rho(W)^l$ → ρ(W)ˡ.
+
+    Covers the TeX the catalogue's titles use; a command it does not know is left as it is.
+    """
+    return re.sub(r"\$([^$]+)\$", lambda math: " ".join(_plain_tex(_TEX_TOKEN.findall(math.group(1))).split()), text)
+
+
+def _plain_tex(tokens: list) -> str:
+    """Consume ``tokens`` (from _TEX_TOKEN) up to the end or an unmatched }, returning their Unicode."""
+    out = []
+    while tokens:
+        word, symbol, char = tokens.pop(0)
+        if char == "}":
+            break
+        if char in ("^", "_"):
+            script = "".join(_argument(tokens).split())
+            table = _SUPERSCRIPTS if char == "^" else _SUBSCRIPTS
+            out.append("".join(table[c] for c in script) if all(c in table for c in script)
+                       else f"{char}({script})" if len(script) > 1 else char + script)
+        elif word in ("frac", "tfrac"):
+            numerator, denominator = _argument(tokens), _argument(tokens)
+            out.append("½" if (numerator, denominator) == ("1", "2") else f"{numerator}/{denominator}")
+        elif word == "sqrt":
+            radicand = _argument(tokens)
+            out.append(f"√{radicand}" if len(radicand) == 1 else f"√({radicand})")
+        elif word in ("mathrm", "operatorname", "text"):
+            out.append(_argument(tokens))
+        elif word or symbol:
+            out.append(_SYMBOLS.get(word or symbol, f"\\{word or symbol}"))
+        elif char == "{":
+            out.append(_plain_tex(tokens))
+        else:
+            out.append("′" if char == "'" else char)
+    return "".join(out)
+
+
+def _argument(tokens: list) -> str:
+    """One argument: a {group} or a single token."""
+    return _plain_tex(tokens) if tokens[0][2] == "{" and tokens.pop(0) else _plain_tex([tokens.pop(0)])
 
 
 def render_all() -> dict[str, str]:
