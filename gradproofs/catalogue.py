@@ -72,11 +72,11 @@ class Derivation:
     def say(self, text: str, latex: str = "") -> None:
         self.steps.append(Step(text, latex))
 
-    def show(self, text: str, expr=None, *, lhs=None, lines: bool = False, names=None) -> None:
+    def show(self, text: str, expr=None, *, lhs=None, names=None) -> None:
         """Record ``lhs = expr`` (or just ``expr``) as display math; ``names`` as in :meth:`equal`."""
         body = _latex(expr, names) if expr is not None else ""
         if lhs is not None:
-            body = _equation(text, [_latex(lhs, names), body], lines=lines)
+            body = _equation(text, [_latex(lhs, names), body])
         self.steps.append(Step(text, body))
 
     def equal(self, text: str, lhs, rhs, *, simplify=None, label=None, lines: bool = False, names=None) -> None:

@@ -68,11 +68,9 @@ def render_family(family: catalogue.Family) -> str:
 
 
 _SYMBOLS = {
-    **{name: chr(code) for name, code in (
-        ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("varepsilon", 0x3B5),
-        ("epsilon", 0x3F5), ("eta", 0x3B7), ("theta", 0x3B8), ("lambda", 0x3BB), ("mu", 0x3BC), ("xi", 0x3BE),
-        ("pi", 0x3C0), ("rho", 0x3C1), ("sigma", 0x3C3), ("tau", 0x3C4), ("phi", 0x3C6), ("chi", 0x3C7),
-        ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393), ("Delta", 0x394))},
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε", "eta": "η",
+    "theta": "θ", "lambda": "λ", "mu": "μ", "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ",
+    "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ",
     "|": "‖", "le": " ≤ ", "ge": " ≥ ", "pm": "±", "cdot": "·", "times": "×", "prod": "∏", "sum": "∑",
     "partial": "∂", "infty": "∞", "to": " → ", "approx": " ≈ ", "odot": "⊙", "top": "ᵀ", "ln": "ln", "log": "log",
     "min": "min", "max": "max", "exp": "exp", "tanh": "tanh", ",": " ", ";": " ", " ": " ", "quad": " ",
@@ -120,8 +118,9 @@ def _plain_tex(tokens: list) -> str:
 
 
 def _argument(tokens: list) -> str:
-    """One argument: a {group} or a single token."""
-    return _plain_tex(tokens) if tokens[0][2] == "{" and tokens.pop(0) else _plain_tex([tokens.pop(0)])
+    """One argument, consumed from ``tokens``: a {group} or a single token."""
+    first = tokens.pop(0)
+    return _plain_tex(tokens) if first[2] == "{" else _plain_tex([first])
 
 
 def render_all() -> dict[str, str]:

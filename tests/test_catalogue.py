@@ -106,3 +106,41 @@ def test_sources_have_no_invalid_escapes_and_documents_no_control_characters(pyt
     for name, text in render.render_all().items():
         bad = {c for c in text if ord(c) < 32 and c != "\n"}
         assert not bad, f"{name} holds control characters {bad!r} (a LaTeX escape like \\f or \\t?)"
+
+
+def test_a_display_that_would_say_nothing_is_refused_and_a_label_names_it():
+    import sympy
+
+    f = sympy.Symbol("f_t")
+    with pytest.raises(AssertionError, match="would read f_{t} = f_{t}"):
+        Derivation().equal("one unit's derivative", sympy.diff(f * sympy.Symbol("c"), sympy.Symbol("c")), f)
+    derivation = Derivation()
+    derivation.equal("t", sympy.diff(f * sympy.Symbol("c"), sympy.Symbol("c")), f, label=r"\partial c_t")
+    assert derivation.steps[-1].latex == r"\partial c_t = f_{t}"
+
+
+def test_a_long_equality_takes_one_side_per_line_and_subexpressions_their_names():
+    import sympy
+
+    x, w = sympy.symbols("x w", positive=True)
+    derivation = Derivation()
+    derivation.equal("t", (x + 1) ** 2, x ** 2 + 2 * x + 1, label="y", lines=True)
+    assert derivation.steps[-1].latex == ("\\begin{aligned}\ny &= \\left(x + 1\\right)^{2} \\\\\n"
+                                          "&= x^{2} + 2 x + 1\n\\end{aligned}")
+    derivation.equal("t", (x + 1) ** 2, x ** 2 + 2 * x + 1, lines=True)
+    assert derivation.steps[-1].latex == "\\begin{aligned}\n&\\left(x + 1\\right)^{2} \\\\\n&= x^{2} + 2 x + 1\n\\end{aligned}"
+    r = sympy.sqrt(1 - 4 / w)
+    derivation.equal("t", (1 + r) / (1 - r), w * (1 + r) / 2 - 1, names={r: sympy.Symbol("r")})
+    assert derivation.steps[-1].latex == r"\frac{r + 1}{1 - r} = \frac{w \left(r + 1\right)}{2} - 1"
+
+
+def test_a_derivative_of_an_undefined_function_prints_as_f_prime_and_logs_as_ln():
+    import sympy
+
+    from gradproofs import symbolic
+
+    z = sympy.Symbol("z")
+    f, _ = symbolic.undefined("f")
+    derivation = Derivation()
+    derivation.show("t", sympy.diff(f(2 * z), z) + sympy.log(z))
+    assert derivation.steps[-1].latex == r"2 f^{\prime}{\left(2 z \right)} + \ln{\left(z \right)}"
