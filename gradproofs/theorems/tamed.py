@@ -39,9 +39,9 @@ def _derive() -> Derivation:
     runs = {clip: cliff.train(b_star, clip=clip, threshold=threshold, **SCENARIO)
             for clip, threshold in (("none", 1.0), ("value", cliff.VALUE_THRESHOLD), ("norm", NORM_THRESHOLD))}
     rows = [r"\begin{array}{l|l}"]
-    for field, heading in (("step_sizes", r"\|\Delta\theta\|_2 \text{ per step}"),
-                           ("losses", r"E_{50} \text{ before each step}")):
-        rows.append(rf"\text{{run}} & {heading} \\ \hline")
+    for rule, field, heading in (("", "step_sizes", r"\|\Delta\theta\|_2 \text{ per step}"),
+                                 (r"\hline ", "losses", r"E_{50} \text{ before each step}")):
+        rows.append(rf"{rule}\text{{run}} & {heading} \\ \hline")
         rows += [f"\\text{{{clip}}} & {', '.join(f'{v:.3g}' for v in getattr(run, field))} \\\\"
                  for clip, run in runs.items()]
     rows.append(r"\end{array}")
