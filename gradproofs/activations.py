@@ -194,13 +194,14 @@ def _differentiate(act: Activation):
     d.show(f"Differentiate ${act.latex_name}(z)$ with SymPy.", raw, lhs=f"{act.latex_name}'(z)")
     if act._derivative_in_value is None:
         return raw, sympy.simplify(raw), d
-    u = sympy.Symbol(act.latex_name, positive=True)
+    u = sympy.Symbol("u", positive=True)
     form = act._derivative_in_value(u)
     d.equal(
         f"Substitute $z = {act.latex_name}^{{-1}}(u)$ and write the derivative through the "
         f"value $u = {act.latex_name}(z)$.",
         raw.subs(z, act._inverse(u)),
         form,
+        label=f"{act.latex_name}'({act.latex_name}^{{-1}}(u))",
     )
     return raw, form.subs(u, act.expr), d
 
@@ -219,7 +220,7 @@ def _analyse(act: Activation):
     else:
         bound, argmax = _smooth_supremum(raw, z, act.latex_name, d)
     d.conclude(
-        f"\\gamma = \\sup_z |{act.latex_name}'(z)| = {sympy.latex(bound)}, "
+        f"\\gamma = \\sup_z |{act.latex_name}'(z)| = {sympy.latex(bound)},\\ "
         f"\\text{{attained on }} {sympy.latex(argmax)}"
     )
     return bound, argmax, d

@@ -195,10 +195,10 @@ def _check(args) -> int:
 
 
 def _list(args) -> int:
-    from gradproofs import catalogue
+    from gradproofs import catalogue, render
 
     for theorem in catalogue.theorems():
-        print(f"{theorem.id:<30} {theorem.kind:<12} {theorem.title}")
+        print(f"{theorem.id:<30} {theorem.kind:<12} {render.plain(theorem.title)}")
     return 0
 
 

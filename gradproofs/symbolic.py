@@ -25,8 +25,8 @@ def undefined(name: str):
     return g, gprime
 
 
-def _prime_of_undefined(expr):
-    """f′(A) for a first derivative of an undefined f taken at A, else None."""
+def _derivative_of_undefined(expr):
+    """(f, A) when ``expr`` is a first derivative of an undefined f taken at A, else None."""
     import sympy
     from sympy.core.function import AppliedUndef
 
@@ -40,8 +40,15 @@ def _prime_of_undefined(expr):
     if not (isinstance(inner, AppliedUndef) and len(derivative.variable_count) == 1
             and derivative.variable_count[0][1] == 1 and inner.args == (derivative.variables[0],)):
         return None
-    point = derivative.variables[0] if point is None else point
-    return sympy.Function(f"{inner.func.__name__}'")(point)
+    return inner.func.__name__, derivative.variables[0] if point is None else point
+
+
+def _prime_of_undefined(expr):
+    """f′(A) for a first derivative of an undefined f taken at A, else None."""
+    import sympy
+
+    found = _derivative_of_undefined(expr)
+    return None if found is None else sympy.Function(f"{found[0]}'")(found[1])
 
 
 def canonical(expr):
@@ -50,6 +57,21 @@ def canonical(expr):
 
     return sympy.sympify(expr).doit().replace(lambda e: _prime_of_undefined(e) is not None,
                                               _prime_of_undefined)
+
+
+def primed(expr):
+    """``expr`` as it reads on paper, for display: every f′ at A written f′(A), nothing evaluated.
+
+    SymPy prints f′(A) as ``Subs(Derivative(f(ξ), ξ), ξ, A)``, a substitution into a dummy variable.
+    """
+    import sympy
+
+    replacements = {}
+    for node in sympy.preorder_traversal(expr):
+        found = _derivative_of_undefined(node)
+        if found is not None:
+            replacements[node] = sympy.Function(rf"{found[0]}^{{\prime}}")(found[1])
+    return expr.xreplace(replacements)  # outermost first: a Subs, not the Derivative inside it
 
 
 def agree(plain, structured) -> bool:

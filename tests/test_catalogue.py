@@ -59,13 +59,18 @@ def test_a_failing_derivation_step_raises():
 
 def test_a_published_figure_is_judged_at_its_last_decimal_in_scientific_notation_too():
     derivation = Derivation()
-    derivation.agrees_with("src", (4.3607320e-5, "4.36073e-5"), (20525631.29, "2.05256e7"), (0.044004, "0.0440"))
-    assert derivation.steps[-1].latex == (r"4.36073200\ldots \times 10^{-5} \approx 4.36073 \times 10^{-5},\quad "
-                                          r"2.05256313\ldots \times 10^{7} \approx 2.05256 \times 10^{7},\quad "
-                                          r"0.0440040\ldots \approx 0.0440")
+    derivation.agrees_with("src", ("a", 4.3607320e-5, "4.36073e-5"), ("b", 20525631.29, "2.05256e7"),
+                           ("c", 0.044004, "0.0440"))
+    assert derivation.steps[-1].latex == ("\\begin{aligned}\n"
+                                          r"a &= 4.36073200\ldots \times 10^{-5} \approx 4.36073 \times 10^{-5} \\" "\n"
+                                          r"b &= 2.05256313\ldots \times 10^{7} \approx 2.05256 \times 10^{7} \\" "\n"
+                                          r"c &= 0.0440040\ldots \approx 0.0440" "\n"
+                                          "\\end{aligned}")
+    derivation.agrees_with("src", ("a", 4.3607320e-5, "4.36073e-5"))
+    assert derivation.steps[-1].latex == r"a = 4.36073200\ldots \times 10^{-5} \approx 4.36073 \times 10^{-5}"
     for computed, published in ((4.3607420e-5, "4.36073e-5"), (20525700.0, "2.05256e7"), (0.04406, "0.0440")):
-        with pytest.raises(AssertionError, match="does not round to the published"):
-            derivation.agrees_with("src", (computed, published))
+        with pytest.raises(AssertionError, match="x = .* does not round to the published"):
+            derivation.agrees_with("src", ("x", computed, published))
 
 
 def test_verify_reports_a_false_statement_as_failed():
@@ -101,3 +106,41 @@ def test_sources_have_no_invalid_escapes_and_documents_no_control_characters(pyt
     for name, text in render.render_all().items():
         bad = {c for c in text if ord(c) < 32 and c != "\n"}
         assert not bad, f"{name} holds control characters {bad!r} (a LaTeX escape like \\f or \\t?)"
+
+
+def test_a_display_that_would_say_nothing_is_refused_and_a_label_names_it():
+    import sympy
+
+    f = sympy.Symbol("f_t")
+    with pytest.raises(AssertionError, match="would read f_{t} = f_{t}"):
+        Derivation().equal("one unit's derivative", sympy.diff(f * sympy.Symbol("c"), sympy.Symbol("c")), f)
+    derivation = Derivation()
+    derivation.equal("t", sympy.diff(f * sympy.Symbol("c"), sympy.Symbol("c")), f, label=r"\partial c_t")
+    assert derivation.steps[-1].latex == r"\partial c_t = f_{t}"
+
+
+def test_a_long_equality_takes_one_side_per_line_and_subexpressions_their_names():
+    import sympy
+
+    x, w = sympy.symbols("x w", positive=True)
+    derivation = Derivation()
+    derivation.equal("t", (x + 1) ** 2, x ** 2 + 2 * x + 1, label="y", lines=True)
+    assert derivation.steps[-1].latex == ("\\begin{aligned}\ny &= \\left(x + 1\\right)^{2} \\\\\n"
+                                          "&= x^{2} + 2 x + 1\n\\end{aligned}")
+    derivation.equal("t", (x + 1) ** 2, x ** 2 + 2 * x + 1, lines=True)
+    assert derivation.steps[-1].latex == "\\begin{aligned}\n&\\left(x + 1\\right)^{2} \\\\\n&= x^{2} + 2 x + 1\n\\end{aligned}"
+    r = sympy.sqrt(1 - 4 / w)
+    derivation.equal("t", (1 + r) / (1 - r), w * (1 + r) / 2 - 1, names={r: sympy.Symbol("r")})
+    assert derivation.steps[-1].latex == r"\frac{r + 1}{1 - r} = \frac{w \left(r + 1\right)}{2} - 1"
+
+
+def test_a_derivative_of_an_undefined_function_prints_as_f_prime_and_logs_as_ln():
+    import sympy
+
+    from gradproofs import symbolic
+
+    z = sympy.Symbol("z")
+    f, _ = symbolic.undefined("f")
+    derivation = Derivation()
+    derivation.show("t", sympy.diff(f(2 * z), z) + sympy.log(z))
+    assert derivation.steps[-1].latex == r"2 f^{\prime}{\left(2 z \right)} + \ln{\left(z \right)}"

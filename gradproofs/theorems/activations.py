@@ -19,30 +19,30 @@ FAMILY = family(Family(
     "Activations and the bounds of their derivatives",
     "How much one layer can scale a gradient is set by the activation's derivative. "
     "Each derivative below is computed by SymPy, rewritten through the activation's "
-    "own value, and its supremum γ = sup|f′| is derived (critical points solved for, "
-    "the second derivative's sign checked, the limits at ±∞ taken). γ is the number "
-    "every later bound is built from: 1/4 for the sigmoid, 1 for tanh and relu.",
+    "own value, and its supremum $\\gamma = \\sup_z |f'(z)|$ is derived (critical points solved for, "
+    "the second derivative's sign checked, the limits at $\\pm\\infty$ taken). $\\gamma$ is the number "
+    "every later bound is built from: $1/4$ for the sigmoid, 1 for tanh and relu.",
 ))
 
 EPS64 = FORMATS["float64"].eps
 
 _STATEMENTS = {
     "sigmoid": (
-        "σ′ = σ(1 − σ); its only critical point is z = 0, where σ′ = 1/4 is its maximum; "
-        "σ′ → 0 as z → ±∞.",
+        r"$\sigma' = \sigma(1 - \sigma)$; its only critical point is $z = 0$, where $\sigma' = 1/4$ is its "
+        r"maximum; $\sigma' \to 0$ as $z \to \pm\infty$.",
         r"\sigma'(z) = \sigma(z)\,(1 - \sigma(z)) \le \tfrac14,\ \text{equality iff } z = 0",
         "Nielsen, Neural Networks and Deep Learning, ch. 5 (the vanishing gradient problem)",
     ),
     "tanh": (
-        "tanh′ = 1 − tanh²; its maximum is 1, attained only at z = 0.",
+        r"$\tanh' = 1 - \tanh^2$; its maximum is 1, attained only at $z = 0$.",
         r"\tanh'(z) = 1 - \tanh^2 z \le 1,\ \text{equality iff } z = 0",
         "Goodfellow, Bengio & Courville, Deep Learning (2016), §6.3.2",
     ),
     "relu": (
-        "relu′ ∈ {0, 1}: 1 for z > 0 and 0 for z ≤ 0 (relu′(0) = 0, as torch's autograd); "
-        "its supremum 1 is attained on (0, ∞).",
+        r"$\operatorname{relu}' \in \lbrace 0, 1\rbrace$: 1 for $z > 0$ and 0 for $z \le 0$ "
+        r"($\operatorname{relu}'(0) = 0$, as torch's autograd); its supremum 1 is attained on $(0, \infty)$.",
         r"\operatorname{relu}'(z) = [z > 0] \le 1",
-        "Glorot, Bordes & Bengio (2011), Deep sparse rectifier networks; torch.nn.functional.relu",
+        "Glorot, Bordes & Bengio (2011), Deep sparse rectifier networks; `torch.nn.functional.relu`",
     ),
 }
 
@@ -114,33 +114,38 @@ HOCHREITER_PUBLISHED = (1.543405, 0.2238716)  # Hochreiter & Schmidhuber 1997, �
 
 @lru_cache(maxsize=None)
 def _hochreiter():
-    """net* solving net·tanh(net/2) = 1 and the maximum net*·σ′(net*), with their derivation."""
+    """net* solving net·tanh(net/2) = 1 and the maximum net*·σ′(net*), with their derivation.
+
+    net is Hochreiter's name for the net input w·y, written upright: a name, not n·e·t.
+    """
     import sympy
 
     d = Derivation()
     sigmoid = activations.get("sigmoid")
-    net, y, w = sympy.symbols("net y w", positive=True)
+    net = sympy.Symbol(r"\mathrm{net}", positive=True)
     fprime = sigmoid.derivative.subs(sigmoid.z, net)
-    d.say("A logistic unit with fixed input $y$ and weight $w$ has net input $net = w y$; "
-          "the error it passes back scales by $|\\sigma'(w y)\\,w| = |net\\,\\sigma'(net)|/|y|$, "
-          "so maximise $g(net) = net\\,\\sigma'(net)$ over $net > 0$ ($g$ is odd).")
+    d.say(r"A logistic unit with fixed input $y$ and weight $w$ has net input $\mathrm{net} = w y$; "
+          r"the error it passes back scales by $|\sigma'(w y)\,w| = |\mathrm{net}\,\sigma'(\mathrm{net})|/|y|$, "
+          r"so maximise $g(\mathrm{net}) = \mathrm{net}\,\sigma'(\mathrm{net})$ over $\mathrm{net} > 0$ "
+          r"($g$ is odd).")
     g = net * fprime
     gprime = sympy.diff(g, net)
-    d.equal("Differentiate $g$; with $1 - 2\\sigma(net) = -\\tanh(net/2)$ it factors as",
+    d.equal(r"Differentiate $g$; with $1 - 2\sigma(\mathrm{net}) = -\tanh(\mathrm{net}/2)$ it factors as",
             gprime, fprime * (1 - net * sympy.tanh(net / 2)),
-            simplify=lambda e: sympy.simplify(e.rewrite(sympy.exp)))
-    d.say("$\\sigma'(net) > 0$, so the only critical points solve",
-          r"net \cdot \tanh(net/2) = 1")
+            simplify=lambda e: sympy.simplify(e.rewrite(sympy.exp)), label=r"g'(\mathrm{net})", lines=True)
+    d.say(r"$\sigma'(\mathrm{net}) > 0$, so the only critical points solve",
+          r"\mathrm{net} \cdot \tanh(\mathrm{net}/2) = 1")
     root = sympy.nsolve(net * sympy.tanh(net / 2) - 1, net, 1.5, prec=30)
     peak = g.subs(net, root).evalf(30)
-    d.show("Solve it numerically (30 digits).", root, lhs="net^*")
-    d.holds("$g'$ changes sign from $+$ to $-$ there (a maximum), and $g \\to 0$ as "
-            "$net \\to 0$ and $net \\to \\infty$.",
+    d.show("Solve it numerically (30 digits).", root, lhs=r"\mathrm{net}^*")
+    d.holds(r"$g'$ changes sign from $+$ to $-$ there (a maximum), and $g \to 0$ as "
+            r"$\mathrm{net} \to 0$ and $\mathrm{net} \to \infty$.",
             gprime.subs(net, root - sympy.Rational(1, 100)) > 0
             and gprime.subs(net, root + sympy.Rational(1, 100)) < 0
             and sympy.limit(g, net, sympy.oo) == 0 and sympy.limit(g, net, 0) == 0)
     d.show("The largest factor, for $|y| = 1$.", peak, lhs=r"\max |w\,\sigma'(w y)|\cdot|y|")
-    d.agrees_with("Hochreiter & Schmidhuber 1997, §3.1", *zip((root, peak), HOCHREITER_PUBLISHED))
+    d.agrees_with("Hochreiter & Schmidhuber 1997, §3.1", *zip((r"\mathrm{net}^*", r"\max|w\,\sigma'(w y)|\cdot|y|"),
+                                                           (root, peak), HOCHREITER_PUBLISHED))
     d.conclude(rf"\max_w |\sigma'(w y)\,w| = \frac{{{sympy.latex(peak.round(7))}\ldots}}{{|y|}}"
                rf"\text{{ at }} w y = \pm {sympy.latex(root.round(6))}\ldots")
     return float(root), float(peak), d
@@ -167,11 +172,12 @@ register(Theorem(
     id="hochreiter-optimum",
     family=FAMILY.id,
     title="Hochreiter's optimal weight for a logistic unit",
-    statement="For a logistic unit with fixed input y and net input w·y, the back-propagated "
-              "factor |σ′(w y)·w| is largest where net·tanh(net/2) = 1, net* ≈ 1.543405, and "
-              "its maximum is ≈ 0.2238716/|y|: a single logistic unit can never scale an error "
-              "up when |y| ≥ 0.224.",
-    latex=r"\max_w |\sigma'(w y)\, w| = \frac{0.2238716\ldots}{|y|},\quad net^*\tanh(net^*/2) = 1",
+    statement=r"For a logistic unit with fixed input $y$ and net input $\mathrm{net} = w y$, the back-propagated "
+              r"factor $|\sigma'(w y)\,w|$ is largest where $\mathrm{net}\tanh(\mathrm{net}/2) = 1$, "
+              r"$\mathrm{net}^* \approx 1.543405$, and its maximum is $\approx 0.2238716/|y|$: a single "
+              r"logistic unit can never scale an error up when $|y| \ge 0.224$.",
+    latex=r"\max_w |\sigma'(w y)\, w| = \frac{0.2238716\ldots}{|y|},\quad "
+          r"\mathrm{net}^*\tanh(\mathrm{net}^*/2) = 1",
     source="Hochreiter (1991), restated in Hochreiter & Schmidhuber (1997), LSTM, §3.1",
     kind="exact",
     engines=("sympy", "numpy"),

@@ -41,8 +41,8 @@ def _derive_product_form() -> Derivation:
           "Define $\\delta_j = \\partial C / \\partial z_j$.")
     z_last = sympy.Symbol("z_L", real=True)
     d.equal("Base case, the output layer: $\\delta_L = f'(z_L)\\,C'(a_L)$.",
-            sympy.diff(cost(f(z_last)), z_last), fprime(z_last) * cprime(f(z_last)),
-            simplify=symbolic.canonical)
+            sympy.Derivative(cost(f(z_last)), z_last), fprime(z_last) * cprime(f(z_last)),
+            simplify=symbolic.canonical, label=r"\delta_L")
     z_j, w_next, b_next = sympy.symbols("z_j w_{j+1} b_{j+1}", real=True)
     rest, rest_prime = symbolic.undefined("G")  # C as a function of z_(j+1): the layers above j
     z_next = w_next * f(z_j) + b_next
@@ -50,9 +50,9 @@ def _derive_product_form() -> Derivation:
           "$z_{j+1} = w_{j+1} f(z_j) + b_{j+1}$ and $\\delta_{j+1} = G'(z_{j+1})$.")
     d.equal("Differentiating through that one layer gives the recurrence "
             "$\\delta_j = f'(z_j)\\,w_{j+1}\\,\\delta_{j+1}$.",
-            sympy.diff(rest(z_next), z_j),
+            sympy.Derivative(rest(z_next), z_j),
             fprime(z_j) * w_next * rest_prime(z_next),
-            simplify=symbolic.canonical)
+            simplify=symbolic.canonical, label=r"\delta_j")
     w_j, b_j, a_prev = sympy.symbols("w_j b_j a_{j-1}", real=True)
     d.holds("Since $\\partial z_j/\\partial b_j = 1$ and $\\partial z_j/\\partial w_j = a_{j-1}$, "
             "$\\partial C/\\partial b_j = \\delta_j$ and $\\partial C/\\partial w_j = a_{j-1}\\delta_j$. "
@@ -80,7 +80,7 @@ def _derive_product_form() -> Derivation:
             sympy.simplify((sympy.diff(nested, p) - g).rewrite(sympy.exp)) == 0
             for p, g in zip((*w, *b), (*dw, *db))
         )
-        d.holds(f"With the concrete {activation} and {cost_name} cost (depth 2), "
+        d.holds(f"With the concrete {activation} and {cost_name.replace('_', '-')} cost (depth 2), "
                 "`chain.symbolic_gradients` equals plain differentiation.", closes)
     d.conclude(r"\delta_L = f'(z_L)\,\frac{\partial C}{\partial a_L},\quad "
                r"\delta_j = f'(z_j)\,w_{j+1}\,\delta_{j+1},\quad "
@@ -126,8 +126,10 @@ register(Theorem(
     id="chain-product-form",
     family=FAMILY.id,
     title="Backpropagation through the chain is a product",
-    statement="For every depth L, δ_L = f′(z_L)·∂C/∂a_L and δ_j = f′(z_j)·w_(j+1)·δ_(j+1); "
-              "∂C/∂b_j = δ_j and ∂C/∂w_j = a_(j−1)·δ_j. So ∂C/∂b₁ = σ′(z₁)·∏_(j=2..L) w_j σ′(z_j)·∂C/∂a_L.",
+    statement=r"For every depth $L$, $\delta_L = f'(z_L)\,\partial C/\partial a_L$ and "
+              r"$\delta_j = f'(z_j)\,w_{j+1}\,\delta_{j+1}$; $\partial C/\partial b_j = \delta_j$ and "
+              r"$\partial C/\partial w_j = a_{j-1}\,\delta_j$. So, for the sigmoid, "
+              r"$\partial C/\partial b_1 = \sigma'(z_1)\prod_{j=2}^{L} w_j\,\sigma'(z_j)\cdot\partial C/\partial a_L$.",
     latex=r"\frac{\partial C}{\partial b_1} = \sigma'(z_1)\prod_{j=2}^{L} w_j\,\sigma'(z_j)\;"
           r"\frac{\partial C}{\partial a_L},\qquad \frac{\partial C}{\partial w_1} = a_0\,"
           r"\frac{\partial C}{\partial b_1}",
@@ -155,7 +157,7 @@ def _derive_output_delta() -> Derivation:
         d.show(f"The {cost_name.replace('_', '-')} cost.", cost.expr(a, y), lhs="C")
         d.equal("Differentiate through $a_L = \\sigma(z_L)$:",
                 sympy.diff(cost.expr(sigmoid.expr, y), z), expected,
-                simplify=lambda e: sympy.simplify(e.rewrite(sympy.exp)))
+                simplify=lambda e: sympy.simplify(e.rewrite(sympy.exp)), label=r"\frac{\partial C}{\partial z}")
     d.conclude(r"\delta_L^{\text{CE}} = \sigma(z_L) - y,\qquad "
                r"\delta_L^{\text{quadratic}} = \sigma'(z_L)\,(\sigma(z_L) - y)")
     return d
@@ -187,10 +189,10 @@ def _check_output_delta(data, device: str) -> Evidence:
 register(Theorem(
     id="cross-entropy-output-delta",
     family=FAMILY.id,
-    title="Cross-entropy cancels σ′ at the output",
-    statement="With a sigmoid output, the cross-entropy cost gives δ_L = σ(z_L) − y: the factor "
-              "σ′(z_L) of the quadratic cost's δ_L = σ′(z_L)(σ(z_L) − y) cancels, so a saturated "
-              "output neuron still learns.",
+    title="Cross-entropy cancels $\\sigma'$ at the output",
+    statement=r"With a sigmoid output, the cross-entropy cost gives $\delta_L = \sigma(z_L) - y$: the factor "
+              r"$\sigma'(z_L)$ of the quadratic cost's $\delta_L = \sigma'(z_L)(\sigma(z_L) - y)$ cancels, so a "
+              r"saturated output neuron still learns.",
     latex=r"\frac{\partial}{\partial z}\Big[-y\ln\sigma(z) - (1-y)\ln(1-\sigma(z))\Big] = \sigma(z) - y",
     source="Nielsen, Neural Networks and Deep Learning, ch. 3, eq. 61",
     kind="exact",
@@ -262,9 +264,10 @@ def _check_vanishing_bound(data, device: str) -> Evidence:
 register(Theorem(
     id="chain-vanishing-bound",
     family=FAMILY.id,
-    title="The sigmoid chain's gradient is at most 4^(−L)·∏|w_j|",
-    statement="In a sigmoid chain of depth L, |∂C/∂b₁| ≤ 4^(−L)·∏_(j≥2)|w_j|·|∂C/∂a_L|, with "
-              "equality exactly when every z_j = 0. Each factor |w σ′(z)| ≤ |w|/4 < 1/4 when |w| < 1.",
+    title=r"The sigmoid chain's gradient is at most $4^{-L}\prod_{j\ge2}|w_j|$",
+    statement=r"In a sigmoid chain of depth $L$, $|\partial C/\partial b_1| \le "
+              r"4^{-L}\prod_{j\ge2}|w_j|\cdot|\partial C/\partial a_L|$, with equality exactly when every "
+              r"$z_j = 0$. Each factor $|w\,\sigma'(z)| \le |w|/4 < 1/4$ when $|w| < 1$.",
     latex=r"\left|\frac{\partial C}{\partial b_1}\right| \le 4^{-L}\prod_{j=2}^{L}|w_j|\,"
           r"\left|\frac{\partial C}{\partial a_L}\right|",
     source=SOURCE,
@@ -279,7 +282,7 @@ def _derive_log_magnitude() -> Derivation:
     d = Derivation()
     d.say("Take logarithms of the product form: the gradient is a sum of one term per layer, "
           "which float64 can hold at any depth even when the product itself underflows to 0 "
-          "or overflows to ∞.",
+          "or overflows to $\\infty$.",
           r"\ln\left|\frac{\partial C}{\partial b_1}\right| = \ln\left|\frac{\partial C}{\partial a_L}\right|"
           r" + \sum_{j=1}^{L}\ln\sigma'(z_j) + \sum_{j=2}^{L}\ln|w_j|")
     d.say("Each $\\ln\\sigma'(z) = -|z| - 2\\ln(1 + e^{-|z|})$ is computed without forming "
@@ -335,9 +338,9 @@ register(Theorem(
     id="chain-log-magnitude",
     family=FAMILY.id,
     title="The magnitude vanishes as predicted, at depths float64 cannot hold",
-    statement="ln|∂C/∂b₁| computed as a sum of logs equals the exact value and the 4^(−L) "
-              "prediction (with equality when every z_j = 0) at depths up to 10 000, where "
-              "|∂C/∂b₁| itself is far below float64's smallest number.",
+    statement=r"$\ln|\partial C/\partial b_1|$ computed as a sum of logs equals the exact value and the "
+              r"$4^{-L}$ prediction (with equality when every $z_j = 0$) at depths up to 10 000, where "
+              r"$|\partial C/\partial b_1|$ itself is far below float64's smallest number.",
     latex=r"\ln\left|\frac{\partial C}{\partial b_1}\right| \le -L\ln 4 + \sum_{j\ge2}\ln|w_j| + "
           r"\ln\left|\frac{\partial C}{\partial a_L}\right|",
     source=SOURCE,
@@ -365,8 +368,9 @@ def _derive_exploding_example() -> Derivation:
     db1 = sympy.nsimplify(sympy.simplify(db[0].subs(values)))
     d.show("Substitute into the structured gradient of the depth-4 chain (quadratic cost), exactly:",
            db1, lhs=r"\frac{\partial C}{\partial b_1}")
-    d.equal("With $\\partial C/\\partial a_4 = a_4 - y = 1/2 - y$:", db1,
-            sympy.Rational(390625, 100) * (sympy.Rational(1, 2) - y))
+    d.equal("With $\\partial C/\\partial a_4 = a_4 - y = 1/2 - y$ it is $15625/4 = 3906.25 = \\tfrac14 \\cdot 25^3$ "
+            "times that:", db1, sympy.Mul(sympy.Rational(390625, 100), sympy.Rational(1, 2) - y, evaluate=False),
+            label=r"\frac{\partial C}{\partial b_1}")
     d.conclude(r"\frac{\partial C}{\partial b_1} = \tfrac14\cdot 25^{3}\,\frac{\partial C}{\partial a_4}"
                r" = 3906.25\,\frac{\partial C}{\partial a_4}")
     return d
@@ -394,9 +398,9 @@ register(Theorem(
     id="chain-exploding-example",
     family=FAMILY.id,
     title="The exploding gradient example: 3906.25",
-    statement="With every w_j = 100 and biases making every z_j = 0 (b₁ = −100·a₀, b_j = −50), "
-              "each factor w σ′ is 25, and at depth 4 ∂C/∂b₁ = 3906.25·∂C/∂a₄ exactly; at depth L "
-              "the factor is ¼·25^(L−1).",
+    statement=r"With every $w_j = 100$ and biases making every $z_j = 0$ ($b_1 = -100\,a_0$, $b_j = -50$), "
+              r"each factor $w\,\sigma'$ is 25, and at depth 4 $\partial C/\partial b_1 = 3906.25\,"
+              r"\partial C/\partial a_4$ exactly; at depth $L$ the factor is $\tfrac14\cdot 25^{L-1}$.",
     latex=r"\frac{\partial C}{\partial b_1} = \tfrac14\cdot 25^{L-1}\frac{\partial C}{\partial a_L},"
           r"\quad L = 4:\ 3906.25",
     source="Nielsen, Neural Networks and Deep Learning, ch. 5 (the exploding gradient problem)",
@@ -418,7 +422,7 @@ def window():
     import sympy
 
     d = Derivation()
-    w = sympy.Symbol("w", positive=True)  # |w|
+    w = sympy.Symbol("|w|", positive=True)
     u = sympy.Symbol("u", positive=True)  # σ(z)
     d.say("Let $u = \\sigma(w a + b)$. Since $\\sigma' = u(1-u)$, the factor reaches 1 where "
           "$|w|\\,u(1-u) \\ge 1$, a quadratic inequality in $u$.",
@@ -432,25 +436,32 @@ def window():
             rf"1 - \frac{{4}}{{|w|}} \ge 0 \iff |w| \ge {sympy.latex(threshold[0])}")
     r = sympy.sqrt(1 - 4 / w)
     low, high = (1 - r) / 2, (1 + r) / 2
-    d.equal("So $u \\in [(1 - r)/2, (1 + r)/2]$ with $r = \\sqrt{1 - 4/|w|}$.",
-            sympy.Add(*roots), low + high)
+    d.equal("So $u \\in [u_-, u_+]$ with $u_\\pm = (1 \\pm r)/2$, $r = \\sqrt{1 - 4/|w|}$:",
+            sympy.Matrix([roots]), sympy.Matrix([[low, high]]), label=r"\begin{bmatrix}u_- & u_+\end{bmatrix}",
+            names={r: sympy.Symbol("r")})
     width_z = sympy.log(high / (1 - high)) - sympy.log(low / (1 - low))
     d.equal("Through $z = \\ln(u/(1-u))$ that is an interval of $z$ of width "
             "$2\\ln\\frac{1+r}{1-r}$:", width_z, 2 * sympy.log((1 + r) / (1 - r)),
-            simplify=lambda e: sympy.simplify(sympy.expand_log(e, force=True)))
-    d.equal("The identity that gives Nielsen's form:", (1 + r) / (1 - r), w * (1 + r) / 2 - 1)
+            simplify=lambda e: sympy.simplify(sympy.expand_log(e, force=True)),
+            label="z(u_+) - z(u_-)", names={r: sympy.Symbol("r")})
+    d.equal("The identity that gives Nielsen's form:", (1 + r) / (1 - r), w * (1 + r) / 2 - 1,
+            names={r: sympy.Symbol("r")})
     width = 2 / w * sympy.log(w * (1 + r) / 2 - 1)
     d.show("Since $z = wa + b$, the set of inputs $a$ is an interval of width $1/|w|$ times that:",
-           width, lhs=r"\text{width}(|w|)")
+           width, lhs=r"\text{width}(|w|)", names={r: sympy.Symbol("r")})
     d.holds("It closes at both ends: the width tends to 0 as $|w| \\to 4^+$ and as $|w| \\to \\infty$.",
             sympy.limit(width, w, 4, "+") == 0 and sympy.limit(width, w, sympy.oo) == 0)
     peak_w = sympy.nsolve(sympy.diff(width, w), w, 7, prec=30)
     peak = width.subs(w, peak_w).evalf(30)
     d.show("Its derivative vanishes once (solved numerically, 30 digits):", peak_w, lhs="|w|^*")
     d.show("where the width is largest:", peak, lhs=r"\text{width}(|w|^*)")
-    d.agrees_with("figures recomputed independently for Nielsen's ch. 5 problem", *zip((peak_w, peak), WINDOW_PUBLISHED))
-    d.conclude(r"\text{width}(|w|) = \frac{2}{|w|}\ln\!\Big(\frac{|w|(1+r)}{2} - 1\Big),\ "
-               r"r = \sqrt{1 - 4/|w|},\ \max \approx 0.4477432 \text{ at } |w| \approx 6.894151")
+    d.agrees_with("figures recomputed independently for Nielsen's ch. 5 problem",
+                  *zip(("|w|^*", r"\text{width}(|w|^*)"), (peak_w, peak), WINDOW_PUBLISHED))
+    d.conclude("\\begin{aligned}\n"
+               r"\text{width}(|w|) &= \frac{2}{|w|}\ln\!\Big(\frac{|w|(1+r)}{2} - 1\Big),\quad "
+               r"r = \sqrt{1 - 4/|w|}, \\" "\n"
+               r"\max_{|w|}\,\text{width}(|w|) &\approx 0.4477432 \text{ at } |w| \approx 6.894151" "\n"
+               r"\end{aligned}")
     return w, width, float(peak_w), float(peak), d
 
 
@@ -486,10 +497,10 @@ register(Theorem(
     id="nielsen-window",
     family=FAMILY.id,
     title="The window of inputs where a sigmoid factor explodes",
-    statement="|w σ′(w a + b)| ≥ 1 requires |w| ≥ 4. Then, with r = √(1 − 4/|w|), the inputs a "
-              "where it holds form a closed interval of width (2/|w|)·ln(|w|(1 + r)/2 − 1), using "
-              "(1 + r)/(1 − r) = |w|(1 + r)/2 − 1. The width is largest, ≈ 0.4477432, at "
-              "|w| ≈ 6.894151, and tends to 0 at |w| = 4 and as |w| → ∞.",
+    statement=r"$|w\,\sigma'(w a + b)| \ge 1$ requires $|w| \ge 4$. Then, with $r = \sqrt{1 - 4/|w|}$, the "
+              r"inputs $a$ where it holds form a closed interval of width $(2/|w|)\ln(|w|(1 + r)/2 - 1)$, using "
+              r"$(1 + r)/(1 - r) = |w|(1 + r)/2 - 1$. The width is largest, $\approx 0.4477432$, at "
+              r"$|w| \approx 6.894151$, and tends to 0 at $|w| = 4$ and as $|w| \to \infty$.",
     latex=r"\text{width}(|w|) = \frac{2}{|w|}\ln\!\Big(\frac{|w|(1+r)}{2} - 1\Big),\quad "
           r"r = \sqrt{1 - \frac{4}{|w|}}",
     source="Nielsen, Neural Networks and Deep Learning, ch. 5, problem in "
@@ -546,9 +557,9 @@ def _check_layer_ratio(data, device: str) -> Evidence:
 register(Theorem(
     id="chain-layer-ratio",
     family=FAMILY.id,
-    title="Two layers apart, the gradient shrinks by at least |w₂w₃|/16",
-    statement="∂C/∂b₁ / ∂C/∂b₃ = σ′(z₁)·w₂·σ′(z₂)·w₃ at every depth L ≥ 3, so "
-              "|∂C/∂b₁| ≤ |∂C/∂b₃|·|w₂w₃|/16.",
+    title="Two layers apart, the gradient shrinks by at least $|w_2 w_3|/16$",
+    statement=r"$(\partial C/\partial b_1)/(\partial C/\partial b_3) = \sigma'(z_1)\,w_2\,\sigma'(z_2)\,w_3$ "
+              r"at every depth $L \ge 3$, so $|\partial C/\partial b_1| \le |\partial C/\partial b_3|\cdot|w_2 w_3|/16$.",
     latex=r"\frac{\partial C/\partial b_1}{\partial C/\partial b_3} = \sigma'(z_1)\,w_2\,\sigma'(z_2)\,w_3,"
           r"\quad \left|\cdot\right| \le \frac{|w_2 w_3|}{16}",
     source=SOURCE,

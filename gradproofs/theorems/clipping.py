@@ -260,13 +260,13 @@ def _derive_norm_bound() -> Derivation:
     d.say("Write $a, b, c$ for the entries' magnitudes, $s > 0$ for the scale and $p > 0$. "
           "torch's norm of a list is the $p$-norm of the arrays' $p$-norms:")
     two_level = (sympy.UnevaluatedExpr((a ** p + b ** p) ** (1 / p)) ** p + c ** p) ** (1 / p)
-    d.equal("for $p > 0$ that is the $p$-norm of all entries as one vector (arrays $\\{a, b\\}$ and $\\{c\\}$);",
+    d.equal("for $p > 0$ that is the $p$-norm of all entries as one vector (arrays $(a, b)$ and $(c)$);",
             two_level, (a ** p + b ** p + c ** p) ** (1 / p), simplify=_evaluated)
     d.equal("every norm (for torch every $p$, negative included) is positively homogeneous, so "
             "scaling all arrays by $s$ scales the norm by $s$:",
             ((s * a) ** p + (s * b) ** p) ** (1 / p), s * (a ** p + b ** p) ** (1 / p),
             simplify=lambda e: sympy.simplify(_homogeneous(e, p)))
-    n, tau, eps = sympy.symbols("n tau epsilon", positive=True)
+    n, tau, eps = sympy.symbols("n tau varepsilon", positive=True)
     torch_norm = tau / (n + eps) * n
     d.equal("torch scales by $\\tau/(n + \\varepsilon)$ when that is below 1, so the clipped norm is "
             "$\\tau n/(n+\\varepsilon)$, below $\\tau$ by",
@@ -277,16 +277,18 @@ def _derive_norm_bound() -> Derivation:
     d.equal("TensorFlow's scale $\\tau\\min(1/n, 1/\\tau)$ is $\\tau/n$ when $n > \\tau$, and optax's "
             "$(g/n)\\tau$ and Pascanu's $g\\,\\tau/n$ are the same vector: its norm is exactly $\\tau$ "
             "(shown for three entries);", sympy.sqrt((tau / norm * g).dot(tau / norm * g)), tau,
-            simplify=_evaluated)
+            simplify=_evaluated, names={g.dot(g): sympy.Symbol(r"\|g\|^2")})
     d.say("Keras's $(g\\tau)/\\max(n_i, \\tau)$ is that vector for each array with $n_i > \\tau$, "
           "and $g$ itself otherwise: each array's norm becomes $\\min(n_i, \\tau)$.")
     d.say("In floating point the norm carries its summation's rounding and each product one more; "
-          "with the squares overflowing the plain norm is ∞ (torch and optax then scale by 0, "
+          "with the squares overflowing the plain norm is $\\infty$ (torch and optax then scale by 0, "
           "TensorFlow returns NaN), and with them underflowing it can fall below the truth, so "
           "the bound is checked for the overflow-safe norm on every input and for the plain "
           "one where its sum stayed in range.")
-    d.conclude(r"\|\mathrm{clip}(g)\| = \min(\|g\|, \tau)\ \text{(TF, optax, Pascanu; Keras per array)},\quad "
-               r"\|\mathrm{clip}_{\text{torch}}(g)\| = \|g\|\min\Big(1, \frac{\tau}{\|g\| + \varepsilon}\Big) < \tau")
+    d.conclude("\\begin{aligned}\n"
+               r"\|\mathrm{clip}(g)\| &= \min(\|g\|, \tau) && \text{(TF, optax, Pascanu; Keras per array)}, \\" "\n"
+               r"\|\mathrm{clip}_{\text{torch}}(g)\| &= \|g\|\min\Big(1, \frac{\tau}{\|g\| + \varepsilon}\Big) < \tau"
+               "\n\\end{aligned}")
     return d
 
 
@@ -320,13 +322,13 @@ def _check_norm_bound(data, device: str) -> Evidence:
 register(Theorem(
     id="clip-norm-bound",
     family=FAMILY.id,
-    title="Norm clipping bounds the norm by τ",
-    statement="For τ > 0, every convention's clipped gradient has norm at most τ: exactly min(‖g‖, τ) "
-              "for TensorFlow, optax and Pascanu's Algorithm 1 (Keras: each array's norm "
-              "min(‖g_i‖, τ)), and ‖g‖·min(1, τ/(‖g‖ + 10⁻⁶)) < τ for torch with any p, up to the "
-              "norm's and the products' rounding. With the overflow-safe norm this holds for every "
-              "finite g; with the plain one wherever its sum of squares neither overflows nor "
-              "underflows (overflow makes torch and optax return zeros, TensorFlow NaN).",
+    title=r"Norm clipping bounds the norm by $\tau$",
+    statement=r"For $\tau > 0$, every convention's clipped gradient has norm at most $\tau$: exactly "
+              r"$\min(\|g\|, \tau)$ for TensorFlow, optax and Pascanu's Algorithm 1 (Keras: each array's norm "
+              r"$\min(\|g_i\|, \tau)$), and $\|g\|\min(1, \tau/(\|g\| + 10^{-6})) < \tau$ for torch with any "
+              r"$p$, up to the norm's and the products' rounding. With the overflow-safe norm this holds for every "
+              r"finite $g$; with the plain one wherever its sum of squares neither overflows nor underflows "
+              "(overflow makes torch and optax return zeros, TensorFlow NaN).",
     latex=r"\|\mathrm{clip}(g)\| \le \tau,\qquad \|\mathrm{clip}_{\text{torch}}(g)\|_p = "
           r"\|g\|_p\min\Big(1, \frac{\tau}{\|g\|_p + 10^{-6}}\Big)",
     source=SOURCE + "; CLIPPING.md (each framework's formula)",
@@ -350,7 +352,7 @@ def _derive_direction() -> Derivation:
     g, norm = _vector()
     d.equal("For $s > 0$ the cosine between $s\\,g$ and $g$ is 1: the direction is kept,",
             (s * g).dot(g) / (sympy.sqrt((s * g).dot(s * g)) * norm), 1, simplify=_evaluated)
-    d.equal("while a negative scale $s = -t$ (a negative τ in torch, optax and Pascanu) reverses it.",
+    d.equal("while a negative scale $s = -t$ (a negative $\\tau$ in torch, optax and Pascanu) reverses it.",
             (-t * g).dot(g) / (sympy.sqrt((-t * g).dot(-t * g)) * norm), -1, simplify=_evaluated)
     first, second = sympy.Matrix([3, 4]), sympy.Matrix([sympy.Rational(3, 10), sympy.Rational(2, 5)])
     kept = sympy.Matrix([*(first / 5), *second])  # τ = 1: the first array (norm 5) clipped, the second (½) not
@@ -404,12 +406,12 @@ register(Theorem(
     id="clip-direction",
     family=FAMILY.id,
     title="Norm clipping keeps the direction: one factor for every array",
-    statement="torch, TensorFlow, optax and Pascanu multiply every array by the same factor s > 0 "
-              "(for τ > 0), so the clipped gradient points where g does (cosine 1), up to one "
+    statement=r"torch, TensorFlow, optax and Pascanu multiply every array by the same factor $s > 0$ "
+              r"(for $\tau > 0$), so the clipped gradient points where $g$ does (cosine 1), up to one "
               "rounding per entry; Keras's clipnorm scales each array by its own factor, so only "
-              "each array's direction is kept. A negative τ (torch, optax, Pascanu) reverses it.",
+              r"each array's direction is kept. A negative $\tau$ (torch, optax, Pascanu) reverses it.",
     latex=r"\mathrm{clip}(g)_i = s\,g_i\ \forall i,\ s > 0 \implies \cos\angle(\mathrm{clip}(g), g) = 1",
-    source=SOURCE + "; PyTorch's test of clip_grad_norm_ (all grads scaled by one factor)",
+    source=SOURCE + "; PyTorch's test of `clip_grad_norm_` (all grads scaled by one factor)",
     kind="bound",
     engines=("sympy", "numpy", "torch"),
     derive=_derive_direction,
@@ -423,10 +425,10 @@ def _derive_unchanged() -> Derivation:
     import sympy
 
     d = Derivation()
-    n, eps, delta, tau = sympy.symbols("n epsilon delta tau", positive=True)
+    n, eps, delta, tau = sympy.symbols("n varepsilon delta tau", positive=True)
     d.equal("torch: with $\\tau = n + \\varepsilon + \\delta$, $\\delta \\ge 0$, the coefficient "
             "before the clamp exceeds 1 by", tau.subs(tau, n + eps + delta) / (n + eps) - 1,
-            delta / (n + eps))
+            delta / (n + eps), label=r"\frac{\tau}{n + \varepsilon} - 1")
     d.holds("which is non-negative, so $\\min(\\cdot, 1) = 1$ and $g\\cdot 1 = g$ to the last bit.",
             (delta / (n + eps)).is_nonnegative)
     t = sympy.Symbol("t", positive=True)
@@ -438,9 +440,11 @@ def _derive_unchanged() -> Derivation:
             "two roundings.", n * tau / sympy.Max(tau / (1 + t), tau, evaluate=False), n, simplify=_evaluated)
     d.say("optax keeps $g$ itself when $n < \\tau$ (a select, no arithmetic), and Algorithm 1 "
           "when $n < \\tau$ (its test is $n \\ge \\tau$).")
-    d.conclude(r"n + \varepsilon \le \tau\ (\text{torch}),\ n < \tau\ (\text{optax, Pascanu}):\ "
-               r"\mathrm{clip}(g) = g;\quad n \le \tau\ (\text{TF, Keras}):\ |\mathrm{clip}(g)_i - g_i| "
-               r"\le \text{one ulp}")
+    d.conclude("\\begin{aligned}\n"
+               r"n + \varepsilon \le \tau\ (\text{torch}),\ n < \tau\ (\text{optax, Pascanu}) &\implies "
+               r"\mathrm{clip}(g) = g, \\" "\n"
+               r"n \le \tau\ (\text{TF, Keras}) &\implies |\mathrm{clip}(g)_i - g_i| \le \text{one ulp}"
+               "\n\\end{aligned}")
     return d
 
 
@@ -478,12 +482,12 @@ register(Theorem(
     id="clip-unchanged-below-trigger",
     family=FAMILY.id,
     title="Below the trigger, clipping leaves the gradient alone",
-    statement="When the norm is below the convention's trigger (n + 10⁻⁶ ≤ τ for torch, n < τ "
-              "otherwise, with a margin for the norm's rounding), torch, optax and Pascanu return g "
-              "bit for bit; TensorFlow (scale τ·(1/τ)) and Keras ((g·τ)/τ) return g within one "
+    statement=r"When the norm is below the convention's trigger ($n + 10^{-6} \le \tau$ for torch, $n < \tau$ "
+              r"otherwise, with a margin for the norm's rounding), torch, optax and Pascanu return $g$ "
+              r"bit for bit; TensorFlow (scale $\tau\cdot(1/\tau)$) and Keras ($(g\tau)/\tau$) return $g$ within one "
               "rounding per entry.",
     latex=r"\|g\| + \varepsilon \le \tau \implies \mathrm{clip}_{\text{torch}}(g) = g",
-    source=SOURCE + "; PyTorch's test of clip_grad_norm_ (small grads unchanged, scale exactly 1)",
+    source=SOURCE + "; PyTorch's test of `clip_grad_norm_` (small grads unchanged, scale exactly 1)",
     kind="bound",
     engines=("sympy", "numpy", "torch"),
     derive=_derive_unchanged,
@@ -497,10 +501,11 @@ def _derive_idempotent() -> Derivation:
     import sympy
 
     d = Derivation()
-    n, tau, eps = sympy.symbols("n tau epsilon", positive=True)
+    n, tau, eps = sympy.symbols("n tau varepsilon", positive=True)
     g, norm = _vector()
     d.equal("TensorFlow, optax, Pascanu, Keras: a clipped gradient $(\\tau/n)\\,g$ has norm exactly "
-            "$\\tau$,", sympy.sqrt((tau / norm * g).dot(tau / norm * g)), tau, simplify=_evaluated)
+            "$\\tau$,", sympy.sqrt((tau / norm * g).dot(tau / norm * g)), tau, simplify=_evaluated,
+            names={g.dot(g): sympy.Symbol(r"\|g\|^2")})
     d.say("so clipping it again scales by $\\tau\\min(1/\\tau, 1/\\tau) = 1$ (TensorFlow), "
           "$(g/\\tau)\\tau$ (optax), $\\tau/\\tau$ (Pascanu) or $\\tau/\\max(\\tau, \\tau)$ (Keras): "
           "it is left as it is.")
@@ -509,16 +514,19 @@ def _derive_idempotent() -> Derivation:
     second = tau / (after + eps)
     d.say("torch: after one clip ($n + \\varepsilon > \\tau$) the norm is $\\tau n/(n + \\varepsilon)$, "
           "and a second clip multiplies by $f_2 = \\tau/(\\tau n/(n+\\varepsilon) + \\varepsilon)$.")
-    d.equal("Then $1 - f_2$ is", 1 - second, eps * (n + eps - tau) / (tau * n + eps * (n + eps)))
+    d.equal("Then $1 - f_2$ is", 1 - second, eps * (n + eps - tau) / (tau * n + eps * (n + eps)), label="1 - f_2")
     d.equal("and $\\varepsilon/\\tau - (1 - f_2)$ is", eps / tau - (1 - second),
-            eps * (tau ** 2 - tau * eps + eps * (n + eps)) / (tau * (tau * n + eps * (n + eps))))
+            eps * (tau ** 2 - tau * eps + eps * (n + eps)) / (tau * (tau * n + eps * (n + eps))),
+            label=r"\frac{\varepsilon}{\tau} - (1 - f_2)", lines=True)
     d.equal("whose numerator is positive: $\\tau^2 - \\tau\\varepsilon + \\varepsilon^2$ is a sum of squares,",
             tau ** 2 - tau * eps + eps ** 2, (tau - eps / 2) ** 2 + 3 * eps ** 2 / 4)
     d.say("so for $n + \\varepsilon \\ge \\tau$ the second clip shrinks by a factor in "
           "$[1 - \\varepsilon/\\tau, 1]$: torch's clipping is idempotent up to its epsilon.")
-    d.conclude(r"\mathrm{clip}(\mathrm{clip}(g)) = \mathrm{clip}(g)\ \text{(TF, optax, Pascanu, Keras)},\quad "
-               r"\mathrm{clip}_{\text{torch}}^2(g) = f_2\,\mathrm{clip}_{\text{torch}}(g),\ "
-               r"1 - \frac{\varepsilon}{\tau} \le f_2 \le 1")
+    d.conclude("\\begin{aligned}\n"
+               r"\mathrm{clip}(\mathrm{clip}(g)) &= \mathrm{clip}(g) && \text{(TF, optax, Pascanu, Keras)}, \\" "\n"
+               r"\mathrm{clip}_{\text{torch}}^2(g) &= f_2\,\mathrm{clip}_{\text{torch}}(g),\ "
+               r"1 - \frac{\varepsilon}{\tau} \le f_2 \le 1 && \text{(torch)}"
+               "\n\\end{aligned}")
     return d
 
 
@@ -567,8 +575,9 @@ register(Theorem(
     id="clip-idempotent",
     family=FAMILY.id,
     title="Clipping twice is clipping once (torch: up to its epsilon)",
-    statement="clip(clip(g)) = clip(g) for TensorFlow, optax, Pascanu and Keras, up to the rounding "
-              "of the norm; torch's second clip shrinks again by a factor in [1 − 10⁻⁶/τ, 1].",
+    statement=r"$\mathrm{clip}(\mathrm{clip}(g)) = \mathrm{clip}(g)$ for TensorFlow, optax, Pascanu and Keras, up "
+              r"to the rounding of the norm; torch's second clip shrinks again by a factor in "
+              r"$[1 - 10^{-6}/\tau, 1]$.",
     latex=r"\mathrm{clip}(\mathrm{clip}(g)) = \mathrm{clip}(g);\quad "
           r"\mathrm{clip}^2_{\text{torch}}(g) = f_2\,\mathrm{clip}_{\text{torch}}(g),\ 1 - \varepsilon/\tau \le f_2 \le 1",
     source=SOURCE,
@@ -604,7 +613,8 @@ def _derive_value() -> Derivation:
           r"\|\mathrm{clip}(g)\|_2^2 \le \sum_i \min(g_i^2, c^2) \le \min(\|g\|_2^2,\ d\,c^2)")
     d.equal("The bound $c\\sqrt d$ is attained at $g = (c, c, c, c)$:",
             sympy.sqrt(sympy.Add(*[clamp(c) ** 2 for _ in range(4)], evaluate=False), evaluate=False),
-            c * sympy.sqrt(4), simplify=_evaluated)
+            c * sympy.sqrt(4), simplify=_evaluated, label=r"\|\mathrm{clip}(g)\|_2",
+            names={clamp(c): sympy.Symbol(r"\mathrm{clip}(c)")})
     before = sympy.Matrix([2 * c, c / 2])
     after = sympy.Matrix([clamp(2 * c), clamp(c / 2)]).doit()
     d.holds("and the direction may change: $(2c, c/2)$ clips to $(c, c/2)$, not parallel to it.",
@@ -663,13 +673,14 @@ def _check_value(data, device: str) -> Evidence:
 register(Theorem(
     id="clip-value-bounds",
     family=FAMILY.id,
-    title="Value clipping: every entry within ±c, small entries untouched, ‖·‖₂ ≤ min(‖g‖₂, c√d)",
-    statement="Clamping every entry to [−c, c] (c ≥ 0, as torch's clip_grad_value_ and optax's clip "
-              "do; c rounded to the gradient's dtype) keeps |clip(g)_i| ≤ c, leaves every entry with "
-              "|g_i| ≤ c exactly as it was, and so ‖clip(g)‖₂ ≤ min(‖g‖₂, c√d) over the d entries; "
-              "the direction may change. It is the 'clip the slope at 15' rule.",
+    title=r"Value clipping: every entry within $\pm c$, small entries untouched, "
+          r"$\|\mathrm{clip}(g)\|_2 \le \min(\|g\|_2, c\sqrt d)$",
+    statement=r"Clamping every entry to $[-c, c]$ ($c \ge 0$, as torch's `clip_grad_value_` and optax's `clip` "
+              r"do; $c$ rounded to the gradient's dtype) keeps $|\mathrm{clip}(g)_i| \le c$, leaves every entry "
+              r"with $|g_i| \le c$ exactly as it was, and so $\|\mathrm{clip}(g)\|_2 \le \min(\|g\|_2, c\sqrt d)$ "
+              r"over the $d$ entries; the direction may change. It is the 'clip the slope at 15' rule.",
     latex=r"\|\mathrm{clip}_c(g)\|_\infty \le c,\quad \|\mathrm{clip}_c(g)\|_2 \le \min(\|g\|_2,\ c\sqrt d)",
-    source="Pascanu, Mikolov & Bengio (2013) §3.2 (Mikolov's value clipping); torch.nn.utils.clip_grad_value_",
+    source="Pascanu, Mikolov & Bengio (2013) §3.2 (Mikolov's value clipping); `torch.nn.utils.clip_grad_value_`",
     kind="bound",
     engines=("sympy", "numpy", "torch"),
     derive=_derive_value,
@@ -683,7 +694,7 @@ def _derive_step() -> Derivation:
     import sympy
 
     d = Derivation()
-    lr, tau = sympy.symbols("lr tau", positive=True)
+    lr, tau = sympy.symbols(r"\mathrm{lr} tau", positive=True)
     d.say("One SGD step is $\\theta' = \\theta - \\mathrm{lr}\\cdot\\mathrm{clip}(g)$, so "
           "$\\theta' - \\theta = -\\mathrm{lr}\\,s\\,g$ with $s = \\tau/\\|g\\|$ when the clip fires "
           "(three entries shown):")
@@ -691,9 +702,9 @@ def _derive_step() -> Derivation:
     theta = sympy.Matrix(sympy.symbols("theta_1:4", real=True))
     step = theta - (theta - lr * (tau / norm) * g)
     d.equal("its length is $\\mathrm{lr}\\cdot\\tau$ exactly when clipped (and shorter otherwise),",
-            sympy.sqrt(step.dot(step)), lr * tau, simplify=_evaluated)
+            sympy.sqrt(step.dot(step)), lr * tau, simplify=_evaluated, names={g.dot(g): sympy.Symbol(r"\|g\|^2")})
     k = 3
-    d.equal(f"Keras bounds each of the $k$ arrays by τ, so $k = {k}$ arrays at the bound make a step "
+    d.equal(f"Keras bounds each of the $k$ arrays by $\\tau$, so $k = {k}$ arrays at the bound make a step "
             "$\\mathrm{lr}\\,\\tau\\sqrt{k}$:",
             lr * sympy.sqrt(sympy.Add(*[tau ** 2] * k, evaluate=False), evaluate=False),
             lr * tau * sympy.sqrt(k), simplify=_evaluated)
@@ -776,13 +787,14 @@ def _check_step(data, device: str) -> Evidence:
 register(Theorem(
     id="clip-sgd-step",
     family=FAMILY.id,
-    title="A clipped SGD step moves the parameters at most lr·τ",
-    statement="After norm clipping at τ (torch, TensorFlow, optax, Pascanu) one SGD step "
-              "θ′ = θ − lr·clip(g) has ‖θ′ − θ‖₂ ≤ lr·τ, whatever g (with the overflow-safe norm "
-              "where the squares leave the dtype's range: there TensorFlow's own norm gives NaN or "
-              "no clipping at all); after Keras's per-array clipnorm, ≤ lr·τ·√k for k "
-              "arrays; after value clipping at c, ≤ lr·c·√d for d entries; up to the rounding of θ′. "
-              "This is why clipping tames the cliff of an exploding recurrent network.",
+    title=r"A clipped SGD step moves the parameters at most $\mathrm{lr}\cdot\tau$",
+    statement=r"After norm clipping at $\tau$ (torch, TensorFlow, optax, Pascanu) one SGD step "
+              r"$\theta' = \theta - \mathrm{lr}\cdot\mathrm{clip}(g)$ has $\|\theta' - \theta\|_2 \le "
+              r"\mathrm{lr}\cdot\tau$, whatever $g$ (with the overflow-safe norm where the squares leave the "
+              "dtype's range: there TensorFlow's own norm gives NaN or no clipping at all); after Keras's "
+              r"per-array clipnorm, $\le \mathrm{lr}\,\tau\sqrt k$ for $k$ arrays; after value clipping at $c$, "
+              r"$\le \mathrm{lr}\,c\sqrt d$ for $d$ entries; up to the rounding of $\theta'$. This is why "
+              "clipping tames the cliff of an exploding recurrent network.",
     latex=r"\|\theta' - \theta\|_2 = \mathrm{lr}\,\|\mathrm{clip}(g)\|_2 \le \mathrm{lr}\cdot\tau",
     source=SOURCE,
     kind="bound",

@@ -21,7 +21,7 @@ FAMILY = family(Family(
     "Fully connected networks of any widths $[n_0, \\dots, n_L]$: "
     "$z^l = W^l a^{l-1} + b^l$, $a^l = f(z^l)$. Backpropagation multiplies the error by "
     "$(W^{l+1})^\\top$ and by $f'(z^l)$ at every layer, so how fast each layer learns is set "
-    "by the weights' spectral norms and the activation's bound γ, which is what the "
+    "by the weights' spectral norms and the activation's bound $\\gamma$, which is what the "
     "initialisation schemes of Glorot, He and Saxe try to control.",
 ))
 
@@ -76,14 +76,16 @@ def _derive_recurrence() -> Derivation:
     normalised = {y[2]: 1 - y[0] - y[1]}
     d.holds("With a softmax output and targets summing to 1, the cross-entropy's "
             r"$\partial C/\partial z^L_i = \operatorname{softmax}(z^L)_i - y_i$ (three classes): "
-            "the softmax Jacobian cancels, as σ′ does for the sigmoid (see the chain).",
+            r"the softmax Jacobian cancels, as $\sigma'$ does for the sigmoid (see the chain).",
             all(sympy.simplify((sympy.diff(cross_entropy, z[i]) - (softmax[i] - y[i])).subs(normalised)) == 0
                 for i in range(3)))
-    d.conclude(r"\delta^L = \nabla_{a^L} C \odot g'(z^L),\quad "
-               r"\delta^l = \big((W^{l+1})^\top \delta^{l+1}\big) \odot f'(z^l),\quad "
-               r"\frac{\partial C}{\partial W^l} = \delta^l (a^{l-1})^\top,\quad "
-               r"\frac{\partial C}{\partial b^l} = \delta^l,\quad "
-               r"\frac{\partial C}{\partial x} = (W^1)^\top \delta^1")
+    d.conclude("\\begin{aligned}\n"
+               r"\delta^L &= \nabla_{a^L} C \odot g'(z^L),\qquad "
+               r"\delta^l = \big((W^{l+1})^\top \delta^{l+1}\big) \odot f'(z^l), \\" "\n"
+               r"\frac{\partial C}{\partial W^l} &= \delta^l (a^{l-1})^\top,\qquad "
+               r"\frac{\partial C}{\partial b^l} = \delta^l,\qquad "
+               r"\frac{\partial C}{\partial x} = (W^1)^\top \delta^1" "\n"
+               r"\end{aligned}")
     return d
 
 
@@ -120,10 +122,11 @@ register(Theorem(
     id="mlp-backward-recurrence",
     family=FAMILY.id,
     title="The backward recurrence of a dense network",
-    statement="For any widths, δ^L = ∇_a C ⊙ g′(z^L) with g the output layer's activation (σ(z^L) − y for "
-              "the cross-entropy, softmax(z^L) − y for the softmax cross-entropy), "
-              "δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f′(z^l), ∂C/∂W^l = δ^l (a^(l−1))ᵀ, ∂C/∂b^l = δ^l and "
-              "∂C/∂x = (W^1)ᵀ δ^1, averaged over the batch.",
+    statement=r"For any widths, $\delta^L = \nabla_{a^L} C \odot g'(z^L)$ with $g$ the output layer's activation "
+              r"($\sigma(z^L) - y$ for the cross-entropy, $\operatorname{softmax}(z^L) - y$ for the softmax "
+              r"cross-entropy), $\delta^l = ((W^{l+1})^\top \delta^{l+1}) \odot f'(z^l)$, "
+              r"$\partial C/\partial W^l = \delta^l (a^{l-1})^\top$, $\partial C/\partial b^l = \delta^l$ and "
+              r"$\partial C/\partial x = (W^1)^\top \delta^1$, averaged over the batch.",
     latex=r"\delta^l = \big((W^{l+1})^\top \delta^{l+1}\big) \odot f'(z^l),\quad "
           r"\frac{\partial C}{\partial W^l} = \delta^l (a^{l-1})^\top",
     source="Nielsen, Neural Networks and Deep Learning, ch. 2, equations BP1–BP4",
@@ -192,9 +195,9 @@ def _check_spectral_bound(data, device: str) -> Evidence:
 register(Theorem(
     id="mlp-spectral-bound",
     family=FAMILY.id,
-    title="Each layer back scales the error by at most γ‖W‖₂",
-    statement="For every sample, ‖δ^l‖ ≤ ‖δ^L‖·∏_(k>l) γ‖W^k‖₂, where γ = sup|f′| "
-              "(1/4 for the sigmoid, 1 for tanh, relu and the identity).",
+    title=r"Each layer back scales the error by at most $\gamma\|W\|_2$",
+    statement=r"For every sample, $\|\delta^l\| \le \|\delta^L\|\prod_{k>l} \gamma\|W^k\|_2$, where "
+              r"$\gamma = \sup|f'|$ ($1/4$ for the sigmoid, 1 for tanh, relu and the identity).",
     latex=r"\|\delta^l\| \le \|\delta^L\| \prod_{k=l+1}^{L} \gamma\,\|W^k\|_2",
     source="Pascanu, Mikolov & Bengio (2013), §2.1 (the same argument for recurrent nets); "
            "Nielsen, Neural Networks and Deep Learning, ch. 5",
@@ -241,9 +244,10 @@ def _derive_speed_of_learning() -> Derivation:
         rows.append(f"{k} & {', '.join(map(str, book))} & "
                     f"{', '.join(f'{v:.3g}' for v in ours[k])} \\\\")
     rows.append(r"\end{array}")
-    d.say("Hidden-layer speeds ‖∂C/∂b^l‖ for [784, 30×k, 10], sigmoid, Nielsen's initialisation, "
+    d.say(r"Hidden-layer speeds $\|\partial C/\partial b^l\|$ for widths $[784, 30 \times k, 10]$, sigmoid, "
+          "Nielsen's initialisation, "
           "cross-entropy, averaged over 1000 images. Single draws on both sides: match the trend, "
-          "not the digits.", "\n   ".join(rows))
+          "not the digits.", "\n".join(rows))
     compare = [r"\begin{array}{l|l}", r"\text{network} & \|\partial C/\partial b^l\|,\ l = 1..4 \\ \hline"]
     for label, activation, scheme, cost in (("sigmoid, Nielsen", "sigmoid", "nielsen", "cross_entropy"),
                                             ("tanh, Glorot", "tanh", "glorot", "softmax_cross_entropy"),
@@ -253,7 +257,7 @@ def _derive_speed_of_learning() -> Derivation:
     compare.append(r"\end{array}")
     d.say("Side by side on [784, 30, 30, 30, 30, 10] (seed 0; softmax output for tanh and relu): "
           "the sigmoid's speeds fall by about 4 per layer, tanh's and relu's stay within a small factor.",
-          "\n   ".join(compare))
+          "\n".join(compare))
     d.holds("In all three of our sigmoid networks the speeds rise strictly with the layer and "
             f"each successive ratio is below {SPEED_RATIO_LIMIT}.",
             all(np.all(v[:-1] / v[1:] < SPEED_RATIO_LIMIT) for v in ours.values()))
@@ -282,9 +286,10 @@ register(Theorem(
     id="speed-of-learning",
     family=FAMILY.id,
     title="Earlier layers learn slower: the speed-of-learning gap",
-    statement="In sigmoid networks [784, 30×k, 10] (k = 2..4) with weights N(0, 1/n_in), biases "
-              "N(0, 1) and the cross-entropy cost, the per-layer speed ‖∂C/∂b^l‖ rises strictly "
-              "from the first hidden layer to the last, each successive ratio below 0.5.",
+    statement=r"In sigmoid networks of widths $[784, 30 \times k, 10]$ ($k = 2, 3, 4$) with weights "
+              r"$N(0, 1/n_{\mathrm{in}})$, biases $N(0, 1)$ and the cross-entropy cost, the per-layer speed "
+              r"$\|\partial C/\partial b^l\|$ rises strictly from the first hidden layer to the last, each "
+              r"successive ratio below 0.5.",
     latex=r"\|\delta^1\| < \|\delta^2\| < \dots < \|\delta^k\|,\quad "
           r"\|\delta^l\| / \|\delta^{l+1}\| < 0.5",
     source="Nielsen, Neural Networks and Deep Learning, ch. 5 (the speed of learning)",
@@ -305,11 +310,11 @@ def _derive_orthogonal() -> Derivation:
     theta = sympy.Symbol("theta", real=True)
     Q = sympy.Matrix([[sympy.cos(theta), -sympy.sin(theta)], [sympy.sin(theta), sympy.cos(theta)]])
     d.equal("An orthogonal matrix satisfies $Q^\\top Q = I$ (a rotation, for example):",
-            Q.T * Q, sympy.eye(2))
+            Q.T * Q, sympy.eye(2), label=r"Q^\top Q")
     v1, v2 = sympy.symbols("v_1 v_2", real=True)
     v = sympy.Matrix([v1, v2])
     d.equal("so it preserves every norm: $\\|Q^\\top v\\|^2 = v^\\top Q Q^\\top v = \\|v\\|^2$;",
-            ((Q.T * v).T * (Q.T * v))[0], (v.T * v)[0])
+            ((Q.T * v).T * (Q.T * v))[0], (v.T * v)[0], label=r"\|Q^\top v\|^2")
     d.say("a deep linear network of orthogonal layers back-propagates "
           "$g_0 = (W^1)^\\top \\cdots (W^L)^\\top g_L$, a product of orthogonal matrices, itself "
           "orthogonal: every singular value of the end-to-end Jacobian is 1.")
@@ -374,11 +379,14 @@ def _derive_residual() -> Derivation:
     block = sympy.Matrix([lam * x1 + F[0], lam * x2 + F[1]])
     jacobian = block.jacobian([x1, x2])
     J_F = sympy.Matrix(F).jacobian([x1, x2])
-    d.equal("A block $x_{l+1} = \\lambda x_l + F(x_l)$ has the Jacobian $\\lambda I + J_F$ "
-            "(shown in two dimensions):", jacobian, lam * sympy.eye(2) + J_F)
+    partials = {J_F[i, j]: sympy.Symbol(rf"\partial_{j + 1} F_{i + 1}") for i in range(2) for j in range(2)}
+    d.equal("A block $x_{l+1} = \\lambda x_l + F(x_l)$ has the Jacobian $\\lambda I + J_F$, "
+            "$(J_F)_{ij} = \\partial_j F_i$ (shown in two dimensions):", jacobian, lam * sympy.eye(2) + J_F,
+            label=r"\frac{\partial x_{l+1}}{\partial x_l}", names=partials)
     d.equal("When $F \\equiv 0$ it is $\\lambda I$, and through $L - l$ blocks "
             "$\\partial x_L / \\partial x_l = \\prod_k \\lambda_k\\, I$ (identity shortcuts: exactly $I$).",
-            jacobian.subs({F[0]: 0, F[1]: 0}).doit(), lam * sympy.eye(2))
+            jacobian.subs({F[0]: 0, F[1]: 0}).doit(), lam * sympy.eye(2),
+            label=r"\frac{\partial x_{l+1}}{\partial x_l}\Big|_{F \equiv 0}")
     d.say("If $\\|J_F\\|_2 \\le \\varepsilon < 1$, Weyl's inequality puts every singular value of "
           "$I + J_F$ in $[1 - \\varepsilon, 1 + \\varepsilon]$, and "
           "$\\sigma_{\\min}(AB) \\ge \\sigma_{\\min}(A)\\sigma_{\\min}(B)$, "
@@ -424,9 +432,10 @@ register(Theorem(
     id="residual-singular-band",
     family=FAMILY.id,
     title="Residual blocks keep the Jacobian near the identity",
-    statement="With blocks x_(l+1) = x_l + F(x_l), the Jacobian is exactly I when F ≡ 0 (∏λ_k·I "
-              "for shortcuts scaled by λ_k); if every ‖J_F‖₂ ≤ ε < 1, the singular values of "
-              "∂x_L/∂x_l lie in [(1−ε)^(L−l), (1+ε)^(L−l)].",
+    statement=r"With blocks $x_{l+1} = x_l + F(x_l)$, the Jacobian is exactly $I$ when $F \equiv 0$ "
+              r"($\prod_k \lambda_k\, I$ for shortcuts scaled by $\lambda_k$); if every $\|J_F\|_2 \le "
+              r"\varepsilon < 1$, the singular values of $\partial x_L/\partial x_l$ lie in "
+              r"$[(1-\varepsilon)^{L-l}, (1+\varepsilon)^{L-l}]$.",
     latex=r"(1-\varepsilon)^{L-l} \le \sigma_i\Big(\frac{\partial x_L}{\partial x_l}\Big) \le (1+\varepsilon)^{L-l}",
     source="He, Zhang, Ren & Sun (2016), Identity mappings in deep residual networks, eq. 4–7",
     kind="bound",

@@ -92,14 +92,6 @@ def _squared_norm(vector):
     return sum(entry ** 2 for entry in vector)
 
 
-def _agrees(d: Derivation, text: str, label: str, value, claimed) -> None:
-    """Record ``label = value = claimed`` once their difference simplifies to 0."""
-    import sympy
-
-    shown = [sympy.latex(value)] + ([sympy.latex(claimed)] if value != claimed else [])
-    d.holds(text, sympy.simplify(value - claimed) == 0, " = ".join([label, *shown]))
-
-
 def _evaluates(expr):
     """Evaluate the unevaluated integrals and derivatives in ``expr``, then simplify."""
     import sympy
@@ -195,17 +187,17 @@ def _derive_variance_product() -> Derivation:
           "monomial by its Gaussian moment ($E[w^2] = v$, $E[w^4] = 3v^2$, odd powers 0).")
     for rows, columns in ((1, 1), (2, 3), (3, 2)):
         W, g = _layer(rows, columns)
-        _agrees(d, f"$n_l = {rows}$, $n_{{l-1}} = {columns}$: the fan-in multiplies, "
-                "$E\\|W^\\top g\\|^2 = n_{l-1}\\, v\\, \\|g\\|^2$.", r"E\|W^\top g\|^2",
+        d.equal(f"$n_l = {rows}$, $n_{{l-1}} = {columns}$: the fan-in multiplies, "
+                "$E\\|W^\\top g\\|^2 = n_{l-1}\\, v\\, \\|g\\|^2$.",
                 _expectation(_squared_norm(W.T * g), {w: _gaussian(v) for w in W}),
-                columns * v * _squared_norm(g))
+                columns * v * _squared_norm(g), label=r"E\|W^\top g\|^2")
     W, g = _layer(2, 3)
     column = (W.T * g)[0]
-    _agrees(d, "Per entry the fan-out multiplies instead, $\\mathrm{Var}[g_{l-1,j}] = n_l v\\, "
+    d.equal("Per entry the fan-out multiplies instead, $\\mathrm{Var}[g_{l-1,j}] = n_l v\\, "
             "\\overline{g_l^2}$ (Glorot's form): both say the same, since "
             "$\\|g_{l-1}\\|^2$ sums $n_{l-1}$ entries and $\\|g_l\\|^2 = n_l \\overline{g_l^2}$.",
-            r"E[(W^\top g)_1^2]", _expectation(column ** 2, {w: _gaussian(v) for w in W}),
-            v * _squared_norm(g))
+            _expectation(column ** 2, {w: _gaussian(v) for w in W}), v * _squared_norm(g),
+            label=r"E[(W^\top g)_1^2]")
     d.say("Induction on the depth: by the tower property $E\\|g_{l-1}\\|^2 = n_{l-1} v_l\\, "
           "E\\|g_l\\|^2$ for every $l$, starting from $\\|g_L\\|^2 = \\|c\\|^2$.")
     c2 = sympy.Symbol(r"\|c\|^2", positive=True)
@@ -223,10 +215,10 @@ def _derive_variance_product() -> Derivation:
            "so each factor $X_l = \\|g_{l-1}\\|^2 / (n_{l-1} v_l \\|g_l\\|^2)$ is an independent "
            "$\\chi^2_{n_{l-1}}/n_{l-1}$, whose Mellin transform (integrating the density) is",
            mellin, lhs=r"E[(\chi^2_m)^s]")
-    _agrees(d, "At $s = 2$: $E[X^2] = 1 + 2/m$ for $X = \\chi^2_m/m$, so "
+    d.equal("At $s = 2$: $E[X^2] = 1 + 2/m$ for $X = \\chi^2_m/m$, so "
             "$R = \\|g_0\\|^2/(\\|c\\|^2\\prod n_{l-1}v_l)$ has $E[R^2] = \\prod_l (1 + 2/n_{l-1})$ "
             "(and $E[R^k] = \\prod_l\\prod_{j<k}(1 + 2j/n_{l-1})$ at $s = k$).",
-            r"\frac{E[(\chi^2_m)^2]}{m^2}", sympy.gammasimp(mellin.subs(s, 2)) / m ** 2, 1 + 2 / m)
+            sympy.gammasimp(mellin.subs(s, 2)) / m ** 2, 1 + 2 / m, label=r"\frac{E[(\chi^2_m)^2]}{m^2}")
     d.say(_check_statement(
         "$E\\|g_0\\|^2 = \\|c\\|^2\\prod_l n_{l-1} v_l$ for depth $L \\le 4$, widths 2 to 16, "
         "$v_l \\in [0.01, 10]$ and $c$ all drawn by Hypothesis",
@@ -266,12 +258,12 @@ def _check_variance_product(data, device: str) -> Evidence:
 
 _statistical(
     id="glorot-variance-product",
-    title="Each linear layer multiplies E‖g‖² by its fan-in times its weight variance",
-    statement="For linear layers whose weights W^l (shape n_l × n_(l−1)) are independent "
-              "zero-mean Gaussians of variance v_l, back-propagating a fixed gradient c from the "
-              "output gives E‖g₀‖² = ‖c‖²·∏_(l=1..L) n_(l−1)·v_l. Per entry, "
-              "Var[g_(l−1)] = n_l·v_l·Var[g_l]: the fan-out multiplies the entries' variance, the "
-              "fan-in the squared norm.",
+    title=r"Each linear layer multiplies $E\|g\|^2$ by its fan-in times its weight variance",
+    statement=r"For linear layers whose weights $W^l$ (shape $n_l \times n_{l-1}$) are independent "
+              r"zero-mean Gaussians of variance $v_l$, back-propagating a fixed gradient $c$ from the "
+              r"output gives $E\|g_0\|^2 = \|c\|^2\prod_{l=1}^{L} n_{l-1} v_l$. Per entry, "
+              r"$\mathrm{Var}[g_{l-1}] = n_l v_l \mathrm{Var}[g_l]$: the fan-out multiplies the entries' "
+              r"variance, the fan-in the squared norm.",
     latex=VARIANCE_PRODUCT + r",\qquad g_{l-1} = (W^l)^\top g_l,\ g_L = c",
     source=f"{GLOROT}, §4.2.1 (eq. 6–16)",
     derive=_derive_variance_product,
@@ -332,9 +324,11 @@ def _derive_log_chi_square() -> Derivation:
     def cumulant(r):
         return sympy.Subs(sympy.Derivative(cgf, (s, r)), s, 0)
 
+    psi = {sympy.polygamma(0, m / 2): sympy.Symbol(r"\psi(m/2)"), sympy.polygamma(1, m / 2): sympy.Symbol(r"\psi'(m/2)")}
     d.equal("First cumulant:", cumulant(1), sympy.polygamma(0, m / 2) + sympy.log(2),
-            simplify=_evaluates)
-    d.equal("Second cumulant:", cumulant(2), sympy.polygamma(1, m / 2), simplify=_evaluates)
+            simplify=_evaluates, label=r"\kappa_1 = K'(0)", lines=True, names=psi)
+    d.equal("Second cumulant:", cumulant(2), sympy.polygamma(1, m / 2), simplify=_evaluates,
+            label=r"\kappa_2 = K''(0)", lines=True, names=psi)
     d.holds("Every higher one, $r = 3, \\dots, 8$ (used for the sample counts), is likewise "
             "$\\psi^{(r-1)}(m/2)$: $\\ln\\Gamma$'s $r$-th derivative.",
             all(_evaluates(cumulant(r) - sympy.polygamma(r - 1, m / 2)) == 0 for r in range(3, 9)),
@@ -357,7 +351,8 @@ def _derive_log_chi_square() -> Derivation:
     L, n = sympy.symbols("L n", positive=True, integer=True)
     mean = L * (sympy.polygamma(0, n / 2) + sympy.log(2) - sympy.log(n))
     d.show("Dividing by $n$ shifts the mean by $-\\ln n$; summing $L$ independent layers "
-           "multiplies every cumulant by $L$:", mean, lhs=r"E\ln\frac{\|g_0\|^2}{\|c\|^2}")
+           "multiplies every cumulant by $L$:", mean, lhs=r"E\ln\frac{\|g_0\|^2}{\|c\|^2}",
+           names={sympy.polygamma(0, n / 2): sympy.Symbol(r"\psi(n/2)")})
     d.holds("The mean is negative, since $\\psi(x) < \\ln x - 1/(2x)$ for $x > 0$ (Alzer 1997, "
             "On some inequalities for the gamma and psi functions); checked here at "
             "$x = n/2$ for $n = 1, \\dots, 64$.",
@@ -365,7 +360,7 @@ def _derive_log_chi_square() -> Derivation:
                 for k in range(1, 65)),
             r"\psi(n/2) + \ln(2/n) < -1/n < 0")
     kappa = log_chi_square_cumulants(16, 10)
-    d.holds(f"At $n = 16$, $L = 10$ the mean is {kappa[0]:.6f} and the variance {kappa[1]:.6f}: "
+    d.holds(f"At $n = 16$, $L = 10$ the mean is ${kappa[0]:.6f}$ and the variance ${kappa[1]:.6f}$: "
             "$E\\|g_0\\|^2 = \\|c\\|^2$, yet the geometric mean of $\\|g_0\\|^2$ is "
             f"$e^{{{kappa[0]:.3f}}} \\approx {math.exp(kappa[0]):.3f}\\,\\|c\\|^2$.",
             abs(float(mean.subs({L: 10, n: 16})) - kappa[0]) < 1e-12)
@@ -410,14 +405,15 @@ def _check_log_chi_square(data, device: str) -> Evidence:
 
 _statistical(
     id="glorot-log-chi-square",
-    title="With v = 1/n, ln‖g₀‖² is a sum of independent ln(χ²_n/n)",
-    statement="Through L square linear layers of width n with N(0, 1/n) weights, "
-              "ln(‖g₀‖²/‖c‖²) is a sum of L independent ln(χ²_n/n): its mean is "
-              "L(ψ(n/2) + ln(2/n)) < 0 and its variance L·ψ′(n/2). So although E‖g₀‖² = ‖c‖², "
-              "the typical ‖g₀‖² shrinks geometrically with depth, and its spread grows.",
+    title=r"With $v = 1/n$, $\ln\|g_0\|^2$ is a sum of independent $\ln(\chi^2_n/n)$",
+    statement=r"Through $L$ square linear layers of width $n$ with $N(0, 1/n)$ weights, "
+              r"$\ln(\|g_0\|^2/\|c\|^2)$ is a sum of $L$ independent $\ln(\chi^2_n/n)$: its mean is "
+              r"$L(\psi(n/2) + \ln(2/n)) < 0$ and its variance $L\,\psi'(n/2)$. So although "
+              r"$E\|g_0\|^2 = \|c\|^2$, the typical $\|g_0\|^2$ shrinks geometrically with depth, and its "
+              r"spread grows.",
     latex=LOG_CHI_SQUARE,
-    source=f"{GLOROT}, §4.2.1, in the Gaussian case; E ln χ²_n = ψ(n/2) + ln 2 from the χ² "
-           "Mellin transform",
+    source=f"{GLOROT}, §4.2.1, in the Gaussian case; " r"$E\ln\chi^2_n = \psi(n/2) + \ln 2$ from the "
+           r"$\chi^2$ Mellin transform",
     engines=("sympy", "mpmath", "numpy"),
     derive=_derive_log_chi_square,
     check=_check_log_chi_square,
@@ -426,8 +422,8 @@ _statistical(
 
 # --- the normalised initialisation ------------------------------------------------------
 
-NORMALISED_INIT = (r"\mathrm{Var}[W] = \frac{2}{n_{in} + n_{out}},\qquad W \sim U\Big[-\frac{\sqrt6}"
-                   r"{\sqrt{n_{in} + n_{out}}},\ \frac{\sqrt6}{\sqrt{n_{in} + n_{out}}}\Big]")
+NORMALISED_INIT = (r"\mathrm{Var}[W] = \frac{2}{n_{\mathrm{in}} + n_{\mathrm{out}}},\qquad W \sim U\Big[-\frac{\sqrt6}"
+                   r"{\sqrt{n_{\mathrm{in}} + n_{\mathrm{out}}}},\ \frac{\sqrt6}{\sqrt{n_{\mathrm{in}} + n_{\mathrm{out}}}}\Big]")
 
 
 def glorot_variance(n_in: int, n_out: int) -> float:
@@ -444,37 +440,37 @@ def _derive_normalised_init() -> Derivation:
     import sympy
 
     d = Derivation()
-    n_in, n_out, v = sympy.symbols("n_{in} n_{out} v", positive=True)
+    n_in, n_out, v = sympy.symbols("n_{\\mathrm{in}} n_{\\mathrm{out}} v", positive=True)
     a, w = sympy.Symbol("a", positive=True), sympy.Symbol("w", real=True)
-    d.say("Forward, a layer keeps the activations' variance when $n_{in} v = 1$ (Glorot eq. 10); "
-          "backward, it keeps the gradients' when $n_{out} v = 1$ (eq. 11). Both hold only when "
-          "$n_{in} = n_{out}$; the compromise asks it of their average.")
+    d.say("Forward, a layer keeps the activations' variance when $n_{\\mathrm{in}} v = 1$ (Glorot eq. 10); "
+          "backward, it keeps the gradients' when $n_{\\mathrm{out}} v = 1$ (eq. 11). Both hold only when "
+          "$n_{\\mathrm{in}} = n_{\\mathrm{out}}$; the compromise asks it of their average.")
     compromise = sympy.solve(sympy.Eq((n_in + n_out) / 2 * v, 1), v)
-    d.holds("Solving $\\frac{n_{in} + n_{out}}{2} v = 1$:", len(compromise) == 1,
+    d.holds("Solving $\\frac{n_{\\mathrm{in}} + n_{\\mathrm{out}}}{2} v = 1$:", len(compromise) == 1,
             f"v = {sympy.latex(compromise[0])}")
-    d.holds("That is the harmonic mean of the two conditions' $1/n_{in}$ and $1/n_{out}$:",
+    d.holds("That is the harmonic mean of the two conditions' $1/n_{\\mathrm{in}}$ and $1/n_{\\mathrm{out}}$:",
             sympy.simplify(compromise[0] - 2 / (1 / (1 / n_in) + 1 / (1 / n_out))) == 0,
-            r"\frac{2}{\frac{1}{1/n_{in}} + \frac{1}{1/n_{out}}} = \frac{2}{n_{in} + n_{out}}")
+            r"\frac{2}{\frac{1}{1/n_{\mathrm{in}}} + \frac{1}{1/n_{\mathrm{out}}}} = \frac{2}{n_{\mathrm{in}} + n_{\mathrm{out}}}")
     variance = sympy.integrate(w ** 2 / (2 * a), (w, -a, a))
     d.equal("The variance of $U(-a, a)$ (zero mean), by integration:",
             sympy.Integral(w ** 2 / (2 * a), (w, -a, a)), a ** 2 / 3, simplify=_evaluates)
     bound = sympy.solve(sympy.Eq(variance, compromise[0]), a)
-    d.holds("Solving $a^2/3 = 2/(n_{in} + n_{out})$ for $a > 0$ gives Glorot's eq. 16:",
+    d.holds("Solving $a^2/3 = 2/(n_{\\mathrm{in}} + n_{\\mathrm{out}})$ for $a > 0$ gives Glorot's eq. 16:",
             len(bound) == 1 and sympy.simplify(bound[0] - sympy.sqrt(6) / sympy.sqrt(n_in + n_out)) == 0,
             f"a = {sympy.latex(bound[0])}")
     fourth = sympy.integrate(w ** 4 / (2 * a), (w, -a, a))
-    _agrees(d, "For the standard error: $E[w^4] = a^4/5$, so $w^2/\\sigma^2$ has variance "
+    d.equal("For the standard error: $E[w^4] = a^4/5$, so $w^2/\\sigma^2$ has variance "
             "$9/5 - 1 = 4/5$ and is bounded, and a sample mean of it is close to normal:",
-            r"\mathrm{Var}[w^2/\sigma^2]", fourth / variance ** 2 - 1, sympy.Rational(4, 5))
+            fourth / variance ** 2 - 1, sympy.Rational(4, 5), label=r"\mathrm{Var}[w^2/\sigma^2]")
     needed = statistics.samples_needed(*_uniform_square_shape(), studentised=True)
     d.holds(f"The Edgeworth count for the studentised mean of $w^2/\\sigma^2$ is {needed}, "
             f"below the {MINIMUM_SAMPLES} entries the check pools.", needed <= MINIMUM_SAMPLES)
     d.say(_check_statement(
         "every entry of `initialise(widths, \"glorot\", rng)` satisfies $|w| \\le "
-        "\\sqrt6/\\sqrt{n_{in} + n_{out}}$ (up to two roundings of the bound), the biases are 0, "
-        "and $E[w^2] = 2/(n_{in} + n_{out})$, for depths up to 4 and widths 1 to 64 drawn by "
+        "\\sqrt6/\\sqrt{n_{\\mathrm{in}} + n_{\\mathrm{out}}}$ (up to two roundings of the bound), the biases are 0, "
+        "and $E[w^2] = 2/(n_{\\mathrm{in}} + n_{\\mathrm{out}})$, for depths up to 4 and widths 1 to 64 drawn by "
         "Hypothesis",
-        "the mean of $w^2(n_{in} + n_{out})/2$ over the pooled entries of as many networks as "
+        "the mean of $w^2(n_{\\mathrm{in}} + n_{\\mathrm{out}})/2$ over the pooled entries of as many networks as "
         "hold 1000 of them, with the standard error from the same entries",
         "at least 1000 entries"))
     d.conclude(NORMALISED_INIT)
@@ -502,11 +498,13 @@ def _check_normalised_init(data, device: str) -> Evidence:
 
 _statistical(
     id="glorot-normalised-init",
-    title="The normalised initialisation: Var = 2/(n_in + n_out), bound √6/√(n_in + n_out)",
-    statement="Asking a layer to keep the forward variance (n_in·v = 1) and the backward one "
-              "(n_out·v = 1) on average gives v = 2/(n_in + n_out); a uniform U(−a, a) has "
-              "variance a²/3, so a = √6/√(n_in + n_out). initialise(widths, \"glorot\") draws "
-              "entries within that bound whose variance is 2/(n_in + n_out), and zero biases.",
+    title=r"The normalised initialisation: $\mathrm{Var} = 2/(n_{\mathrm{in}} + n_{\mathrm{out}})$, "
+          r"bound $\sqrt6/\sqrt{n_{\mathrm{in}} + n_{\mathrm{out}}}$",
+    statement=r"Asking a layer to keep the forward variance ($n_{\mathrm{in}} v = 1$) and the backward one "
+              r"($n_{\mathrm{out}} v = 1$) on average gives $v = 2/(n_{\mathrm{in}} + n_{\mathrm{out}})$; a "
+              r"uniform $U(-a, a)$ has variance $a^2/3$, so $a = \sqrt6/\sqrt{n_{\mathrm{in}} + n_{\mathrm{out}}}$. "
+              r"`initialise(widths, \"glorot\")` draws entries within that bound whose variance is "
+              r"$2/(n_{\mathrm{in}} + n_{\mathrm{out}})$, and zero biases.",
     latex=NORMALISED_INIT,
     source=f"{GLOROT}, §4.2.1, eq. 12 and 16",
     derive=_derive_normalised_init,
@@ -568,12 +566,12 @@ def _derive_he() -> Derivation:
     moments = {w: _gaussian(v) for w in W}
     moments.update({mask: (lambda k: 1 if k == 0 else sympy.Rational(1, 2)) for mask in masks})
     backward = W.T * sympy.Matrix([mask * entry for mask, entry in zip(masks, g)])
-    _agrees(d, "Backward, $g_{l-1} = (W^l)^\\top (\\mathrm{relu}'(z^l) \\odot g_l)$. With He's "
+    d.equal("Backward, $g_{l-1} = (W^l)^\\top (\\mathrm{relu}'(z^l) \\odot g_l)$. With He's "
             "assumption that the 0/1 derivatives $d_i$ (each 1 with probability 1/2) are "
             "independent of $W^l$ and $g_l$, the symbolic layer ($n_l = 2$, $n_{l-1} = 3$) gives "
             "$E\\|g_{l-1}\\|^2 = \\tfrac12 n_{l-1} v\\, \\|g_l\\|^2$:",
-            r"E\|W^\top (d \odot g)\|^2", _expectation(_squared_norm(backward), moments),
-            sympy.Rational(3, 2) * v * _squared_norm(g))
+            _expectation(_squared_norm(backward), moments), sympy.Rational(3, 2) * v * _squared_norm(g),
+            label=r"E\|W^\top (d \odot g)\|^2")
     n = sympy.Symbol("n", positive=True)
     condition = sympy.solve(sympy.Eq(n * v / 2, 1), v)
     d.holds("Each layer keeps $E\\|g\\|^2$ when $\\tfrac12 n\\,\\mathrm{Var}[w] = 1$ "
@@ -585,25 +583,25 @@ def _derive_he() -> Derivation:
           "network the derivatives are not independent of the weights ($z^l$ is made from "
           "$W^l$, and $g_l$ depends on $W^l$ through the layers above), yet for symmetric weights "
           "the expectation stays exact: Hanin (2018), Which neural net architectures give rise to "
-          "exploding and vanishing gradients?, shows that with Var $= 2/n_{l-1}$ every entry of "
+          "exploding and vanishing gradients?, shows that with $\\mathrm{Var} = 2/n_{l-1}$ every entry of "
           "$\\partial a^L/\\partial a^0$ has mean square exactly $1/n_0$, so "
           "$E\\|(\\partial a^L/\\partial a^0)^\\top u\\|^2 = \\|u\\|^2$ for an isotropic $u$. "
           "The check runs the real network, dependence included.")
-    _agrees(d, "If the upstream gradient $u$ is given at the last pre-activation $z^L$ instead, "
+    d.equal("If the upstream gradient $u$ is given at the last pre-activation $z^L$ instead, "
             "the top layer has no ReLU derivative, and contributes $n_{L-1} v_L = 2$ rather than "
             "1: a Monte Carlo figure near 2 for He's initialisation (e.g. 8 layers of width 32) "
             "measures this ratio, $L$ weight matrices and $L - 1$ ReLUs:",
-            r"E\|W^\top g\|^2\big|_{v = 2/3}", _expectation(_squared_norm(W.T * g), {w: _gaussian(condition[0].subs(n, 3)) for w in W}),
-            2 * _squared_norm(g))
+            _expectation(_squared_norm(W.T * g), {w: _gaussian(condition[0].subs(n, 3)) for w in W}),
+            2 * _squared_norm(g), label=r"E\|W^\top g\|^2\big|_{v = 2/3}")
     d.say(_check_statement(
         "with $W^l \\sim N(0, 2/n_{l-1})$ and no biases, $E[\\|g_0\\|^2/\\|u\\|^2] = 1$ for $u$ "
         "at the output activations $a^L$ and $= 2$ for $u$ at $z^L$, for depths 1 to 3 and "
         "widths 8 to 16 drawn by Hypothesis (equal or not: the fan-in form keeps the norm for "
-        "any widths); and `initialise(widths, \"he\", rng)` has $E[w^2] = 2/n_{in}$",
+        "any widths); and `initialise(widths, \"he\", rng)` has $E[w^2] = 2/n_{\\mathrm{in}}$",
         f"per network, the mean of $\\|g_0\\|^2/\\|u\\|^2$ over {PAIRS} independent Gaussian "
         "(input, $u$) pairs; then the mean over $N$ independent networks (all layers batched), "
         "with the standard error from the same $N$ values; and the mean of "
-        "$w^2 n_{in}/2$ over pooled entries of `initialise`",
+        "$w^2 n_{\\mathrm{in}}/2$ over pooled entries of `initialise`",
         "$N$ grows from 1000 networks until it reaches the Edgeworth count for the "
         "studentised mean, computed from the sample's own skewness and kurtosis (heavy: "
         "Hanin shows the spread of squared Jacobian entries grows exponentially in "
@@ -654,12 +652,12 @@ def _check_he(data, device: str) -> Evidence:
 
 _statistical(
     id="he-relu-condition",
-    title="ReLU layers keep E‖g‖² when ½·n·Var[w] = 1",
-    statement="Through L ReLU layers z^l = W^l a^(l−1), a^l = relu(z^l), with independent "
-              "N(0, 2/n_(l−1)) weights (std √(2/n)), a random upstream gradient u at the output "
-              "keeps its expected squared norm: E[‖g₀‖²/‖u‖²] = 1, because each layer multiplies "
-              "it by ½·n·Var[w] = 1 (ReLU passes half). Given at the last pre-activation instead, "
-              "u meets one ReLU fewer, and the ratio is n·Var[w] = 2.",
+    title=r"ReLU layers keep $E\|g\|^2$ when $\tfrac12 n\,\mathrm{Var}[w] = 1$",
+    statement=r"Through $L$ ReLU layers $z^l = W^l a^{l-1}$, $a^l = \operatorname{relu}(z^l)$, with independent "
+              r"$N(0, 2/n_{l-1})$ weights (standard deviation $\sqrt{2/n}$), a random upstream gradient $u$ at "
+              r"the output keeps its expected squared norm: $E[\|g_0\|^2/\|u\|^2] = 1$, because each layer "
+              r"multiplies it by $\tfrac12 n\,\mathrm{Var}[w] = 1$ (ReLU passes half). Given at the last "
+              r"pre-activation instead, $u$ meets one ReLU fewer, and the ratio is $n\,\mathrm{Var}[w] = 2$.",
     latex=r"\tfrac12\, n_{l-1} \mathrm{Var}[W^l] = 1 \;\Rightarrow\; "
           r"\mathbb{E}\,\frac{\|g_0\|^2}{\|g_L\|^2} = 1",
     source=f"{HE}, §2.2; exact in expectation for the real network: Hanin (2018), Which neural "

@@ -105,10 +105,10 @@ def _derive_toy() -> Derivation:
     unrolled = sympy.Integer(0)
     for step in range(1, TOY_STEPS + 1):
         unrolled = w * unrolled + (1 if step == 1 else 0)
-    d.holds(f"Unrolled by SymPy over all T = {TOY_STEPS} steps, the recurrence gives the same.",
+    d.holds(f"Unrolled by SymPy over all $T = {TOY_STEPS}$ steps, the recurrence gives the same.",
             unrolled == w ** (TOY_STEPS - 1), f"y = h_{{{TOY_STEPS}}} = {sympy.latex(unrolled)}")
     y = w ** (T - 1)
-    d.equal("Differentiate $y = w^{T-1}$:", sympy.diff(y, w), (T - 1) * w ** (T - 2))
+    d.equal("Differentiate $y = w^{T-1}$:", sympy.diff(y, w), (T - 1) * w ** (T - 2), label=r"\frac{dy}{dw}")
     y, slope = y.subs(T, TOY_STEPS), sympy.diff(y, w).subs(T, TOY_STEPS)
     up, down, small = sympy.Rational(101, 100), sympy.Rational(99, 100), sympy.Rational(1, 100)
     d.holds("At $w = 1$, exactly:", y.subs(w, 1) == 1 and slope.subs(w, 1) == 999,
@@ -122,9 +122,10 @@ def _derive_toy() -> Derivation:
             "holds it as 0.", tiny == sympy.Rational(1, 10 ** 1998) and tiny < sympy.Rational(1, 2 ** 1074)
             and float(tiny) == 0.0, r"y = 0.01^{999} = 10^{-1998} < 2^{-1074}")
     d.agrees_with("the lecture's toy example, figures recomputed independently",
-                  *[(y.subs(w, up), figure) for figure in TOY_PUBLISHED["y(1.01)"]],
-                  (y.subs(w, down), TOY_PUBLISHED["y(0.99)"]),
-                  (slope.subs(w, up), TOY_PUBLISHED["dy/dw(1.01)"]), (slope.subs(w, down), TOY_PUBLISHED["dy/dw(0.99)"]))
+                  *[("y(1.01)", y.subs(w, up), figure) for figure in TOY_PUBLISHED["y(1.01)"]],
+                  ("y(0.99)", y.subs(w, down), TOY_PUBLISHED["y(0.99)"]),
+                  (r"\frac{dy}{dw}(1.01)", slope.subs(w, up), TOY_PUBLISHED["dy/dw(1.01)"]),
+                  (r"\frac{dy}{dw}(0.99)", slope.subs(w, down), TOY_PUBLISHED["dy/dw(0.99)"]))
     ratio = slope.subs(w, up) / slope.subs(w, down)
     d.holds("The slopes one percent either side of $w = 1$ differ, exactly as rationals, by",
             ratio == (up / down) ** 998,
@@ -189,12 +190,13 @@ register(Theorem(
     id="w999-toy",
     family=FAMILY.id,
     title="The RNN amplifies how much a weight change matters",
-    statement="Feed one linear unit with recurrent weight w, h_t = w·h_(t−1) + x_t, h_0 = 0, the input 1 at "
-              "the first of 1000 steps and 0 after: y = h_1000 = w^999 and dy/dw = 999·w^998. At w = 1, y = 1 "
-              "and dy/dw = 999; at w = 1.01, y ≈ 20751.64 and dy/dw ≈ 2.05256e7; at w = 0.99, y ≈ 4.36073e−5 "
-              "and dy/dw ≈ 0.0440; at w = 0.01, y = 10^−1998, 0 in float64. The slopes one percent either side "
-              "of w = 1 differ by (1.01/0.99)^998 ≈ 4.66e8: the error surface is flat on one side and a cliff "
-              "on the other, and no single learning rate fits.",
+    statement=r"Feed one linear unit with recurrent weight $w$, $h_t = w\,h_{t-1} + x_t$, $h_0 = 0$, the input 1 "
+              r"at the first of 1000 steps and 0 after: $y = h_{1000} = w^{999}$ and $dy/dw = 999\,w^{998}$. At "
+              r"$w = 1$, $y = 1$ and $dy/dw = 999$; at $w = 1.01$, $y \approx 20751.64$ and $dy/dw \approx "
+              r"2.05256 \times 10^{7}$; at $w = 0.99$, $y \approx 4.36073 \times 10^{-5}$ and $dy/dw \approx 0.0440$; "
+              r"at $w = 0.01$, $y = 10^{-1998}$, 0 in float64. The slopes one percent either side of $w = 1$ "
+              r"differ by $(1.01/0.99)^{998} \approx 4.66 \times 10^{8}$: the error surface is flat on one side "
+              "and a cliff on the other, and no single learning rate fits.",
     latex=r"y = h_{1000} = w^{999},\quad \frac{dy}{dw} = 999\,w^{998}",
     source=LECTURE + ", the toy example of why RNN training is hard",
     kind="exact",
@@ -259,7 +261,7 @@ def _derive_not_the_sigmoid() -> Derivation:
             r"\prod_{s=1}^{3}\operatorname{diag}(\operatorname{relu}'(a_s))\,W_h = W_h^3,\qquad "
             r"\frac{\partial h_T}{\partial h_k} = W_h^{T-k}")
     d.say("Its norm lies between $\\rho(W_h)^{T-k}$ and $\\sigma_{\\max}(W_h)^{T-k}$ (*A linear RNN's Jacobian "
-          "lies between ρ(W)^l and ‖W‖₂^l*), while the sigmoid's factors have norm at most "
+          "lies between $\\rho(W)^l$ and $\\|W\\|_2^l$*), while the sigmoid's factors have norm at most "
           "$\\sigma_{\\max}(W_h)/4$ (*Pascanu's bound: vanishing is sufficient, exploding only necessary*, "
           "$\\gamma = 1/4$):",
           r"\Big\|\frac{\partial h_T}{\partial h_k}\Big\|_2 \le \Big(\frac{\sigma_{\max}(W_h)}{4}\Big)^{T-k}")
@@ -355,13 +357,13 @@ register(Theorem(
     id="not-the-sigmoid",
     family=FAMILY.id,
     title="The explosion does not come from the sigmoid; with ReLU it is worse",
-    statement="For a unit h_t = f(w·h_(t−1) + u_t), ∂h_T/∂h_1 is the product of the T − 1 factors w·f′(a_t). "
-              "With the sigmoid each |w·σ′(a)| ≤ |w|/4, so the product is at most (|w|/4)^(T−1) for every input "
-              "and can grow only if |w| > 4. With ReLU and every pre-activation positive each factor is exactly "
-              "w and the product exactly w^(T−1): for 1 < w < 4 ReLU explodes while the sigmoid vanishes. In "
-              "matrix form, for W_h ≥ 0 elementwise and every pre-activation positive, ReLU's ∂h_T/∂h_k is "
-              "exactly W_h^(T−k) (its norm grows like ρ(W_h)^(T−k)), while the sigmoid's is at most "
-              "(σ_max(W_h)/4)^(T−k) in norm.",
+    statement=r"For a unit $h_t = f(w\,h_{t-1} + u_t)$, $\partial h_T/\partial h_1$ is the product of the $T - 1$ "
+              r"factors $w\,f'(a_t)$. With the sigmoid each $|w\,\sigma'(a)| \le |w|/4$, so the product is at most "
+              r"$(|w|/4)^{T-1}$ for every input and can grow only if $|w| > 4$. With ReLU and every pre-activation "
+              r"positive each factor is exactly $w$ and the product exactly $w^{T-1}$: for $1 < w < 4$ ReLU explodes "
+              r"while the sigmoid vanishes. In matrix form, for $W_h \ge 0$ elementwise and every pre-activation "
+              r"positive, ReLU's $\partial h_T/\partial h_k$ is exactly $W_h^{T-k}$ (its norm grows like "
+              r"$\rho(W_h)^{T-k}$), while the sigmoid's is at most $(\sigma_{\max}(W_h)/4)^{T-k}$ in norm.",
     latex=r"\Big\|\frac{\partial h_T}{\partial h_k}\Big\|_2 \le \Big(\frac{\sigma_{\max}(W_h)}{4}\Big)^{T-k}"
           r"\ \text{(sigmoid)},\qquad \frac{\partial h_T}{\partial h_k} = W_h^{T-k}\ \text{(ReLU, } a_t > 0)",
     source=LECTURE + ", on replacing the sigmoid by ReLU; the bound as in Pascanu, Mikolov & Bengio (2013), §2.1",
@@ -412,15 +414,15 @@ def _derive_lm_bptt() -> Derivation:
     d = Derivation()
     o = sympy.symbols("o_1:4", real=True)
     p = [sympy.exp(v) / sum(sympy.exp(u) for u in o) for v in o]
-    d.holds("The output error: for the cross-entropy of a softmax and a one-hot target y, "
-            r"$\partial(-\log \hat y_y)/\partial o_k = \hat y_k - [k = y]$ for every k and y (three classes), so "
+    d.holds("The output error: for the cross-entropy of a softmax and a one-hot target $y$, "
+            r"$\partial(-\log \hat y_y)/\partial o_k = \hat y_k - [k = y]$ for every $k$ and $y$ (three classes), so "
             r"$\delta^o_t = \hat y_t - e(y_t)$.",
             all(sympy.simplify(sympy.diff(-sympy.log(p[y]), o[k]) - (p[k] - (1 if k == y else 0))) == 0
                 for y in range(3) for k in range(3)),
             r"\frac{\partial E_t}{\partial o_t} = \hat y_t - e(y_t)")
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
-    d.say("Let f be any differentiable activation (an undefined SymPy function; the model's is tanh) and "
+    d.say("Let $f$ be any differentiable activation (an undefined SymPy function; the model's is tanh) and "
           r"$E = \sum_t -\log \operatorname{softmax}(V h_t + c)[y_t]$, $h_t = f(U e(x_t) + W h_{t-1} + b)$. "
           "`lm`'s recurrence (the notes' BPTT steps), run on arrays of SymPy symbols, must equal plain "
           "`sympy.diff` of the unrolled network for every parameter and $h_0$:")
@@ -435,13 +437,15 @@ def _derive_lm_bptt() -> Derivation:
         pairs = [pair for params, grads in ((U, result.U), (W, result.W), (b, result.b), (V, result.V),
                                             (c, result.c), (h0, result.h0))
                  for pair in zip(params.ravel(), grads.ravel())]
-        d.holds(f"T = {steps}, K = {vocabulary}, H = {hidden}, tokens {tokens}, targets {targets}: all "
+        d.holds(f"$T = {steps}$, $K = {vocabulary}$, $H = {hidden}$, tokens {tokens}, targets {targets}: all "
                 f"{len(pairs)} partial derivatives agree.",
                 all(symbolic.agree(sympy.diff(loss, parameter), gradient) for parameter, gradient in pairs))
-    d.conclude(r"\delta^o_t = \hat y_t - e(y_t),\quad \frac{\partial E}{\partial V} = \sum_t \delta^o_t h_t^\top,\quad "
-               r"\delta_t = \big(V^\top \delta^o_t + W^\top \delta_{t+1}\big) \odot f'(a_t),\quad "
-               r"\frac{\partial E}{\partial U} = \sum_t \delta_t\, e(x_t)^\top,\quad "
-               r"\frac{\partial E}{\partial W} = \sum_t \delta_t h_{t-1}^\top")
+    d.conclude("\\begin{aligned}\n"
+               r"\delta^o_t &= \hat y_t - e(y_t),\qquad \frac{\partial E}{\partial V} = \sum_t \delta^o_t h_t^\top, \\" "\n"
+               r"\delta_t &= \big(V^\top \delta^o_t + W^\top \delta_{t+1}\big) \odot f'(a_t),\qquad "
+               r"\frac{\partial E}{\partial U} = \sum_t \delta_t\, e(x_t)^\top,\qquad "
+               r"\frac{\partial E}{\partial W} = \sum_t \delta_t h_{t-1}^\top" "\n"
+               r"\end{aligned}")
     return d
 
 
@@ -476,10 +480,13 @@ register(Theorem(
     id="lm-bptt",
     family=FAMILY.id,
     title="The language model's BPTT steps",
-    statement="For the Simple RNN language model (one-hot x_t, h_t = tanh(U x_t + W h_(t−1) + b), ŷ_t = "
-              "softmax(V h_t + c), E = Σ_t −log ŷ_t[y_t]): δᵒ_t = ŷ_t − e(y_t), ∂E/∂V = Σ_t δᵒ_t h_tᵀ, "
-              "∂E/∂c = Σ_t δᵒ_t, δ_t = (Vᵀδᵒ_t + Wᵀδ_(t+1)) ⊙ (1 − h_t²), ∂E/∂U = Σ_t δ_t x_tᵀ, "
-              "∂E/∂W = Σ_t δ_t h_(t−1)ᵀ, ∂E/∂b = Σ_t δ_t, ∂E/∂h_0 = Wᵀδ_1.",
+    statement=r"For the Simple RNN language model (one-hot $x_t$, $h_t = \tanh(U x_t + W h_{t-1} + b)$, "
+              r"$\hat y_t = \operatorname{softmax}(V h_t + c)$, $E = \sum_t -\log \hat y_t[y_t]$): "
+              r"$\delta^o_t = \hat y_t - e(y_t)$, $\partial E/\partial V = \sum_t \delta^o_t h_t^\top$, "
+              r"$\partial E/\partial c = \sum_t \delta^o_t$, $\delta_t = (V^\top\delta^o_t + W^\top\delta_{t+1}) "
+              r"\odot (1 - h_t^2)$, $\partial E/\partial U = \sum_t \delta_t x_t^\top$, $\partial E/\partial W = "
+              r"\sum_t \delta_t h_{t-1}^\top$, $\partial E/\partial b = \sum_t \delta_t$, $\partial E/\partial h_0 = "
+              r"W^\top\delta_1$.",
     latex=r"\delta_t = \big(V^\top(\hat y_t - e(y_t)) + W^\top \delta_{t+1}\big) \odot (1 - h_t^2)",
     source=SOURCE_NOTES,
     kind="exact",
@@ -499,9 +506,9 @@ def _derive_one_hot_columns() -> Derivation:
     h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
     x, y = np.array(tokens)[:, None], np.array(targets)[:, None]
     result = lm.recurrence(x, y, h0, U, W, b, V, c, "sum", *elementwise, _sympy_softmax, _sympy_log_sum_exp)
-    d.say(r"With one-hot inputs, $U e(x_t)$ is column $x_t$ of U: step t touches no other column, and "
+    d.say(r"With one-hot inputs, $U e(x_t)$ is column $x_t$ of $U$: step $t$ touches no other column, and "
           r"$\partial E/\partial U = \sum_t \delta_t\, e(x_t)^\top$ adds $\delta_t$ into column $x_t$ alone. "
-          f"On the tokens {tokens} (K = {vocabulary}, H = {hidden}), with the recurrence on SymPy symbols:")
+          f"On the tokens {tokens} ($K = {vocabulary}$, $H = {hidden}$), with the recurrence on SymPy symbols:")
     d.holds("Column 1, of the token that never occurs, is exactly 0.", all(v == 0 for v in result.U[:, 1]),
             r"\frac{\partial E}{\partial U_{:,1}} = 0")
     d.holds(r"The columns add up to $\partial E/\partial b = \sum_t \delta_t$: each step's $\delta_t$ lands in "
@@ -533,9 +540,9 @@ def _check_one_hot_columns(data, device: str) -> Evidence:
 register(Theorem(
     id="lm-one-hot-columns",
     family=FAMILY.id,
-    title="With one-hot inputs, ∂E/∂U is a sum of columns",
-    statement="Column v of ∂E/∂U is the sum of δ_t over the steps whose input is v, and exactly 0 for a token "
-              "that never occurs; the columns add up to ∂E/∂b.",
+    title=r"With one-hot inputs, $\partial E/\partial U$ is a sum of columns",
+    statement=r"Column $v$ of $\partial E/\partial U$ is the sum of $\delta_t$ over the steps whose input is $v$, and "
+              r"exactly 0 for a token that never occurs; the columns add up to $\partial E/\partial b$.",
     latex=r"\frac{\partial E}{\partial U_{:,v}} = \sum_{t:\,x_t = v} \delta_t",
     source=SOURCE_NOTES,
     kind="exact",
@@ -551,10 +558,10 @@ def _derive_decomposition() -> Derivation:
     d = Derivation()
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
-    d.say(r"With $H_k$ the state of step k and $E_k = -\log \hat y_k[y_k]$ its loss, the chain rule through "
-          r"every path from W to $E_k$ gives, term by term,",
+    d.say(r"With $H_k$ the state of step $k$ and $E_k = -\log \hat y_k[y_k]$ its loss, the chain rule through "
+          r"every path from $W$ to $E_k$ gives, term by term,",
           r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
-          r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W},\quad"
+          r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W},\quad "
           r"\frac{\partial H_j}{\partial H_{j-1}} = \operatorname{diag}(f'(a_j))\,W")
     for tokens, targets, vocabulary, hidden in (([0, 1], [1, 0], 2, 2), ([1, 0, 1], [0, 0, 1], 2, 2)):
         h0, U, W, b, V, c = _symbolic_lm(len(tokens), vocabulary, hidden)
@@ -563,7 +570,7 @@ def _derive_decomposition() -> Derivation:
         states, pre = rnn.unroll(lm.one_hot(x, vocabulary), h0, U, W, b, elementwise[0])
         delta_o = result.probabilities - lm.one_hot(y, vocabulary)
         terms = lm.decomposition_terms(states, pre, delta_o, W, V, elementwise[1])
-        d.holds(f"T = {len(tokens)}, H = {hidden}: the double sum over k and t (`lm.decomposition`) equals BPTT's "
+        d.holds(f"$T = {len(tokens)}$, $H = {hidden}$: the double sum over $k$ and $t$ (`lm.decomposition`) equals BPTT's "
                 r"$\partial E/\partial W$ in every entry, on SymPy symbols.",
                 all(symbolic.agree(u, v) for u, v in zip(terms.ravel(), result.W.ravel())))
     d.conclude(r"\frac{\partial E}{\partial W} = \sum_k \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
@@ -588,9 +595,11 @@ def _check_decomposition(data, device: str) -> Evidence:
 register(Theorem(
     id="lm-decomposition",
     family=FAMILY.id,
-    title="Why RNN gradients vanish or explode: ∂E_k/∂W as a sum over earlier steps",
-    statement="∂E_k/∂W = Σ_(t≤k) ∂E_k/∂H_k · (∏_(j=t+1..k) ∂H_j/∂H_(j−1)) · ∂⁺H_t/∂W with ∂H_j/∂H_(j−1) = "
-              "diag(tanh′(a_j))·W; summed over k it is BPTT's ∂E/∂W, term by term.",
+    title=r"Why RNN gradients vanish or explode: $\partial E_k/\partial W$ as a sum over earlier steps",
+    statement=r"$\partial E_k/\partial W = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}\big(\prod_{j=t+1}^{k} "
+              r"\frac{\partial H_j}{\partial H_{j-1}}\big) \frac{\partial^+ H_t}{\partial W}$ with "
+              r"$\partial H_j/\partial H_{j-1} = \operatorname{diag}(\tanh'(a_j))\,W$; summed over $k$ it is BPTT's "
+              r"$\partial E/\partial W$, term by term.",
     latex=r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
           r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W}",
     source=SOURCE_NOTES,
@@ -612,17 +621,17 @@ def _derive_clipped_updates() -> Derivation:
 
     d = Derivation()
     lr, c, k = sympy.symbols("eta c k", positive=True)
-    d.equal(r"Value clipping at c, $\mathrm{clip}_c(g) = \max(-c, \min(c, g))$, maps every entry above c "
-            r"to c", sympy.Max(-c, sympy.Min(c, c + k)), c)
-    d.equal(r"and every entry below −c to −c, leaving the others in $[-c, c]$: so one SGD step "
+    d.equal(r"Value clipping at $c$, $\mathrm{clip}_c(g) = \max(-c, \min(c, g))$, maps every entry above $c$ "
+            r"(here $c + k$, $k > 0$) to $c$", sympy.Max(-c, sympy.Min(c, c + k)), c, label=r"\mathrm{clip}_c(c + k)")
+    d.equal(r"and every entry below $-c$ to $-c$, leaving the others in $[-c, c]$: so one SGD step "
             r"$\theta' = \theta - \eta\,\mathrm{clip}_c(g)$ moves every parameter by at most $\eta c$,",
-            sympy.Max(-c, sympy.Min(c, -c - k)), -c)
-    d.equal(r"and with every one of the P entries at the bound (P = 4 shown) the step's length is "
+            sympy.Max(-c, sympy.Min(c, -c - k)), -c, label=r"\mathrm{clip}_c(-c - k)")
+    d.equal(r"and with every one of the $P$ entries at the bound ($P = 4$ shown) the step's length is "
             r"$\eta c \sqrt P$, its largest:", lr * sympy.sqrt(sympy.Add(*[c ** 2] * 4, evaluate=False),
                                                             evaluate=False), 2 * lr * c)
-    d.say(r"Norm clipping at τ rescales g to length at most τ, so the step is at most $\eta\tau$ long. "
-          r"With c = 15, the notes' rule: every entry of every update is at most 15η, the update at most "
-          r"15η√P — whatever the cliff the gradient came from.")
+    d.say(r"Norm clipping at $\tau$ rescales $g$ to length at most $\tau$, so the step is at most $\eta\tau$ long. "
+          r"With $c = 15$, the notes' rule: every entry of every update is at most $15\eta$, the update at most "
+          r"$15\eta\sqrt P$ — whatever the cliff the gradient came from.")
     d.conclude(r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P\ "
                r"(\text{value, } c = 15),\qquad \|\Delta\theta\|_2 \le \eta\,\tau\ (\text{norm})")
     return d
@@ -671,9 +680,10 @@ register(Theorem(
     id="lm-clipped-updates",
     family=FAMILY.id,
     title="Clipping at 15 bounds every update of the language model",
-    statement="On the language model's gradients, value clipping at 15 bounds every entry of every SGD update "
-              "by lr·15 and its 2-norm by lr·15·√P (P parameters); norm clipping at τ bounds the update's "
-              "2-norm by lr·τ, however steep the loss surface the gradient came from.",
+    statement=r"On the language model's gradients, value clipping at 15 bounds every entry of every SGD update "
+              r"by $15\,\eta$ and its 2-norm by $15\,\eta\sqrt P$ ($P$ parameters, learning rate $\eta$); norm "
+              r"clipping at $\tau$ bounds the update's 2-norm by $\eta\,\tau$, however steep the loss surface the "
+              "gradient came from.",
     latex=r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P,\quad "
           r"\|\Delta\theta\|_2 \le \eta\,\tau",
     source=SOURCE_NOTES,

@@ -89,13 +89,17 @@ def _derive_bptt() -> Derivation:
     d.say("The Jacobian across steps is the product of one factor per step "
           "(eq. 5): $\\partial h_t / \\partial h_{t-1} = \\operatorname{diag}(f'(a_t))\\,W_h$.",
           r"\frac{\partial h_t}{\partial h_k} = \prod_{s=k+1}^{t} \operatorname{diag}(f'(a_s))\,W_h")
-    a, hp = sympy.symbols("a_1:3", real=True), sympy.symbols("h_1:3", real=True)
+    u, hp = sympy.symbols("u_1:3", real=True), sympy.symbols("h_1:3", real=True)
     Wh = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"W_{{{i + 1}{j + 1}}}", real=True))
-    step = sympy.Matrix([f(sum(Wh[i, j] * hp[j] for j in range(2)) + a[i]) for i in range(2)])
-    factor = sympy.diag(*[fprime(sum(Wh[i, j] * hp[j] for j in range(2)) + a[i]) for i in range(2)]) * Wh
-    d.holds("One step, $h_t = f(W_h h_{t-1} + u)$ with $u = W_x x_t + b$, differentiated by SymPy, "
-            "is that factor:", all(symbolic.agree(p, q) for p, q in zip(step.jacobian(hp), factor)),
-            sympy.latex(sympy.Eq(sympy.Symbol(r"\partial h_t / \partial h_{t-1}"), factor, evaluate=False)))
+    pre_activations = [sum(Wh[i, j] * hp[j] for j in range(2)) + u[i] for i in range(2)]
+    step = sympy.Matrix([f(pre) for pre in pre_activations])
+    factor = sympy.MatMul(sympy.ImmutableMatrix(sympy.diag(*[fprime(pre) for pre in pre_activations])),
+                          sympy.ImmutableMatrix(Wh), evaluate=False)
+    d.equal("One step, $h_t = f(W_h h_{t-1} + u)$ with $u = W_x x_t + b$, differentiated by SymPy "
+            "(two units, pre-activations $a_i = \\sum_j W_{ij} h_j + u_i$), is that factor:",
+            step.jacobian(hp), factor, simplify=symbolic.canonical,
+            label=r"\frac{\partial h_t}{\partial h_{t-1}}",
+            names={pre: sympy.Symbol(f"a_{i + 1}") for i, pre in enumerate(pre_activations)})
     d.conclude(r"\frac{\partial h_t}{\partial h_k} = \prod_{s=k+1}^{t}\operatorname{diag}(f'(a_s))\,W_h,"
                r"\qquad \frac{\partial L}{\partial W_h} = \sum_t \delta_t\, h_{t-1}^\top,\ "
                r"\delta_t = \Big(\frac{\partial L}{\partial h_t} + W_h^\top \delta_{t+1}\Big)\odot f'(a_t)")
@@ -129,10 +133,11 @@ register(Theorem(
     id="rnn-bptt",
     family=FAMILY.id,
     title="Backpropagation through time, and the Jacobian as a product",
-    statement="BPTT's δ_t = (∂L/∂h_t + W_hᵀ δ_(t+1)) ⊙ f′(a_t) gives the gradients of the unrolled "
-              "network exactly; ∂h_t/∂h_(t−1) = diag(f′(a_t))·W_h, so ∂h_t/∂h_k is the product of t − k "
-              "such factors. NumPy, a hand-written torch loop and torch.nn.RNN (and, where installed, the "
-              "same loop through jax.vjp and tf.GradientTape) agree with the 40-digit evaluation.",
+    statement=r"BPTT's $\delta_t = (\partial L/\partial h_t + W_h^\top \delta_{t+1}) \odot f'(a_t)$ gives the "
+              r"gradients of the unrolled network exactly; $\partial h_t/\partial h_{t-1} = "
+              r"\operatorname{diag}(f'(a_t))\,W_h$, so $\partial h_t/\partial h_k$ is the product of $t - k$ "
+              "such factors. NumPy, a hand-written torch loop and `torch.nn.RNN` (and, where installed, the "
+              "same loop through `jax.vjp` and `tf.GradientTape`) agree with the 40-digit evaluation.",
     latex=r"\frac{\partial h_t}{\partial h_k} = \prod_{s=k+1}^{t}\operatorname{diag}(f'(a_s))\,W_h",
     source=PASCANU + ", §2, eq. 3–5",
     kind="exact",
@@ -149,26 +154,28 @@ def _derive_jacobian_bound() -> Derivation:
     import sympy
 
     d = Derivation()
-    d.say("Each factor of the product has norm at most γ·σ_max(W_h): "
+    d.say("Each factor of the product has norm at most $\\gamma\\,\\sigma_{\\max}(W_h)$: "
           "$\\|\\operatorname{diag}(f'(a_s))\\|_2 = \\max_i |f'(a_{s,i})| \\le \\gamma$ "
           "(singular values of a diagonal matrix, see the dense family) and the spectral norm is "
           "submultiplicative.",
           r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le \prod_{s=k+1}^{t}\gamma\,\sigma_{\max}(W_h)"
           r" = (\gamma\,\sigma_{\max}(W_h))^{t-k}")
     for name in SMOOTH:
-        d.show(f"γ for {name} (derived in the activations family):",
+        d.show(f"$\\gamma$ for {name} (derived in the activations family):",
                activations.get(name).derivative_bound, lhs=r"\gamma_{\text{" + name + "}}")
     n = sympy.Symbol("n", positive=True, integer=True)
-    d.holds("Sufficient for vanishing: if σ_max(W_h) < 1/γ then η = γσ_max < 1 and ηⁿ → 0 "
-            "geometrically (SymPy's limit for η = 9/10).", sympy.limit(sympy.Rational(9, 10) ** n, n, sympy.oo) == 0,
+    d.holds(r"Sufficient for vanishing: if $\sigma_{\max}(W_h) < 1/\gamma$ then $\eta = \gamma\,\sigma_{\max} < 1$ "
+            r"and $\eta^n \to 0$ geometrically (SymPy's limit for $\eta = 9/10$).", sympy.limit(sympy.Rational(9, 10) ** n, n, sympy.oo) == 0,
             r"\sigma_{\max}(W_h) < 1/\gamma \implies \Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 "
             r"\le \eta^{t-k} \to 0")
     d.say("Necessary for exploding (the contrapositive): a Jacobian of norm above 1 needs "
-          "σ_max(W_h) > 1/γ. The converse is false — a large W_h need not explode:")
+          r"$\sigma_{\max}(W_h) > 1/\gamma$. The converse is false — a large $W_h$ need not explode:")
     problem = (np.zeros((5, 1, 1)), np.zeros((1, 2)), np.zeros((2, 1)), 3 * np.eye(2), np.full(2, 10.0))
     saturated = float(np.linalg.norm(rnn.jacobian(*problem, 5, 0, activation="tanh")[0], 2))
-    d.holds(f"W_h = 3I (σ_max = 3 > 1/γ = 1) with a bias of 10 saturates tanh: over 5 steps "
-            f"‖∂h_5/∂h_0‖₂ = {saturated:.3g}, far below 1.", saturated < 1e-20)
+    mantissa, exponent = f"{saturated:.2e}".split("e")
+    d.holds(r"$W_h = 3I$ ($\sigma_{\max} = 3 > 1/\gamma = 1$) with a bias of 10 saturates tanh: over 5 steps "
+            rf"$\|\partial h_5/\partial h_0\|_2 = {mantissa} \times 10^{{{int(exponent)}}}$, far below 1.",
+            saturated < 1e-20)
     d.conclude(r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le (\gamma\,\sigma_{\max}(W_h))^{t-k};"
                r"\quad \sigma_{\max} < \tfrac1\gamma \Rightarrow \text{vanishing};\quad "
                r"\text{exploding} \Rightarrow \sigma_{\max} > \tfrac1\gamma")
@@ -200,10 +207,10 @@ register(Theorem(
     id="pascanu-jacobian-bound",
     family=FAMILY.id,
     title="Pascanu's bound: vanishing is sufficient, exploding only necessary",
-    statement="‖∂h_t/∂h_k‖₂ ≤ (γ·σ_max(W_h))^(t−k) for every input (tanh, sigmoid). Hence "
-              "σ_max(W_h) < 1/γ is sufficient for the gradient to vanish geometrically, and "
-              "σ_max(W_h) > 1/γ is necessary for it to explode — not sufficient: a large W_h need "
-              "not explode.",
+    statement=r"$\|\partial h_t/\partial h_k\|_2 \le (\gamma\,\sigma_{\max}(W_h))^{t-k}$ for every input (tanh, "
+              r"sigmoid). Hence $\sigma_{\max}(W_h) < 1/\gamma$ is sufficient for the gradient to vanish "
+              r"geometrically, and $\sigma_{\max}(W_h) > 1/\gamma$ is necessary for it to explode — not "
+              r"sufficient: a large $W_h$ need not explode.",
     latex=r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le (\gamma\,\sigma_{\max}(W_h))^{t-k}",
     source=PASCANU + ", §2.1, eq. 6–7",
     kind="bound",
@@ -221,18 +228,20 @@ def _derive_zero_state() -> Derivation:
 
     d = Derivation()
     tanh = activations.get("tanh")
-    d.holds("At the zero state (x = 0, b = 0, h₀ = 0) every pre-activation is 0, and tanh(0) = 0 "
-            "keeps it there; tanh′(0) = 1.",
+    d.holds("At the zero state ($x = 0$, $b = 0$, $h_0 = 0$) every pre-activation is 0, and $\\tanh(0) = 0$ "
+            "keeps it there; $\\tanh'(0) = 1$.",
             tanh.expr.subs(tanh.z, 0) == 0 and tanh.derivative.subs(tanh.z, 0) == 1)
-    d.say("So every factor diag(f′(a_s))·W_h is W_h itself:",
+    d.say(r"So every factor $\operatorname{diag}(f'(a_s))\,W_h$ is $W_h$ itself:",
           r"\frac{\partial h_t}{\partial h_k} = W_h^{\,t-k}")
     lam, theta = sympy.symbols("lambda theta", real=True)
     Q = sympy.Matrix([[sympy.cos(theta), -sympy.sin(theta)], [sympy.sin(theta), sympy.cos(theta)]])
     power = (lam * Q) ** 3
-    d.equal("With W_h = λQ, Q orthogonal, (λQ)ⁿ = λⁿQⁿ and QⁿᵀQⁿ = I (shown for n = 3):",
-            (power.T * power).applyfunc(sympy.simplify), lam ** 6 * sympy.eye(2))
-    d.say("so every singular value of W_hⁿ is |λ|ⁿ: the gradient explodes exactly when |λ| > 1 "
-          "and vanishes exactly when |λ| < 1.")
+    d.equal(r"With $W_h = \lambda Q$, $Q$ orthogonal, $(\lambda Q)^n = \lambda^n Q^n$ and "
+            r"$(Q^n)^\top Q^n = I$ (shown for $n = 3$, $Q$ a rotation by $\theta$):",
+            (power.T * power).applyfunc(sympy.simplify), lam ** 6 * sympy.eye(2),
+            label=r"\big((\lambda Q)^3\big)^\top (\lambda Q)^3")
+    d.say(r"so every singular value of $W_h^n$ is $|\lambda|^n$: the gradient explodes exactly when $|\lambda| > 1$ "
+          r"and vanishes exactly when $|\lambda| < 1$.")
     d.conclude(r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 = |\lambda|^{t-k}\ \text{ at the zero state with } W_h = \lambda Q")
     return d
 
@@ -261,10 +270,10 @@ def _check_zero_state(data, device: str) -> Evidence:
 register(Theorem(
     id="rnn-zero-state-orthogonal",
     family=FAMILY.id,
-    title="At the zero state, an orthogonal W_h = λQ explodes exactly when |λ| > 1",
-    statement="At the zero state (x = 0, b = 0, h₀ = 0, f(0) = 0, f′(0) = 1 as for tanh) the Jacobian "
-              "∂h_t/∂h_k is exactly W_h^(t−k); with W_h = λQ, Q orthogonal, its norm is exactly "
-              "|λ|^(t−k): it explodes iff |λ| > 1.",
+    title=r"At the zero state, an orthogonal $W_h = \lambda Q$ explodes exactly when $|\lambda| > 1$",
+    statement=r"At the zero state ($x = 0$, $b = 0$, $h_0 = 0$, $f(0) = 0$, $f'(0) = 1$ as for tanh) the Jacobian "
+              r"$\partial h_t/\partial h_k$ is exactly $W_h^{t-k}$; with $W_h = \lambda Q$, $Q$ orthogonal, its norm "
+              r"is exactly $|\lambda|^{t-k}$: it explodes if and only if $|\lambda| > 1$.",
     latex=r"\frac{\partial h_t}{\partial h_k} = (\lambda Q)^{t-k},\quad "
           r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 = |\lambda|^{t-k}",
     source=PASCANU + ", §2.1",
@@ -282,13 +291,15 @@ def _derive_sandwich() -> Derivation:
     import sympy
 
     d = Derivation()
-    d.say("For a linear RNN the Jacobian over l steps is W^l. If Wv = μv with |μ| = ρ(W), then "
-          "W^l v = μ^l v, so ‖W^l‖₂ ≥ |μ|^l; submultiplicativity gives the upper side.",
+    d.say(r"For a linear RNN the Jacobian over $l$ steps is $W^l$. If $Wv = \mu v$ with $|\mu| = \rho(W)$, then "
+          r"$W^l v = \mu^l v$, so $\|W^l\|_2 \ge |\mu|^l$; submultiplicativity gives the upper side.",
           r"\rho(W)^l \le \|W^l\|_2 \le \|W\|_2^l")
     W = sympy.Matrix([[0, 2], [sympy.Rational(1, 8), 0]])
     rho = max(abs(e) for e in W.eigenvals())
-    d.show("The two can be far apart: for this non-normal W, ρ(W) is", rho, lhs=r"\rho(W)")
-    d.holds("while ‖W‖₂ = 2 and ‖W²‖₂ = 1/4 = ρ(W)²: both inequalities hold, the upper one loosely.",
+    d.show(r"The two can be far apart: for this non-normal $W$, $\rho(W)$ is", rho,
+           lhs=rf"W = {sympy.latex(W)},\quad \rho(W)")
+    d.holds(r"while $\|W\|_2 = 2$ and $\|W^2\|_2 = 1/4 = \rho(W)^2$: both inequalities hold, the upper one "
+            "loosely.",
             max(sympy.sqrt(e) for e in (W.T * W).eigenvals()) == 2
             and max(sympy.sqrt(e) for e in ((W ** 2).T * W ** 2).eigenvals()) == rho ** 2)
     d.conclude(r"\rho(W)^l \le \|W^l\|_2 \le \|W\|_2^l")
@@ -317,9 +328,9 @@ def _check_sandwich(data, device: str) -> Evidence:
 register(Theorem(
     id="linear-rnn-sandwich",
     family=FAMILY.id,
-    title="A linear RNN's Jacobian lies between ρ(W)^l and ‖W‖₂^l",
-    statement="For a linear RNN h_t = W h_(t−1) + …, the Jacobian over l steps is W^l and "
-              "ρ(W)^l ≤ ‖W^l‖₂ ≤ ‖W‖₂^l: the spectral radius decides long-run explosion, the "
+    title=r"A linear RNN's Jacobian lies between $\rho(W)^l$ and $\|W\|_2^l$",
+    statement=r"For a linear RNN $h_t = W h_{t-1} + \dots$, the Jacobian over $l$ steps is $W^l$ and "
+              r"$\rho(W)^l \le \|W^l\|_2 \le \|W\|_2^l$: the spectral radius decides long-run explosion, the "
               "spectral norm bounds it.",
     latex=r"\rho(W)^l \le \|W^l\|_2 \le \|W\|_2^l",
     source=PASCANU + ", §2.1",
@@ -353,8 +364,8 @@ def _cliff_derivation() -> Derivation:
           "$w \\ge 4$, so bistability needs $w > 4$ (as in Nielsen's window).")
     root = sympy.sqrt(1 - sympy.Rational(4, w))
     ends = sorted(float((sympy.log(u / (1 - u)) - w * u).evalf(30)) for u in ((1 - root) / 2, (1 + root) / 2))
-    d.show("The bistable interval of b: $b = x - w\\sigma(x)$ at the two tangent points.",
-           sympy.Interval.open(*[sympy.Float(e, 10) for e in ends]), lhs="b")
+    d.say("The bistable interval of $b$: $b = x - w\\sigma(x)$ at the two tangent points.",
+          rf"b \in {sympy.latex(sympy.Interval.open(*[sympy.Float(e, 10) for e in ends]))}")
     x0 = sympy.Rational(1, 2)
     b_star = x0 - w * sigma.subs(x, x0)
     lam = (w * sigmoid.derivative.subs(sigmoid.z, x0)).evalf(30)
@@ -364,17 +375,19 @@ def _cliff_derivation() -> Derivation:
     n = sympy.Symbol("n", integer=True, positive=True)
     L = sympy.Symbol("lambda", positive=True)
     series = sympy.summation(L ** k, (k, 0, n - 1))  # Piecewise: n where λ = 1, else geometric
-    d.equal("Along the fixed point every step multiplies by λ, so $\\partial x_n/\\partial x_0 = \\lambda^n$ "
-            "and $\\partial x_n/\\partial b = \\sum_{k<n}\\lambda^k$, for λ ≠ 1:",
-            series.args[1][0], (L ** n - 1) / (L - 1))
+    d.equal("Along the fixed point every step multiplies by $\\lambda$, so $\\partial x_n/\\partial x_0 = \\lambda^n$ "
+            "and $\\partial x_n/\\partial b = \\sum_{k<n}\\lambda^k$, for $\\lambda \\ne 1$:",
+            series.args[1][0], (L ** n - 1) / (L - 1), label=r"\sum_{k=0}^{n-1}\lambda^k")
     norms = [float(cliff.gradient_exact(float(b_star.evalf(30)) + offset).norm) for offset in CLIFF_OFFSETS]
     d.say("$E_{50} = (\\sigma(x_{50}) - 0.7)^2$; its gradient in $(w, b)$, carried forward in 40-digit "
           "arithmetic at $b^*$, $b^* + 10^{-4}$ and $b^* + 10^{-2}$: the cliff.",
-          ",\\quad ".join(f"{v:.6g}" for v in norms))
+          r"\|\nabla E_{50}\| = " + ",\\ ".join(f"{v:.6g}" for v in norms))
     d.agrees_with("Pascanu et al. 2013, §2.3, as recomputed independently",
-                  *zip(ends, CLIFF_PUBLISHED["interval"]), (lam, CLIFF_PUBLISHED["lambda"]),
-                  (lam ** 50, CLIFF_PUBLISHED["lambda^50"]), ((lam ** 50 - 1) / (lam - 1), CLIFF_PUBLISHED["dx/db"]),
-                  *zip(norms, CLIFF_PUBLISHED["norms"]))
+                  *zip(("b_-", "b_+"), ends, CLIFF_PUBLISHED["interval"]), (r"\lambda", lam, CLIFF_PUBLISHED["lambda"]),
+                  (r"\lambda^{50}", lam ** 50, CLIFF_PUBLISHED["lambda^50"]),
+                  (r"\frac{\lambda^{50} - 1}{\lambda - 1}", (lam ** 50 - 1) / (lam - 1), CLIFF_PUBLISHED["dx/db"]),
+                  *zip((r"\|\nabla E_{50}(b^*)\|", r"\|\nabla E_{50}(b^* + 10^{-4})\|",
+                        r"\|\nabla E_{50}(b^* + 10^{-2})\|"), norms, CLIFF_PUBLISHED["norms"]))
     d.conclude(r"\|\nabla E_{50}\| \approx 779 \text{ at } b^*,\ 58.6 \text{ at } b^* + 10^{-4},\ "
                r"0.19 \text{ at } b^* + 10^{-2}")
     return d
@@ -405,12 +418,13 @@ def _check_cliff(data, device: str) -> Evidence:
 register(Theorem(
     id="rnn-cliff",
     family=FAMILY.id,
-    title="The cliff: a single recurrent unit with w = 5",
-    statement="For x_t = w·σ(x_(t−1)) + b with w = 5, the map is bistable for b ∈ (−2.65561, −2.34439). "
-              "At b* = 0.5 − 5σ(0.5), x₀ = 0.5 is the unstable fixed point with λ = 5σ′(0.5) ≈ 1.175019: "
-              "∂x₅₀/∂x₀ = λ⁵⁰ ≈ 3178.60 and ∂x₅₀/∂b = (λ⁵⁰ − 1)/(λ − 1) ≈ 18155.8. With "
-              "E₅₀ = (σ(x₅₀) − 0.7)² the gradient norm is ≈ 779 at b*, ≈ 58.6 at b* + 1e-4 and ≈ 0.19 "
-              "at b* + 0.01: a cliff in the error surface.",
+    title="The cliff: a single recurrent unit with $w = 5$",
+    statement=r"For $x_t = w\,\sigma(x_{t-1}) + b$ with $w = 5$, the map is bistable for "
+              r"$b \in (-2.65561, -2.34439)$. At $b^* = 0.5 - 5\sigma(0.5)$, $x_0 = 0.5$ is the unstable fixed "
+              r"point with $\lambda = 5\sigma'(0.5) \approx 1.175019$: $\partial x_{50}/\partial x_0 = \lambda^{50} "
+              r"\approx 3178.60$ and $\partial x_{50}/\partial b = (\lambda^{50} - 1)/(\lambda - 1) \approx 18155.8$. "
+              r"With $E_{50} = (\sigma(x_{50}) - 0.7)^2$ the gradient norm is $\approx 779$ at $b^*$, $\approx 58.6$ "
+              r"at $b^* + 10^{-4}$ and $\approx 0.19$ at $b^* + 10^{-2}$: a cliff in the error surface.",
     latex=r"\frac{\partial x_{50}}{\partial b} = \frac{\lambda^{50} - 1}{\lambda - 1} \approx 18155.8,"
           r"\quad \|\nabla E_{50}\|: 779 \to 58.6 \to 0.19",
     source=PASCANU + ", §2.2 (after Doya 1993) and §2.3, eq. 8",
@@ -429,7 +443,8 @@ def _derive_lstm() -> Derivation:
     d = Derivation()
     c, f, i, g = sympy.symbols("c_{t-1} f_t i_t g_t", real=True)
     d.equal("With $h_{t-1}$ and $x_t$ held fixed no gate depends on $c_{t-1}$, so one unit of "
-            "$c_t = f_t c_{t-1} + i_t g_t$ gives", sympy.diff(f * c + i * g, c), f)
+            "$c_t = f_t c_{t-1} + i_t g_t$ gives", sympy.Derivative(f * c + i * g, c), f,
+            simplify=lambda e: sympy.simplify(e.doit()), label=r"\frac{\partial c_t}{\partial c_{t-1}}")
     d.say("and the cell Jacobian is diagonal:", r"\frac{\partial c_t}{\partial c_{t-1}} = \operatorname{diag}(f_t)")
     d.say("Without a forget gate ($f \\equiv 1$, the 1997 cell) and with no gate recurrence "
           "($W_{hh} = 0$), every step multiplies the error on the cell by exactly 1 and adds 0: "
@@ -501,9 +516,9 @@ register(Theorem(
     id="lstm-cell-path",
     family=FAMILY.id,
     title="The LSTM cell path: the forget gate and the constant error carousel",
-    statement="In a forget-gate LSTM, with h_(t−1) held fixed, ∂c_t/∂c_(t−1) = diag(f_t) exactly; "
-              "with f ≡ 1 and no gate recurrence, the error reaching c_T flows back to c_0 unchanged "
-              "(the constant error carousel).",
+    statement=r"In a forget-gate LSTM, with $h_{t-1}$ held fixed, $\partial c_t/\partial c_{t-1} = "
+              r"\operatorname{diag}(f_t)$ exactly; with $f \equiv 1$ and no gate recurrence, the error reaching "
+              r"$c_T$ flows back to $c_0$ unchanged (the constant error carousel).",
     latex=r"\frac{\partial c_t}{\partial c_{t-1}}\Big|_{h_{t-1}} = \operatorname{diag}(f_t)",
     source="Hochreiter & Schmidhuber (1997), Long short-term memory, §4; Gers, Schmidhuber & "
            "Cummins (2000), Learning to forget",

@@ -28,25 +28,30 @@ def _derive() -> Derivation:
     g1, g2, tau, lr, c = sympy.symbols("g_1 g_2 tau eta c", positive=True)
     g = sympy.Matrix([g1, g2])
     clipped = g * tau / sympy.sqrt(g1 ** 2 + g2 ** 2)
-    d.equal("Norm clipping rescales g to norm τ when ‖g‖ > τ, so one SGD step moves θ by exactly "
-            "η·τ then (and by η‖g‖ < ητ otherwise):", sympy.sqrt((lr * clipped).dot(lr * clipped)), lr * tau)
-    d.equal("Value clipping bounds every entry by c, so over d = 2 parameters the step is at most "
-            "η·c·√d:", sympy.sqrt((lr * c) ** 2 + (lr * c) ** 2), lr * c * sympy.sqrt(2))
+    d.equal(r"Norm clipping rescales $g$ to norm $\tau$ when $\|g\| > \tau$, so one SGD step moves $\theta$ by "
+            r"exactly $\eta\tau$ then (and by $\eta\|g\| < \eta\tau$ otherwise):",
+            sympy.sqrt((lr * clipped).dot(lr * clipped)), lr * tau,
+            names={g1 ** 2 + g2 ** 2: sympy.Symbol(r"\|g\|^2")})
+    d.equal(r"Value clipping bounds every entry by $c$, so over $d = 2$ parameters the step is at most "
+            r"$\eta c\sqrt d$:", sympy.sqrt(sympy.Add(*[(lr * c) ** 2] * 2, evaluate=False), evaluate=False),
+            lr * c * sympy.sqrt(2))
     b_star = cliff.unstable_bias()
     runs = {clip: cliff.train(b_star, clip=clip, threshold=threshold, **SCENARIO)
             for clip, threshold in (("none", 1.0), ("value", cliff.VALUE_THRESHOLD), ("norm", NORM_THRESHOLD))}
-    rows = [r"\begin{array}{l|l|l}", r"\text{run} & \|\Delta\theta\|_2 \text{ per step} & E_{50} \text{ before each step} \\ \hline"]
-    for clip, run in runs.items():
-        rows.append(f"\\text{{{clip}}} & {', '.join(f'{v:.3g}' for v in run.step_sizes)} & "
-                    f"{', '.join(f'{v:.3g}' for v in run.losses)} \\\\")
+    rows = [r"\begin{array}{l|l}"]
+    for rule, field, heading in (("", "step_sizes", r"\|\Delta\theta\|_2 \text{ per step}"),
+                                 (r"\hline ", "losses", r"E_{50} \text{ before each step}")):
+        rows.append(rf"{rule}\text{{run}} & {heading} \\ \hline")
+        rows += [f"\\text{{{clip}}} & {', '.join(f'{v:.3g}' for v in getattr(run, field))} \\\\"
+                 for clip, run in runs.items()]
     rows.append(r"\end{array}")
-    d.say(f"Five SGD steps (η = {SCENARIO['lr']}) on θ = (w, b) from the cliff's b*: unclipped, value-clipped "
-          f"at {cliff.VALUE_THRESHOLD:g}, norm-clipped at τ = {NORM_THRESHOLD:g}.", "\n   ".join(rows))
+    d.say(f"Five SGD steps ($\\eta = {SCENARIO['lr']}$) on $\\theta = (w, b)$ from the cliff's $b^*$: unclipped, "
+          f"value-clipped at {cliff.VALUE_THRESHOLD:g}, norm-clipped at $\\tau = {NORM_THRESHOLD:g}$.", "\n".join(rows))
     largest = float(runs["none"].step_sizes.max())
-    d.holds(f"The unclipped run's first step is {largest:.4g}, over 100 times ητ: the gradient of ≈ 779 "
-            "throws θ off the cliff into a flat, saturated region where it stops learning.",
+    d.holds(f"The unclipped run's first step is {largest:.4g}, over 100 times $\\eta\\tau$: the gradient of "
+            "$\\approx 779$ throws $\\theta$ off the cliff into a flat, saturated region where it stops learning.",
             largest > 100 * step_bound("norm", NORM_THRESHOLD, SCENARIO["lr"]))
-    d.holds("Every clipped step stays within its bound, and norm clipping keeps lowering E_50.",
+    d.holds("Every clipped step stays within its bound, and norm clipping keeps lowering $E_{50}$.",
             np.all(runs["norm"].step_sizes <= step_bound("norm", NORM_THRESHOLD, SCENARIO["lr"]) * (1 + 4 * EPS64))
             and np.all(runs["value"].step_sizes <= step_bound("value", cliff.VALUE_THRESHOLD, SCENARIO["lr"]) * (1 + 4 * EPS64))
             and np.all(np.diff(runs["norm"].losses[1:]) < 0))
@@ -79,9 +84,10 @@ register(Theorem(
     id="clipping-tames-the-cliff",
     family=FAMILY.id,
     title="Clipping tames the cliff",
-    statement="SGD on Pascanu's single recurrent unit: with norm clipping at τ every step moves the "
-              "parameters at most lr·τ, with value clipping at c at most lr·c·√d, whatever the gradient; "
-              "unclipped, the gradient of ≈ 779 at the cliff throws the parameters ≈ 78 away in one step.",
+    statement=r"SGD on Pascanu's single recurrent unit: with norm clipping at $\tau$ every step moves the "
+              r"parameters at most $\eta\,\tau$, with value clipping at $c$ at most $\eta\,c\sqrt d$, whatever the "
+              r"gradient; unclipped, the gradient of $\approx 779$ at the cliff throws the parameters $\approx 78$ "
+              "away in one step.",
     latex=r"\|\theta_{k+1} - \theta_k\|_2 \le \eta\,\tau",
     source="Pascanu, Mikolov & Bengio (2013), §3.2, Algorithm 1 and Figure 6",
     kind="bound",
