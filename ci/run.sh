@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What CI runs, from a clean clone: a fresh virtual environment, the CPU build
-# of torch first, the project with its test and plots extras, the README's test
-# command, the main job, then the derivations' staleness check and the report.
+# of torch first, the project with its test and plots extras, MathJax (Node), the
+# README's test command, the main job, then the derivations' staleness check and the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,8 @@ source "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet torch==2.13.0          # the CPU build, before anything can pull a CUDA one
 python -m pip install --quiet -c ci/constraints.txt ".[plots]"
+# MathJax 3 for tests/test_derivations_render.py (typesets every formula of derivations/ as GitHub does)
+npm install --silent --no-save --prefix ci mathjax-full@3.2.2
 
 # The README's test command, verbatim (tests/test_readme.py keeps the two equal):
 pip install -c ci/constraints.txt ".[test]" && python -m pytest
