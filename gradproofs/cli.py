@@ -74,8 +74,18 @@ def _row(record: dict) -> tuple:
     """A record as a row of the table: the fraction used, and the raw figure in its unit."""
     worst = record["used"] is not None
     return (record["id"], record["kind"], record["device"], "+".join(record["engines"]), str(record["examples"]),
-            f"{record['used']:.3g}" if worst else "-", f"{record['raw']:.4g} {record['unit']}" if worst else "-",
+            f"{record['used']:.3g}" if worst else "-", f"{_figure(record['raw'])} {record['unit']}" if worst else "-",
             "pass" if record["verdict"] == "pass" else "FAIL")
+
+
+def _figure(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits, or as many more as it takes not to show 1 for a
+    figure that is not 1 (a bound exceeded within rounding: 1.0000000005 of the bound)."""
+    shown = f"{value:.{digits}g}"
+    while shown == "1" and value != 1 and digits < 17:
+        digits += 1
+        shown = f"{value:.{digits}g}"
+    return shown
 
 
 def _print_table(records: list) -> None:

@@ -149,3 +149,8 @@ def test_a_seed_repeats_the_run_and_a_random_one_is_printed(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["verify", "--seed", "-1"])
     assert "--seed must be a non-negative integer" in capsys.readouterr().err
+
+
+def test_the_table_shows_a_bound_met_within_rounding_apart_from_one_met_exactly():
+    assert [cli._figure(v) for v in (1.0, 1.0000000004819196, 0.9999999953603679, 1.00085, 2.2e-16)] == [
+        "1", "1.0000000005", "0.999999995", "1.001", "2.2e-16"]

@@ -549,9 +549,10 @@ def _check_layer_ratio(data, device: str) -> Evidence:
                                                    8 * EPS["float64"], reason="eight roundings")).worse(evidence)
         # Below the underflow floor, subnormal roundings are not relative ones: not judged (as assert_close).
         if scale > underflow_floor(FORMATS["float64"]):
-            if abs(db[0]) > scale * (1 + 8 * EPS["float64"]):
+            allowed = scale * (1 + 8 * EPS["float64"])
+            if abs(db[0]) > allowed:
                 raise Mismatch(f"{name}: |∂C/∂b₁| = {abs(db[0])!r} exceeds |∂C/∂b₃|·|w₂w₃|/16 = {scale!r}")
-            evidence = evidence.worse(Evidence.bound(abs(db[0]), scale, allowed=scale * (1 + 8 * EPS["float64"])))
+            evidence = evidence.worse(Evidence.bound(abs(db[0]), scale, allowed=allowed))
     return evidence
 
 

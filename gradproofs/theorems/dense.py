@@ -275,7 +275,7 @@ def _check_speed_of_learning(data, device: str) -> Evidence:
     if not np.all(ratios < SPEED_RATIO_LIMIT):
         raise Mismatch(f"speeds {values.tolist()} (k = {k}, seed {seed}): ratios {ratios.tolist()} "
                        f"are not all below {SPEED_RATIO_LIMIT}")
-    return Evidence.within(ratios.max(), SPEED_RATIO_LIMIT, "speed ratio ‖δ^l‖/‖δ^(l+1)‖")
+    return Evidence.within(ratios.max(), SPEED_RATIO_LIMIT, "ratio ‖δ^l‖/‖δ^(l+1)‖")
 
 
 register(Theorem(
@@ -419,7 +419,7 @@ def _check_residual(data, device: str) -> Evidence:
                            f"leave [{low!r}, {high!r}] (ε = {epsilon}, {depth} blocks)")
         # The band as two bounds: (1 − ε)^L ≤ σ_min + rounding and σ_max ≤ (1 + ε)^L + rounding.
         evidence = Evidence.bound(low, singular.min(), allowed=singular.min() + rounding,
-                                  unit="(1 − ε)^L of σ_min").worse(evidence)
+                                  unit="ratio (1 − ε)^L/σ_min").worse(evidence)
         evidence = Evidence.bound(singular.max(), high, allowed=high + rounding, unit="of (1 + ε)^L").worse(evidence)
     if epsilon == 0 and not np.array_equal(numpy_jacobian, np.eye(n)):
         raise Mismatch(f"with F ≡ 0 the Jacobian is not exactly I: {numpy_jacobian!r}")

@@ -661,7 +661,8 @@ def _check_clipped_updates(data, device: str) -> Evidence:
             entry = float(np.max(np.abs(steps)))
             if not entry <= entry_bound + rounding:
                 raise Mismatch(f"{engine}: an update entry {entry!r} exceeds lr·15 = {entry_bound!r}")
-            evidence = Evidence.bound(entry, entry_bound, allowed=entry_bound + rounding, unit="of lr·c").worse(evidence)
+            evidence = Evidence.bound(entry, entry_bound, allowed=entry_bound + rounding,
+                                      unit="of lr·c").worse(evidence)
         if not length <= bound + rounding:
             raise Mismatch(f"{engine}: the update's length {length!r} exceeds its bound {bound!r} ({clip} "
                            f"clipping at {threshold!r}, P = {count})")

@@ -121,7 +121,8 @@ def _check_bptt(data, device: str) -> Evidence:
                 and torch.backends.cudnn.allow_tf32
             result = engine(*problem, dL_dh, activation=activation, dtype=dtype)
             agreements.append(reference.assert_matches(f"{name} {dtype} ({device})", result,
-                                                       precision="tf32" if tf32 else dtype, derivative_from_output=True))
+                                                       precision="tf32" if tf32 else dtype,
+                                                       derivative_from_output=True))
     return Evidence.agreement(Agreement.worst(agreements))
 
 
@@ -193,7 +194,7 @@ def _check_jacobian_bound(data, device: str) -> Evidence:
                        f"({activation}, σ_max = {sigma})")
     if norms.max() > 1 + rounding and not gamma * sigma > 1:
         raise Mismatch(f"the Jacobian exploded (‖·‖₂ = {norms.max()!r}) with γσ_max = {gamma * sigma} ≤ 1")
-    # (The second check follows from the first when γσ_max ≤ 1: the first is the allowance that binds.)
+    # When γσ_max ≤ 1 the bound is at most 1: the first check binds before the second.
     return Evidence.bound(norms.max(), bound, allowed=bound * (1 + rounding))
 
 
@@ -313,7 +314,7 @@ def _check_sandwich(data, device: str) -> Evidence:
     rounding = 4 * EPS64 * (power + 1) * (hidden + 2)  # l products of H × H matrices, and an SVD
     if lower > middle * (1 + rounding) or middle > top * (1 + rounding) + 1e-300:
         raise Mismatch(f"ρ(W)^l = {rho ** power!r}, ‖W^l‖₂ = {middle!r}, ‖W‖₂^l = {top!r} (l = {power})")
-    return Evidence.bound(lower, middle, allowed=middle * (1 + rounding), unit="of ‖W^l‖₂").worse(
+    return Evidence.bound(lower, middle, allowed=middle * (1 + rounding), unit="ratio ρ(W)^l/‖W^l‖₂").worse(
         Evidence.bound(middle, top, allowed=top * (1 + rounding) + 1e-300, unit="of ‖W‖₂^l"))
 
 
