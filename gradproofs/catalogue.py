@@ -169,7 +169,8 @@ class Theorem:
 
     ``check(data, device)`` draws its inputs with ``data.draw(..., label=...)``,
     asserts the statement (raising :class:`gradproofs.Mismatch`) and returns
-    the :class:`Evidence` of that example. ``uses_torch`` theorems are checked
+    the :class:`Evidence` of that example: the fraction of the check's
+    allowance it used, more than 1 exactly where the check raises. ``uses_torch`` theorems are checked
     on every device; the others on the CPU alone. ``optional_engines`` names
     the frameworks of :mod:`gradproofs.frameworks` (JAX, TensorFlow) whose
     engines ``check`` also runs where they are installed, on the CPU:
