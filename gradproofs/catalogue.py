@@ -136,30 +136,65 @@ class Derivation:
 
 @dataclass(frozen=True)
 class Evidence:
-    """One example's outcome: an error (smaller is better) or a bound's slack."""
+    """One example's outcome: the fraction of its allowance the check used, and what it measured.
 
-    metric: str  # "error", "slack" or "standard errors"
-    value: float
+    ``used`` is the measured figure divided by what the check allows for it:
+    at most 1 passes, above 1 the check raises :class:`gradproofs.Mismatch`,
+    so a near miss (0.98) reads apart from a comfortable pass (10⁻³) in every
+    theorem alike. ``raw`` is the figure itself, in ``unit`` ("of the scale",
+    "grid steps", "standard errors", "of the bound", …). A check that asserts
+    several things reports the one that used the most of its allowance.
+    """
+
+    used: float
+    raw: float
+    unit: str
 
     @staticmethod
-    def error(value: float) -> "Evidence":
-        return Evidence("error", float(value))
+    def within(raw: float, allowance: float, unit: str) -> "Evidence":
+        """A figure the check allows up to ``allowance``: used = raw/allowance (an exact 0 uses
+        none of an allowance of 0)."""
+        return Evidence(_fraction(raw, allowance), float(raw), unit)
 
     @staticmethod
-    def slack(value: float) -> "Evidence":
-        return Evidence("slack", float(value))
+    def bound(value: float, bound: float, *, allowed: float | None = None, unit: str = "of the bound") -> "Evidence":
+        """A statement value ≤ bound, checked as value ≤ ``allowed`` (the bound with the check's
+        rounding allowance, such as bound·(1 + 4(L + 1)ε); by default the bound itself):
+        raw = value/bound, used = value/allowed."""
+        return Evidence(_fraction(value, bound if allowed is None else allowed), _fraction(value, bound), unit)
 
     @staticmethod
-    def standard_errors(value: float) -> "Evidence":
-        """How many standard errors a statistical estimate lies from its prediction."""
-        return Evidence("standard errors", float(value))
+    def standard_errors(off: float, band: float) -> "Evidence":
+        """An estimate ``off`` standard errors from its prediction, accepted within ±``band``
+        (:func:`gradproofs.statistics.assert_in_band`): used = |off|/band."""
+        return Evidence.within(abs(off), band, "standard errors")
+
+    @staticmethod
+    def agreement(agreement) -> "Evidence":
+        """An engine judged against exact values (a :class:`gradproofs.compare.Agreement`): used is
+        the largest fraction of its tolerance an entry used, raw the largest error as a fraction
+        of its entry's scale."""
+        return Evidence(agreement.used, agreement.error, "of the scale")
+
+    @staticmethod
+    def vacuous(unit: str) -> "Evidence":
+        """An example on which the check had nothing to measure (a network of one layer, every
+        entry underflowed): none of the allowance used."""
+        return Evidence(0.0, 0.0, unit)
 
     def worse(self, other: "Evidence | None") -> "Evidence":
+        """Whichever used more of its allowance (NaN counts as the most)."""
         if other is None:
             return self
-        if self.metric != "slack":
-            return self if _gt(self.value, other.value) else other
-        return self if _gt(other.value, self.value) else other
+        return self if _gt(self.used, other.used) else other
+
+
+def _fraction(part: float, whole: float) -> float:
+    """part/whole, with 0/0 = 0 and part/0 = ∞ for part > 0."""
+    part, whole = float(part), float(whole)
+    if part == 0:
+        return 0.0
+    return part / whole if whole != 0 else math.copysign(math.inf, part)
 
 
 def _gt(a: float, b: float) -> bool:
@@ -172,7 +207,8 @@ class Theorem:
 
     ``check(data, device)`` draws its inputs with ``data.draw(..., label=...)``,
     asserts the statement (raising :class:`gradproofs.Mismatch`) and returns
-    the :class:`Evidence` of that example. ``uses_torch`` theorems are checked
+    the :class:`Evidence` of that example: the fraction of the check's
+    allowance it used, more than 1 exactly where the check raises. ``uses_torch`` theorems are checked
     on every device; the others on the CPU alone. ``optional_engines`` names
     the frameworks of :mod:`gradproofs.frameworks` (JAX, TensorFlow) whose
     engines ``check`` also runs where they are installed, on the CPU:
@@ -292,12 +328,16 @@ def property_test(theorem: Theorem, device: str, run: Run | None = None):
     return test
 
 
-def verify(theorem: Theorem, device: str, *, max_examples: int) -> Run:
-    """Run a theorem's property with ``max_examples``, collecting the evidence."""
+def verify(theorem: Theorem, device: str, *, max_examples: int, seed: int | None = None) -> Run:
+    """Run a theorem's property with ``max_examples``, collecting the evidence; with ``seed``,
+    Hypothesis draws the same examples on every run (``hypothesis.seed``)."""
     from hypothesis import HealthCheck, settings
+    from hypothesis import seed as seeded
 
     run = Run(theorem, device)
     test = property_test(theorem, device, run)
+    if seed is not None:
+        test = seeded(seed)(test)
     configured = settings(
         max_examples=max_examples,
         deadline=None,

@@ -40,29 +40,117 @@ def _progress(index: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def _format_evidence(run) -> str:
-    if run.worst is None:
-        return "-"
-    if run.worst.metric == "standard errors":
-        return f"{run.worst.value:.2f} SE off"
-    return f"{run.worst.metric} {run.worst.value:.2e}"
+def _verify_one(theorem_id: str, device: str, max_examples: int, seed: int) -> dict:
+    """Derive and check one theorem on one device: its record, as ``--json`` writes it."""
+    import time
 
-
-def _verify_one(theorem_id: str, device: str, max_examples: int) -> tuple:
-    """Derive and check one theorem on one device: its table row and its failure (text), if any."""
     from gradproofs import catalogue
 
     theorem = catalogue.get(theorem_id)
+    start = time.perf_counter()
     try:
         catalogue.derivation(theorem)
         derived = None
     except AssertionError as failure:
         derived = failure
-    run = catalogue.verify(theorem, device, max_examples=max_examples)
+    run = catalogue.verify(theorem, device, max_examples=max_examples, seed=seed)
     failure = derived or run.failure
-    verdict = "pass" if run.passed and derived is None else "FAIL"
-    return ((theorem.id, theorem.kind, device, "+".join(theorem.engines_on(device)), str(run.examples),
-             _format_evidence(run), verdict), None if failure is None else str(failure))
+    worst = run.worst
+    return {"id": theorem.id, "family": theorem.family, "kind": theorem.kind, "device": device,
+            "engines": list(theorem.engines_on(device)), "examples": run.examples,
+            "used": None if worst is None else worst.used, "raw": None if worst is None else worst.raw,
+            "unit": None if worst is None else worst.unit,
+            "verdict": "pass" if run.passed and derived is None else "fail",
+            "failure": None if failure is None else _failure_text(failure), "seed": seed,
+            "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _failure_text(failure: BaseException) -> str:
+    """The failure's message and the notes Hypothesis attached (the falsifying example)."""
+    return "\n".join([str(failure), *getattr(failure, "__notes__", [])])
+
+
+def _row(record: dict) -> tuple:
+    """A record as a row of the table: the fraction used, and the raw figure in its unit."""
+    worst = record["used"] is not None
+    return (record["id"], record["kind"], record["device"], "+".join(record["engines"]), str(record["examples"]),
+            f"{record['used']:.3g}" if worst else "-", f"{_figure(record['raw'])} {record['unit']}" if worst else "-",
+            "pass" if record["verdict"] == "pass" else "FAIL")
+
+
+def _figure(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits, or as many more as it takes not to show 1 for a
+    figure that is not 1 (a bound exceeded within rounding: 1.0000000005 of the bound)."""
+    shown = f"{value:.{digits}g}"
+    while shown == "1" and value != 1 and digits < 17:
+        digits += 1
+        shown = f"{value:.{digits}g}"
+    return shown
+
+
+def _print_table(records: list) -> None:
+    rows = [_row(record) for record in records]
+    headers = ("theorem", "kind", "device", "engines compared", "examples", "used", "worst", "verdict")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _json_number(value):
+    """A finite number as it is; ∞ and NaN as null (JSON has no literal for them)."""
+    import math
+
+    return value if value is None or math.isfinite(value) else None
+
+
+def _write_json(path: str, records: list, *, seed: int, max_examples: int) -> None:
+    import json
+
+    failed = sum(record["verdict"] == "fail" for record in records)
+    document = {"command": "gradproofs verify", "seed": seed, "max_examples": max_examples,
+                "passed": len(records) - failed, "failed": failed,
+                "results": [{**record, "used": _json_number(record["used"]), "raw": _json_number(record["raw"])}
+                            for record in records]}
+    Path(path).write_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+                          encoding="utf-8")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` without the control characters XML 1.0 cannot hold (tab and newlines stay)."""
+    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 32)
+
+
+def _write_junit(path: str, records: list, *, seed: int, max_examples: int) -> None:
+    """A JUnit XML report: one testsuite, one testcase per theorem and device (classname: the family)."""
+    import xml.etree.ElementTree as ET
+
+    failed = sum(record["verdict"] == "fail" for record in records)
+    counts = {"tests": str(len(records)), "failures": str(failed), "errors": "0", "skipped": "0",
+              "time": f"{sum(record['seconds'] for record in records):.3f}"}
+    root = ET.Element("testsuites", name="gradproofs verify", **counts)
+    suite = ET.SubElement(root, "testsuite", name="gradproofs verify", **counts)
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("seed", seed), ("max_examples", max_examples)):
+        ET.SubElement(properties, "property", name=name, value=str(value))
+    for record in records:
+        case = ET.SubElement(suite, "testcase", classname=record["family"],
+                             name=f"{record['id']}[{record['device']}]", time=f"{record['seconds']:.3f}")
+        properties = ET.SubElement(case, "properties")
+        for name in ("kind", "device", "engines", "examples", "used", "raw", "unit", "seed"):
+            value = record[name]
+            value = "+".join(value) if name == "engines" else "" if value is None else str(value)
+            ET.SubElement(properties, "property", name=name, value=_xml_text(value))
+        if record["verdict"] == "fail":
+            text = _xml_text(record["failure"] or "failed")
+            failure = ET.SubElement(case, "failure", message=text.split("\n", 1)[0][:500])
+            failure.text = text
+        row = _row(record)
+        ET.SubElement(case, "system-out").text = _xml_text(
+            f"{record['examples']} examples; used {row[5]} of the allowance; worst {row[6]}; "
+            f"Hypothesis seed {record['seed']}")
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def _verify(args) -> int:
@@ -74,6 +162,7 @@ def _verify(args) -> int:
     except ValueError as error:
         print(f"gradproofs verify: {error}", file=sys.stderr)
         return 2
+    seed = args.seed if args.seed is not None else _random_seed()
     plan = [(t.id, d) for t in selected for d in (device_list if t.uses_torch else ["cpu"]) if d in device_list]
     if args.jobs > 1:
         import multiprocessing
@@ -81,30 +170,35 @@ def _verify(args) -> int:
 
         results = {}
         with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_verify_one, theorem_id, device, args.max_examples): (theorem_id, device)
+            futures = {pool.submit(_verify_one, theorem_id, device, args.max_examples, seed): (theorem_id, device)
                        for theorem_id, device in plan}
             for index, future in enumerate(as_completed(futures), 1):
                 theorem_id, device = futures[future]
                 results[futures[future]] = future.result()
                 _progress(index, len(plan), f"{theorem_id} on {device}")
-        outcomes = [results[step] for step in plan]
+        records = [results[step] for step in plan]
     else:
-        outcomes = []
+        records = []
         for index, (theorem_id, device) in enumerate(plan, 1):
             _progress(index, len(plan), f"{theorem_id} on {device}")
-            outcomes.append(_verify_one(theorem_id, device, args.max_examples))
-    rows = [row for row, _ in outcomes]
-    headers = ("theorem", "kind", "device", "engines compared", "examples", "worst", "verdict")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
-    failures = [(row, failure) for row, failure in outcomes if row[6] != "pass"]
-    for row, failure in failures:
-        print(f"\n{row[0]} on {row[2]} failed:\n{failure}")
-    print(f"\n{len(rows) - len(failures)} passed, {len(failures)} failed")
+            records.append(_verify_one(theorem_id, device, args.max_examples, seed))
+    _print_table(records)
+    failures = [record for record in records if record["verdict"] == "fail"]
+    for record in failures:
+        print(f"\n{record['id']} on {record['device']} failed:\n{record['failure']}")
+    print(f"\n{len(records) - len(failures)} passed, {len(failures)} failed "
+          f"(Hypothesis seed {seed}: --seed {seed} draws the same examples)")
+    if args.json:
+        _write_json(args.json, records, seed=seed, max_examples=args.max_examples)
+    if args.junit_xml:
+        _write_junit(args.junit_xml, records, seed=seed, max_examples=args.max_examples)
     return 1 if failures else 0
+
+
+def _random_seed() -> int:
+    import secrets
+
+    return secrets.randbelow(2 ** 32)
 
 
 def _report(args) -> int:
@@ -220,6 +314,12 @@ def parser() -> argparse.ArgumentParser:
                         help=f"Hypothesis examples per theorem and device (default {DEFAULT_MAX_EXAMPLES})")
     verify.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="check N theorems at a time, each in its own process (default 1)")
+    verify.add_argument("--seed", type=int, metavar="N",
+                        help="the Hypothesis seed, so that a run can be repeated (default: a random one, printed)")
+    verify.add_argument("--json", metavar="FILE",
+                        help="also write one record per theorem and device as JSON to FILE")
+    verify.add_argument("--junit-xml", metavar="FILE",
+                        help="also write a JUnit XML report to FILE (one testcase per theorem and device)")
     verify.set_defaults(run=_verify)
 
     report = commands.add_parser("report", help="draw the figures (needs the plots extra)")
@@ -254,6 +354,8 @@ def main(argv=None) -> int:
         parser().error("--max-examples must be at least 1")
     if getattr(args, "jobs", 1) < 1:
         parser().error("--jobs must be at least 1")
+    if (getattr(args, "seed", None) or 0) < 0:
+        parser().error("--seed must be a non-negative integer")
     return args.run(args)
 
 

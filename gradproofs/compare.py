@@ -13,7 +13,7 @@ translated to a user's conventions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -61,13 +61,35 @@ def underflow_floor(precision: Format) -> float:
     return precision.smallest_normal / precision.eps * 1e3
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """How far an engine's values lie from the exact ones, at worst over the entries compared.
+
+    ``used`` = max_i e_i / tolerance_i, the largest fraction of its tolerance an
+    entry used (at most 1 when the judge passed; an error of 0 uses none of a
+    tolerance of 0), and ``error`` = max_i e_i, the largest scaled error, where
+    e_i = |got_i − exact_i| / scale_i. The two maxima may fall on different entries.
+    """
+
+    used: float = 0.0
+    error: float = 0.0
+
+    @staticmethod
+    def worst(agreements: Iterable["Agreement"]) -> "Agreement":
+        """The agreement of several comparisons together: the maximum of each figure (none: 0 and 0)."""
+        agreements = list(agreements)
+        return Agreement(max((a.used for a in agreements), default=0.0),
+                         max((a.error for a in agreements), default=0.0))
+
+
 def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
-                 precision: Format | str | None = None) -> float:
-    """max_i |got_i − expected_i| / scale_i, asserted ≤ ``tolerance`` (a number or one per entry).
+                 precision: Format | str | None = None) -> Agreement:
+    """e_i = |got_i − expected_i| / scale_i, asserted ≤ ``tolerance`` (a number or one per entry).
 
     Entries whose scale is below :func:`underflow_floor` of ``precision`` (by
     default the format ``got`` is stored in; the gradient itself underflows it)
-    are not compared. Returns the worst scaled error.
+    are not compared. Returns the :class:`Agreement`: the largest e_i/tolerance_i
+    and the largest e_i.
     """
     got_np = to_numpy(got).ravel()
     expected_np = to_numpy(expected).ravel()
@@ -95,7 +117,7 @@ def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
             f"Worst absolute error {np.max(finite):.3g} at index {int(np.argmax(finite))}, "
             f"worst relative error {np.nanmax(np.where(compared, relative, 0)):.3g}."
         )
-    return float(error[worst]) if error.size else 0.0
+    return Agreement(float(excess[worst]), float(np.max(error))) if error.size else Agreement()
 
 
 # --- one judging interface ---------------------------------------------------------------
@@ -147,7 +169,7 @@ def _describe(value) -> str:
 
 
 def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *, precision: Format | str,
-          reason: str) -> float:
+          reason: str) -> Agreement:
     """Compare ``got[label]`` with ``expected[label]`` for every label; raise Mismatch on the worst entry.
 
     Shapes first (a Mismatch names the array, its shape and the expected one).
@@ -156,8 +178,9 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
     sequence, a gate the cell does not have): only 0 is accepted there. Then
     the arrays are cut into rows along their last axis, each named
     ``label[i][j]…``, and compared worst row first, so the message names the
-    entry furthest over its tolerance. Returns the worst error as a fraction of
-    each entry's scale. A Mismatch carries ``label`` (the array it is about)
+    entry furthest over its tolerance. Returns the :class:`Agreement` of all
+    the entries (the largest fraction of its tolerance one used, the largest
+    error as a fraction of its scale). A Mismatch carries ``label`` (the array it is about)
     and ``kind`` ("shape" or "values").
     """
     rows = []  # (label, got, exact, scale, tolerance), one per row along the last axis
@@ -199,14 +222,14 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
             ratio = np.nan_to_num(np.abs(value - exact) / (scale * tolerance), nan=np.inf)
         return float(np.max(np.where(scale > floor, ratio, 0.0), initial=0.0))
 
-    worst = 0.0
+    agreements = []
     for (label, value, exact, scale, tolerance), field in sorted(zip(rows, fields), key=lambda pair: excess(pair[0]),
                                                                  reverse=True):
         try:
-            worst = max(worst, assert_close(label, value, exact, scale, tolerance, reason=reason, precision=precision))
+            agreements.append(assert_close(label, value, exact, scale, tolerance, reason=reason, precision=precision))
         except Mismatch as failure:
             raise _tagged(failure, field, "values") from None
-    return worst
+    return Agreement.worst(agreements)
 
 
 def _tagged(failure: Mismatch, label: str, kind: str) -> Mismatch:
@@ -312,8 +335,9 @@ class Reference:
         return out
 
     def assert_matches(self, name: str, result: Any, *, precision: Format | str, derivative_from_output: bool,
-                       fields=None) -> float:
-        """Compare an engine's gradients with the exact ones; raise Mismatch on the worst entry.
+                       fields=None) -> Agreement:
+        """Compare an engine's gradients with the exact ones; raise Mismatch on the worst entry, else
+        return their :class:`Agreement`.
 
         ``result`` is a mapping or an object with the ``fields`` (default
         :attr:`FIELDS`); a field with one array per layer must be a sequence

@@ -1,5 +1,7 @@
 """The suite parametrized over the catalogue: every derivation, every property on every device."""
 
+import dataclasses
+
 import pytest
 
 from gradproofs import catalogue, render
@@ -24,9 +26,17 @@ def _pairs():
 def test_property(theorem, uses_torch, device):
     if not uses_torch and device != "cpu":
         pytest.skip(f"{theorem.id} has no torch engine; it runs on the cpu alone")
-    run = catalogue.Run(theorem, device)
-    catalogue.property_test(theorem, device, run)()
-    assert run.examples > 0
+    evidence = []
+
+    def check(data, device):
+        evidence.append(theorem.check(data, device))
+        return evidence[-1]
+
+    catalogue.property_test(dataclasses.replace(theorem, check=check), device)()
+    assert evidence
+    for outcome in evidence:  # an example that passed used at most its whole allowance
+        assert isinstance(outcome, Evidence) and outcome.unit, outcome
+        assert 0 <= outcome.used <= 1, f"{theorem.id}: {outcome}"
 
 
 def test_derivations_folder_is_in_sync(pytestconfig):
@@ -82,7 +92,7 @@ def test_verify_reports_a_false_statement_as_failed():
         value = data.draw(st.integers(0, 10), label="value")
         if value > 5:
             raise Mismatch(f"{value} > 5")
-        return Evidence.error(value)
+        return Evidence.within(value, 5, "units")
 
     theorem = Theorem("false-on-purpose", "chain", "t", "s", "l", "src", "bound", ("numpy",),
                       Derivation, check, uses_torch=False)
@@ -91,8 +101,8 @@ def test_verify_reports_a_false_statement_as_failed():
 
 
 def test_evidence_keeps_the_worst():
-    assert Evidence.error(1e-3).worse(Evidence.error(1e-9)).value == 1e-3
-    assert Evidence.slack(0.5).worse(Evidence.slack(0.1)).value == 0.1
+    assert Evidence.within(1e-3, 1, "u").worse(Evidence.within(1e-9, 1, "u")).raw == 1e-3
+    assert Evidence.bound(0.5, 1).worse(Evidence.bound(0.9, 1)).raw == 0.9
 
 
 def test_sources_have_no_invalid_escapes_and_documents_no_control_characters(pytestconfig):

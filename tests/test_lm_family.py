@@ -6,7 +6,7 @@ from hypothesis import Phase, given, settings, strategies as st
 
 from gradproofs import rnn
 from gradproofs.catalogue import Derivation
-from gradproofs.compare import assert_close
+from gradproofs.compare import Agreement, assert_close
 from gradproofs.errors import Mismatch
 from gradproofs.theorems import lm as theorems
 
@@ -35,7 +35,7 @@ def test_at_w_one_the_figures_are_exact_and_at_w_one_hundredth_y_underflows(engi
 @pytest.mark.parametrize("w, steps", [(1.01, 1000), (0.99, 1000), (1.0, 1000), (-1.5, 3), (0.5, 2)])
 def test_the_toy_check_rejects_a_wrong_exponent(w, steps):
     """The check passes the true exponent T − 1 and rejects T and T − 2 (an engine one step off)."""
-    assert theorems._linear_unit_agrees(w, steps, "cpu").value <= 2 * (steps - 1) * theorems.EPS64
+    assert theorems._linear_unit_agrees(w, steps, "cpu").raw <= 2 * (steps - 1) * theorems.EPS64  # of the scale
     for offset in (1, -1):
         with pytest.raises(Mismatch, match="dy/dw"):
             theorems._linear_unit_agrees(w, steps, "cpu", exponent_offset=offset)
@@ -66,7 +66,8 @@ def test_between_one_and_four_relu_explodes_and_the_sigmoid_vanishes():
     problem = _scalar_unit(2.0, np.full(30, 0.1))
     assert rnn.jacobian(*problem, 30, 1, activation="relu")[0, 0, 0] == 2.0 ** 29
     assert 0 < rnn.jacobian(*problem, 30, 1, activation="sigmoid")[0, 0, 0] <= 0.5 ** 29
-    assert theorems._products_agree(problem, 1, "cpu").value > 0
+    evidence = theorems._products_agree(problem, 1, "cpu")  # ReLU exact: the sigmoid's bound is the worst
+    assert evidence.unit == "of the bound" and 0 < evidence.raw < 1
 
 
 def test_relu_is_w_to_the_n_only_while_every_pre_activation_is_positive():
@@ -92,7 +93,7 @@ def test_a_sigmoid_factor_peaking_at_one_half_breaks_the_bound():
 
 def test_a_tolerance_of_zero_admits_no_error():
     """An exact product (T − k = 1, W_h·I) is judged with tolerance 0: one ulp off must fail."""
-    assert assert_close("exact", [0.0, 1.0], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact") == 0.0
+    assert assert_close("exact", [0.0, 1.0], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact") == Agreement(0.0, 0.0)
     with pytest.raises(Mismatch, match=r"exact\[1\]"):
         assert_close("exact", [0.0, np.nextafter(1.0, 2.0)], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact")
 

@@ -1,5 +1,6 @@
 """Packaging promises: a light import, a working command line, strategies that validate."""
 
+import json
 import subprocess
 import sys
 
@@ -243,15 +244,19 @@ def test_the_plugin_gives_a_users_suite_the_profiles_and_the_device_option(profi
         assert runs[0].stdout.split("worst")[1].split()[0] == runs[1].stdout.split("worst")[1].split()[0]
 
 
-def test_verify_runs_theorems_in_parallel_processes_with_the_same_table(capsys):
+def test_verify_runs_theorems_in_parallel_processes_with_the_same_table(capsys, tmp_path):
     arguments = ["verify", "--device", "cpu", "--only", "chain-exploding-example", "sigmoid-derivative-bound",
-                 "--max-examples", "5"]
-    tables = []
+                 "--max-examples", "5", "--seed", "11"]
+    tables, records = [], []
     for jobs in ("1", "2"):
-        assert cli.main([*arguments, "--jobs", jobs]) == 0
+        out = tmp_path / f"jobs{jobs}.json"
+        assert cli.main([*arguments, "--jobs", jobs, "--json", str(out)]) == 0
         lines = capsys.readouterr().out.splitlines()
         tables.append([line.split()[0] + " " + line.split()[-1] for line in lines[2:4]])
+        records.append([{key: value for key, value in record.items() if key != "seconds"}
+                        for record in json.loads(out.read_text(encoding="utf-8"))["results"]])
     assert tables[0] == tables[1] == ["chain-exploding-example pass", "sigmoid-derivative-bound pass"]
+    assert records[0] == records[1]  # one seed, the same examples: the same evidence in one process or several
     with pytest.raises(SystemExit):
         cli.main(["verify", "--jobs", "0"])
     assert "--jobs must be at least 1" in capsys.readouterr().err

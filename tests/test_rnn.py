@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradproofs import activations, rnn
-from gradproofs.compare import assert_close, to_numpy
+from gradproofs.compare import Agreement, assert_close, to_numpy
 from gradproofs.errors import Mismatch
 
 EPS = float(np.finfo(np.float64).eps)
@@ -87,7 +87,8 @@ def test_a_mismatch_names_the_worst_entry_and_its_tolerance():
     problem = _problem(20, 4, 2, 2, 3)
     reference = rnn.reference(*problem, activation="sigmoid")
     result = rnn.bptt(*problem, activation="sigmoid")
-    assert 0 <= reference.assert_matches("bptt", result, precision="float64", derivative_from_output=False) < 1
+    agreement = reference.assert_matches("bptt", result, precision="float64", derivative_from_output=False)
+    assert 0 <= agreement.used <= 1 and 0 <= agreement.error < 1e-8  # a wrong formula errs by O(1) of the scale
     wrong = _perturbed(_perturbed(result, "W_h", (2, 1), 1e-6), "states", (3, 1, 0), 1e-12)
     with pytest.raises(Mismatch) as raised:
         reference.assert_matches("bptt", wrong, precision="float64", derivative_from_output=False)
@@ -117,7 +118,8 @@ def test_a_gradient_that_is_zero_by_structure_must_be_zero():
     """T = 0: nothing reaches h_0, so any non-zero ∂L/∂h_0, however small, is wrong."""
     problem = _problem(22, 0, 2, 2, 3)
     reference = rnn.reference(*problem)
-    assert reference.assert_matches("bptt", rnn.bptt(*problem), precision="float64", derivative_from_output=False) == 0
+    assert reference.assert_matches("bptt", rnn.bptt(*problem), precision="float64",
+                                    derivative_from_output=False) == Agreement(0.0, 0.0)
     with pytest.raises(Mismatch, match="bptt h0\\[1\\]\\[2\\]: got 1e-300, expected 0.0: the entry is 0 by "
                                        "structure"):
         reference.assert_matches("bptt", _perturbed(rnn.bptt(*problem), "h0", (1, 2), 1e-300), precision="float64",
@@ -458,7 +460,8 @@ def test_lstm_reference_holds_the_1997_cell_to_zero_on_the_forget_rows():
     H = problem.h0.shape[1]
     reference = rnn.lstm_reference(*problem, forget_gate=False)
     result = rnn.lstm_backward(*problem, forget_gate=False)
-    assert reference.assert_matches("lstm_backward", result, precision="float64", derivative_from_output=False) < 1
+    agreement = reference.assert_matches("lstm_backward", result, precision="float64", derivative_from_output=False)
+    assert agreement.used <= 1
     assert not np.any(reference.scales()["W_ih"][H:2 * H])  # no term reaches the forget rows
     with pytest.raises(Mismatch, match=f"lstm_backward W_ih\\[{H}\\]\\[0\\]: got 1e-300, expected 0.0"):
         reference.assert_matches("lstm_backward", _perturbed(result, "W_ih", (H, 0), 1e-300), precision="float64",

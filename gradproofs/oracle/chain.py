@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradproofs import _validate, activations, chain, costs
-from gradproofs.compare import judge
+from gradproofs.compare import Agreement, judge
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option
@@ -37,7 +37,7 @@ class Chain(Oracle):
 
         return strategies.chains(max_depth=self.max_depth, activation=self.activation, cost=self.cost)
 
-    def check(self, fn, example) -> float:
+    def check(self, fn, example) -> Agreement:
         reference = cached_reference(example, (self.activation, self.cost),
                                      lambda: chain.reference(*example, activation=self.activation, cost=self.cost))
         judgeable(reference.well_conditioned(conditioning_eps(self.precision)))

@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from gradproofs import _validate
+from gradproofs.compare import Agreement
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS, Format, coarsest, format_of
 
@@ -51,15 +52,19 @@ CONDITIONING_EPS = FORMATS["float32"].eps  # drawn problems must be judgeable at
 
 @dataclass(frozen=True)
 class Report:
-    """What a passing check established."""
+    """What a passing check established: over every example, the largest error as a fraction of
+    its entry's scale, and the largest fraction of its tolerance an entry used (≤ 1; None where
+    the oracle's checks give the error alone)."""
 
     subject: str
     examples: int
     worst_error: float
+    worst_used: float | None = None
 
     def __str__(self) -> str:
+        used = "within tolerance" if self.worst_used is None else f"at most {self.worst_used:.3g} of the tolerance used"
         return (f"{self.subject}: agreed with the reference on {self.examples} examples; "
-                f"worst error {self.worst_error:.3g} of the scale (within tolerance)")
+                f"worst error {self.worst_error:.3g} of the scale ({used})")
 
 
 # --- describing values and callables ------------------------------------------------------
@@ -373,9 +378,10 @@ class Oracle:
         """The Hypothesis strategy of examples."""
         raise NotImplementedError
 
-    def check(self, fn, example) -> float:
-        """Judge fn on one example: the worst error as a fraction of the scale; raise
-        a mismatch (:func:`fail`) on disagreement, ``assume`` away what cannot be judged."""
+    def check(self, fn, example) -> "Agreement | float":
+        """Judge fn on one example: its :class:`gradproofs.compare.Agreement` (or the worst error
+        as a fraction of the scale alone); raise a mismatch (:func:`fail`) on disagreement,
+        ``assume`` away what cannot be judged."""
         raise NotImplementedError
 
     def alternatives(self) -> list:
@@ -429,7 +435,7 @@ class Oracle:
             if not all(isinstance(failure, Failure) for failure in failures):
                 raise
             raise Mismatch(self._report(fn, subject, failures)) from None
-        return Report(subject, tally.examples, tally.worst)
+        return Report(subject, tally.examples, tally.error, tally.used)
 
     def _report(self, fn, subject: str, failures: list) -> str:
         import hypothesis
@@ -533,11 +539,17 @@ def _blob(failure: BaseException) -> str:
 
 
 class _Tally:
-    """Examples that agreed, and the worst error among them."""
+    """Examples that agreed, the largest error among them and the largest fraction of a tolerance
+    used (None once an example gave its error alone)."""
 
     def __init__(self):
-        self.examples, self.worst = 0, 0.0
+        self.examples, self.error, self.used = 0, 0.0, 0.0
 
-    def add(self, worst: float) -> None:
+    def add(self, judgement) -> None:
+        """Count one example's :class:`Agreement`, or its error alone (a number)."""
         self.examples += 1
-        self.worst = max(self.worst, worst)
+        if isinstance(judgement, Agreement):
+            self.error = max(self.error, judgement.error)
+            self.used = None if self.used is None else max(self.used, judgement.used)
+        else:
+            self.error, self.used = max(self.error, float(judgement)), None

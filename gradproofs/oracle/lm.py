@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradproofs import lm
+from gradproofs.compare import Agreement
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, cached_reference, examples_option, reproduce_option
 from gradproofs.oracle.recurrent import _Recurrent
@@ -87,21 +88,21 @@ class RNNLM(_Recurrent):
 
     # --- judging ---
 
-    def check(self, fn, example) -> float:
+    def check(self, fn, example) -> Agreement:
         T, B = example.tokens.shape
         K, H = example.V.shape
         sizes = f"T = {T}, B = {B}, K = {K}, H = {H}"
         if self.samples != "single":
             reference = self._reference(example, None)
             return self._judge(fn, reference, self.case(example, sizes), self._expectations)
-        worst = 0.0
+        agreements = []
         for i in range(B):
             one = example._replace(tokens=example.tokens[:, i:i + 1], targets=example.targets[:, i:i + 1],
                                    h0=example.h0[i:i + 1])
             reference = self._reference(example, i, one)
-            worst = max(worst, self._judge(fn, reference, self.case(one, f"{sizes}, sequence {i + 1} of {B}, one "
-                                                                         f"call per sequence"), self._expectations))
-        return worst
+            agreements.append(self._judge(fn, reference, self.case(one, f"{sizes}, sequence {i + 1} of {B}, one "
+                                                                        f"call per sequence"), self._expectations))
+        return Agreement.worst(agreements)
 
     def _reference(self, example, sequence, one=None):
         reduction = "sum" if self.samples == "single" else self.reduction

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 
 from gradproofs import _validate, activations, mlp
-from gradproofs.compare import judge
+from gradproofs.compare import Agreement, judge
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option
@@ -108,7 +108,7 @@ class MLP(Oracle):
 
     # --- judging ---
 
-    def check(self, fn, example) -> float:
+    def check(self, fn, example) -> Agreement:
         weights, biases, x, y = example
         widths = [weights[0].shape[1], *(W_l.shape[0] for W_l in weights)]
         if self.samples != "single":
@@ -116,11 +116,11 @@ class MLP(Oracle):
             return self._judge(fn, reference, self.case(weights, biases, x, y, f"widths {widths}, a batch of "
                                                                                f"{x.shape[0]}"))
         references = [self._reference(example, i) for i in range(x.shape[0])]
-        return max(self._judge(fn, reference, self.case(
+        return Agreement.worst(self._judge(fn, reference, self.case(
             weights, biases, x[i:i + 1], y[i:i + 1], f"widths {widths}, sample {i + 1} of {x.shape[0]}, one call "
                                                      f"per sample")) for i, reference in enumerate(references))
 
-    def _judge(self, fn, reference, case: Case) -> float:
+    def _judge(self, fn, reference, case: Case) -> Agreement:
         depth = len(reference.weights)
 
         def judgement():

@@ -7,7 +7,7 @@ from itertools import permutations
 import numpy as np
 
 from gradproofs import _validate, activations, rnn
-from gradproofs.compare import Expected, judge
+from gradproofs.compare import Agreement, Expected, judge
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option
@@ -51,7 +51,7 @@ class _Recurrent(Oracle):
 
     families = (("W_x", "W_h"), ("h0", "c0"))  # groups of fields that are one kind of mismatch: the weights, …
 
-    def _judge(self, fn, reference, case: Case, expectations) -> float:
+    def _judge(self, fn, reference, case: Case, expectations) -> Agreement:
         def judgement():
             result, _ = call(fn, case)
             got = self.returns.read(result)
@@ -115,7 +115,7 @@ class RNN(_Recurrent):
         return strategies.sequences(max_steps=self.max_steps, max_batch=self.max_batch, max_inputs=self.max_inputs,
                                     max_hidden=self.max_hidden, near_powers_of_two=self.near_powers_of_two)
 
-    def check(self, fn, example) -> float:
+    def check(self, fn, example) -> Agreement:
         reference = cached_reference(example, self.activation, lambda: rnn.reference(*example,
                                                                                    activation=self.activation))
         self._conditioned(reference)
@@ -235,7 +235,7 @@ class LSTM(_Recurrent):
         start = TORCH_GATES.index(gate) * hidden
         return array[start:start + hidden]
 
-    def check(self, fn, example) -> float:
+    def check(self, fn, example) -> Agreement:
         c0 = example.c0 if self.c0 else np.zeros_like(example.c0)
         reference = cached_reference(example, self.c0, lambda: rnn.lstm_reference(
             example.x, example.h0, c0, example.W_x, example.W_h, example.b, example.dL_dh))

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradproofs import activations, devices
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
-from gradproofs.compare import assert_close
+from gradproofs.compare import Agreement, assert_close
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS
 
@@ -69,15 +69,15 @@ def _derivative_check(name: str):
             exact = np.array([float(_mpmath_derivative(name)(mpmath.mpf(v))) for v in z])
         ours = act.numpy_derivative(z)
         # Our f′ is a stable closed form: a few roundings, relative.
-        error = assert_close(f"numpy {name}'", ours, exact, np.abs(exact), 4 * EPS64,
-                             reason="a closed form evaluated in a few roundings")
+        agreements = [assert_close(f"numpy {name}'", ours, exact, np.abs(exact), 4 * EPS64,
+                                   reason="a closed form evaluated in a few roundings")]
         zt = torch.tensor(z, dtype=torch.float64, device=device, requires_grad=True)
         act.torch(zt).sum().backward()
         # torch's backward forms s·(1 − s) (or 1 − t²): 1 − s loses up to eps absolute.
-        error = max(error, assert_close(
+        agreements.append(assert_close(
             f"torch autograd {name}'", zt.grad, exact, np.abs(exact) + gamma, 4 * EPS64,
             reason="1 − σ(z) computed in float64 carries up to eps·γ absolute error"))
-        error = max(error, assert_close(
+        agreements.append(assert_close(
             f"torch {name}'", act.torch_derivative(zt.detach()), exact, np.abs(exact) + gamma,
             4 * EPS64, reason="a few roundings, absolute in units of γ"))
         if not np.all(ours <= gamma):
@@ -87,7 +87,8 @@ def _derivative_check(name: str):
         if not np.all(ours[on_argmax] == gamma):
             raise Mismatch(f"{name}' is not γ = {gamma} on its argmax {act.argmax}: "
                            f"{ours[on_argmax]!r} at z = {z[on_argmax]!r}")
-        return Evidence.error(error)
+        # f′ ≤ γ admits no rounding: where f′ attains γ (z = 0 for σ and tanh) the bound is used in full.
+        return Evidence.agreement(Agreement.worst(agreements)).worse(Evidence.bound(ours.max(), gamma))
 
     return check
 
@@ -165,7 +166,8 @@ def _hochreiter_check(data, device: str) -> Evidence:
     attained = float(abs(sigmoid_prime(root) * (root / y))) * abs(y)
     if abs(attained - peak) > 8 * EPS64 * peak:
         raise Mismatch(f"at w = net*/y the factor is {attained!r}, not the optimum {peak!r}")
-    return Evidence.slack((peak - value * abs(y)) / peak)
+    return Evidence.bound(value * abs(y), peak, allowed=peak * (1 + 8 * EPS64), unit="of the optimum").worse(
+        Evidence.within(abs(attained - peak) / peak, 8 * EPS64, "of the optimum"))
 
 
 register(Theorem(

@@ -10,7 +10,7 @@ from hypothesis import assume, strategies as st
 
 from gradproofs import activations, chain, costs, devices, frameworks, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
-from gradproofs.compare import assert_close, to_numpy, underflow_floor
+from gradproofs.compare import Agreement, assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS
 
@@ -105,8 +105,8 @@ def _check_product_form(data, device: str) -> Evidence:
     example, activation, cost = _draw_chain(data)
     reference = chain.reference(*example, activation=activation, cost=cost)
     assume(reference.well_conditioned(EPS["float64"]))
-    error = reference.assert_matches("numpy", chain.backward(*example, activation=activation, cost=cost),
-                                     precision="float64", derivative_from_output=False)
+    agreements = [reference.assert_matches("numpy", chain.backward(*example, activation=activation, cost=cost),
+                                           precision="float64", derivative_from_output=False)]
     precisions = ["float64"]
     exact = reference.exact
     magnitudes = [abs(float(v)) for v in (*exact.z, *exact.db, *exact.dw)]
@@ -117,9 +117,9 @@ def _check_product_form(data, device: str) -> Evidence:
     for name, engine in engines:
         for dtype in precisions:
             result = engine(*example, activation=activation, cost=cost, dtype=dtype)
-            reference.assert_matches(f"{name} {dtype} ({device})", result, precision=dtype,
-                                     derivative_from_output=True)
-    return Evidence.error(error)  # the reference's; the autodiff engines' tolerances differ per entry
+            agreements.append(reference.assert_matches(f"{name} {dtype} ({device})", result, precision=dtype,
+                                                       derivative_from_output=True))
+    return Evidence.agreement(Agreement.worst(agreements))
 
 
 register(Theorem(
@@ -178,12 +178,12 @@ def _check_output_delta(data, device: str) -> Evidence:
                                                                        device=device)).backward()
     # σ(z) − y: σ rounds once, the subtraction once; absolute in units of |σ| + |y|.
     scale = abs(float(sigmoid.numpy(z))) + y
-    return Evidence.error(max(
+    return Evidence.agreement(Agreement.worst([
         assert_close("numpy δ_L", [ours], [exact], [scale], 4 * EPS["float64"],
                      reason="two roundings of σ(z) − y"),
         assert_close(f"torch BCE-with-logits δ_L ({device})", zt.grad.reshape(1), [exact], [scale],
                      4 * EPS["float64"], reason="two roundings of σ(z) − y"),
-    ))
+    ]))
 
 
 register(Theorem(
@@ -244,7 +244,7 @@ def _check_vanishing_bound(data, device: str) -> Evidence:
     if abs(result.db[0]) > bound * (1 + rounding):
         raise Mismatch(f"|∂C/∂b₁| = {abs(result.db[0])!r} exceeds the bound {bound!r} "
                        f"at depth {depth}")
-    slack = (bound - abs(result.db[0])) / bound if bound > 0 else 0.0
+    evidence = Evidence.bound(abs(result.db[0]), bound, allowed=bound * (1 + rounding))
     centred = chain.centred_biases(example.w, example.x, activation="sigmoid")
     equality = chain.backward(example.w, centred, example.x, example.y)
     engines = {"numpy": equality.db[0],
@@ -255,10 +255,11 @@ def _check_vanishing_bound(data, device: str) -> Evidence:
     with mpmath.workdps(40):
         exact = mpmath.mpf(4) ** -depth * mpmath.fprod(abs(mpmath.mpf(v)) for v in example.w[1:]) \
             * abs(mpmath.mpf(0.5) - mpmath.mpf(example.y))
-    for name, value in engines.items():
+    equality_case = Agreement.worst(
         assert_close(f"{name} |∂C/∂b₁| at z = 0", [abs(float(value))], [exact], [exact],
                      rounding, reason="equality case: L + 1 exact factors, each rounded once")
-    return Evidence.slack(slack)
+        for name, value in engines.items())
+    return evidence.worse(Evidence.agreement(equality_case))
 
 
 register(Theorem(
@@ -308,8 +309,10 @@ def _check_log_magnitude(data, device: str) -> Evidence:
         with np.errstate(divide="ignore"):
             return -depth * np.log(4.0) + log_weights.sum() + np.log(abs(a_last - example.y))
 
-    def agree(got, expected, tolerance):
-        return (np.isneginf(got) and np.isneginf(expected)) or abs(got - expected) <= tolerance
+    def agreement(got, expected) -> Evidence:
+        """|got − expected| against the tolerance (both −∞ agree)."""
+        off = 0.0 if np.isneginf(got) and np.isneginf(expected) else abs(got - expected)
+        return Evidence.within(off, tolerance, "off in the logarithm")
 
     # Two sums of about 2L logs, one sequential (cumsum), one pairwise, each log of size at
     # most |z| + ln 4 ≤ 80 here and rounded once: |error| ≤ 2·eps·(L + 2)·Σ|terms|.
@@ -320,18 +323,25 @@ def _check_log_magnitude(data, device: str) -> Evidence:
     if log_db > bound + tolerance:
         raise Mismatch(f"ln|∂C/∂b₁| = {log_db!r} exceeds the 4^(−L) prediction {bound!r} "
                        f"at depth {depth}")
+    # |∂C/∂b₁| over the bound is e^(ln|∂C/∂b₁| − bound), allowed up to e^tolerance.
+    evidence = Evidence.within(np.exp(log_db - bound) if np.isfinite(log_db) else 0.0, np.exp(tolerance),
+                               "of the bound")
     centred = chain.centred_biases(example.w, example.x, activation="sigmoid")
     log_centred = chain.log_abs_db(example.w, centred, example.x, example.y)[0]
-    if not agree(log_centred, predicted(0.5), tolerance):
+    equality_case = agreement(log_centred, predicted(0.5))
+    if not equality_case.used <= 1:
         raise Mismatch(f"at z = 0 ln|∂C/∂b₁| = {log_centred!r}, predicted {predicted(0.5)!r} "
                        f"(depth {depth}, tolerance {tolerance:.3g})")
+    evidence = evidence.worse(equality_case)
     if depth <= 200:  # the exact engine's cost grows with depth; 200 is past float64's range
         exact = chain.backward_exact(*example, dps=30).db[0]
         exact_log = float(mpmath.log(abs(exact))) if exact != 0 else -np.inf
-        if not agree(log_db, exact_log, tolerance):
+        exact_case = agreement(log_db, exact_log)
+        if not exact_case.used <= 1:
             raise Mismatch(f"ln|∂C/∂b₁| = {log_db!r}, exact {exact_log!r} (depth {depth}, "
                            f"tolerance {tolerance:.3g})")
-    return Evidence.slack(bound - log_db if np.isfinite(bound) else 0.0)
+        evidence = evidence.worse(exact_case)
+    return evidence
 
 
 register(Theorem(
@@ -387,7 +397,7 @@ def _check_exploding_example(data, device: str) -> Evidence:
                f"torch ({device})": chain.backward_torch(w, b, x, y, device=device).db[0]}
     # Every factor (1/4, 25) is exact in binary; 1/2 − y and the L products round once each.
     tolerance = (depth + 1) * EPS["float64"]
-    return Evidence.error(max(
+    return Evidence.agreement(Agreement.worst(
         assert_close(f"{name} ∂C/∂b₁", [to_numpy(value)], [float(exact)], [abs(float(exact))],
                      tolerance, reason="L + 1 roundings of exact binary factors")
         for name, value in results.items()
@@ -490,7 +500,7 @@ def _check_window(data, device: str) -> Evidence:
     if abs(measured - closed) > 4 * step:
         raise Mismatch(f"brute-force width {measured!r} ≠ closed form {closed!r} at w = {w!r}, "
                        f"b = {b!r} (grid step {step})")
-    return Evidence.error(abs(measured - closed) / step)
+    return Evidence.within(abs(measured - closed) / step, 4, "grid steps")
 
 
 register(Theorem(
@@ -539,19 +549,22 @@ def _derive_layer_ratio() -> Derivation:
 def _check_layer_ratio(data, device: str) -> Evidence:
     example, _, cost = _draw_chain(data, activation="sigmoid", cost=None, min_depth=3)
     sigmoid_prime = activations.get("sigmoid").numpy_derivative
-    worst = 0.0
+    evidence = None
     for name, result in (("numpy", chain.backward(*example, cost=cost)),
                          (f"torch ({device})", chain.backward_torch(*example, cost=cost, device=device))):
         db, z = to_numpy(result.db), to_numpy(result.z)
         factor = sigmoid_prime(z[0]) * example.w[1] * sigmoid_prime(z[1]) * example.w[2]
         # Two more layers of the same product: 8 roundings relative to |∂C/∂b₃|·|w₂w₃|/16.
         scale = abs(db[2]) * abs(example.w[1] * example.w[2]) / 16
-        worst = max(worst, assert_close(f"{name} ∂C/∂b₁", db[:1], [factor * db[2]], [scale],
-                                        8 * EPS["float64"], reason="eight roundings"))
+        evidence = Evidence.agreement(assert_close(f"{name} ∂C/∂b₁", db[:1], [factor * db[2]], [scale],
+                                                   8 * EPS["float64"], reason="eight roundings")).worse(evidence)
         # Below the underflow floor, subnormal roundings are not relative ones: not judged (as assert_close).
-        if scale > underflow_floor(FORMATS["float64"]) and abs(db[0]) > scale * (1 + 8 * EPS["float64"]):
-            raise Mismatch(f"{name}: |∂C/∂b₁| = {abs(db[0])!r} exceeds |∂C/∂b₃|·|w₂w₃|/16 = {scale!r}")
-    return Evidence.error(worst)
+        if scale > underflow_floor(FORMATS["float64"]):
+            allowed = scale * (1 + 8 * EPS["float64"])
+            if abs(db[0]) > allowed:
+                raise Mismatch(f"{name}: |∂C/∂b₁| = {abs(db[0])!r} exceeds |∂C/∂b₃|·|w₂w₃|/16 = {scale!r}")
+            evidence = evidence.worse(Evidence.bound(abs(db[0]), scale, allowed=allowed))
+    return evidence
 
 
 register(Theorem(

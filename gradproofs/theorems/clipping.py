@@ -300,7 +300,7 @@ def _expected_clipped_norm(true: float, tau: float, convention: str) -> float:
 
 def _check_norm_bound(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
-    slack = 1.0
+    evidence = Evidence.vacuous("of τ")
     for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
         for arrays, out, n, true, tolerance in _judged(engine, convention, grads, clipped, norm, p, safe):
             after = _true_norm(out, p)
@@ -315,8 +315,10 @@ def _check_norm_bound(data, device: str) -> Evidence:
                 if not after >= expected * (1 - bound) - floor:
                     raise Mismatch(f"{engine} ({convention}, p = {p}): the clipped norm {after!r} is below "
                                    f"{expected!r} (‖g‖ = {true!r}, τ = {tau!r}) by more than the rounding")
-            slack = min(slack, 1 - after / tau)
-    return Evidence.slack(slack)
+                evidence = evidence.worse(Evidence.within(max(expected - after, 0.0), expected * bound + floor,
+                                                          "below the expected norm"))
+            evidence = evidence.worse(Evidence.bound(after, tau, allowed=tau * (1 + bound), unit="of τ"))
+    return evidence
 
 
 register(Theorem(
@@ -368,7 +370,7 @@ def _derive_direction() -> Derivation:
 
 def _check_direction(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
-    worst = 0.0
+    evidence = Evidence.vacuous("absolute")
     for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
         for arrays, out, n, true, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
             g = [np.ravel(a).astype(np.float64) for a in arrays]
@@ -398,8 +400,9 @@ def _check_direction(data, device: str) -> Evidence:
                 i = int(np.argmax(deviation - allowed))
                 raise Mismatch(f"{engine} ({convention}): entry {i} was scaled by {flat_c[i] / flat_g[i]!r}, "
                                f"the largest entry by {factor!r}: not one factor for all arrays")
-            worst = max(worst, float(np.max(deviation / allowed)))
-    return Evidence.error(worst)  # the largest fraction of its rounding allowance an entry used
+            i = int(np.argmax(deviation / allowed))
+            evidence = evidence.worse(Evidence.within(deviation[i], allowed[i], "absolute"))
+    return evidence
 
 
 register(Theorem(
@@ -458,7 +461,7 @@ def _check_unchanged(data, device: str) -> Evidence:
     low, high = _tau_range(convention, arrays, max(norms))
     assume(0 < max(trigger, low) <= high)
     tau = min(max(trigger * data.draw(st.floats(1.0, 100.0), label="τ / (trigger · (1 + margin))"), low), high)
-    worst = 0.0
+    evidence = Evidence.vacuous("absolute")  # torch, optax and Pascanu: unchanged to the bit
     for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
         for group, out, _, _, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
             for g, c in zip(group, out):
@@ -470,12 +473,14 @@ def _check_unchanged(data, device: str) -> Evidence:
                         raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms "
                                        f"{norms}) entry {i} moved from {g.ravel()[i]!r} to "
                                        f"{c.ravel()[i]!r}, more than one rounding")
-                    worst = max(worst, float(np.max(difference / allowed, initial=0)))  # of its allowance
+                    if difference.size:
+                        i = int(np.argmax(difference / allowed))
+                        evidence = evidence.worse(Evidence.within(difference.flat[i], allowed.flat[i], "absolute"))
                 elif c.tobytes() != g.tobytes():
                     i = int(np.argmax(np.where(c == g, -np.inf, 1.0)))
                     raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms {norms}) "
                                    f"the gradient changed: entry {i} from {g.ravel()[i]!r} to {c.ravel()[i]!r}")
-    return Evidence.error(worst)
+    return evidence
 
 
 register(Theorem(
@@ -532,7 +537,7 @@ def _derive_idempotent() -> Derivation:
 
 def _check_idempotent(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
-    worst = 0.0
+    evidence = Evidence.vacuous("absolute")
     torch_clip = _torch_clip(device) if convention == "torch" else None
     engines = [("numpy", lambda g: clipping.clip_grad_norm(g, tau, p, convention=convention)),
                ("numpy, safe_norm", lambda g: clipping.clip_grad_norm(g, tau, p, convention=convention,
@@ -567,8 +572,11 @@ def _check_idempotent(data, device: str) -> Evidence:
                 raise Mismatch(f"{engine} ({convention}, τ = {tau!r}, p = {p}): clipping twice moved "
                                f"grads[{i}] entry {k} from {a.ravel()[k]!r} to {b.ravel()[k]!r}, more than "
                                f"{allowed_relative:.3g} of it")
-            worst = max(worst, float(np.max(difference / (allowed_relative * np.abs(a64) + floor), initial=0)))
-    return Evidence.error(worst)  # the largest fraction of its allowance an entry used
+            allowed = allowed_relative * np.abs(a64) + floor
+            if difference.size:
+                k = int(np.argmax(difference / allowed))
+                evidence = evidence.worse(Evidence.within(difference.flat[k], allowed.flat[k], "absolute"))
+    return evidence
 
 
 register(Theorem(
@@ -639,7 +647,7 @@ def _check_value(data, device: str) -> Evidence:
         options.append(st.sampled_from(entries))
     c = data.draw(st.one_of(options), label="clip_value")
     clip_torch = torch_in_place(devices.torch().nn.utils.clip_grad_value_, device=device)
-    slack = 1.0
+    evidence = None
     for engine, clipped in (("numpy", clipping.clip_grad_value(grads, c)),
                             (f"torch.nn.utils.clip_grad_value_ ({device})", clip_torch(grads, c))):
         squares, squares_before, ceiling = 0.0, 0.0, 0.0
@@ -651,6 +659,7 @@ def _check_value(data, device: str) -> Evidence:
             if not np.all(np.abs(values) <= bound):
                 raise Mismatch(f"{engine}: grads[{i}] holds {values[~(np.abs(values) <= bound)][0]!r} "
                                f"outside [−{bound}, {bound}]")
+            evidence = Evidence.bound(np.max(np.abs(values), initial=0.0), bound, unit="of c").worse(evidence)
             small = np.abs(g.astype(np.float64)) <= bound
             if np.any(values[small] != g.astype(np.float64)[small]):
                 raise Mismatch(f"{engine}: grads[{i}] changed an entry of magnitude ≤ c = {c!r}")
@@ -664,10 +673,9 @@ def _check_value(data, device: str) -> Evidence:
         if not (squares <= squares_before and squares <= bound):
             raise Mismatch(f"{engine}: ‖clip(g)‖₂² = {squares!r} exceeds min(‖g‖₂² = {squares_before!r}, "
                            f"d·c² = {bound!r})")
-        limit = min(squares_before, bound)
-        if limit > 0:
-            slack = min(slack, 1 - math.sqrt(squares / limit))
-    return Evidence.slack(slack)
+        evidence = Evidence.bound(squares, min(squares_before, ceiling), allowed=min(squares_before, bound),
+                                  unit="of min(‖g‖₂², d·c²)").worse(evidence)
+    return evidence
 
 
 register(Theorem(
@@ -759,14 +767,14 @@ def _check_step(data, device: str) -> Evidence:
             engine = f"numpy ({convention}, safe_norm)"
             ours, norm = clipping.clip_grad_norm(grads, tau, convention=convention, safe_norm=True)
             if not all(np.isfinite(n) for n in (norm if isinstance(norm, list) else [norm])):
-                return Evidence.slack(1.0)  # a norm the dtype cannot hold: zeros, or TensorFlow's NaN
+                return Evidence.vacuous("of the bound")  # a norm the dtype cannot hold: zeros, or TensorFlow's NaN
         bound = lr * tau * (math.sqrt(len(grads)) if convention == "keras" else 1.0)
         steps = {engine: ours}
         if convention == "torch":
             steps[f"torch SGD after clip_grad_norm_ ({device})"] = torch_sgd_step(
                 device, grads, params, lr, lambda ps: torch.nn.utils.clip_grad_norm_(ps, tau))
         label = f"lr·τ{'·√k' if convention == 'keras' else ''} = {bound!r}"
-    slack = 1.0
+    evidence = None
     for engine, result in steps.items():
         if engine.startswith("numpy"):
             after = [(theta - g.dtype.type(lr) * c).astype(g.dtype) for theta, g, c in zip(params, grads, result)]
@@ -779,9 +787,8 @@ def _check_step(data, device: str) -> Evidence:
             sum(float(np.sum(a.astype(np.float64) ** 2)) for a in after))
         if not step <= bound + rounding:
             raise Mismatch(f"{engine}: the step ‖θ′ − θ‖₂ = {step!r} exceeds {label} (rounding {rounding:.3g})")
-        if bound + rounding > 0:
-            slack = min(slack, 1 - step / (bound + rounding))  # of the step its bound and rounding allow
-    return Evidence.slack(slack)
+        evidence = Evidence.bound(step, bound, allowed=bound + rounding).worse(evidence)
+    return evidence
 
 
 register(Theorem(

@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradproofs import activations, devices, frameworks, initialisation, mlp, residual, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
-from gradproofs.compare import norm, to_numpy
+from gradproofs.compare import Agreement, norm, to_numpy
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS
 
@@ -106,16 +106,16 @@ def _check_recurrence(data, device: str) -> Evidence:
     reference = mlp.reference(*network, x, y, **options)
     assume(reference.well_conditioned(EPS64))
     result = mlp.backward(*network, x, y, **options)
-    error = reference.assert_matches("numpy", result, precision="float64", derivative_from_output=False)
+    agreements = [reference.assert_matches("numpy", result, precision="float64", derivative_from_output=False)]
     dtypes = ["float64"] + (["float32"] if reference.well_conditioned(EPS32) else [])
     engines = [("torch nn.Linear", partial(mlp.backward_torch, device=device)),
                *frameworks.engines(mlp.FRAMEWORK_ENGINES, device)]
     for name, engine in engines:
         for dtype in dtypes:
             result = engine(*network, x, y, **options, dtype=dtype)
-            reference.assert_matches(f"{name} {dtype} ({device})", result, precision=dtype,
-                                     derivative_from_output=True)
-    return Evidence.error(error)
+            agreements.append(reference.assert_matches(f"{name} {dtype} ({device})", result, precision=dtype,
+                                                       derivative_from_output=True))
+    return Evidence.agreement(Agreement.worst(agreements))
 
 
 register(Theorem(
@@ -169,7 +169,7 @@ def _check_spectral_bound(data, device: str) -> Evidence:
     gamma = float(activations.get(activation).derivative_bound)
     norms = [np.linalg.norm(W, 2) for W in network.weights]
     depth = len(network.weights)
-    slack = np.inf
+    evidence = None
     for engine, result in (("numpy", mlp.backward(*network, x, y, activation=activation)),
                            (f"torch ({device})", mlp.backward_torch(*network, x, y, activation=activation,
                                                                     device=device))):
@@ -182,14 +182,14 @@ def _check_spectral_bound(data, device: str) -> Evidence:
             # (L + 1)·(n_max + 2)·4 eps relative, plus the SVD's few-ulp error in each ‖W‖₂.
             width = max(max(W.shape) for W in network.weights)
             rounding = 4 * EPS64 * (depth + 1) * (width + 2)
-            if np.any(value > bound * (1 + rounding) + 1e-300):
+            allowed = bound * (1 + rounding) + 1e-300
+            if np.any(value > allowed):
                 worst = int(np.argmax(value - bound))
                 raise Mismatch(f"{engine}: ‖δ^{l + 1}‖ = {value[worst]!r} exceeds the bound "
                                f"{bound[worst]!r} for sample {worst}")
-            positive = bound > 0
-            if positive.any():
-                slack = min(slack, float(np.min(1 - value[positive] / bound[positive])))
-    return Evidence.slack(slack if np.isfinite(slack) else 1.0)
+            worst = int(np.argmax(value / allowed))
+            evidence = Evidence.bound(value[worst], bound[worst], allowed=allowed[worst]).worse(evidence)
+    return evidence or Evidence.vacuous("of the bound")  # one layer: no δ^l below δ^L to bound
 
 
 register(Theorem(
@@ -279,7 +279,7 @@ def _check_speed_of_learning(data, device: str) -> Evidence:
     if not np.all(ratios < SPEED_RATIO_LIMIT):
         raise Mismatch(f"speeds {values.tolist()} (k = {k}, seed {seed}): ratios {ratios.tolist()} "
                        f"are not all below {SPEED_RATIO_LIMIT}")
-    return Evidence.slack(float(SPEED_RATIO_LIMIT - ratios.max()))
+    return Evidence.within(ratios.max(), SPEED_RATIO_LIMIT, "ratio ‖δ^l‖/‖δ^(l+1)‖")
 
 
 register(Theorem(
@@ -343,13 +343,16 @@ def _check_orthogonal(data, device: str) -> Evidence:
     tensor_gradient = torch.as_tensor(upstream, device=device)
     for W in weights[::-1]:
         tensor_gradient = torch.as_tensor(W, device=device).T @ tensor_gradient
+    evidence = Evidence.within(error, tolerance, "off singular value 1")
     expected = norm(upstream)
     for engine, value in (("numpy", norm(gradient)),
                           (f"torch ({device})", norm(to_numpy(tensor_gradient)))):
-        if abs(value - expected) > tolerance * expected:
+        off = abs(value - expected)
+        if off > tolerance * expected:
             raise Mismatch(f"{engine}: ‖g_0‖ = {value!r} but ‖g_L‖ = {expected!r} "
                            f"(width {n}, depth {depth})")
-    return Evidence.error(error)
+        evidence = evidence.worse(Evidence.within(off / expected if off else 0.0, tolerance, "of ‖g_L‖"))
+    return evidence
 
 
 register(Theorem(
@@ -416,16 +419,21 @@ def _check_residual(data, device: str) -> Evidence:
     # Products of ≤ L + 1 matrices of width ≤ 8 with norms ≤ 2: 4·(L + 1)·(n + m + 2)·eps relative.
     rounding = 4 * EPS64 * (depth + 1) * (n + m + 2) * 2 ** depth
     low, high = (1 - epsilon) ** depth, (1 + epsilon) ** depth
+    evidence = None
     for engine, J in (("numpy", numpy_jacobian), (f"torch ({device})", torch_jacobian)):
         singular = np.linalg.svd(J, compute_uv=False)
         if singular.min() < low - rounding or singular.max() > high + rounding:
             raise Mismatch(f"{engine}: singular values [{singular.min()!r}, {singular.max()!r}] "
                            f"leave [{low!r}, {high!r}] (ε = {epsilon}, {depth} blocks)")
+        # The band as two bounds: (1 − ε)^L ≤ σ_min + rounding and σ_max ≤ (1 + ε)^L + rounding.
+        evidence = Evidence.bound(low, singular.min(), allowed=singular.min() + rounding,
+                                  unit="ratio (1 − ε)^L/σ_min").worse(evidence)
+        evidence = Evidence.bound(singular.max(), high, allowed=high + rounding, unit="of (1 + ε)^L").worse(evidence)
     if epsilon == 0 and not np.array_equal(numpy_jacobian, np.eye(n)):
         raise Mismatch(f"with F ≡ 0 the Jacobian is not exactly I: {numpy_jacobian!r}")
     np.testing.assert_allclose(torch_jacobian, numpy_jacobian, rtol=0, atol=rounding)
-    singular = np.linalg.svd(numpy_jacobian, compute_uv=False)
-    return Evidence.slack(float(min(singular.min() - low, high - singular.max())))
+    return evidence.worse(Evidence.within(np.abs(torch_jacobian - numpy_jacobian).max(), rounding,
+                                          "absolute between the engines"))
 
 
 register(Theorem(

@@ -241,7 +241,7 @@ def _variance_product(widths, variances, c, seed: int, *, prediction_factor: flo
     return Evidence.standard_errors(statistics.assert_in_band(
         norms.mean(), prediction * relative, prediction,
         what=f"E‖g₀‖² through linear layers of widths {widths} with Var[W^l] = {variances} "
-             f"(mean of {samples} samples, seed {seed})"))
+             f"(mean of {samples} samples, seed {seed})"), statistics.BAND)
 
 
 def _check_variance_product(data, device: str) -> Evidence:
@@ -394,7 +394,7 @@ def _log_chi_square(width: int, depth: int, seed: int, *, variance_factor: float
                                   what=f"the mean of ln(‖g₀‖²/‖c‖²) through {setting}"),
         statistics.assert_in_band(y.var(ddof=1), statistics.sample_variance_standard_error(k2, k4, samples),
                                   k2, what=f"the variance of ln(‖g₀‖²/‖c‖²) through {setting}"),
-    ))
+    ), statistics.BAND)
 
 
 def _check_log_chi_square(data, device: str) -> Evidence:
@@ -483,12 +483,14 @@ def _normalised_init(widths, seed: int, *, variance_factor: float = 1.0) -> Evid
                         lambda n_in, n_out: math.sqrt(variance_factor * glorot_variance(n_in, n_out)))
     # In standard deviations the bound √6/√(n_in + n_out) is √3 (at factor 1); the bound and
     # the implementation's √(6/(n_in + n_out)) may differ by two roundings.
-    limit = math.sqrt(3 / variance_factor) * (1 + 2 * EPS64)
+    bound = math.sqrt(3 / variance_factor)
+    limit = bound * (1 + 2 * EPS64)
     if np.max(np.abs(z)) > limit:
         raise Mismatch(f"initialise({widths}, 'glorot') drew an entry {np.max(np.abs(z)) / math.sqrt(3):.17g} "
                        f"times the bound √6/√(n_in + n_out) (seed {seed})")
     return Evidence.standard_errors(_assert_unit_variance(
-        z, f"E[w²]·(n_in + n_out)/2 over {z.size} entries of initialise({widths}, 'glorot') (seed {seed})"))
+        z, f"E[w²]·(n_in + n_out)/2 over {z.size} entries of initialise({widths}, 'glorot') (seed {seed})"),
+        statistics.BAND).worse(Evidence.bound(np.max(np.abs(z)), bound, allowed=limit))
 
 
 def _check_normalised_init(data, device: str) -> Evidence:
@@ -641,7 +643,7 @@ def _he_condition(widths, seed: int, *, gain: float = 2.0) -> Evidence:
     z = _pooled_entries(widths, "he", rng, entries, lambda n_in, n_out: math.sqrt(he_variance(n_in, n_out)))
     offs.append(_assert_unit_variance(
         z, f"E[w²]·n_in/2 over {z.size} entries of initialise({widths}, 'he') (seed {seed})"))
-    return Evidence.standard_errors(max(offs))
+    return Evidence.standard_errors(max(offs), statistics.BAND)
 
 
 def _check_he(data, device: str) -> Evidence:

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 from gradproofs import _validate, activations, clipping, devices, lm, rnn, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.theorems import clipping as clipping_theorems, tamed
-from gradproofs.compare import assert_close, to_numpy, underflow_floor
+from gradproofs.compare import Agreement, assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS, format_of
 
@@ -168,13 +168,11 @@ def _linear_unit_agrees(w: float, steps: int, device: str, *, exponent_offset: i
     # sign, are summed (in any order, as autograd accumulates them) with γ_(T−2): γ_(2T−5) ≤ (2T − 5)·eps.
     # Both lie below (T − 1)·eps and 2(T − 1)·eps.
     tolerance = [(steps - 1) * EPS64, 2 * (steps - 1) * EPS64]
-    worst = 0.0
-    for name, result in (("numpy", linear_unit(w, steps)),
-                         (f"torch autograd ({device})", linear_unit_torch(w, steps, device=device))):
-        worst = max(worst, assert_close(f"{name} (y, dy/dw) at w = {w!r}, T = {steps}", result,
-                                        [float(v) for v in exact], [abs(float(v)) for v in exact], tolerance,
-                                        reason="T − 2 roundings for y, 2T − 5 for dy/dw"))
-    return Evidence.error(worst)
+    return Evidence.agreement(Agreement.worst(
+        assert_close(f"{name} (y, dy/dw) at w = {w!r}, T = {steps}", result, [float(v) for v in exact],
+                     [abs(float(v)) for v in exact], tolerance, reason="T − 2 roundings for y, 2T − 5 for dy/dw")
+        for name, result in (("numpy", linear_unit(w, steps)),
+                             (f"torch autograd ({device})", linear_unit_torch(w, steps, device=device)))))
 
 
 def _check_toy(data, device: str) -> Evidence:
@@ -333,19 +331,20 @@ def _products_agree(problem, k: int, device: str, *, sigmoid_gain: float = 1.0) 
     # ‖∏‖₂ ≤ ∏‖factor‖₂, each factor's rounding (σ′, the product by W_h, H-term sums, all ≥ 0 here) and the
     # two SVDs' few ulps: 4·(n + 1)·(H + 2)·eps relative, the allowance of *Pascanu's bound*.
     rounding = 4 * EPS64 * (n + 1) * (hidden + 2)
-    slack, worst = 1.0, 0.0
+    evidence = None
     for engine, jacobian in (("numpy", lambda activation: rnn.jacobian(*problem, steps, k, activation=activation)[0]),
                              (f"torch autograd ({device})", lambda activation: _jacobian_torch(problem, k, activation,
                                                                                                device))):
-        worst = max(worst, assert_close(f"{engine} ReLU ∂h_T/∂h_k against W_h^(T−k) (T − k = {n}, {unit})",
-                                        jacobian("relu"), power, scale, (n - 1) * hidden * EPS64,
-                                        reason="n − 1 products of nonnegative H × H matrices"))
+        relu = assert_close(f"{engine} ReLU ∂h_T/∂h_k against W_h^(T−k) (T − k = {n}, {unit})",
+                            jacobian("relu"), power, scale, (n - 1) * hidden * EPS64,
+                            reason="n − 1 products of nonnegative H × H matrices")
         norm = float(np.linalg.norm(sigmoid_gain ** n * jacobian("sigmoid"), 2))
         if norm > bound * (1 + rounding):
             raise Mismatch(f"{engine}: the sigmoid's ‖∂h_T/∂h_k‖₂ = {norm!r} exceeds (σ_max/4)^(T−k) = {bound!r} "
                            f"(T − k = {n}, σ_max = {sigma_max!r}, {unit})")
-        slack = min(slack, 1 - norm / bound)
-    return Evidence.slack(slack)
+        evidence = Evidence.agreement(relu).worse(
+            Evidence.bound(norm, bound, allowed=bound * (1 + rounding))).worse(evidence)
+    return evidence
 
 
 def _check_not_the_sigmoid(data, device: str) -> Evidence:
@@ -465,15 +464,16 @@ def _check_lm_bptt(data, device: str) -> Evidence:
     reduction = data.draw(st.sampled_from(lm.REDUCTIONS), label="reduction")
     reference = lm.reference(*problem, reduction=reduction)
     assume(reference.well_conditioned(EPS64))  # the inputs' conditioning only
-    error = reference.assert_matches("numpy", lm.backward(*problem, reduction=reduction), precision="float64",
-                                     derivative_from_output=False)
+    agreements = [reference.assert_matches("numpy", lm.backward(*problem, reduction=reduction),
+                                           precision="float64", derivative_from_output=False)]
     dtypes = [torch.float64] + ([torch.float32] if reference.well_conditioned(EPS32) else [])
     for dtype in dtypes:
         for embedding in (False, True):
             result = lm.backward_torch(*problem, reduction=reduction, embedding=embedding, device=device, dtype=dtype)
-            reference.assert_matches(f"torch {'nn.Embedding' if embedding else 'one-hot'} {dtype} ({device})", result,
-                                     precision=format_of(dtype), derivative_from_output=True)
-    return Evidence.error(error)
+            agreements.append(reference.assert_matches(
+                f"torch {'nn.Embedding' if embedding else 'one-hot'} {dtype} ({device})", result,
+                precision=format_of(dtype), derivative_from_output=True))
+    return Evidence.agreement(Agreement.worst(agreements))
 
 
 register(Theorem(
@@ -522,7 +522,7 @@ def _check_one_hot_columns(data, device: str) -> Evidence:
     problem = _draw_lm(data)
     K = problem.U.shape[1]
     absent = [v for v in range(K) if v not in problem.tokens]
-    worst = 0.0
+    agreements = []
     for name, result in (("numpy", lm.backward(*problem)),
                          ("torch nn.Embedding", lm.backward_torch(*problem, embedding=True, device=device)),
                          ("torch one-hot", lm.backward_torch(*problem, device=device))):
@@ -532,9 +532,9 @@ def _check_one_hot_columns(data, device: str) -> Evidence:
                            f"{dU[:, absent].tolist()}")
         # Summing K columns of δ's adds at most K roundings to the sum's scale, the Σ|δ_t| of the b gradient.
         scale = lm.reference(*problem).scales()["b"]
-        worst = max(worst, assert_close(f"{name} Σ_v ∂E/∂U[:, v]", dU.sum(axis=1), db, scale,
-                                        2 * (K + 1) * EPS64, reason="K roundings of the columns' sum"))
-    return Evidence.error(worst)
+        agreements.append(assert_close(f"{name} Σ_v ∂E/∂U[:, v]", dU.sum(axis=1), db, scale,
+                                       2 * (K + 1) * EPS64, reason="K roundings of the columns' sum"))
+    return Evidence.agreement(Agreement.worst(agreements))
 
 
 register(Theorem(
@@ -589,7 +589,7 @@ def _check_decomposition(data, device: str) -> Evidence:
         error = float(max(abs(u - v) for u, v in zip(terms.ravel(), bptt.ravel())) / scale)
     if not error <= 1e-30:
         raise Mismatch(f"the decomposition differs from BPTT by {error:.3g} of the largest entry (over 1e-30)")
-    return Evidence.error(error)
+    return Evidence.within(error, 1e-30, "of 1 + the largest entry")
 
 
 register(Theorem(
@@ -658,7 +658,7 @@ def _check_clipped_updates(data, device: str) -> Evidence:
                                                   lambda ps: torch.nn.utils.clip_grad_norm_(ps, threshold))
     bound = tamed.step_bound(clip, threshold, lr, count)
     entry_bound = lr * threshold  # value clipping; norm clipping's entries are bounded by its length
-    slack = 1.0
+    evidence = None
     for engine, after in (("numpy", [theta - lr * c for theta, c in zip(params, ours)]),
                           (f"torch SGD ({device})", theirs)):
         steps = np.concatenate([np.ravel(a - theta) for a, theta in zip(after, params)])
@@ -666,14 +666,17 @@ def _check_clipped_updates(data, device: str) -> Evidence:
         # θ′ = θ − η·g rounds once (|θ′|·eps), η·g once (its own eps), the norm's sum P more.
         rounding = 2 * EPS64 * (largest + bound) * (count + 2)
         length = float(np.linalg.norm(steps))
-        if clip == "value" and not np.max(np.abs(steps)) <= entry_bound + rounding:
-            raise Mismatch(f"{engine}: an update entry {float(np.max(np.abs(steps)))!r} exceeds lr·15 = "
-                           f"{entry_bound!r}")
+        if clip == "value":
+            entry = float(np.max(np.abs(steps)))
+            if not entry <= entry_bound + rounding:
+                raise Mismatch(f"{engine}: an update entry {entry!r} exceeds lr·15 = {entry_bound!r}")
+            evidence = Evidence.bound(entry, entry_bound, allowed=entry_bound + rounding,
+                                      unit="of lr·c").worse(evidence)
         if not length <= bound + rounding:
             raise Mismatch(f"{engine}: the update's length {length!r} exceeds its bound {bound!r} ({clip} "
                            f"clipping at {threshold!r}, P = {count})")
-        slack = min(slack, 1 - length / (bound + rounding))
-    return Evidence.slack(slack)
+        evidence = Evidence.bound(length, bound, allowed=bound + rounding).worse(evidence)
+    return evidence
 
 
 register(Theorem(

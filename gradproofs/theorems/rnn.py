@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradproofs import activations, cliff, devices, frameworks, rnn, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
-from gradproofs.compare import to_numpy
+from gradproofs.compare import Agreement, to_numpy
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS
 
@@ -111,8 +111,8 @@ def _check_bptt(data, device: str) -> Evidence:
     activation, problem, dL_dh = _draw_problem(data)
     reference = rnn.reference(*problem, dL_dh, activation=activation)
     assume(reference.well_conditioned(EPS64))  # the inputs' conditioning: amplification, relu kinks
-    error = reference.assert_matches("numpy", rnn.bptt(*problem, dL_dh, activation=activation),
-                                     precision="float64", derivative_from_output=False)
+    agreements = [reference.assert_matches("numpy", rnn.bptt(*problem, dL_dh, activation=activation),
+                                           precision="float64", derivative_from_output=False)]
     engines = [("torch loop", partial(rnn.bptt_torch, device=device))]
     if activation in rnn.NN_RNN_ACTIVATIONS:
         engines.append(("torch.nn.RNN", partial(rnn.bptt_nn_rnn, device=device)))
@@ -124,9 +124,10 @@ def _check_bptt(data, device: str) -> Evidence:
             tf32 = name == "torch.nn.RNN" and device == "cuda" and dtype == "float32" \
                 and torch.backends.cudnn.allow_tf32
             result = engine(*problem, dL_dh, activation=activation, dtype=dtype)
-            reference.assert_matches(f"{name} {dtype} ({device})", result, precision="tf32" if tf32 else dtype,
-                                     derivative_from_output=True)
-    return Evidence.error(error)  # the reference's; the autodiff engines' tolerances differ per entry
+            agreements.append(reference.assert_matches(f"{name} {dtype} ({device})", result,
+                                                       precision="tf32" if tf32 else dtype,
+                                                       derivative_from_output=True))
+    return Evidence.agreement(Agreement.worst(agreements))
 
 
 register(Theorem(
@@ -200,7 +201,8 @@ def _check_jacobian_bound(data, device: str) -> Evidence:
                        f"({activation}, σ_max = {sigma})")
     if norms.max() > 1 + rounding and not gamma * sigma > 1:
         raise Mismatch(f"the Jacobian exploded (‖·‖₂ = {norms.max()!r}) with γσ_max = {gamma * sigma} ≤ 1")
-    return Evidence.slack(float(1 - norms.max() / bound) if bound > 0 else 1.0)
+    # When γσ_max ≤ 1 the bound is at most 1: the first check binds before the second.
+    return Evidence.bound(norms.max(), bound, allowed=bound * (1 + rounding))
 
 
 register(Theorem(
@@ -264,7 +266,8 @@ def _check_zero_state(data, device: str) -> Evidence:
     if error > rounding or np.abs(singular / scale - 1).max() > rounding:
         raise Mismatch(f"at the zero state ∂h_T/∂h_k differs from W_h^(T−k) by {error:.3g} of |λ|^(T−k), or its "
                        f"singular values {singular!r} are not |λ|^(T−k) = {scale!r}")
-    return Evidence.error(error)
+    return Evidence.within(error, rounding, "of |λ|^(T−k)").worse(
+        Evidence.within(np.abs(singular / scale - 1).max(), rounding, "of |λ|^(T−k)"))
 
 
 register(Theorem(
@@ -322,7 +325,8 @@ def _check_sandwich(data, device: str) -> Evidence:
     rounding = 4 * EPS64 * (power + 1) * (hidden + 2)  # l products of H × H matrices, and an SVD
     if lower > middle * (1 + rounding) or middle > top * (1 + rounding) + 1e-300:
         raise Mismatch(f"ρ(W)^l = {rho ** power!r}, ‖W^l‖₂ = {middle!r}, ‖W‖₂^l = {top!r} (l = {power})")
-    return Evidence.slack(float(1 - middle / top) if top > 0 else 1.0)
+    return Evidence.bound(lower, middle, allowed=middle * (1 + rounding), unit="ratio ρ(W)^l/‖W^l‖₂").worse(
+        Evidence.bound(middle, top, allowed=top * (1 + rounding) + 1e-300, unit="of ‖W‖₂^l"))
 
 
 register(Theorem(
@@ -402,7 +406,7 @@ def _check_cliff(data, device: str) -> Evidence:
     # Each of the 50 steps rounds a few times; an error grows by at most |w σ′| ≤ w/4 per step,
     # so relative to the size of the gradient: 16·eps·T²·(w/4)^T.
     tolerance = 16 * EPS64 * cliff.T ** 2 * (w / 4) ** cliff.T
-    worst = 0.0
+    evidence = None
     for engine, result in (("numpy", cliff.gradient(b, w=w, x0=x0)),
                            (f"torch ({device})", cliff.gradient_torch(b, w=w, x0=x0, device=device))):
         for field in ("dE_dw", "dE_db", "dx_dx0", "dx_db"):
@@ -411,8 +415,8 @@ def _check_cliff(data, device: str) -> Evidence:
             if abs(got - expected) > tolerance * scale:
                 raise Mismatch(f"{engine} {field} = {got!r}, exact {expected!r} (w = {w}, b = {b}, x₀ = {x0}; "
                                f"tolerance {tolerance:.3g} of {scale:.3g})")
-            worst = max(worst, abs(got - expected) / scale)
-    return Evidence.error(worst)
+            evidence = Evidence.within(abs(got - expected) / scale, tolerance, "of the scale").worse(evidence)
+    return evidence
 
 
 register(Theorem(
@@ -481,7 +485,7 @@ def _check_lstm(data, device: str) -> Evidence:
         cell.weight_hh.copy_(torch.tensor(W_hh))
         cell.bias_ih.copy_(torch.tensor(b))
         cell.bias_hh.zero_()
-    worst = 0.0
+    evidence = None
     for row in range(x.shape[1]):
         inputs = torch.tensor(x[t - 1, row:row + 1], device=device)
         h_prev = torch.tensor(states.h[t - 1][row:row + 1], device=device)
@@ -490,10 +494,11 @@ def _check_lstm(data, device: str) -> Evidence:
         theirs = to_numpy(jacobian.reshape(hidden, hidden))
         # diag(f_t): f_t is one sigmoid of a sum of I + H + 1 terms, a few ulps apart between engines.
         error = float(np.abs(theirs - ours[row]).max())
-        if error > 16 * EPS64 * (x.shape[2] + hidden + 2):
+        allowance = 16 * EPS64 * (x.shape[2] + hidden + 2)
+        if error > allowance:
             raise Mismatch(f"∂c_{t}/∂c_{t - 1}, row {row}: torch.nn.LSTMCell gives {theirs!r}, "
                            f"diag(f_t) is {ours[row]!r}")
-        worst = max(worst, error)
+        evidence = Evidence.within(error, allowance, "absolute").worse(evidence)
     carousel = rnn.lstm_backward(x, h0, c0, W_ih, np.zeros_like(W_hh), b,
                                  _last_step_only(x.shape[0], h0), forget_gate=False)
     final = rnn.lstm_forward(x, h0, c0, W_ih, np.zeros_like(W_hh), b, forget_gate=False)
@@ -502,7 +507,7 @@ def _check_lstm(data, device: str) -> Evidence:
     if not np.array_equal(carousel.c0, arriving):
         raise Mismatch(f"the carousel changed the error on the cell: ∂L/∂c_0 = {carousel.c0!r}, "
                        f"∂L/∂c_T = {arriving!r}")
-    return Evidence.error(worst)
+    return evidence
 
 
 def _last_step_only(steps, h0):
