@@ -159,7 +159,8 @@ class ClipNorm(_Clipping):
 
         convention = self.convention
         # Built once: building a strategy inspects its source, which costs more than drawing from it.
-        lists = {empty: self._lists(mixed=convention != "tensorflow", empty=empty) for empty in (False, True)}
+        one_dtype = convention in ("tensorflow", "keras_global")  # both raise on mixed dtypes
+        lists = {empty: self._lists(mixed=not one_dtype, empty=empty) for empty in (False, True)}
         one_more = self._one_more()
         norm_types = strategies.norm_types(allow_zero=True, allow_negative=True)
         thresholds = strategies.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True)
@@ -172,7 +173,8 @@ class ClipNorm(_Clipping):
         def cases(draw):
             p = draw(norm_types, label="norm_type") if any_p else 2.0
             grads = draw(lists[bool(0 <= p < np.inf)], label="grads")
-            if convention in ("keras", "d2l") and all(g is None for g in grads):  # both raise on no gradient
+            # Keras's optimizer and d2l's grad_clipping raise on no gradient.
+            if convention in ("keras", "keras_global", "d2l") and all(g is None for g in grads):
                 grads.append(draw(one_more, label="one more")[0])
             kind = draw(where, label="max_norm is")
             if kind == "a threshold":
@@ -235,21 +237,22 @@ def check_clip_grad_norm(fn, *, convention: str = "torch", error_if_nonfinite: b
                          reproduce=None):
     """Test ``fn(grads, max_norm, norm_type) -> (clipped, total_norm)`` against a clipping convention.
 
-    ``grads`` is a list of 1 to ``max_arrays`` NumPy arrays (of ``dtypes``, mixed
-    unless ``convention="tensorflow"``; 0 to ``max_dims`` dimensions of up to
-    ``max_side`` entries; magnitudes from 1e-30 to 1e30 within each dtype's
-    range; some None, some holding ∞ or NaN, some of size 0); ``max_norm`` is
-    often exactly the norm, and may be 0, negative or +∞; ``norm_type`` is any
-    p (0, negative and ±∞ included) for ``"torch"`` and 2.0 for the others
-    (and for fn whose ``arguments`` leave it out).
+    ``grads`` is a list of 1 to ``max_arrays`` NumPy arrays (of ``dtypes``,
+    mixed unless ``convention`` is ``"tensorflow"`` or ``"keras_global"``; 0 to
+    ``max_dims`` dimensions of up to ``max_side`` entries; magnitudes from 1e-30
+    to 1e30 within each dtype's range; some None, some holding ∞ or NaN, some of
+    size 0); ``max_norm`` is often exactly the norm, and may be 0, negative or
+    +∞; ``norm_type`` is any p (0, negative and ±∞ included) for ``"torch"`` and
+    2.0 for the others (and for fn whose ``arguments`` leave it out).
     ``fn`` must return the clipped arrays (a list, None kept, each of its
     gradient's dtype and shape) and the norm measured before clipping, both as
     :func:`gradproofs.clipping.clip_grad_norm` computes them for ``convention``
-    ("torch", "tensorflow", "keras", "optax", "pascanu", "d2l"), including its
-    NaN, sign flips and overflow. The norm is not judged for ``"keras"``,
-    whose optimizer returns none. The only freedom is the order of the sums:
-    values agree within :func:`gradproofs.clipping.norm_tolerance`; NaN and ∞
-    must sit where the convention puts them.
+    ("torch", "tensorflow", "keras", "keras_global", "optax", "pascanu", "d2l"),
+    including its NaN, sign flips, overflow and, for TensorFlow, Keras and
+    optax, their flush of subnormals to zero on the CPU. The norm is not judged
+    for ``"keras"``, whose optimizer returns none. The only freedom is the order
+    of the sums: values agree within :func:`gradproofs.clipping.norm_tolerance`;
+    NaN and ∞ must sit where the convention puts them.
 
     Declared conventions: ``returns_norm=False``, fn returns only the clipped
     arrays; ``in_place=True``, fn clips the arrays of ``grads`` in place (and
