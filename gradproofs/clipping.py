@@ -132,9 +132,10 @@ TensorFlow, optax 0.2.8 on jax 0.10 with x64. Beyond the formulas that takes:
   which sets the sign of some zeros ``tf.clip_by_value`` returns; XLA's order
   −0.0 below 0.0.
 - **optax**: XLA computes g/n as g·(1/n) for an array of more than one entry;
-  ``jnp.sum`` adds float16 in float32; XLA adds up to 32 entries one after the
-  other (beyond that in an order that depends on the CPU, so optax's norm may
-  differ from this one there, within :func:`norm_tolerance`).
+  ``jnp.sum`` adds float16 in float32; XLA adds a vector of up to 32 entries
+  one after the other, and more entries, or arrays of more axes, in an order
+  of its own that depends on the CPU (optax's norm may differ from this one
+  there, within :func:`norm_tolerance`).
 - **torch** rounds its 1e-6 to the norm's dtype before adding it (float16:
   1.0133e-06), and its ``clip_grad_value_`` raises on the CPU for a finite |c|
   beyond a gradient's dtype (float16: 65504).
@@ -155,6 +156,8 @@ depends on how they were compiled, and is not modelled.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import types
@@ -413,6 +416,20 @@ def _torch_clip(arrays, max_norm, norm):
 
 # --- the CPU kernels' arithmetic: TensorFlow's (Eigen) and XLA's (optax) -------------------------
 
+_FLUSH = contextvars.ContextVar("gradproofs_clipping_flush", default=True)
+
+
+@contextlib.contextmanager
+def _gradual_underflow():
+    """Within it, TensorFlow's, Keras's and optax's arithmetic keeps subnormals (IEEE gradual underflow),
+    as a NumPy reimplementation of their rules does, instead of flushing them as their CPU kernels do."""
+    token = _FLUSH.set(False)
+    try:
+        yield
+    finally:
+        _FLUSH.reset(token)
+
+
 def _flushed(x):
     """``x`` with float32 and float64 subnormals read as zeros of their sign; float16 as it is.
 
@@ -423,7 +440,7 @@ def _flushed(x):
     rounded back with gradual underflow: nothing is flushed there.
     """
     x = np.asarray(x)
-    if x.dtype == DTYPES[0]:
+    if x.dtype == DTYPES[0] or not _FLUSH.get():
         return x
     with np.errstate(invalid="ignore"):
         return np.where(np.abs(x) < np.finfo(x.dtype).tiny, np.copysign(x.dtype.type(0), x), x).astype(x.dtype)
@@ -539,7 +556,8 @@ def _eigen_sum(values, first: int = 0):
 
 def _xla_sum(values, dtype):
     """``jnp.sum`` of a flat array on XLA's CPU backend, as ``dtype``: float16 in float32 (jnp.sum
-    accumulates it so) and rounded back; one addition after the other, as XLA adds up to 32 entries."""
+    accumulates it so) and rounded back; one addition after the other, as XLA adds a vector of up to
+    32 entries."""
     wide = _accumulator(dtype)
     if values.size == 0:
         return dtype.type(0)
@@ -665,18 +683,20 @@ def _keras_global_scale(arrays, max_norm, norm):
 
 
 def _optax_norm(grads: _Gradients, safe):
-    """``optax.tree.norm``: √(0 + Σ_i jnp.sum(g_i²)), each leaf's sum in its dtype, promoted as the
-    sums are added; no leaves: 0.0 in float64 (jax with x64, as float64 gradients need)."""
+    """``optax.tree.norm``: √(((0 + s_1) + s_2) + …) with s_i = jnp.sum(g_i²) in g_i's dtype, each
+    addition in the wider of its two operands' dtypes (the integer 0 takes s_1's), so float16 sums
+    add in float16 until a wider one comes; no leaves: 0.0 in float64 (jax with x64, as float64
+    gradients need)."""
     if not grads.arrays:
         return np.float64(0.0)
     sums = [_xla_sum(_flush_op(np.square, a.ravel()), a.dtype) for a in grads.arrays]
-    dtype = np.result_type(*sums)
-    total = dtype.type(0)
+    total = sums[0].dtype.type(0)
     for s in sums:
-        total = _flush_op(np.add, total, dtype.type(s))[()]
+        dtype = np.result_type(total, s)
+        total = _flush_op(np.add, dtype.type(total), dtype.type(s))[()]
     with np.errstate(invalid="ignore"):
         norm = np.sqrt(total)
-    return _safe_l2(grads.arrays, norm, total, dtype, safe)
+    return _safe_l2(grads.arrays, norm, total, norm.dtype, safe)
 
 
 def _optax_scale(arrays, max_norm, norm):

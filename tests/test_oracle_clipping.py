@@ -16,32 +16,23 @@ utils = torch.nn.utils
 
 
 # --- the frameworks' formulas, from their sources, in NumPy ----------------------------------------
-# NumPy 2 treats a Python float as weakly typed, as JAX does: `g * c` stays in g's dtype. TensorFlow's
-# and XLA's CPU kernels run with flush-to-zero and denormals-are-zero on: `f` reads and writes float32
-# and float64 subnormals as zeros of their sign (float16 arithmetic happens in float32 and keeps them).
+# NumPy 2 treats a Python float as weakly typed, as JAX does: `g * c` stays in g's dtype.
 
 def _accumulate(dtype):
     return np.float32 if dtype == np.float16 else dtype
 
 
-def f(x):
-    x = np.asarray(x)
-    if x.dtype == np.float16:
-        return x
-    return np.where(np.abs(x) < np.finfo(x.dtype).tiny, np.copysign(x.dtype.type(0), x), x).astype(x.dtype)
-
-
 def tensorflow(grads, clip_norm, norm_type, *, epsilon=0.0):
     """tf.clip_by_global_norm: global_norm from l2_loss, then c·min(1/n, 1/c) + (n − n)."""
-    values = [f(g) for g in grads if g is not None]
+    values = [g for g in grads if g is not None]
     dtype = values[0].dtype if values else np.dtype(np.float32)
     with np.errstate(all="ignore"):
-        half_squared = [dtype.type(np.sum(f(f(np.square(v)) * dtype.type(0.5)), dtype=_accumulate(dtype)))
+        half_squared = [dtype.type(np.sum(np.square(v) * dtype.type(0.5), dtype=_accumulate(dtype)))
                         for v in values]
-        norm = np.sqrt(f(dtype.type(np.sum(np.array(half_squared, dtype=dtype))) * dtype.type(2)))
-        c = f(dtype.type(clip_norm))
-        scale = f(c * np.minimum(f(dtype.type(1) / (norm + dtype.type(epsilon))), f(dtype.type(1) / c))) + (norm - norm)
-        return [None if g is None else f(f(g) * scale) for g in grads], norm
+        norm = np.sqrt(dtype.type(np.sum(np.array(half_squared, dtype=dtype))) * dtype.type(2))
+        c = dtype.type(clip_norm)
+        scale = c * np.minimum(dtype.type(1) / (norm + dtype.type(epsilon)), dtype.type(1) / c) + (norm - norm)
+        return [None if g is None else np.asarray(g * scale) for g in grads], norm
 
 
 def keras(grads, clipnorm, norm_type):
@@ -54,10 +45,9 @@ def keras(grads, clipnorm, norm_type):
             out.append(None if g is None else g.copy())
             continue
         with np.errstate(all="ignore"):
-            l2sum = g.dtype.type(np.sum(f(np.square(f(g))), dtype=_accumulate(g.dtype)))
+            l2sum = g.dtype.type(np.sum(np.square(g), dtype=_accumulate(g.dtype)))
             l2norm = np.sqrt(l2sum) if l2sum > 0 else l2sum
-            c = f(g.dtype.type(clipnorm))
-            out.append(f(f(f(g) * c) / np.maximum(l2norm, c)))
+            out.append(np.asarray((g * clipnorm) / np.maximum(l2norm, clipnorm)))
     return out, None  # Keras returns no norm
 
 
@@ -67,11 +57,13 @@ def optax(grads, max_norm, norm_type):
     with np.errstate(all="ignore"):
         total = 0
         for g in leaves:
-            total = total + g.dtype.type(np.sum(f(np.square(f(g))), dtype=_accumulate(g.dtype)))
+            total = total + g.dtype.type(np.sum(np.square(g), dtype=_accumulate(g.dtype)))
         norm = np.sqrt(total) if leaves else np.float32(0.0)
-        if norm < f(np.asarray(max_norm, dtype=np.asarray(norm).dtype)):
+        if norm < max_norm:
             return [None if g is None else g.copy() for g in grads], norm
-        return [None if g is None else f(f(f(g) / norm.astype(g.dtype)) * f(g.dtype.type(max_norm))) for g in grads], norm
+        # jax casts the Python float to the leaf's dtype (a weak type): ∞ in float16 past 65504.
+        return [None if g is None else np.asarray((g / norm.astype(g.dtype)) * g.dtype.type(max_norm))
+                for g in grads], norm
 
 
 def _two_norm(x):
