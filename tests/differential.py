@@ -7,7 +7,8 @@ tests/test_clipping.py (d2l written in torch).
 import math
 
 import numpy as np
-from hypothesis import strategies as st
+from hypothesis import event, strategies as st
+from hypothesis.control import currently_in_test_context
 
 from gradproofs import clipping, strategies as gps
 
@@ -80,23 +81,33 @@ def outcome(fn, *args, **options):
         return error
 
 
+def note(what: str) -> None:
+    """Count ``what`` among a property's examples (--hypothesis-show-statistics); nothing outside one."""
+    if currently_in_test_context():
+        event(what)
+
+
 def raised(ours, theirs) -> bool:
     """Whether both raised (True) or neither (False); one alone is a failure."""
     if isinstance(ours, Exception) or isinstance(theirs, Exception):
         assert isinstance(ours, Exception) and isinstance(theirs, Exception), (ours, theirs)
+        note("both raise")
         return True
     return False
 
 
-def assert_norm_and_clip(grads, c, convention, ours, theirs, norm_type=2.0) -> None:
-    """The norms of the same dtype and bit for bit, and then the clipped arrays too; or, where the library
-    adds in another order, the norms within ``clipping.norm_tolerance`` and the clipped arrays bit for bit
-    as the convention clips with the library's norm (``clipping.clip_grads_with_norm``)."""
+def assert_norm_and_clip(grads, c, convention, ours, theirs, norm_type=2.0, *, exact: bool) -> None:
+    """The norms of the same dtype and bit for bit, and then the clipped arrays too; or, unless ``exact``
+    (the model adds in the library's order), the norms within ``clipping.norm_tolerance`` and the clipped
+    arrays bit for bit as the convention clips with the library's norm (``clipping.clip_grads_with_norm``)."""
     (clipped, norm), (their_clipped, their_norm) = ours, theirs
     assert np.asarray(norm).dtype == np.asarray(their_norm).dtype, (norm, their_norm)
+    assert same(norm, their_norm) or not exact, f"{convention}: the norm {norm!r}, the library's {their_norm!r}"
     if same(norm, their_norm):
+        note("the norms agree bit for bit")
         assert_same_list(clipped, their_clipped, f"{convention}, clipped with the same norm {norm!r}")
         return
+    note("the norms differ in the order of the sum")
     tolerance = clipping.norm_tolerance(grads, norm_type, convention=convention)
     assert np.isfinite(norm) and np.isfinite(their_norm), (norm, their_norm)
     assert abs(float(norm) - float(their_norm)) <= tolerance * abs(float(their_norm)), (norm, their_norm, tolerance)
