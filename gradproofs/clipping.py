@@ -623,11 +623,15 @@ def _tensorflow_scale(arrays, max_norm, norm):
     return [_flush_op(np.multiply, a, scale) for a in arrays]
 
 
-def _keras_norms(grads: _Gradients, safe):
-    """Each array's L2 norm as ``tf.clip_by_norm`` takes it: √Σ x·x where that sum is positive, else the sum."""
+def _keras_needs_a_gradient(grads: _Gradients) -> None:
     if not grads.arrays:
         raise ValueError("grads holds no gradient; Keras's optimizer raises here "
                          "('No gradients provided for any variable')")
+
+
+def _keras_norms(grads: _Gradients, safe):
+    """Each array's L2 norm as ``tf.clip_by_norm`` takes it: √Σ x·x where that sum is positive, else the sum."""
+    _keras_needs_a_gradient(grads)
     norms = []
     for a in grads.arrays:
         l2sum = _eigen_sum(_tf_squares(a))
@@ -651,9 +655,7 @@ def _keras_scale(arrays, max_norm, norms):
 
 def _keras_global_norm(grads: _Gradients, safe):
     """Keras 3's ``global_norm``: √(Σ_i Σ x·x), each sum ``ops.sum`` (``tf.reduce_sum``) in the dtype."""
-    if not grads.arrays:
-        raise ValueError("grads holds no gradient; Keras's optimizer raises here "
-                         "('No gradients provided for any variable')")
+    _keras_needs_a_gradient(grads)
     sums = [_eigen_sum(_tf_squares(a)) for a in grads.arrays]
     dtype = np.result_type(*sums)  # ops.stack promotes
     sums = np.array(sums, dtype=dtype)
@@ -932,10 +934,10 @@ def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
     if convention not in VALUE_CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r} for clipping by value; expected one of "
                          f"{', '.join(VALUE_CONVENTIONS)}")
-    if not gradients.arrays and convention in ("torch", "keras"):
-        raise ValueError("grads holds no gradient to clip; " + (
-            "torch's clip_grad_value_ raises here too" if convention == "torch" else
-            "Keras's optimizer raises here ('No gradients provided for any variable')"))
+    if convention == "keras":
+        _keras_needs_a_gradient(gradients)
+    if not gradients.arrays and convention == "torch":
+        raise ValueError("grads holds no gradient to clip (torch's clip_grad_value_ raises here too)")
     if convention == "torch" and math.isfinite(clip_value):
         for name, entry in _names(gradients):
             if entry is not None and abs(clip_value) > float(np.finfo(entry.dtype).max):
