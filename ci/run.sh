@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What CI runs, from a clean clone: a fresh virtual environment, the CPU build
-# of torch first, the project with its test and plots extras, MathJax (Node), the
-# README's test command, the main job, then the derivations' staleness check and the report.
+# of torch first, the project with its plots and frameworks extras, MathJax (Node),
+# the README's test command, the differential properties against the live libraries,
+# the opt-in checks, then verify, the derivations' staleness check and the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,15 +13,21 @@ python3 -m venv "$venv"
 source "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet torch==2.13.0          # the CPU build, before anything can pull a CUDA one
-python -m pip install --quiet -c ci/constraints.txt ".[plots]"
+# The frameworks extra (TensorFlow, Keras, jax, optax) after the CPU torch: the clipping conventions
+# are checked against these libraries and their autodiff joins the engines (without it those tests skip).
+python -m pip install --quiet -c ci/constraints.txt ".[plots,frameworks]"
 # MathJax 3 for tests/test_derivations_render.py (typesets every formula of derivations/ as GitHub does)
 npm install --silent --no-save --prefix ci mathjax-full@3.2.2
 
 # The README's test command, verbatim (tests/test_readme.py keeps the two equal):
 pip install -c ci/constraints.txt ".[test]" && python -m pytest
 
+# Every clipping convention against its library, 3,000 drawn cases per function.
+python -m pytest -m "differential and not thorough" --hypothesis-profile differential
+
 # The opt-in checks: correct implementations in every precision pass 1000 examples per check,
-# and a bug only the longest sequences show is caught in at least 99 of 100 runs.
+# a bug only the longest sequences show is caught in at least 99 of 100 runs, and the clipping
+# oracle passes the libraries themselves (1000 examples each).
 python -m pytest tests/test_oracle_precision.py --hypothesis-profile thorough
 python -m pytest -m thorough --hypothesis-profile thorough
 

@@ -10,53 +10,60 @@ result is a new array of the input's dtype and shape.
 framework's arithmetic, operation by operation and in the dtype each operation
 happens in (n is the norm, c the threshold):
 
-==============  ===============================================  ===========================
-convention      what it computes                                 its norm
-==============  ===============================================  ===========================
-``torch``       ``g·min(c·(1/(n + 1e-6)), 1)``, always           per-array p-norms, then the
-                multiplied; ``torch.nn.utils.clip_grad_norm_``   p-norm of those; any p
-``tensorflow``  ``g·(c·min(1/n, 1/c) + (n − n))``:               global L2 (``l2_loss``)
-                ``tf.clip_by_global_norm``
-``keras``       each array alone: ``(g·c)/max(n_i, c)``          each array's L2
-                (``tf.clip_by_norm``); c ≤ 0 is ignored: Keras
-                3's optimizer ``clipnorm`` on the TF backend
-``optax``       ``g`` if ``n < c``, else ``(g/n)·c``:            global L2
-                ``optax.clip_by_global_norm``
-``pascanu``     ``g·(c/n)`` if ``n ≥ c``, else ``g``: Pascanu,   global L2 (torch's, p = 2)
-                Mikolov & Bengio (2013), Algorithm 1; c/n
-                in the norm's dtype, the product in the wider
-                of it and g's, rounded once
-``d2l``         ``g·(c/n)`` if ``n > c``, else ``g``, no         √(Σ_i sum(g_i²)), each sum
-                epsilon; c/n as ``reciprocal(n)·c``: the         in g_i's dtype, added in the
-                hand-written ``grad_clipping`` of *Dive into     promoted dtype
-                Deep Learning* (§9.5), in torch, in place
-==============  ===============================================  ===========================
+==================  ===============================================  ===========================
+convention          what it computes                                 its norm
+==================  ===============================================  ===========================
+``torch``           ``g·min(c·(1/(n + 1e-6)), 1)``, always           per-array p-norms, then the
+                    multiplied; ``torch.nn.utils.clip_grad_norm_``   p-norm of those; any p
+``tensorflow``      ``g·(c·min(1/n, 1/c) + (n − n))``:               global L2 (``l2_loss``)
+                    ``tf.clip_by_global_norm``
+``keras``           each array alone: ``(g·c)/max(n_i, c)``          each array's L2
+                    (``tf.clip_by_norm``); c ≤ 0 is ignored: Keras
+                    3's optimizer ``clipnorm`` on the TF backend
+``keras_global``    ``g·(c·min(1/n, 1/c) + (n − n))``, 1/c taken     global L2 (Σ x·x, no
+                    in float64; c ≤ 0 is ignored: the optimizer's    halving)
+                    ``global_clipnorm`` on the TF backend
+``optax``           ``g`` if ``n < c``, else ``(g/n)·c``:            global L2
+                    ``optax.clip_by_global_norm``
+``pascanu``         ``g·(c/n)`` if ``n ≥ c``, else ``g``: Pascanu,   global L2 (torch's, p = 2)
+                    Mikolov & Bengio (2013), Algorithm 1; c/n
+                    in the norm's dtype, the product in the wider
+                    of it and g's, rounded once
+``d2l``             ``g·(c/n)`` if ``n > c``, else ``g``, no         √(Σ_i sum(g_i²)), each sum
+                    epsilon; c/n as ``reciprocal(n)·c``: the         in g_i's dtype, added in the
+                    hand-written ``grad_clipping`` of *Dive into     promoted dtype
+                    Deep Learning* (§9.5), in torch, in place
+==================  ===============================================  ===========================
 
 The conventions differ in small, real ways, and each reproduces its framework's
 behaviour, including where that behaviour is surprising (CLIPPING.md's table,
 row by row):
 
 - at n == c torch shrinks by its epsilon (c/(c + 1e-6)); TensorFlow and Keras
-  scale by ``c·(1/c)``, which is 1 or one rounding below it; optax takes its
+  scale by ``c·(1/c)``, which is 1 or one rounding below it (Keras's global
+  scale, with 1/c rounded from float64, up to two either way); optax takes its
   clip branch ``(g/n)·c``; Pascanu's test ``n ≥ c`` clips.
 - c = 0 with zero gradients: torch gives zeros; TensorFlow, optax and Pascanu
-  give NaN (0·∞ or 0/0); Keras ignores c ≤ 0.
+  give NaN (0·∞ or 0/0); Keras ignores c ≤ 0 (clipnorm and global_clipnorm).
 - c < 0: torch, optax and Pascanu **flip the sign** of every gradient (scale
   c/n < 0); TensorFlow's global clip leaves g (c·(1/c) = 1); Keras ignores it.
-- c = +∞: torch and optax leave g; TensorFlow 2.21 gives **NaN** (∞·0); Keras's
-  ``(g·∞)/∞`` gives NaN; Pascanu leaves g (unless n is ∞ too).
+- c = +∞: torch and optax leave g; TensorFlow 2.21 gives **NaN** (∞·0), and so
+  does Keras's global scale; Keras's ``(g·∞)/∞`` gives NaN; Pascanu leaves g
+  (unless n is ∞ too).
 - an infinite entry: torch returns n = ∞ and scales by 0, so that entry
-  becomes NaN (∞·0) and the others 0; TensorFlow turns **every** entry NaN on
-  purpose; optax and Pascanu behave like torch; Keras like torch within the
-  array holding it.
+  becomes NaN (∞·0) and the others 0; TensorFlow (and Keras's global scale)
+  turns **every** entry NaN on purpose; optax and Pascanu behave like torch;
+  Keras's clipnorm like torch within the array holding it.
 - a NaN entry: NaN everywhere, except in ``pascanu``, whose test ``n ≥ c`` is
   false for a NaN n, so g passes unchanged with its NaN.
 - overflow of the squares (float32 [3e20, 4e20], float16 [300]×1000 in
   TensorFlow, Keras and optax, which square in float16): the norm is ∞, so torch
   and optax zero the gradients and TensorFlow gives NaN. torch accumulates
-  float16 in float32, so its float16 norm of [300]×1000 is 9488.
+  float16 in float32, so its float16 norm of [300]×1000 is 9488; TensorFlow
+  and Keras add float16 in float16, one rounding per addition.
 - mixed dtypes: torch and optax promote (float32 and float64 give a float64
-  norm); TensorFlow raises, as ``tf.stack`` does. optax then divides each
+  norm); TensorFlow raises, as ``tf.stack`` does, and Keras's global_clipnorm
+  at its product of an array with the promoted scale (c > 0). optax then divides each
   leaf by the norm cast to the leaf's dtype, so a float16 leaf is zeroed once
   the global norm passes 65504.
 - the threshold in a narrow dtype: TensorFlow, Keras and optax round c to the
@@ -66,8 +73,9 @@ row by row):
   1/(n + 1e-6) in the norm's dtype: for float16 zero gradients that is ∞, so
   c = 0 gives NaN there (zeros in float32 and float64).
 - empty input, or every gradient None: torch and Pascanu return a norm of 0.0
-  (float32, as ``torch.tensor(0.0)``), TensorFlow and optax too; Keras raises,
-  and so does d2l's ``grad_clipping`` (``torch.sqrt`` of the integer 0).
+  (float32, as ``torch.tensor(0.0)``), TensorFlow too, optax 0.0 in float64
+  (with x64: ``jnp.sqrt`` of the integer 0); Keras raises, and so does d2l's
+  ``grad_clipping`` (``torch.sqrt`` of the integer 0).
 - d2l's rule is the one many hand-written trainers use: it clips only when
   n > c (not at n == c), adds no epsilon and returns nothing; like torch it
   flips the sign for c < 0 and zeros every gradient for c = 0 (n > 0); a NaN
@@ -91,15 +99,65 @@ p < 0) and in float64, then rounded to the norm's dtype. So float32
 [3e20, 4e20] has the norm 5e20 and clips to [0.6·c, 0.8·c]; a norm that the
 norm's dtype cannot hold is ∞ all the same.
 
-``clip_grad_value(grads, c)`` clamps every entry to [−c, c] as torch and optax
-do (torch's foreach path: ``clamp_min(−c)`` then ``clamp_max(c)``): with c < 0
-every entry becomes c; with c = 0, −0.0 for the negative entries; NaN entries
-stay NaN. TensorFlow's ``tf.clip_by_value(g, −c, c)`` takes the minimum first,
-so with c < 0 it sets every entry to −c instead.
+``clip_grad_value(grads, c, convention=...)`` clamps every entry to [−c, c]:
+``"torch"`` (the default; ``clamp_min(−c)`` then ``clamp_max(c)``) and
+``"optax"`` (``jnp.clip``) set every entry to c when c < 0; ``"tensorflow"``
+(``tf.clip_by_value(g, −c, c)``, the minimum first) to −c; ``"keras"`` (the
+optimizer's ``clipvalue``) is TensorFlow's for c > 0 and ignores c ≤ 0. NaN
+entries stay NaN. torch raises on a finite |c| beyond a gradient's dtype.
+
+Checked against the libraries, on the CPU
+-----------------------------------------
+Each convention is compared with its library bit for bit, over drawn
+gradients from the subnormals to overflow (tests/test_clipping_live.py):
+torch 2.13 (CPU build), tensorflow-cpu 2.21 (x86-64 wheel), Keras 3.15 on
+TensorFlow, optax 0.2.8 on jax 0.10 with x64. Beyond the formulas that takes:
+
+- **flush to zero**: TensorFlow's and XLA's CPU kernels run with the FTZ and
+  DAZ modes on. A float32 or float64 subnormal operand counts as a zero of its
+  sign, and so does a result below the smallest normal number: squares,
+  products, reciprocals, thresholds and the entries themselves
+  (``tf.clip_by_global_norm``'s g·scale and Keras's g·c flush every
+  subnormal entry; optax's select keeps g as it is below its trigger). float16
+  arithmetic happens in float32 and is rounded back with gradual underflow:
+  nothing is flushed there. torch (and so ``pascanu`` and ``d2l``) does not
+  flush (``torch.set_flush_denormal`` is off by default).
+- **TensorFlow's sums** (``l2_loss``, ``reduce_sum``) add in Eigen's order on
+  the CPU, every addition rounded to the dtype, float16 included (float16
+  [0.1]×1000 has the norm 3.162, where a float32 accumulation gives 3.16);
+  checked up to 200,000 entries per array.
+- **TensorFlow's minimum and maximum** return their second operand on a tie
+  (0.0 against −0.0, after the flush) in the entries Eigen computes in whole
+  packets of float32 or float64 (8 or 4 entries) and their first elsewhere,
+  which sets the sign of some zeros ``tf.clip_by_value`` returns; XLA's order
+  −0.0 below 0.0.
+- **optax**: XLA computes g/n as g·(1/n) for an array of more than one entry;
+  ``jnp.sum`` adds float16 in float32; XLA adds a vector of up to 32 entries
+  one after the other, and more entries, or arrays of more axes, in an order
+  of its own that depends on the CPU (optax's norm may differ from this one
+  there, within :func:`norm_tolerance`).
+- **torch** rounds its 1e-6 to the norm's dtype before adding it (float16:
+  1.0133e-06), and its ``clip_grad_value_`` raises on the CPU for a finite |c|
+  beyond a gradient's dtype (float16: 65504).
+
+What a NumPy model cannot see: TensorFlow converts a Python number to a
+constant through a cache keyed by its value, and 0.0 == −0.0, so within one
+process whichever zero was converted first stands for both. A threshold of
+−0.0 for ``tf.clip_by_global_norm`` (and ±0 for ``tf.clip_by_value``, which
+also converts −c) gives what this module says only where that zero came
+first.
+
+On CUDA nothing here was checked (no GPU was at hand): torch's CUDA kernels
+sum and scale in their own order (norms within :func:`norm_tolerance`), its
+clamp returns 0.0 where the CPU's keeps −0.0 and accepts a |c| beyond
+float16's range; whether TensorFlow's and XLA's GPU kernels flush subnormals
+depends on how they were compiled, and is not modelled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import types
@@ -108,7 +166,7 @@ from numbers import Real
 
 import numpy as np
 
-CONVENTIONS = ("torch", "tensorflow", "keras", "optax", "pascanu", "d2l")
+CONVENTIONS = ("torch", "tensorflow", "keras", "keras_global", "optax", "pascanu", "d2l")
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 TORCH_EPSILON = 1e-6
 _INF = math.inf
@@ -313,11 +371,15 @@ def _torch_total_norm(arrays, p: float, safe: bool, names):
 
 
 def _torch_coefficient(norm, max_norm: float):
-    """``clamp(max_norm · reciprocal(n + 1e-6), max=1)`` in the norm's dtype (float16 via float32)."""
+    """``clamp(max_norm · reciprocal(n + 1e-6), max=1)`` in the norm's dtype (float16 via float32).
+
+    torch rounds the Python number 1e-6 to the norm's dtype before adding it:
+    in float16 that is 1.0133e-06.
+    """
     dtype = norm.dtype
     wide = _accumulator(dtype).type
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        shifted = dtype.type(wide(norm) + wide(TORCH_EPSILON))
+        shifted = dtype.type(wide(norm) + wide(_cast(dtype, TORCH_EPSILON)))
         reciprocal = dtype.type(wide(1) / wide(shifted))
         coefficient = dtype.type(wide(reciprocal) * _cast(np.dtype(wide), max_norm))
     return np.minimum(coefficient, dtype.type(1))
@@ -338,27 +400,176 @@ def _torch_scale(array: np.ndarray, coefficient):
         return np.multiply(array, array.dtype.type(coefficient))
 
 
-def _torch(grads: _Gradients, max_norm, p, error_if_nonfinite, safe):
-    names = [name for name, entry in _names(grads) if entry is not None]
+def _torch_norm(grads: _Gradients, p: float, safe: bool):
     if grads.empty_generator:
         warnings.warn("grads is an empty generator, no gradient clipping will occur "
-                      "(torch warns here too)", stacklevel=3)
-    norm = _torch_total_norm(grads.arrays, p, safe, names)
-    _refuse_nonfinite(error_if_nonfinite, norm, p)
-    if not grads.arrays:
-        return [], norm
+                      "(torch warns here too)", stacklevel=4)
+    names = [name for name, entry in _names(grads) if entry is not None]
+    return _torch_total_norm(grads.arrays, p, safe, names)
+
+
+def _torch_clip(arrays, max_norm, norm):
+    """``clip_grads_with_norm_``: every array times ``_torch_coefficient``."""
     coefficient = _torch_coefficient(norm, max_norm)
-    return _map(lambda a: _torch_scale(a, coefficient), grads.arrays), norm
+    return _map(lambda a: _torch_scale(a, coefficient), arrays)
+
+
+# --- the CPU kernels' arithmetic: TensorFlow's (Eigen) and XLA's (optax) -------------------------
+
+_FLUSH = contextvars.ContextVar("gradproofs_clipping_flush", default=True)
+
+
+@contextlib.contextmanager
+def _gradual_underflow():
+    """Within it, TensorFlow's, Keras's and optax's arithmetic keeps subnormals (IEEE gradual underflow),
+    as a NumPy reimplementation of their rules does, instead of flushing them as their CPU kernels do."""
+    token = _FLUSH.set(False)
+    try:
+        yield
+    finally:
+        _FLUSH.reset(token)
+
+
+def _flushed(x):
+    """``x`` with float32 and float64 subnormals read as zeros of their sign; float16 as it is.
+
+    TensorFlow and XLA run their CPU kernels with the flush-to-zero and
+    denormals-are-zero modes on, so a subnormal operand counts as ±0 and a
+    result below the smallest normal number becomes ±0. float16 arithmetic
+    happens in float32, where a float16 subnormal is a normal number, and is
+    rounded back with gradual underflow: nothing is flushed there.
+    """
+    x = np.asarray(x)
+    if x.dtype == DTYPES[0] or not _FLUSH.get():
+        return x
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(x) < np.finfo(x.dtype).tiny, np.copysign(x.dtype.type(0), x), x).astype(x.dtype)
+
+
+def _flush_op(ufunc, *operands):
+    """``ufunc`` in the operands' dtype with subnormal operands and results flushed, as the CPU kernels do."""
+    with np.errstate(all="ignore"):
+        return _flushed(ufunc(*[_flushed(x) for x in operands]))
+
+
+def _eigen_packed(shape, dtype):
+    """Which entries of an elementwise result Eigen computes in whole packets (the rest one by one)."""
+    count = int(np.prod(shape, dtype=np.int64))
+    packed = 0 if dtype == DTYPES[0] else count // _EIGEN_LANES[dtype] * _EIGEN_LANES[dtype]
+    return (np.arange(count) < packed).reshape(shape)
+
+
+def _tf_extremum(a, b, better):
+    """``tf.minimum``/``tf.maximum`` of two same-dtype operands: NaN if either is NaN, else ``b`` where it is
+    ``better`` than ``a``, and on a tie (0.0 against −0.0, after the flush) ``b`` in the entries Eigen
+    computes in whole packets of float32 or float64 (x86's minps/maxps return their second operand
+    there) and ``a`` elsewhere (the scalar path, and every float16 entry)."""
+    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    with np.errstate(invalid="ignore"):
+        take_b = better(b, a) | np.isnan(b) | ((a == b) & _eigen_packed(a.shape, a.dtype))
+        return np.where(take_b & ~np.isnan(a), b, a)
+
+
+def _tf_minimum(a, b):
+    return _tf_extremum(a, b, np.less)
+
+
+def _tf_maximum(a, b):
+    return _tf_extremum(a, b, np.greater)
+
+
+def _xla_minimum(a, b):
+    """XLA's minimum: NaN if either is NaN, else the smaller, with −0.0 below 0.0 (IEEE 754-2019)."""
+    with np.errstate(invalid="ignore"):
+        least = np.where(a < b, a, np.where(b < a, b, np.where(np.signbit(a), a, b)))
+        return np.where(np.isnan(a), a, np.where(np.isnan(b), b, least))
+
+
+def _xla_maximum(a, b):
+    """XLA's maximum: NaN if either is NaN, else the larger, with 0.0 above −0.0 (IEEE 754-2019)."""
+    with np.errstate(invalid="ignore"):
+        most = np.where(a > b, a, np.where(b > a, b, np.where(np.signbit(a), b, a)))
+        return np.where(np.isnan(a), a, np.where(np.isnan(b), b, most))
+
+
+# Eigen's full reduction on the CPU (TensorReduction.h, InnerMostDimReducer), as TensorFlow's x86-64
+# wheels build it (AVX): packets of 8 float16, 8 float32 or 4 float64 lanes, four packet accumulators,
+# split in two halves (at a packet boundary) above LEAF packets.
+_EIGEN_LANES = {DTYPES[0]: 8, DTYPES[1]: 8, DTYPES[2]: 4}
+_EIGEN_LEAF = {DTYPES[0]: 200, DTYPES[1]: 1024, DTYPES[2]: 1024}
+_EIGEN_ACCUMULATORS = 4
+
+
+def _eigen_horizontal(packet, dtype):
+    """Eigen's ``predux`` of one packet: halves folded onto each other down to four lanes (two for
+    float64), then (x0 + x2) + (x1 + x3); float16 lanes are added in float32 and rounded once."""
+    wide = _accumulator(dtype)
+    lanes = packet.astype(wide)
+    with np.errstate(over="ignore", invalid="ignore"):
+        while lanes.size > 4 or (lanes.size > 2 and wide == DTYPES[2]):
+            half = lanes.size // 2
+            lanes = lanes[:half] + lanes[half:]
+        total = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) if lanes.size == 4 else lanes[0] + lanes[1]
+    return _cast(dtype, total)
+
+
+def _eigen_sum(values, first: int = 0):
+    """``tf.reduce_sum`` of a flat array in its dtype, in the order Eigen adds on the CPU.
+
+    Four accumulators of one packet each take whole blocks of four packets,
+    are added together, the remaining whole packets follow one by one, then
+    the packet's lanes are summed (``_eigen_horizontal``) and added to the
+    scalar sum of the last entries; above LEAF packets the array is split in
+    two at a packet boundary and the halves summed so. Every addition rounds
+    to the dtype (float16 included: TensorFlow does not accumulate float16
+    in float32). ``first`` is the offset of ``values`` in the whole array,
+    which places the split.
+    """
+    dtype = values.dtype
+    lanes, count = _EIGEN_LANES[dtype], values.size
+    with np.errstate(over="ignore", invalid="ignore"):
+        if count > lanes * _EIGEN_LEAF[dtype]:
+            split = lanes * -(-(first + -(-count // 2)) // lanes)
+            left = min(split - first, count)
+            total = dtype.type(0) + _eigen_sum(values[:left], first)
+            return total + _eigen_sum(values[left:], split) if left < count else total
+        block = lanes * _EIGEN_ACCUMULATORS
+        blocked, packed = count // block * block, count // lanes * lanes
+        if blocked and dtype == DTYPES[0]:  # float16: each addition rounds, so no float32 reduction
+            accumulators = np.zeros((_EIGEN_ACCUMULATORS, lanes), dtype)
+            for rows in values[:blocked].reshape(-1, _EIGEN_ACCUMULATORS, lanes):
+                accumulators = accumulators + rows
+        elif blocked:  # along the first axis NumPy adds row after row, as the accumulators do
+            accumulators = np.add.reduce(values[:blocked].reshape(-1, _EIGEN_ACCUMULATORS, lanes), axis=0)
+        else:
+            accumulators = np.zeros((_EIGEN_ACCUMULATORS, lanes), dtype)
+        packet = accumulators[0]
+        for row in accumulators[1:]:
+            packet = packet + row
+        for start in range(blocked, packed, lanes):
+            packet = packet + values[start:start + lanes]
+        scalar = dtype.type(0)
+        for value in values[packed:]:
+            scalar = scalar + value
+        return scalar + _eigen_horizontal(packet, dtype) if packed else scalar
+
+
+def _xla_sum(values, dtype):
+    """``jnp.sum`` of a flat array on XLA's CPU backend, as ``dtype``: float16 in float32 (jnp.sum
+    accumulates it so) and rounded back; one addition after the other, as XLA adds a vector of up to
+    32 entries."""
+    wide = _accumulator(dtype)
+    if values.size == 0:
+        return dtype.type(0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _cast(dtype, np.add.accumulate(values.astype(wide, copy=False))[-1])
 
 
 # --- TensorFlow, Keras, optax, Pascanu ---------------------------------------------------
 
 def _squares_sum(array: np.ndarray):
-    """Σ x² in the array's dtype, the squares rounding (and overflowing) in that dtype.
-
-    As TensorFlow's and XLA's elementwise squares do: float16 squares overflow
-    past 255.9; their sum accumulates in float32 and rounds back, as jnp.sum does.
-    """
+    """``torch.sum(g ** 2)``: the squares rounded in the array's dtype; float16's sum accumulated in
+    float32 and rounded back, as torch does."""
     dtype = array.dtype
     x = array.ravel()
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -385,95 +596,152 @@ def _one_dtype(grads: _Gradients, convention: str):
     return dtypes.pop() if dtypes else np.dtype(np.float32)
 
 
-def _tensorflow(grads: _Gradients, max_norm, error_if_nonfinite, safe):
+def _tf_squares(array: np.ndarray):
+    """``tf.square(g)`` (``g * g``), flattened: each square rounded to the dtype, then flushed."""
+    return _flush_op(np.multiply, array.ravel(), array.ravel())
+
+
+def _tensorflow_norm(grads: _Gradients, safe):
+    """``tf.linalg.global_norm``: √(2·Σ_i l2_loss(g_i)), l2_loss = Σ (x·x)·0.5, all in the dtype."""
     dtype = _one_dtype(grads, "tensorflow")
-    half_squares = np.array([_squares_sum(a) * dtype.type(0.5) for a in grads.arrays], dtype=dtype)
+    half = dtype.type(0.5)
+    half_squares = np.array([_eigen_sum(_flush_op(np.multiply, _tf_squares(a), half)) for a in grads.arrays],
+                            dtype=dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        total = _cast(dtype, np.sum(half_squares, dtype=_accumulator(dtype))) * dtype.type(2)
-        norm = np.sqrt(total)
-    norm = _safe_l2(grads.arrays, norm, total, dtype, safe)
-    _refuse_nonfinite(error_if_nonfinite, norm, 2.0)
-    c = _cast(dtype, max_norm)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        scale = c * np.minimum(dtype.type(1) / norm, dtype.type(1) / c)
-        scale = scale + (norm - norm)
-    return _map(lambda a: _product(a, scale), grads.arrays), norm
-
-
-def _keras(grads: _Gradients, max_norm, error_if_nonfinite, safe):
-    if not grads.arrays:
-        raise ValueError("grads holds no gradient; Keras's optimizer raises here "
-                         "('No gradients provided for any variable')")
-    clipped, norms = [], []
-    for a in grads.arrays:
-        dtype = a.dtype
-        l2sum = _squares_sum(a)
-        with np.errstate(invalid="ignore"):
-            norm = np.sqrt(l2sum) if l2sum > 0 else l2sum
-        norm = _safe_l2([a], norm, l2sum, dtype, safe)
-        norms.append(norm)
-        _refuse_nonfinite(error_if_nonfinite, norm, 2.0)
-        if not max_norm > 0:  # Keras's optimizer ignores clipnorm ≤ 0
-            clipped.append(a.copy())
-            continue
-        c = _cast(dtype, max_norm)
-        with np.errstate(over="ignore", invalid="ignore"):
-            clipped.append((a * c) / np.maximum(norm, c))
-    return clipped, grads.placed(norms)
-
-
-def _global_l2(grads: _Gradients, safe):
-    """optax's global norm: √(0 + Σ_i Σ x²) with each leaf's sum in its dtype, promoted as it adds."""
-    if not grads.arrays:
-        return np.float32(0.0)
-    sums = [_squares_sum(a) for a in grads.arrays]
-    dtype = np.result_type(*sums)
-    total = dtype.type(0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for s in sums:
-            total = dtype.type(total + dtype.type(s))
+        total = _flush_op(np.multiply, _eigen_sum(half_squares), dtype.type(2))[()]
         norm = np.sqrt(total)
     return _safe_l2(grads.arrays, norm, total, dtype, safe)
 
 
-def _optax(grads: _Gradients, max_norm, error_if_nonfinite, safe):
-    norm = _global_l2(grads, safe)
-    _refuse_nonfinite(error_if_nonfinite, norm, 2.0)
-    if norm < _cast(norm.dtype, max_norm):
-        return [a.copy() for a in grads.arrays], norm
-    clipped = []
+def _tensorflow_scale(arrays, max_norm, norm):
+    """``tf.clip_by_global_norm``'s scale c·min(1/n, 1/c) + (n − n), then g·scale, all in n's dtype."""
+    dtype = norm.dtype
+    c = _cast(dtype, max_norm)
+    one = dtype.type(1)
+    scale = _flush_op(np.multiply, c, _tf_minimum(_flush_op(np.divide, one, norm), _flush_op(np.divide, one, c)))
+    scale = _flush_op(np.add, scale, _flush_op(np.subtract, norm, norm))[()]
+    return [_flush_op(np.multiply, a, scale) for a in arrays]
+
+
+def _keras_needs_a_gradient(grads: _Gradients) -> None:
+    if not grads.arrays:
+        raise ValueError("grads holds no gradient; Keras's optimizer raises here "
+                         "('No gradients provided for any variable')")
+
+
+def _keras_norms(grads: _Gradients, safe):
+    """Each array's L2 norm as ``tf.clip_by_norm`` takes it: √Σ x·x where that sum is positive, else the sum."""
+    _keras_needs_a_gradient(grads)
+    norms = []
     for a in grads.arrays:
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            clipped.append((a / _cast(a.dtype, norm)) * _cast(a.dtype, max_norm))
-    return clipped, norm
+        l2sum = _eigen_sum(_tf_squares(a))
+        with np.errstate(invalid="ignore"):
+            norm = np.sqrt(l2sum) if _flushed(l2sum) > 0 else l2sum
+        norms.append(_safe_l2([a], norm, l2sum, a.dtype, safe))
+    return norms
 
 
-def _pascanu(grads: _Gradients, max_norm, error_if_nonfinite, safe):
+def _keras_scale(arrays, max_norm, norms):
+    """Keras 3's optimizer ``clipnorm`` on TensorFlow: ``tf.clip_by_norm`` of each array alone,
+    (g·c)/max(n_i, c), when c > 0; c ≤ 0 is ignored."""
+    if not max_norm > 0:
+        return [a.copy() for a in arrays]
+    clipped = []
+    for a, norm in zip(arrays, norms):
+        c = _cast(a.dtype, max_norm)
+        clipped.append(_flush_op(np.divide, _flush_op(np.multiply, a, c), _tf_maximum(_flushed(norm), _flushed(c))))
+    return clipped
+
+
+def _keras_global_norm(grads: _Gradients, safe):
+    """Keras 3's ``global_norm``: √(Σ_i Σ x·x), each sum ``ops.sum`` (``tf.reduce_sum``) in the dtype."""
+    _keras_needs_a_gradient(grads)
+    sums = [_eigen_sum(_tf_squares(a)) for a in grads.arrays]
+    dtype = np.result_type(*sums)  # ops.stack promotes
+    sums = np.array(sums, dtype=dtype)
+    total = _eigen_sum(sums)
+    with np.errstate(invalid="ignore"):
+        norm = np.sqrt(total)
+    return _safe_l2(grads.arrays, norm, total, dtype, safe)
+
+
+def _keras_global_scale(arrays, max_norm, norm):
+    """Keras 3's ``clip_by_global_norm`` (the optimizer's ``global_clipnorm``) on TensorFlow: when
+    c > 0, g·(c·min(1/n, 1/c) + (n − n)) with 1/c taken in Python's float64 and rounded to the dtype,
+    1/n in the dtype; c ≤ 0 is ignored."""
+    if not max_norm > 0:
+        return [a.copy() for a in arrays]
+    if len({a.dtype for a in arrays}) > 1:
+        raise TypeError(f"grads mixes dtypes ({', '.join(sorted({a.dtype.name for a in arrays}))}); Keras's "
+                        "global_clipnorm multiplies each array by the global scale, and TensorFlow raises on "
+                        "a product of two dtypes")
+    dtype = norm.dtype
+    with np.errstate(over="ignore", divide="ignore"):
+        inverse_c = _cast(dtype, 1.0 / max_norm)
+    least = _tf_minimum(_flush_op(np.divide, dtype.type(1), norm), _flushed(inverse_c))
+    scale = _flush_op(np.multiply, _cast(dtype, max_norm), least)
+    scale = _flush_op(np.add, scale, _flush_op(np.subtract, norm, norm))[()]
+    return [_flush_op(np.multiply, a, scale) for a in arrays]
+
+
+def _optax_norm(grads: _Gradients, safe):
+    """``optax.tree.norm``: √(((0 + s_1) + s_2) + …) with s_i = jnp.sum(g_i²) in g_i's dtype, each
+    addition in the wider of its two operands' dtypes (the integer 0 takes s_1's), so float16 sums
+    add in float16 until a wider one comes; no leaves: 0.0 in float64 (jax with x64, as float64
+    gradients need)."""
+    if not grads.arrays:
+        return np.float64(0.0)
+    sums = [_xla_sum(_flush_op(np.square, a.ravel()), a.dtype) for a in grads.arrays]
+    total = sums[0].dtype.type(0)
+    for s in sums:
+        dtype = np.result_type(total, s)
+        total = _flush_op(np.add, dtype.type(total), dtype.type(s))[()]
+    with np.errstate(invalid="ignore"):
+        norm = np.sqrt(total)
+    return _safe_l2(grads.arrays, norm, total, norm.dtype, safe)
+
+
+def _optax_scale(arrays, max_norm, norm):
+    """``optax.clip_by_global_norm``: g itself (a select) if n < c, else (g/n)·c in g's dtype, where XLA
+    computes g/n as g·(1/n) for an array of more than one entry."""
+    if _flushed(norm) < _flushed(_cast(norm.dtype, max_norm)):
+        return [a.copy() for a in arrays]
+    clipped = []
+    for a in arrays:
+        n = _cast(a.dtype, norm)
+        if a.size > 1:
+            quotient = _flush_op(np.multiply, a, _flush_op(np.divide, a.dtype.type(1), n))
+        else:
+            quotient = _flush_op(np.divide, a, n)
+        clipped.append(_flush_op(np.multiply, quotient, _cast(a.dtype, max_norm)))
+    return clipped
+
+
+def _pascanu_norm(grads: _Gradients, safe):
     names = [name for name, entry in _names(grads) if entry is not None]
-    norm = _torch_total_norm(grads.arrays, 2.0, safe, names)
-    _refuse_nonfinite(error_if_nonfinite, norm, 2.0)
+    return _torch_total_norm(grads.arrays, 2.0, safe, names)
+
+
+def _pascanu_scale(arrays, max_norm, norm):
+    """Algorithm 1: g·(c/n) if n ≥ c, c/n in the norm's dtype, the product in the wider of it and g's,
+    rounded once; a NaN n fails the test, so g passes unchanged."""
     c = _cast(norm.dtype, max_norm)
-    if not norm >= c:  # a NaN norm fails the test too: g passes unchanged
-        return [a.copy() for a in grads.arrays], norm
+    if not norm >= c:
+        return [a.copy() for a in arrays]
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         factor = c / norm
 
-    def scale(a):  # in the wider of the array's and the norm's dtype, rounded once to the array's
+    def scale(a):
         wide = np.result_type(a.dtype, factor.dtype)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             return (a.astype(wide, copy=False) * factor.astype(wide)).astype(a.dtype, copy=False)
 
-    return _map(scale, grads.arrays), norm
+    return _map(scale, arrays)
 
 
-def _d2l(grads: _Gradients, max_norm, error_if_nonfinite, safe):
-    """``norm = sqrt(sum(torch.sum(g ** 2) for g in grads))``; ``if norm > c: g[:] *= c / norm``.
-
-    Python's ``sum`` starts from the integer 0 and adds 0-dim tensors, so the
-    partial sums take the promoted dtype as they go; ``c / norm`` is torch's
-    ``reciprocal(norm) * c`` (a Python number divided by a tensor); the
-    comparison rounds c to the norm's dtype.
-    """
+def _d2l_norm(grads: _Gradients, safe):
+    """``sqrt(sum(torch.sum(g ** 2) for g in grads))``: Python's ``sum`` starts from the integer 0 and
+    adds 0-dim tensors, so the partial sums take the promoted dtype as they go."""
     if not grads.arrays:
         raise ValueError("grads holds no gradient; d2l's grad_clipping raises here (torch.sqrt of the integer 0)")
     total = _squares_sum(grads.arrays[0])
@@ -482,21 +750,32 @@ def _d2l(grads: _Gradients, max_norm, error_if_nonfinite, safe):
             dtype = np.result_type(total, s)
             total = dtype.type(dtype.type(total) + dtype.type(s))
         norm = np.sqrt(total)
-    norm = _safe_l2(grads.arrays, norm, total, norm.dtype, safe)
-    _refuse_nonfinite(error_if_nonfinite, norm, 2.0)
+    return _safe_l2(grads.arrays, norm, total, norm.dtype, safe)
+
+
+def _d2l_scale(arrays, max_norm, norm):
+    """``if norm > c: g[:] *= c / norm``, c/norm as torch's ``reciprocal(norm) * c``; the comparison
+    rounds c to the norm's dtype."""
     if not norm > _cast(norm.dtype, max_norm):
-        return [a.copy() for a in grads.arrays], norm
+        return [a.copy() for a in arrays]
     wide = _accumulator(norm.dtype).type
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         reciprocal = norm.dtype.type(wide(1) / wide(norm))
         factor = norm.dtype.type(wide(reciprocal) * _cast(np.dtype(wide), max_norm))
-    return _map(lambda a: _torch_scale(a, factor), grads.arrays), norm
+    return _map(lambda a: _torch_scale(a, factor), arrays)
 
 
-def _product(array: np.ndarray, scale) -> np.ndarray:
-    """``array·scale`` in the array's dtype, overflow and NaN as IEEE gives them."""
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        return np.multiply(array, array.dtype.type(scale))
+# Each convention as its norm (of the validated gradients, p, safe) and its clip (of the arrays, c, n).
+_NORMS = {"torch": _torch_norm,
+          "tensorflow": lambda grads, p, safe: _tensorflow_norm(grads, safe),
+          "keras": lambda grads, p, safe: _keras_norms(grads, safe),
+          "keras_global": lambda grads, p, safe: _keras_global_norm(grads, safe),
+          "optax": lambda grads, p, safe: _optax_norm(grads, safe),
+          "pascanu": lambda grads, p, safe: _pascanu_norm(grads, safe),
+          "d2l": lambda grads, p, safe: _d2l_norm(grads, safe)}
+_CLIPS = {"torch": _torch_clip, "tensorflow": _tensorflow_scale, "keras": _keras_scale,
+          "keras_global": _keras_global_scale, "optax": _optax_scale, "pascanu": _pascanu_scale,
+          "d2l": _d2l_scale}
 
 
 def _names(grads: _Gradients):
@@ -556,33 +835,118 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, convention: str = "torch",
     if convention != "torch" and p != 2:
         raise ValueError(f"norm_type must be 2 for convention {convention!r}, which clips by the L2 "
                          f"norm; got {norm_type!r} (only 'torch' takes any p)")
-    safe = bool(safe_norm)
-    if convention == "torch":
-        clipped, norm = _torch(gradients, max_norm, p, error_if_nonfinite, safe)
+    norm = _NORMS[convention](gradients, p, bool(safe_norm))
+    for n in norm if convention == "keras" else [norm]:
+        _refuse_nonfinite(error_if_nonfinite, n, p)
+    clipped = _CLIPS[convention](gradients.arrays, max_norm, norm) if gradients.arrays else []
+    return gradients.result(clipped), gradients.placed(norm) if convention == "keras" else norm
+
+
+def _norm_value(name: str, value):
+    """A norm as :func:`clip_grad_norm` returns it: a NumPy float scalar (or 0-dim array), whose dtype counts."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if not isinstance(value, np.floating) or value.dtype not in DTYPES:
+        raise TypeError(f"{name} must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, "
+                        f"as clip_grad_norm returns it), got {type(value).__name__} {value!r}")
+    return value
+
+
+def clip_grads_with_norm(grads, max_norm, total_norm, *, convention: str = "torch"):
+    """Clip ``grads`` given their norm, as ``convention`` does once it has measured it.
+
+    The second half of :func:`clip_grad_norm`: ``clip_grad_norm(g, c, convention=k)``
+    is ``clip_grads_with_norm(g, c, n, convention=k)`` with its own n. This
+    is torch's ``clip_grads_with_norm_`` (and TensorFlow's ``use_norm``), and
+    lets a norm summed in another order be applied exactly as the convention
+    applies its own. ``total_norm`` is a NumPy float scalar whose dtype is
+    the norm's; for ``"keras"`` one per entry of ``grads`` (None where it is
+    None; a bare number for a bare array). Returns the clipped arrays as
+    :func:`clip_grad_norm` does.
+    """
+    gradients = _Gradients(grads)
+    max_norm = _number("max_norm", max_norm)
+    convention = _convention(convention)
+    if convention == "keras":
+        entries = [total_norm] if gradients.bare else total_norm
+        if isinstance(entries, (str, bytes)) or not isinstance(entries, (list, tuple)) \
+                or len(entries) != len(gradients.entries):
+            raise TypeError(f"total_norm must hold one norm per entry of grads ({len(gradients.entries)}) for "
+                            f"convention 'keras', which measures each array alone; got {total_norm!r}")
+        for i, (n, entry) in enumerate(zip(entries, gradients.entries)):
+            if (n is None) != (entry is None):
+                raise TypeError(f"total_norm[{i}] must be None exactly where grads[{i}] is None, got {n!r}")
+        norm = [_norm_value(f"total_norm[{i}]", n) for i, n in enumerate(entries) if n is not None]
     else:
-        run = {"tensorflow": _tensorflow, "keras": _keras, "optax": _optax, "pascanu": _pascanu, "d2l": _d2l}
-        clipped, norm = run[convention](gradients, max_norm, error_if_nonfinite, safe)
-    return gradients.result(clipped), norm
+        norm = _norm_value("total_norm", total_norm)
+    clipped = _CLIPS[convention](gradients.arrays, max_norm, norm) if gradients.arrays else []
+    return gradients.result(clipped)
 
 
-def clip_grad_value(grads, clip_value):
-    """Clamp every entry to [−clip_value, clip_value], as torch's ``clip_grad_value_`` and optax's ``clip`` do.
+VALUE_CONVENTIONS = ("torch", "tensorflow", "keras", "optax")
 
-    ``clamp_min(−c)`` then ``clamp_max(c)``: with c < 0 every entry becomes c
-    (TensorFlow's ``clip_by_value`` gives −c there); with c = 0 the negative
-    entries become −0.0; NaN entries stay NaN; c = ∞ leaves every finite entry.
-    Empty input (or every gradient None) is a ValueError, as torch raises too.
+
+def _clamp_torch(array, c):
+    """``clamp_min(−c)`` then ``clamp_max(c)``; c must fit the dtype (torch raises otherwise)."""
+    low, high = _cast(array.dtype, -c), _cast(array.dtype, c)
+    raised = np.where(array < low, low, array)
+    return np.where(raised > high, high, raised).astype(array.dtype, copy=False)
+
+
+def _clamp_tensorflow(array, c):
+    """``tf.clip_by_value(g, −c, c)``: ``maximum(minimum(g, c), −c)``, flushed."""
+    low, high = _flushed(_cast(array.dtype, -c)), _flushed(_cast(array.dtype, c))
+    return _flushed(_tf_maximum(_flushed(_tf_minimum(_flushed(array), high)), low)).astype(array.dtype, copy=False)
+
+
+def _clamp_keras(array, c):
+    """Keras 3's optimizer ``clipvalue``: ``tf.clip_by_value(g, −c, c)`` when c > 0; c ≤ 0 is ignored."""
+    return _clamp_tensorflow(array, c) if c > 0 else array.copy()
+
+
+def _clamp_optax(array, c):
+    """``optax.clip(c)``: ``jnp.clip(g, −c, c)``, that is ``minimum(c, maximum(−c, g))``, flushed."""
+    low, high = _flushed(_cast(array.dtype, -c)), _flushed(_cast(array.dtype, c))
+    return _flushed(_xla_minimum(high, _flushed(_xla_maximum(low, _flushed(array))))).astype(array.dtype, copy=False)
+
+
+_CLAMPS = {"torch": _clamp_torch, "tensorflow": _clamp_tensorflow, "keras": _clamp_keras, "optax": _clamp_optax}
+
+
+def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
+    """Clamp every entry to [−clip_value, clip_value], as ``convention`` does.
+
+    ``"torch"`` (``clip_grad_value_``): ``clamp_min(−c)`` then ``clamp_max(c)``:
+    with c < 0 every entry becomes c; with c = 0 the negative entries become
+    −0.0; NaN entries stay NaN; c = ∞ leaves every finite entry. A finite
+    |c| beyond an array's dtype (65504 for float16) is a ValueError, as torch
+    raises on the CPU; so is empty input (or every gradient None).
+    ``"tensorflow"`` (``tf.clip_by_value(g, −c, c)``) takes the minimum with c
+    first, so with c < 0 every entry becomes −c; ``"keras"`` (the optimizer's
+    ``clipvalue``) does the same for c > 0, ignores c ≤ 0 and raises on no
+    gradient; ``"optax"`` (``optax.clip``) clamps as ``jnp.clip``, c for every
+    entry when c < 0. TensorFlow, Keras and optax flush float32 and float64
+    subnormals to zero (see the module documentation) and round c to the
+    dtype (past float16's range, to ±∞).
     """
     gradients = _Gradients(grads)
     clip_value = _number("clip_value", clip_value)
-    if not gradients.arrays:
+    if convention not in VALUE_CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r} for clipping by value; expected one of "
+                         f"{', '.join(VALUE_CONVENTIONS)}")
+    if convention == "keras":
+        _keras_needs_a_gradient(gradients)
+    if not gradients.arrays and convention == "torch":
         raise ValueError("grads holds no gradient to clip (torch's clip_grad_value_ raises here too)")
-    def clamp(a):
-        low, high = _cast(a.dtype, -clip_value), _cast(a.dtype, clip_value)
-        raised = np.where(a < low, low, a)
-        return np.where(raised > high, high, raised).astype(a.dtype, copy=False)
-
-    return gradients.result(_map(clamp, gradients.arrays))
+    if convention == "torch" and math.isfinite(clip_value):
+        for name, entry in _names(gradients):
+            if entry is not None and abs(clip_value) > float(np.finfo(entry.dtype).max):
+                raise ValueError(f"clip_value={clip_value!r} does not fit {name}'s {entry.dtype} (largest "
+                                 f"{float(np.finfo(entry.dtype).max):g}): torch raises here ('value cannot be "
+                                 f"converted to type ... without overflow')")
+    clamp = _CLAMPS[convention]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return gradients.result(_map(lambda a: clamp(a, clip_value), gradients.arrays))
 
 
 def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:

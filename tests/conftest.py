@@ -11,4 +11,6 @@ import os
 from hypothesis import settings
 
 settings.register_profile("dev", parent=settings.get_profile("dev"), database=None, derandomize=True)
+# The differential properties against the live libraries (tests marked differential), as CI runs them.
+settings.register_profile("differential", parent=settings.get_profile("thorough"), max_examples=3000)
 settings.load_profile(os.environ.get("GRADPROOFS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

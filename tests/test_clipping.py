@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.errors import InvalidArgument
 
+from differential import assert_norm_and_clip, gradients, parameters
 from gradproofs import clipping, strategies as gps
 
 CONVENTIONS = clipping.CONVENTIONS
@@ -39,8 +40,10 @@ def same(got, expected):
 # Row 1: g = [3, 4], c = 1. torch [0.59999990, 0.79999983] (its epsilon); the others' formulas give
 # float32(3)·float32(0.2) = 0.6 exactly as the table's [0.6, 0.8]; every framework reports n = 5.
 # d2l's grad_clipping: reciprocal(5)·1 = float32(0.2), the same products.
+# Keras's global_clipnorm (keras/src/optimizers/base_optimizer.py, clip_by_global_norm, Keras 3.15):
+# c·min(1/n, 1/c) = min(float32(1/5), 1) = float32(0.2), the same products.
 ROW_1 = {"torch": a32("0.5999999", "0.79999983"), "tensorflow": a32(0.6, 0.8), "keras": a32(0.6, 0.8),
-         "optax": a32(0.6, 0.8), "pascanu": a32(0.6, 0.8), "d2l": a32(0.6, 0.8)}
+         "keras_global": a32(0.6, 0.8), "optax": a32(0.6, 0.8), "pascanu": a32(0.6, 0.8), "d2l": a32(0.6, 0.8)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -68,10 +71,11 @@ def test_row_3_zero_gradients_are_unchanged(convention):
     assert same(out, a32(0, 0))
 
 
-# Row 4: zero gradients, c = 0: torch zeros; TF NaN; optax NaN (0/0); Keras ignores c ≤ 0;
+# Row 4: zero gradients, c = 0: torch zeros; TF NaN; optax NaN (0/0); Keras ignores c ≤ 0 (clipnorm
+# and global_clipnorm alike: `if self.global_clipnorm and self.global_clipnorm > 0`, _clip_gradients);
 # Pascanu's n ≥ c holds, so g·c/n = 0·0/0; d2l's n > c does not, so g is unchanged.
-ROW_4 = {"torch": a32(0, 0), "tensorflow": a32(NAN, NAN), "keras": a32(0, 0), "optax": a32(NAN, NAN),
-         "pascanu": a32(NAN, NAN), "d2l": a32(0, 0)}
+ROW_4 = {"torch": a32(0, 0), "tensorflow": a32(NAN, NAN), "keras": a32(0, 0), "keras_global": a32(0, 0),
+         "optax": a32(NAN, NAN), "pascanu": a32(NAN, NAN), "d2l": a32(0, 0)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -88,8 +92,8 @@ def test_row_4_torch_in_float16_gives_nan_where_float32_gives_zeros():
 
 # Row 5: c < 0: torch and optax flip the sign ([−0.6, −0.8]); TF's global clip leaves g; Keras
 # ignores it; Pascanu's n ≥ c and d2l's n > c always hold, so g·c/n flips too.
-ROW_5 = {"torch": -ROW_1["torch"], "tensorflow": a32(3, 4), "keras": a32(3, 4), "optax": a32(-0.6, -0.8),
-         "pascanu": a32(-0.6, -0.8), "d2l": a32(-0.6, -0.8)}
+ROW_5 = {"torch": -ROW_1["torch"], "tensorflow": a32(3, 4), "keras": a32(3, 4), "keras_global": a32(3, 4),
+         "optax": a32(-0.6, -0.8), "pascanu": a32(-0.6, -0.8), "d2l": a32(-0.6, -0.8)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -98,10 +102,10 @@ def test_row_5_negative_threshold(convention):
     assert same(out, ROW_5[convention])
 
 
-# Row 6: c = +∞: torch and optax unchanged; TF 2.21 NaN (∞·0); Keras's (g·∞)/max(n, ∞) is NaN;
-# Pascanu's n ≥ ∞ and d2l's n > ∞ fail, so g is unchanged.
-ROW_6 = {"torch": a32(3, 4), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, NAN), "optax": a32(3, 4),
-         "pascanu": a32(3, 4), "d2l": a32(3, 4)}
+# Row 6: c = +∞: torch and optax unchanged; TF 2.21 NaN (∞·0); Keras's (g·∞)/max(n, ∞) is NaN, and
+# its global ∞·min(1/n, 1/∞) = ∞·0 too; Pascanu's n ≥ ∞ and d2l's n > ∞ fail, so g is unchanged.
+ROW_6 = {"torch": a32(3, 4), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, NAN), "keras_global": a32(NAN, NAN),
+         "optax": a32(3, 4), "pascanu": a32(3, 4), "d2l": a32(3, 4)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -110,10 +114,11 @@ def test_row_6_infinite_threshold(convention):
     assert same(out, ROW_6[convention])
 
 
-# Row 7: an infinite entry: torch n = ∞ and [nan, 0] (∞·0); TF all NaN on purpose; optax and
-# Pascanu scale by c/∞ = 0 as torch does; Keras's (g·c)/∞ and d2l's reciprocal(∞)·c likewise.
-ROW_7 = {"torch": a32(NAN, 0), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, 0), "optax": a32(NAN, 0),
-         "pascanu": a32(NAN, 0), "d2l": a32(NAN, 0)}
+# Row 7: an infinite entry: torch n = ∞ and [nan, 0] (∞·0); TF all NaN on purpose, and Keras's global
+# scale too (its + (n − n)); optax and Pascanu scale by c/∞ = 0 as torch does; Keras's (g·c)/∞ and
+# d2l's reciprocal(∞)·c likewise.
+ROW_7 = {"torch": a32(NAN, 0), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, 0), "keras_global": a32(NAN, NAN),
+         "optax": a32(NAN, 0), "pascanu": a32(NAN, 0), "d2l": a32(NAN, 0)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -140,8 +145,8 @@ def test_row_8_a_nan_entry(convention):
 def test_row_9_squares_overflow_float32(convention):
     grads = [a32(3e20, 4e20)]
     (out,), norm = clip(grads, 1.0, convention)
-    # torch n = ∞ and zeros; TF NaN; optax, Keras and Pascanu scale by 1/∞ = 0.
-    assert same(out, a32(NAN, NAN) if convention == "tensorflow" else a32(0, 0))
+    # torch n = ∞ and zeros; TF (and Keras's global scale) NaN; optax, Keras and Pascanu scale by 1/∞ = 0.
+    assert same(out, a32(NAN, NAN) if convention in ("tensorflow", "keras_global") else a32(0, 0))
     (safe,), safe_norm = clip(grads, 2.0, convention, safe_norm=True)
     # The overflow-safe norm: 5e20 fits, so [0.6·c, 0.8·c].
     assert (safe_norm[0] if convention == "keras" else safe_norm) == f32(5e20)
@@ -158,7 +163,7 @@ def test_row_10_float16_squares_overflow(convention):
     if convention in ("torch", "pascanu"):
         assert norm == f16(9488) and norm.dtype == f16
         assert np.all(out == out[0]) and abs(float(out[0]) - 300 / 9486.83) < 2 ** -11 * 0.0317
-    elif convention == "tensorflow":
+    elif convention in ("tensorflow", "keras_global"):
         assert np.all(np.isnan(out)) and norm == math.inf
     else:
         assert np.all(out == 0)
@@ -167,13 +172,15 @@ def test_row_10_float16_squares_overflow(convention):
 @pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize("grads", [[], [None, None]], ids=["empty", "all None"])
 def test_row_11_nothing_to_clip(convention, grads):
-    if convention in ("keras", "d2l"):  # Keras's optimizer raises ('No gradients provided for any variable'),
-        # d2l's grad_clipping too (torch.sqrt of the integer 0)
+    if convention in ("keras", "keras_global", "d2l"):  # Keras's optimizer raises ('No gradients provided
+        # for any variable'), d2l's grad_clipping too (torch.sqrt of the integer 0)
         with pytest.raises(ValueError, match="no gradient"):
             clip(grads, 1.0, convention)
         return
     out, norm = clip(grads, 1.0, convention)  # torch returns 0.0 (float32); TF ([], 0.0)
-    assert out == grads and norm == 0.0 and norm.dtype == f32
+    # optax: optax.tree.norm adds the leaves' sums to the integer 0 (jax.tree.reduce's initializer,
+    # optax/tree_utils/_tree_math.py, optax 0.2.8), and jnp.sqrt(0) is a float64 under x64.
+    assert out == grads and norm == 0.0 and norm.dtype == (f64 if convention == "optax" else f32)
 
 
 def test_row_11_torch_warns_once_on_an_empty_generator_and_value_clipping_raises():
@@ -227,11 +234,12 @@ def test_row_13_what_each_convention_refuses(convention):
             clip(grads, 1.0, convention, norm_type=1)
 
 
-# Row 14: float32 + float64: torch promotes n to float64; TF raises (tf.stack of mixed dtypes).
+# Row 14: float32 + float64: torch promotes n to float64; TF raises (tf.stack of mixed dtypes), and
+# Keras's global_clipnorm at the product of a float32 array and a float64 scale.
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_row_14_mixed_dtypes(convention):
     grads = [a32(3, 4), np.array([12.0])]
-    if convention == "tensorflow":
+    if convention in ("tensorflow", "keras_global"):
         with pytest.raises(TypeError, match="mixes dtypes"):
             clip(grads, 1.0, convention)
         return
@@ -275,12 +283,93 @@ def test_row_17_bare_array_and_none(convention):
     assert out[0] is None and out[2] is None and same(out[1], listed)
 
 
+# --- what the live libraries return where the old model was wrong ----------------------------------
+# Observed with tensorflow-cpu 2.21, Keras 3.15, optax 0.2.8 on jax 0.10 (x64) and torch 2.13, on the CPU;
+# tests/test_clipping_live.py compares the same functions over drawn inputs. The model before kept
+# subnormals, divided where XLA multiplies, accumulated TensorFlow's float16 sums in float32, added torch's
+# epsilon in float32 and clamped float16 beyond its range.
+
+def test_tensorflow_keras_and_optax_flush_subnormals_to_zero_on_the_cpu():
+    (out,), norm = clip([a32(1e-39, -2e-39)], 1.0, "tensorflow")
+    assert same(out, a32(0, -0.0)) and list(np.signbit(out)) == [False, True] and norm == 0
+    # Squares of 9e-20 are subnormal: the norm is 0, so nothing is clipped (c·(1/c) = 1).
+    small = [np.full(100, 9e-20, f32)]
+    for convention in ("tensorflow", "optax"):
+        (out,), norm = clip(small, 1.8e-19, convention)
+        assert norm == 0 and same(out, small[0])
+    # clipnorm = 1e-38 is subnormal in float32: (0·c)/max(0, c) = 0/0.
+    assert np.isnan(clip([a32(0.0)], 1e-38, "keras")[0][0][0])
+    g = a32(3.92e-41, -3.92e-41, 0.5)
+    for convention in ("tensorflow", "optax"):
+        out = clipping.clip_grad_value([g], 1.0, convention=convention)[0]
+        assert same(out, a32(0, -0.0, 0.5)) and list(np.signbit(out)) == [False, True, False]
+    assert same(clipping.clip_grad_value([g], 1.0)[0], g)  # torch keeps them
+
+
+def test_optax_divides_by_multiplying_with_the_reciprocal():
+    # XLA computes t / n as t·(1/n) for a leaf of more than one entry: [1, 6]/√37 rounds differently.
+    (out,), norm = clip([a32(1, 6)], 1.0, "optax")
+    assert norm == f32(6.0827627) and same(out, a32("0.16439898", "0.9863939"))
+    assert not same(out, (a32(1, 6) / norm) * f32(1))  # the quotient itself gives 0.98639387
+    (first, second), _ = clip([a32(1), a32(6)], 1.0, "optax")  # one-entry leaves keep the division
+    assert same(second, a32(6) / f32(6.0827627))
+
+
+def test_tensorflow_adds_float16_in_float16():
+    g = [np.full(1000, 0.1, f16)]
+    for convention in ("tensorflow", "keras", "keras_global"):
+        (out,), norm = clip(g, 1.0, convention)
+        assert (norm[0] if convention == "keras" else norm) == f16(3.162) and np.all(out == f16(0.03162))
+    assert clip(g, 1.0, "optax")[1] == f16(3.16)  # jnp.sum accumulates float16 in float32
+
+
+def test_optax_small_cases():
+    out, norm = clip([None], 1.0, "optax")
+    assert out == [None] and norm.dtype == f64  # x64: the norm of no leaves is float64
+    out = clipping.clip_grad_value([a32(5, -5, 0.5)], -0.0, convention="optax")[0]
+    assert np.all(out == 0) and np.all(np.signbit(out))  # minimum(−0.0, ·) keeps −0.0
+    assert clipping.clip_grad_value([None], 1.0, convention="optax") == [None]  # accepted, unlike torch
+
+
+def test_value_conventions_at_a_negative_threshold():
+    g = [a32(-5, 0.5, 5)]
+    expected = {"torch": a32(-1, -1, -1), "optax": a32(-1, -1, -1), "tensorflow": a32(1, 1, 1), "keras": g[0]}
+    for convention in clipping.VALUE_CONVENTIONS:
+        assert same(clipping.clip_grad_value(g, -1.0, convention=convention)[0], expected[convention])
+    with pytest.raises(ValueError, match="unknown convention 'pascanu' for clipping by value"):
+        clipping.clip_grad_value(g, 1.0, convention="pascanu")
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_clip_grads_with_norm_is_the_second_half_of_clip_grad_norm(convention):
+    grads = [a32(3, 4), None, np.array([[12.0, -1.5]], f32)]
+    for c in (1.0, 13.1, -2.0, math.inf):
+        clipped, norm = clip(grads, c, convention)
+        again = clipping.clip_grads_with_norm(grads, c, norm, convention=convention)
+        assert all((a is None and b is None) or same(a, b) for a, b in zip(clipped, again))
+    other = [np.float32(2.0), None, np.float32(26.0)] if convention == "keras" else np.float32(26.0)
+    halved = clipping.clip_grads_with_norm(grads, 13.0, other, convention=convention)
+    if convention not in ("keras", "keras_global", "tensorflow"):  # these scale by c·min(1/n, 1/c): ½ here
+        return
+    assert same(halved[0], a32(3, 4) if convention == "keras" else a32(1.5, 2))
+
+
+def test_clip_grads_with_norm_refuses_a_norm_without_its_dtype():
+    grads = [a32(3, 4)]
+    with pytest.raises(TypeError, match="total_norm must be a NumPy float16, float32 or float64 scalar"):
+        clipping.clip_grads_with_norm(grads, 1.0, 5.0)
+    with pytest.raises(TypeError, match="total_norm must hold one norm per entry"):
+        clipping.clip_grads_with_norm(grads, 1.0, f32(5), convention="keras")
+    with pytest.raises(TypeError, match=r"total_norm\[0\] must be None exactly where grads\[0\] is None"):
+        clipping.clip_grads_with_norm([None, a32(1)], 1.0, [f32(1), f32(1)], convention="keras")
+
+
 # --- the library's promises ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_inputs_are_never_written_and_dtypes_are_kept(convention):
     grads = [np.linspace(-3, 3, 7).astype(d) for d in (f16, f32, f64)]
-    if convention == "tensorflow":
+    if convention in ("tensorflow", "keras_global"):
         grads = [g.astype(f32) for g in grads]
     copies = [g.copy() for g in grads]
     for g in grads:
@@ -370,24 +459,16 @@ def test_bad_clip_value_and_bad_total_norm_arguments():
 
 
 # --- agreement with torch's own functions, on every device -----------------------------------------
+# (the properties over drawn gradients are in tests/test_clipping_live.py)
 
-def _parameters(torch, grads, device):
-    parameters = []
-    for g in grads:
-        parameter = torch.nn.Parameter(torch.zeros(1 if g is None else g.shape, device=device,
-                                                   dtype=torch.float32 if g is None else getattr(torch, g.dtype.name)))
-        parameter.grad = None if g is None else torch.from_numpy(g.copy()).to(device)
-        parameters.append(parameter)
-    return parameters
-
-
-def _torch_result(parameters):
-    return [None if p.grad is None else p.grad.cpu().numpy() for p in parameters]
-
-
-def _agree(ours, norm, theirs, their_norm, grads, p, device, convention="torch"):
-    """Same norm dtype; norms within the summation-order tolerance; given the same norm, the
-    clipped gradients bit for bit (on the CPU; within rounding on CUDA)."""
+def _agree(ours, norm, after, their_norm, grads, p, device, convention="torch", c=None):
+    """Same norm dtype; on the CPU bit for bit (judged with torch's norm where it sums in another
+    order); on CUDA the norms within the summation-order tolerance and the clipped gradients within it
+    and three roundings."""
+    if device == "cpu":
+        assert_norm_and_clip(grads, c, convention, (ours, norm), (gradients(after), their_norm.numpy()[()]), p,
+                             exact=False)  # torch sums in vectorised lanes
+        return
     their_norm = their_norm.cpu().numpy()[()]
     assert norm.dtype == their_norm.dtype
     tolerance = clipping.norm_tolerance(grads, p, convention=convention)
@@ -395,40 +476,14 @@ def _agree(ours, norm, theirs, their_norm, grads, p, device, convention="torch")
         assert same(np.asarray(norm), np.asarray(their_norm))
     else:
         assert abs(float(norm) - float(their_norm)) <= tolerance * abs(float(norm))
-    exact = device == "cpu" and np.asarray(norm).tobytes() == np.asarray(their_norm).tobytes()
-    for o, t, g in zip(ours, theirs, grads):
-        if g is None:
-            assert o is None and t is None
-        elif exact:
-            assert same(o, t), (o, t)
-        else:
-            eps = float(np.finfo(g.dtype).eps)
-            np.testing.assert_allclose(o.astype(f64), t.astype(f64), rtol=tolerance + 3 * eps,
-                                       atol=2 * float(np.finfo(g.dtype).tiny))
+    for o, t, g in zip(ours, gradients(after), grads):
+        eps = float(np.finfo(g.dtype).eps)
+        np.testing.assert_allclose(o.astype(f64), t.astype(f64), rtol=tolerance + 3 * eps,
+                                   atol=2 * float(np.finfo(g.dtype).tiny))
 
 
 # The device fixture is a name: nothing in it is reset between examples.
 DEVICE_FIXTURE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@DEVICE_FIXTURE
-@given(data=st.data())
-def test_torch_convention_equals_clip_grad_norm_(data, device):
-    torch = pytest.importorskip("torch")
-    p = data.draw(gps.norm_types(allow_zero=True, allow_negative=True), label="norm_type")
-    grads = data.draw(gps.gradient_lists(allow_none=True, allow_nonfinite=True,
-                                         allow_empty=0 <= p < math.inf), label="grads")
-    c = data.draw(gps.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True), label="max_norm")
-    ours, norm = clipping.clip_grad_norm(grads, c, p)
-    for foreach in (True, False):
-        parameters = _parameters(torch, grads, device)
-        their_norm = torch.nn.utils.clip_grad_norm_(parameters, c, norm_type=p, foreach=foreach)
-        _agree(ours, norm, _torch_result(parameters), their_norm, grads, p, device)
-    # The same, as get_total_norm followed by clip_grads_with_norm_.
-    parameters = _parameters(torch, grads, device)
-    total = torch.nn.utils.get_total_norm([q.grad for q in parameters if q.grad is not None], p)
-    torch.nn.utils.clip_grads_with_norm_(parameters, c, total)
-    _agree(ours, norm, _torch_result(parameters), total, grads, p, device)
 
 
 def _d2l_grad_clipping(torch, params, theta):
@@ -449,9 +504,9 @@ def test_d2l_convention_equals_d2l_written_in_torch(data, device):
     grads = data.draw(gps.gradient_lists(min_dims=1, allow_nonfinite=True, allow_empty=True), label="grads")
     c = data.draw(gps.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True), label="max_norm")
     ours, norm = clipping.clip_grad_norm(grads, c, convention="d2l")
-    parameters = _parameters(torch, grads, device)
-    their_norm = _d2l_grad_clipping(torch, parameters, c)
-    _agree(ours, norm, _torch_result(parameters), their_norm, grads, 2.0, device, convention="d2l")
+    after = parameters(torch, grads, device)
+    their_norm = _d2l_grad_clipping(torch, after, c)
+    _agree(ours, norm, after, their_norm, grads, 2.0, device, convention="d2l", c=c)
 
 
 @pytest.mark.parametrize("dtype", [f16, f32, f64])
@@ -464,9 +519,9 @@ def test_every_dtype_and_norm_type_matches_torch(dtype, p, device):
     for c in (0.01, 1.0, 1e3):
         ours, norm = clipping.clip_grad_norm(grads, c, p)
         for foreach in (True, False):
-            parameters = _parameters(torch, grads, device)
-            their_norm = torch.nn.utils.clip_grad_norm_(parameters, c, norm_type=p, foreach=foreach)
-            _agree(ours, norm, _torch_result(parameters), their_norm, grads, p, device)
+            after = parameters(torch, grads, device)
+            their_norm = torch.nn.utils.clip_grad_norm_(after, c, norm_type=p, foreach=foreach)
+            _agree(ours, norm, after, their_norm, grads, p, device, c=c)
 
 
 @pytest.mark.parametrize("bad", ["inf", "nan", "overflow"])
@@ -476,47 +531,35 @@ def test_error_if_nonfinite_raises_and_leaves_the_gradients(bad, device):
     grads = [a32(*value), a32(0.5)]
     copies = [g.copy() for g in grads]
     for foreach in (True, False):
-        parameters = _parameters(torch, grads, device)
+        after = parameters(torch, grads, device)
         with pytest.raises(RuntimeError, match="non-finite"):
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0, error_if_nonfinite=True, foreach=foreach)
-        assert all(same(t, g) for t, g in zip(_torch_result(parameters), grads))
+            torch.nn.utils.clip_grad_norm_(after, 1.0, error_if_nonfinite=True, foreach=foreach)
+        assert all(same(t, g) for t, g in zip(gradients(after), grads))
     with pytest.raises(RuntimeError, match="non-finite"):
         clipping.clip_grad_norm(grads, 1.0, error_if_nonfinite=True)
     assert all(same(g, c) for g, c in zip(grads, copies))
 
 
-@DEVICE_FIXTURE
-@given(data=st.data())
-def test_clip_grad_value_equals_torch_bit_for_bit(data, device):
-    torch = pytest.importorskip("torch")
-    grads = data.draw(gps.gradient_lists(allow_none=True, allow_nonfinite=True, allow_empty=True), label="grads")
-    if all(g is None for g in grads):
-        grads.append(a32(1.0, -2.0))
-    largest = min([1e6] + [float(np.finfo(g.dtype).max) for g in grads if g is not None])
-    c = data.draw(gps.thresholds(max_value=largest, allow_zero=True, allow_negative=True,
-                                 allow_infinity=True), label="clip_value")
-    ours = clipping.clip_grad_value(grads, c)
-    for foreach in (True, False):
-        parameters = _parameters(torch, grads, device)
-        torch.nn.utils.clip_grad_value_(parameters, c, foreach=foreach)
-        for o, t in zip(ours, _torch_result(parameters)):
-            # The sign of a clamped zero (c = 0) follows torch on the CPU; CUDA's clamp gives +0.0.
-            assert (o is None and t is None) or (
-                same(o, t) and (device == "cuda" or np.array_equal(np.signbit(o), np.signbit(t))))
-
-
 def test_torch_quirks_reproduced_here_too(device):
     torch = pytest.importorskip("torch")
     # float16 zero gradients at c = 0: 1/(0 + 1e-6) overflows float16, so ∞·0 = NaN.
-    parameters = _parameters(torch, [np.zeros(2, f16)], device)
-    torch.nn.utils.clip_grad_norm_(parameters, 0.0)
-    assert np.all(np.isnan(_torch_result(parameters)[0]))
-    # value clipping beyond float16's range: torch on the CPU raises, having clamped the arrays
-    # before it (CUDA's clamp accepts the value).
+    after = parameters(torch, [np.zeros(2, f16)], device)
+    torch.nn.utils.clip_grad_norm_(after, 0.0)
+    assert np.all(np.isnan(gradients(after)[0]))
+    # float16's epsilon: torch rounds 1e-6 to float16 (1.0133e-06) before adding it to a float16 norm.
+    g = np.array([0.00012123584747314453], f16)
+    after = parameters(torch, [g], device)
+    torch.nn.utils.clip_grad_norm_(after, 1e-4)
+    (ours,), _ = clipping.clip_grad_norm([g], 1e-4)
+    assert same(ours, gradients(after)[0]) and ours[0] == f16(9.912e-05)
+    # value clipping beyond float16's range: torch on the CPU raises, having clamped the arrays before
+    # it, and so does the model (before any work); CUDA's clamp accepts the value.
+    grads = [a32(1e5), np.ones(1, f16)]
+    with pytest.raises(ValueError, match=r"clip_value=100000.0 does not fit grads\[1\]'s float16"):
+        clipping.clip_grad_value(grads, 1e5)
     if device == "cpu":
-        parameters = _parameters(torch, [a32(1e5), np.ones(1, f16)], device)
-        with pytest.raises(RuntimeError):
-            torch.nn.utils.clip_grad_value_(parameters, 1e5, foreach=False)
+        with pytest.raises(RuntimeError, match="without overflow"):
+            torch.nn.utils.clip_grad_value_(parameters(torch, grads, device), 1e5, foreach=False)
 
 
 # --- the strategies -----------------------------------------------------------------------------
@@ -534,6 +577,32 @@ def test_gradient_lists_keep_their_promises(grads):
 @given(gps.thresholds(min_value=0.5, max_value=2.0), gps.norm_types())
 def test_thresholds_and_norm_types_stay_in_range(c, p):
     assert 0.5 <= c <= 2.0 and (p == math.inf or 0.25 <= p <= 8)
+
+
+def test_subnormals_and_negative_zeros_are_drawn_when_asked_for():
+    lists = gps.gradient_lists(dtypes=("float32",), min_magnitude=float(np.finfo(f32).smallest_subnormal),
+                               allow_subnormal=True, allow_negative_zero=True)
+    seen = {"subnormal": False, "-0.0": False}
+
+    @settings(max_examples=200, database=None)
+    @given(lists)
+    def draw(grads):
+        for g in grads:
+            magnitudes = np.abs(g[g != 0])
+            assert np.all(magnitudes <= 1e30)
+            seen["subnormal"] |= bool(np.any(magnitudes < np.finfo(f32).tiny))
+            seen["-0.0"] |= bool(np.any((g == 0) & np.signbit(g)))
+
+    draw()
+    assert all(seen.values()), seen
+
+    @settings(max_examples=200, database=None)
+    @given(gps.thresholds(allow_subnormal=True, allow_negative_zero=True, allow_negative=True))
+    def thresholds(c):
+        assert 1e-6 <= abs(c) <= 1e6 or c == 0 or abs(c) < np.finfo(f64).tiny or any(
+            np.finfo(d).smallest_subnormal <= abs(c) < np.finfo(d).tiny for d in (f16, f32))
+
+    thresholds()
 
 
 @pytest.mark.parametrize("strategy, arguments", [

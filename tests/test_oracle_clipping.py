@@ -61,7 +61,9 @@ def optax(grads, max_norm, norm_type):
         norm = np.sqrt(total) if leaves else np.float32(0.0)
         if norm < max_norm:
             return [None if g is None else g.copy() for g in grads], norm
-        return [None if g is None else np.asarray((g / norm.astype(g.dtype)) * max_norm) for g in grads], norm
+        # jax casts the Python float to the leaf's dtype (a weak type): ∞ in float16 past 65504.
+        return [None if g is None else np.asarray((g / norm.astype(g.dtype)) * g.dtype.type(max_norm))
+                for g in grads], norm
 
 
 def _two_norm(x):

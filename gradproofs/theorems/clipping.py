@@ -26,7 +26,9 @@ FAMILY = family(Family(
 ))
 
 SOURCE = "Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks, §3.2, Algorithm 1"
-GLOBAL = ("torch", "tensorflow", "optax", "pascanu")
+GLOBAL = ("torch", "tensorflow", "keras_global", "optax", "pascanu")
+# TensorFlow's scale τ·min(1/n, 1/τ) + (n − n): tf.clip_by_global_norm and Keras's global_clipnorm.
+TF_SCALE = ("tensorflow", "keras_global")
 EPSILON = clipping.TORCH_EPSILON
 
 
@@ -59,9 +61,10 @@ def _coarsest(arrays, norm=None) -> float:
 
 def _underflow_floor(convention: str, dtype, tau: float) -> float:
     """The absolute error an entry may carry near underflow: the smallest normal number, plus, for
-    optax, whose (g/n)·τ rounds the quotient g/n to the subnormals first, τ subnormal ulps."""
+    optax, whose (g/n)·τ first forms the quotient g/n, which XLA flushes to zero below the smallest
+    normal number on the CPU (float32, float64), τ times that number."""
     info = np.finfo(dtype)
-    return float(info.tiny) + (abs(tau) * float(info.smallest_subnormal) if convention == "optax" else 0.0)
+    return float(info.tiny) * (1 + (abs(tau) if convention == "optax" else 0.0))
 
 
 def _groups(grads, clipped, norm, convention):
@@ -88,7 +91,7 @@ def _tau_range(convention: str, arrays, norm: float):
     tiny = max(float(np.finfo(a.dtype).tiny) for a in arrays)  # the scale is cast to every array's dtype
     low = max(4 * tiny * (norm + EPSILON), tiny)
     high = min(float(np.finfo(a.dtype).max) for a in arrays)
-    if convention == "tensorflow":  # min(1/n, 1/τ): 1/τ must be a normal number too
+    if convention in TF_SCALE:  # min(1/n, 1/τ): 1/τ must be a normal number too
         low = max(low, 4 / float(promoted.max))
         high = min(high, 0.25 / float(promoted.tiny))
     if convention == "keras":
@@ -110,8 +113,8 @@ def _draw_case(data, *, conventions=clipping.CONVENTIONS, any_p=True, dtypes=str
     p = data.draw(strategies.norm_types(allow_negative=True), label="norm_type") \
         if convention == "torch" and any_p else 2.0
     # optax casts the global norm to each leaf's dtype (a float16 leaf is zeroed once it passes
-    # 65504) and TensorFlow refuses mixed dtypes: one dtype per list for both.
-    grads = data.draw(strategies.gradient_lists(mixed_dtypes=convention not in ("tensorflow", "optax"),
+    # 65504) and TensorFlow and Keras's global_clipnorm refuse mixed dtypes: one dtype per list for all.
+    grads = data.draw(strategies.gradient_lists(mixed_dtypes=convention not in ("tensorflow", "keras_global", "optax"),
                                                 allow_none=True, dtypes=dtypes), label="grads")
     if not _arrays(grads):
         grads.append(data.draw(strategies.gradient_lists(min_arrays=1, max_arrays=1, dtypes=dtypes),
@@ -186,7 +189,7 @@ def _accurate(norm, true: float, tolerance: float, representable: bool) -> bool:
 def _nonfinite_outcome(engine, convention, clipped, norm) -> None:
     """A finite gradient whose norm overflowed: zeros (g·0, or (g·τ)/∞), or NaN on purpose (TensorFlow)."""
     values = np.concatenate([np.ravel(c).astype(np.float64) for c in clipped]) if clipped else np.zeros(0)
-    if convention == "tensorflow":
+    if convention in TF_SCALE:
         if not np.all(np.isnan(values)):
             raise Mismatch(f"{engine}: the norm is {norm}, and TensorFlow turns every entry NaN then; "
                            f"got {values[~np.isnan(values)][:4].tolist()}")
@@ -409,7 +412,8 @@ register(Theorem(
     id="clip-direction",
     family=FAMILY.id,
     title="Norm clipping keeps the direction: one factor for every array",
-    statement=r"torch, TensorFlow, optax and Pascanu multiply every array by the same factor $s > 0$ "
+    statement=r"torch, TensorFlow (and Keras's global_clipnorm), optax and Pascanu multiply every array "
+              r"by the same factor $s > 0$ "
               r"(for $\tau > 0$), so the clipped gradient points where $g$ does (cosine 1), up to one "
               "rounding per entry; Keras's clipnorm scales each array by its own factor, so only "
               r"each array's direction is kept. A negative $\tau$ (torch, optax, Pascanu) reverses it.",
@@ -437,7 +441,8 @@ def _derive_unchanged() -> Derivation:
     t = sympy.Symbol("t", positive=True)
     d.equal("TensorFlow: for $n = \\tau/(1 + t) < \\tau$ the scale $\\tau\\min(1/n, 1/\\tau)$ is "
             "$\\tau\\cdot(1/\\tau)$, 1 in exact arithmetic; in floating point one rounding of $1/\\tau$ "
-            "may leave it one ulp below 1.",
+            "may leave it one ulp below 1 (Keras's global_clipnorm rounds a float64 $1/\\tau$ and "
+            "$\\tau$ to the dtype: two ulps either way).",
             tau * sympy.Min((1 + t) / tau, 1 / tau, evaluate=False), 1, simplify=_evaluated)
     d.equal("Keras: for $n_i = \\tau/(1 + t)$, $(g\\tau)/\\max(n_i, \\tau) = (g\\tau)/\\tau$: $g$ after "
             "two roundings.", n * tau / sympy.Max(tau / (1 + t), tau, evaluate=False), n, simplify=_evaluated)
@@ -466,8 +471,10 @@ def _check_unchanged(data, device: str) -> Evidence:
         for group, out, _, _, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
             for g, c in zip(group, out):
                 difference = np.abs(c.astype(np.float64) - g.astype(np.float64))
-                if convention in ("tensorflow", "keras"):  # τ·(1/τ) and (g·τ)/τ: one rounding each way
-                    allowed = 2 * _u(g.dtype) * np.abs(g.astype(np.float64)) + float(np.finfo(g.dtype).tiny)
+                if convention in TF_SCALE + ("keras",):  # τ·(1/τ) and (g·τ)/τ: one rounding each way;
+                    # Keras's global τ·(1/τ) rounds τ and a float64 1/τ to the dtype: one rounding more
+                    roundings = 4 if convention == "keras_global" else 2
+                    allowed = roundings * _u(g.dtype) * np.abs(g.astype(np.float64)) + float(np.finfo(g.dtype).tiny)
                     if not np.all(difference <= allowed):
                         i = int(np.argmax(np.where(difference <= allowed, -np.inf, 1.0)))
                         raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms "
@@ -490,7 +497,8 @@ register(Theorem(
     statement=r"When the norm is below the convention's trigger ($n + 10^{-6} \le \tau$ for torch, $n < \tau$ "
               r"otherwise, with a margin for the norm's rounding), torch, optax and Pascanu return $g$ "
               r"bit for bit; TensorFlow (scale $\tau\cdot(1/\tau)$) and Keras ($(g\tau)/\tau$) return $g$ within one "
-              "rounding per entry.",
+              r"rounding per entry, Keras's global_clipnorm ($\tau\cdot(1/\tau)$ with $1/\tau$ taken in float64) "
+              "within two.",
     latex=r"\|g\| + \varepsilon \le \tau \implies \mathrm{clip}_{\text{torch}}(g) = g",
     source=SOURCE + "; PyTorch's test of `clip_grad_norm_` (small grads unchanged, scale exactly 1)",
     kind="bound",
