@@ -412,7 +412,7 @@ register(Theorem(
     id="clip-direction",
     family=FAMILY.id,
     title="Norm clipping keeps the direction: one factor for every array",
-    statement=r"torch, TensorFlow (and Keras's global_clipnorm), optax and Pascanu multiply every array "
+    statement=r"torch, TensorFlow (and Keras's `global_clipnorm`), optax and Pascanu multiply every array "
               r"by the same factor $s > 0$ "
               r"(for $\tau > 0$), so the clipped gradient points where $g$ does (cosine 1), up to one "
               "rounding per entry; Keras's clipnorm scales each array by its own factor, so only "
@@ -441,7 +441,7 @@ def _derive_unchanged() -> Derivation:
     t = sympy.Symbol("t", positive=True)
     d.equal("TensorFlow: for $n = \\tau/(1 + t) < \\tau$ the scale $\\tau\\min(1/n, 1/\\tau)$ is "
             "$\\tau\\cdot(1/\\tau)$, 1 in exact arithmetic; in floating point one rounding of $1/\\tau$ "
-            "may leave it one ulp below 1 (Keras's global_clipnorm rounds a float64 $1/\\tau$ and "
+            "may leave it one ulp below 1 (Keras's `global_clipnorm` rounds a float64 $1/\\tau$ and "
             "$\\tau$ to the dtype: two ulps either way).",
             tau * sympy.Min((1 + t) / tau, 1 / tau, evaluate=False), 1, simplify=_evaluated)
     d.equal("Keras: for $n_i = \\tau/(1 + t)$, $(g\\tau)/\\max(n_i, \\tau) = (g\\tau)/\\tau$: $g$ after "
@@ -497,7 +497,7 @@ register(Theorem(
     statement=r"When the norm is below the convention's trigger ($n + 10^{-6} \le \tau$ for torch, $n < \tau$ "
               r"otherwise, with a margin for the norm's rounding), torch, optax and Pascanu return $g$ "
               r"bit for bit; TensorFlow (scale $\tau\cdot(1/\tau)$) and Keras ($(g\tau)/\tau$) return $g$ within one "
-              r"rounding per entry, Keras's global_clipnorm ($\tau\cdot(1/\tau)$ with $1/\tau$ taken in float64) "
+              r"rounding per entry, Keras's `global_clipnorm` ($\tau\cdot(1/\tau)$ with $1/\tau$ taken in float64) "
               "within two.",
     latex=r"\|g\| + \varepsilon \le \tau \implies \mathrm{clip}_{\text{torch}}(g) = g",
     source=SOURCE + "; PyTorch's test of `clip_grad_norm_` (small grads unchanged, scale exactly 1)",
