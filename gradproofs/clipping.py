@@ -166,6 +166,8 @@ from numbers import Real
 
 import numpy as np
 
+from gradproofs.formats import format_of
+
 CONVENTIONS = ("torch", "tensorflow", "keras", "keras_global", "optax", "pascanu", "d2l")
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 TORCH_EPSILON = 1e-6
@@ -974,7 +976,7 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
     shrink = min(abs(p), 1.0)
 
     def u(dtype) -> float:
-        return float(np.finfo(dtype).eps) / 2
+        return format_of(dtype).unit_roundoff
 
     def one_sum(count, acc, result) -> float:
         return (count + 1) * u(acc) / shrink + u(acc) + u(result)

@@ -113,6 +113,20 @@ FRAMEWORKS = [
 def test_every_framework_passes_its_own_convention(convention, fn):
     report = check_clip_grad_norm(fn, convention=convention, max_examples=30)
     assert report.examples == 30 and "agreed with the reference" in str(report)
+    assert 0.0 <= report.worst_used <= 1.0
+
+
+def test_the_report_gives_the_fraction_of_the_tolerance_used():
+    """A norm off by half of norm_tolerance (float64, so its own rounding is a few percent of that)
+    uses half of the allowance; the convention's own numbers use none."""
+    def half_off(grads, max_norm, norm_type):
+        _, norm = clipping.clip_grad_norm(grads, max_norm, norm_type)
+        norm = norm * (1 + clipping.norm_tolerance(grads, norm_type) / 2)
+        return clipping.clip_grads_with_norm(grads, max_norm, norm), norm
+
+    exact = check_clip_grad_norm(clipping.clip_grad_norm, dtypes=("float64",), max_examples=30)
+    assert exact.worst_used == 0.0
+    assert 0.45 <= check_clip_grad_norm(half_off, dtypes=("float64",), max_examples=30).worst_used <= 0.55
 
 
 def test_error_if_nonfinite_passes_when_torch_raises_and_leaves_the_gradients():

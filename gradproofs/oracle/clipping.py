@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradproofs import _validate, clipping
+from gradproofs.compare import Agreement
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Choices, Failure, Oracle, call, describe, examples_option, fail, \
     judged, qualified_name, reproduce_option
@@ -97,13 +98,14 @@ def _as_array(value, name: str) -> np.ndarray:
         fail("result structure", f"{name} is not an array: {describe(value)}")
 
 
-def _compare(name: str, got, expected, tolerance: float, floor: float, reason: str) -> float:
+def _compare(name: str, got, expected, tolerance: float, floor: float, reason: str) -> Agreement:
     """Equal NaN and infinity patterns, and |got − expected| ≤ tolerance·|expected| + floor elsewhere.
 
     A NaN or ∞ where the convention has none, or none where it has one, is a
     mismatch of the kind "non-finite placement"; a finite value off by more than
-    the tolerance one of the kind "values". Returns the worst error relative
-    to |expected|.
+    the tolerance one of the kind "values". Returns the :class:`Agreement`: the
+    largest fraction of its allowance (tolerance·|expected| + floor) an entry
+    used, and the worst error relative to |expected|.
     """
     got = np.asarray(got, dtype=np.float64).ravel()
     expected = np.asarray(expected, dtype=np.float64).ravel()
@@ -124,11 +126,13 @@ def _compare(name: str, got, expected, tolerance: float, floor: float, reason: s
         error = np.where(special, 0.0, np.abs(got - expected))
         over = np.flatnonzero(error > tolerance * np.abs(expected) + floor)
         relative = np.where(special | (expected == 0), 0.0, error / np.where(expected == 0, 1, np.abs(expected)))
+        allowance = tolerance * np.abs(np.where(special, 0.0, expected)) + floor
+        used = np.where(error == 0, 0.0, error / np.where(allowance == 0, 1, allowance))
     if over.size:
         first(over, "values", lambda i: f"; error {error[i]:.3g} is {relative[i]:.3g} of |expected|, over the "
                                         f"tolerance {tolerance:.3g} ({reason}). {over.size} of {expected.size} "
                                         f"entries differ.")
-    return float(relative.max()) if relative.size else 0.0
+    return Agreement(float(used.max()), float(relative.max())) if relative.size else Agreement()
 
 
 def _sizes(grads) -> str:
@@ -200,7 +204,7 @@ class ClipNorm(_Clipping):
         except RuntimeError:  # a non-finite norm, to be refused
             case.sizes += " (the norm is not finite: fn should raise)"
             judged(case, lambda: call(fn, case, raises=True))
-            return 0.0
+            return Agreement()  # the refusal is the whole expectation
 
         def judgement():
             clipped, norm = self._clipped(fn, case, self.returns_norm)
@@ -221,10 +225,10 @@ class ClipNorm(_Clipping):
 
         return judged(case, judgement)
 
-    def _judge(self, clipped, norm, grads, p, expected, expected_norm, max_norm) -> float:
+    def _judge(self, clipped, norm, grads, p, expected, expected_norm, max_norm) -> Agreement:
         tolerance = clipping.norm_tolerance(grads, p, convention=self.convention)
         reason = "two orders of summing the norm"
-        worst = 0.0
+        worst = Agreement()
         if self.returns_norm and self.convention != "keras":
             norm = _as_array(norm, "the returned norm")
             if norm.size != 1:
@@ -239,8 +243,9 @@ class ClipNorm(_Clipping):
             if g is None:
                 continue
             info = np.finfo(g.dtype)
-            worst = max(worst, _compare(f"clipped[{i}]", c, e, tolerance + 3 * float(info.eps),
-                                        2 * float(info.tiny * info.eps), reason + " and rounding the product"))
+            worst = Agreement.worst([worst, _compare(f"clipped[{i}]", c, e, tolerance + 3 * float(info.eps),
+                                                     2 * float(info.tiny * info.eps),
+                                                     reason + " and rounding the product")])
         return worst
 
     def alternatives(self) -> list:
@@ -353,10 +358,8 @@ class ClipValue(_Clipping):
 
         def judgement():
             clipped, _ = self._clipped(fn, case, returns_norm=False)
-            for i, (c, e) in enumerate(zip(clipped, expected)):
-                if e is not None:
-                    _compare(f"clipped[{i}]", c, e, 0.0, 0.0, "a clamp is exact")
-            return 0.0
+            return Agreement.worst(_compare(f"clipped[{i}]", c, e, 0.0, 0.0, "a clamp is exact")
+                                   for i, (c, e) in enumerate(zip(clipped, expected)) if e is not None)
 
         return judged(case, judgement)
 

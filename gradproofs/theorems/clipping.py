@@ -11,6 +11,7 @@ from hypothesis import assume, strategies as st
 from gradproofs import clipping, devices, strategies
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.errors import Mismatch
+from gradproofs.formats import format_of
 
 FAMILY = family(Family(
     "clipping",
@@ -35,8 +36,8 @@ EPSILON = clipping.TORCH_EPSILON
 # --- shared numerics ---------------------------------------------------------------------
 
 def _u(dtype) -> float:
-    """The unit roundoff of ``dtype``."""
-    return float(np.finfo(dtype).eps) / 2
+    """The unit roundoff u = ε/2 of ``dtype`` (gradproofs.formats)."""
+    return format_of(dtype).unit_roundoff
 
 
 def _arrays(grads) -> list:
