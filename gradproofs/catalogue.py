@@ -16,7 +16,11 @@ from gradproofs import frameworks
 from gradproofs.errors import DerivationError
 
 KINDS = ("exact", "bound", "statistical")
-FAMILY_MODULES = ("activations", "chain", "dense", "initialisation", "rnn", "clipping", "tamed", "lm")
+# The modules that register the theorems, in catalogue order (each family's package holds its own).
+THEOREM_MODULES = ("gradproofs.families.activations.theorems", "gradproofs.families.chain.theorems",
+                   "gradproofs.families.mlp.theorems", "gradproofs.families.mlp.initialisation_theorems",
+                   "gradproofs.families.rnn.theorems", "gradproofs.families.clipping.theorems",
+                   "gradproofs.families.clipping.tamed", "gradproofs.families.lm.theorems")
 
 
 @dataclass(frozen=True)
@@ -260,8 +264,8 @@ def register(theorem: Theorem) -> Theorem:
 
 
 def _load() -> None:
-    for name in FAMILY_MODULES:
-        importlib.import_module(f"gradproofs.theorems.{name}")
+    for name in THEOREM_MODULES:
+        importlib.import_module(name)
 
 
 _DERIVED: dict[str, Derivation] = {}

@@ -296,7 +296,7 @@ class Reference:
 
     def reason(self, derivative_from_output: bool) -> str:
         """Why the tolerance has its size, for messages."""
-        module = type(self).__module__.rsplit(".", 1)[-1]
+        module = type(self).__module__.removesuffix(".engine").rsplit(".", 1)[-1]  # a family's engine: its name
         return f"the forward-and-backward rounding bound of {module}.{type(self).__name__}" + (
             ", with f′ formed from the output as autograd does" if derivative_from_output else "")
 

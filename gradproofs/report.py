@@ -81,9 +81,13 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from gradproofs import activations, chain, cliff, lm, mlp, rnn  # noqa: E402
-from gradproofs.initialisation import initialise, synthetic_images  # noqa: E402
-from gradproofs.theorems.chain import window, window_width  # noqa: E402
+from gradproofs.families.activations import engine as activations  # noqa: E402
+from gradproofs.families.chain import engine as chain  # noqa: E402
+from gradproofs.families.chain.theorems import window, window_width  # noqa: E402
+from gradproofs.families.lm import engine as lm  # noqa: E402
+from gradproofs.families.mlp import engine as mlp  # noqa: E402
+from gradproofs.families.mlp.initialisation import initialise, synthetic_images  # noqa: E402
+from gradproofs.families.rnn import cliff, engine as rnn  # noqa: E402
 
 __all__ = [
     "MAX_DEPTH", "LN10", "SEED", "SPEED_WIDTHS", "SPEED_BATCH", "SPEED_NETWORKS", "DELTA_WIDTHS", "DELTA_BATCH",
@@ -331,7 +335,7 @@ def _cliff_figure(path: Path) -> None:
 
 
 def _tamed_figure(path: Path) -> None:
-    from gradproofs.theorems.tamed import NORM_THRESHOLD, SCENARIO, step_bound
+    from gradproofs.families.clipping.tamed import NORM_THRESHOLD, SCENARIO, step_bound
 
     runs = {"unclipped": cliff.train(cliff.unstable_bias(), **SCENARIO),
             f"value-clipped at {cliff.VALUE_THRESHOLD:g}": cliff.train(

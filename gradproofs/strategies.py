@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import activations, costs
+from gradproofs.families.activations import costs, engine as activations
 
 
 class Chain(NamedTuple):

@@ -126,7 +126,7 @@ def test_qualified_names_say_where_the_function_lives():
 
     assert re.fullmatch(r"test_qualified_names_say_where_the_function_lives\.inner \(test_oracle_harness\.py:\d+\)",
                         qualified_name(inner))
-    assert qualified_name(mlp.backward).startswith("backward (mlp.py:")
+    assert qualified_name(mlp.backward).startswith("backward (engine.py:")
 
 
 def test_in_place_writes_and_crashes_are_mismatches_of_their_own():

@@ -1,5 +1,7 @@
-"""Packaging promises: a light import, a working command line, strategies that validate."""
+"""Packaging promises: a light import, the former import paths, a working command line, strategies
+that validate."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -8,16 +10,77 @@ import pytest
 from hypothesis import given
 from hypothesis.errors import InvalidArgument
 
-from gradproofs import cli, strategies
+from gradproofs import _aliases, cli, strategies
 
 
 def test_import_is_light():
     code = ("import sys, gradproofs; "
             "heavy = [m for m in ('torch', 'sympy', 'hypothesis', 'matplotlib', 'jax', 'tensorflow') "
             "if m in sys.modules]; "
+            "heavy += [m for m in sys.modules if m.startswith(('gradproofs.families', 'gradproofs.oracle', "
+            "'gradproofs.theorems'))]; "
             "print(','.join(heavy))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+FORMER_PATHS = ["gradproofs.activations", "gradproofs.costs", "gradproofs.chain", "gradproofs.mlp",
+                "gradproofs.initialisation", "gradproofs.residual", "gradproofs.rnn", "gradproofs.cliff",
+                "gradproofs.lm", "gradproofs.clipping", "gradproofs.oracle.chain", "gradproofs.oracle.mlp",
+                "gradproofs.oracle.recurrent", "gradproofs.oracle.lm", "gradproofs.oracle.clipping",
+                "gradproofs.theorems.activations", "gradproofs.theorems.chain", "gradproofs.theorems.dense",
+                "gradproofs.theorems.initialisation", "gradproofs.theorems.rnn", "gradproofs.theorems.clipping",
+                "gradproofs.theorems.tamed", "gradproofs.theorems.lm"]
+
+# Each former path imported first, in a fresh process: the very module of the family's package, which
+# keeps its own name and spec, is its parent's attribute, and offers every name of its __all__.
+FRESH_IMPORT = """
+import importlib, sys
+former, home = sys.argv[1], sys.argv[2]
+module = importlib.import_module(former)
+assert module is sys.modules[former] is sys.modules[home], (module, sys.modules[home])
+assert module.__name__ == module.__spec__.name == home, (module.__name__, module.__spec__.name)
+parent, _, child = former.rpartition(".")
+assert getattr(importlib.import_module(parent), child) is module
+offered = getattr(module, "__all__", [name for name in vars(module) if not name.startswith("_")])
+names = {}
+exec(f"from {former} import " + ", ".join(offered), names)
+assert all(names[name] is getattr(module, name) for name in offered)
+print("ok", len(offered))
+"""
+
+
+def test_every_former_path_has_a_home():
+    assert sorted(_aliases.ALIASES) == sorted(FORMER_PATHS)
+    assert all(home.startswith("gradproofs.families.") for home in _aliases.ALIASES.values())
+
+
+@pytest.mark.parametrize("former", FORMER_PATHS)
+def test_a_former_path_is_the_module_that_now_holds_its_code(former):
+    home = _aliases.ALIASES[former]
+    result = subprocess.run([sys.executable, "-c", FRESH_IMPORT, former, home], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr
+    module = importlib.import_module(home)
+    assert importlib.import_module(former) is module
+    parent, _, child = former.rpartition(".")
+    exec(f"from {parent} import {child} as imported", names := {})
+    assert names["imported"] is module
+
+
+def test_a_monkeypatch_through_a_former_path_patches_the_family(monkeypatch):
+    from gradproofs import rnn
+    from gradproofs.families.rnn import engine
+
+    monkeypatch.setattr("gradproofs.rnn.bptt", "patched")
+    assert engine.bptt == "patched" and rnn.bptt == "patched"
+
+
+def test_the_oracles_are_offered_in_order_whichever_family_came_first():
+    code = ("import gradproofs.families.clipping.oracle, gradproofs.families.rnn.oracle; "
+            "from gradproofs.oracle import ORACLES, check_mlp; print(' '.join(ORACLES), check_mlp.__module__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["chain", "mlp", "rnn", "lstm", "rnn-lm", "clip-norm", "clip-value",
+                                     "gradproofs.families.mlp.oracle"]
 
 
 def test_verify_prints_a_table_and_passes(capsys):

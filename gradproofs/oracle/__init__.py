@@ -18,14 +18,48 @@ convention under a derived rounding tolerance, and on failure raises
 :class:`gradproofs.Mismatch` giving each kind of disagreement its smallest
 counterexample, reproducible. :data:`ORACLES` lists them by the name the
 command line uses (``gradproofs check TARGET --oracle NAME``).
+
+This package holds what the oracles share (:mod:`gradproofs.oracle.harness`,
+:mod:`gradproofs.oracle.conventions`); each oracle is in its family's package
+(``gradproofs.families.<family>.oracle``), and is offered here. Those modules
+import the harness, so they are imported on first use of a name below, all
+of them, in the order :data:`ORACLES` lists them.
 """
 
-from gradproofs.oracle.harness import ORACLES, Oracle, Report
-from gradproofs.oracle.chain import check_chain  # noqa: I001 - in this order in ORACLES
-from gradproofs.oracle.mlp import check_mlp
-from gradproofs.oracle.recurrent import check_lstm_bptt, check_rnn_bptt
-from gradproofs.oracle.lm import check_rnn_lm
-from gradproofs.oracle.clipping import check_clip_grad_norm, check_clip_grad_value, torch_in_place
+import importlib
+
+from gradproofs.oracle import harness
+from gradproofs.oracle.harness import Oracle, Report
 
 __all__ = ["ORACLES", "Oracle", "Report", "check_chain", "check_clip_grad_norm", "check_clip_grad_value",
            "check_lstm_bptt", "check_mlp", "check_rnn_bptt", "check_rnn_lm", "torch_in_place"]
+
+# Each family's oracle module, in the order ORACLES lists their oracles, and the names it offers here.
+_FAMILY_ORACLES = {
+    "gradproofs.families.chain.oracle": ("check_chain",),
+    "gradproofs.families.mlp.oracle": ("check_mlp",),
+    "gradproofs.families.rnn.oracle": ("check_rnn_bptt", "check_lstm_bptt"),
+    "gradproofs.families.lm.oracle": ("check_rnn_lm",),
+    "gradproofs.families.clipping.oracle": ("check_clip_grad_norm", "check_clip_grad_value", "torch_in_place"),
+}
+
+
+def _load() -> None:
+    """Import every family's oracle module and offer its names here; list ``harness.ORACLES`` in
+    their order (whichever module was imported first), any oracle defined elsewhere after them."""
+    modules = list(_FAMILY_ORACLES)
+    for name, offered in _FAMILY_ORACLES.items():
+        module = importlib.import_module(name)
+        globals().update({attribute: getattr(module, attribute) for attribute in offered})
+    order = sorted(harness.ORACLES.items(), key=lambda item: modules.index(item[1].__module__)
+                   if item[1].__module__ in modules else len(modules))
+    harness.ORACLES.clear()
+    harness.ORACLES.update(order)
+    globals()["ORACLES"] = harness.ORACLES
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        _load()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

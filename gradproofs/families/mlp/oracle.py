@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 
-from gradproofs import _validate, activations, mlp
+from gradproofs import _validate
 from gradproofs.compare import Agreement, judge
+from gradproofs.families.activations import engine as activations
+from gradproofs.families.mlp import engine as mlp
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option

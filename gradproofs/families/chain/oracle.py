@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from gradproofs import _validate, activations, chain, costs
+from gradproofs import _validate
 from gradproofs.compare import Agreement, judge
+from gradproofs.families.activations import costs, engine as activations
+from gradproofs.families.chain import engine as chain
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option

@@ -28,9 +28,9 @@ from hypothesis.extra import numpy as hnp
 from gradproofs import statistics, strategies
 from gradproofs.catalogue import Derivation, Evidence, Theorem, register
 from gradproofs.errors import Mismatch
+from gradproofs.families.mlp.initialisation import initialise
+from gradproofs.families.mlp.theorems import FAMILY
 from gradproofs.formats import FORMATS
-from gradproofs.initialisation import initialise
-from gradproofs.theorems.dense import FAMILY
 
 BUDGET = 1_500_000
 EPS64 = FORMATS["float64"].eps

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradproofs import lm
 from gradproofs.compare import Agreement
+from gradproofs.families.lm import engine as lm
+from gradproofs.families.rnn.oracle import _Recurrent
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, cached_reference, examples_option, reproduce_option
-from gradproofs.oracle.recurrent import _Recurrent
 
 __all__ = ["GRADIENTS", "ARGUMENTS", "TOKENS", "RNNLM", "check_rnn_lm"]
 

@@ -79,7 +79,9 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, compare, devices, frameworks, mlp
+from gradproofs import _validate, compare, devices, frameworks
+from gradproofs.families.activations import engine as activations
+from gradproofs.families.mlp import engine as mlp
 
 __all__ = [
     "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll", "recurrence", "backpropagate",

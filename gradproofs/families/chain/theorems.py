@@ -8,10 +8,12 @@ from functools import lru_cache, partial
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from gradproofs import activations, chain, costs, devices, frameworks, strategies, symbolic
+from gradproofs import devices, frameworks, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
+from gradproofs.families.activations import costs, engine as activations
+from gradproofs.families.chain import engine as chain
 from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(

@@ -125,7 +125,7 @@ def train(b, *, w=W, clip="none", threshold=1.0, lr=0.1, sgd_steps=5, x0=X0, ste
     ``clip_grad_value_``) or "norm" (rescale to global L2 norm ≤ threshold,
     torch's ``clip_grad_norm_``), from :mod:`gradproofs.clipping`.
     """
-    from gradproofs import clipping
+    from gradproofs.families.clipping import engine as clipping
 
     _validate.choice("clip", clip, CLIPPINGS)
     lr = _validate.real_scalar("lr", lr)

@@ -8,9 +8,10 @@ import math
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from gradproofs import clipping, devices, strategies
+from gradproofs import devices, strategies
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.errors import Mismatch
+from gradproofs.families.clipping import engine as clipping
 from gradproofs.formats import format_of
 
 FAMILY = family(Family(
@@ -135,7 +136,7 @@ def _draw_case(data, *, conventions=clipping.CONVENTIONS, any_p=True, dtypes=str
 
 
 def _torch_clip(device):
-    from gradproofs.oracle import torch_in_place
+    from gradproofs.families.clipping.oracle import torch_in_place
 
     return torch_in_place(devices.torch().nn.utils.clip_grad_norm_, device=device)
 
@@ -643,7 +644,7 @@ def _derive_value() -> Derivation:
 
 
 def _check_value(data, device: str) -> Evidence:
-    from gradproofs.oracle import torch_in_place
+    from gradproofs.families.clipping.oracle import torch_in_place
 
     grads = data.draw(strategies.gradient_lists(allow_none=True), label="grads")
     if not _arrays(grads):

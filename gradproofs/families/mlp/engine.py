@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, compare, costs, devices, frameworks
+from gradproofs import _validate, compare, devices, frameworks
+from gradproofs.families.activations import costs, engine as activations
 
 __all__ = [
     "COSTS", "MLPGradients", "output_activation_of", "recurrence", "backward", "backward_exact",

@@ -9,10 +9,12 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import activations, devices, frameworks, initialisation, mlp, residual, strategies, symbolic
+from gradproofs import devices, frameworks, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, norm, to_numpy
 from gradproofs.errors import Mismatch
+from gradproofs.families.activations import engine as activations
+from gradproofs.families.mlp import engine as mlp, initialisation, residual
 from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(

@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradproofs import _validate, activations, devices
+from gradproofs import _validate, devices
+from gradproofs.families.activations import engine as activations
 
 __all__ = ["Block", "jacobian", "jacobian_torch"]
 

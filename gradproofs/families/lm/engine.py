@@ -36,7 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, cliff, compare, devices, rnn
+from gradproofs import _validate, compare, devices
+from gradproofs.families.activations import engine as activations
+from gradproofs.families.rnn import cliff, engine as rnn
 
 __all__ = [
     "REDUCTIONS", "LMGradients", "one_hot", "recurrence", "backward", "backward_exact", "backward_extended",
@@ -605,7 +607,7 @@ def train(*, clip=None, threshold=None, lr=LR, steps=STEPS, seed=SEED, hidden=HI
     the first for some seeds: it bounds each entry, so a step can still be
     lr·15·√P ≈ 5.6 (P = 965).
     """
-    from gradproofs import clipping
+    from gradproofs.families.clipping import engine as clipping
 
     a = _training_arguments(clip, threshold, lr, steps, seed, hidden, seq_length, batch, initial, start)
     tanh = activations.get("tanh")

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs import _validate, activations, compare, costs, devices, frameworks
+from gradproofs import _validate, compare, devices, frameworks
+from gradproofs.families.activations import costs, engine as activations
 
 __all__ = [
     "ChainGradients", "product_form", "symbols", "symbolic_gradients", "sympy_functions", "nested_cost",

@@ -8,10 +8,11 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import activations, devices
+from gradproofs import devices
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, assert_close
 from gradproofs.errors import Mismatch
+from gradproofs.families.activations import engine as activations
 from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(

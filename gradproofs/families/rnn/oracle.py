@@ -6,8 +6,10 @@ from itertools import permutations
 
 import numpy as np
 
-from gradproofs import _validate, activations, rnn
+from gradproofs import _validate
 from gradproofs.compare import Agreement, Expected, judge
+from gradproofs.families.activations import engine as activations
+from gradproofs.families.rnn import engine as rnn
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, conditioning_eps, examples_option, \
     judgeable, judged, judging_precision, precision_hints, reproduce_option

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from gradproofs import cliff
 from gradproofs.catalogue import Derivation, Evidence, Theorem, register
 from gradproofs.errors import Mismatch
+from gradproofs.families.clipping.theorems import FAMILY
+from gradproofs.families.rnn import cliff
 from gradproofs.formats import FORMATS
-from gradproofs.theorems.clipping import FAMILY
 
 EPS64 = FORMATS["float64"].eps
 SCENARIO = dict(lr=0.1, sgd_steps=5)  # from b* = 0.5 − 5σ(0.5), w = 5, x₀ = 0.5, T = 50

@@ -6,11 +6,14 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import _validate, activations, clipping, devices, lm, rnn, strategies, symbolic
+from gradproofs import _validate, devices, strategies, symbolic
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
-from gradproofs.theorems import clipping as clipping_theorems, tamed
 from gradproofs.compare import Agreement, assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
+from gradproofs.families.activations import engine as activations
+from gradproofs.families.clipping import engine as clipping, tamed, theorems as clipping_theorems
+from gradproofs.families.lm import engine as lm
+from gradproofs.families.rnn import engine as rnn
 from gradproofs.formats import FORMATS, format_of
 
 FAMILY = family(Family(

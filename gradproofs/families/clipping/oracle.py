@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradproofs import _validate, clipping
+from gradproofs import _validate
 from gradproofs.compare import Agreement
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, Choices, Failure, Oracle, call, describe, examples_option, fail, \
     judged, qualified_name, reproduce_option
 from gradproofs.errors import Mismatch
+from gradproofs.families.clipping import engine as clipping
 
 # The conventions whose CPU kernels flush float32 and float64 subnormals to zero (TensorFlow, XLA).
 FLUSHING = ("tensorflow", "keras", "keras_global", "optax")
