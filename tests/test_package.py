@@ -67,6 +67,20 @@ def test_a_former_path_is_the_module_that_now_holds_its_code(former):
     assert names["imported"] is module
 
 
+STRATEGIES = ["Chain", "chains", "depths", "LARGE", "SMALL_FAN_IN", "network_widths", "weight_matrices", "Network",
+              "networks", "batches", "GRADIENT_DTYPES", "gradient_lists", "thresholds", "norm_types", "Sequence",
+              "sequences", "LSTMSequence", "lstm_sequences", "LMSequence", "lm_sequences", "recurrent_matrices"]
+
+
+def test_every_familys_strategies_are_offered_in_one_place():
+    assert sorted(strategies.__all__) == sorted(STRATEGIES)
+    homes = {name: getattr(getattr(strategies, name), "__module__", None) for name in STRATEGIES}
+    assert homes["chains"] == "gradproofs.families.chain.strategies"
+    assert homes["sequences"] == homes["recurrent_matrices"] == "gradproofs.families.rnn.strategies"
+    assert homes["gradient_lists"] == "gradproofs.families.clipping.strategies"
+    assert all(home is None or home.startswith("gradproofs.families.") for home in homes.values())
+
+
 def test_a_monkeypatch_through_a_former_path_patches_the_family(monkeypatch):
     from gradproofs import rnn
     from gradproofs.families.rnn import engine

@@ -8,6 +8,7 @@ from hypothesis import find, given, strategies as st
 from hypothesis.errors import InvalidArgument
 
 from gradproofs import rnn, strategies as gps
+from gradproofs.families.rnn import strategies as rnn_strategies
 
 EPS = float(np.finfo(np.float64).eps)
 SIZES = st.integers(1, 6)
@@ -81,8 +82,8 @@ def test_a_scaled_orthogonal_matrix_has_every_singular_value_and_eigenvalue_modu
 def test_draws_whose_radius_is_not_accurate_to_rounding_are_not_rescaled():
     jordan = np.array([[0.5, 1.0], [0.0, 0.5]])  # defective: a perturbation ε moves λ by √ε
     nilpotent = np.triu(np.ones((3, 3)), 1)  # radius 0
-    assert gps._radius(jordan) is None and gps._radius(nilpotent) is None
-    assert gps._radius(np.diag([0.3, -0.7])) == 0.7
+    assert rnn_strategies._radius(jordan) is None and rnn_strategies._radius(nilpotent) is None
+    assert rnn_strategies._radius(np.diag([0.3, -0.7])) == 0.7
 
 
 @pytest.mark.parametrize("options", [

@@ -26,7 +26,9 @@ oracle (``oracle.py``, which checks other people's code; all offered by
   framework's convention (``engine.py``), its theorems, and the cliff tamed by
   clipping (``tamed.py``).
 
-What the families share stays beside them in :mod:`gradproofs`: the catalogue,
+The families' strategies share their building blocks (argument checks, bounded
+and seeded arrays, sizes, matrices) in :mod:`gradproofs.families.drawing`. What
+else the families share stays beside them in :mod:`gradproofs`: the catalogue,
 the judging of engines (``compare``, ``formats``, ``extended``), devices and
 frameworks, the oracles' harness, rendering, reports and the command line.
 """
