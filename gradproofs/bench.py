@@ -1,6 +1,7 @@
-"""Timings of the engines, as ratios measured in one run: ``python -m gradproofs.bench [chain] [dense] [clipping] [rnn] [reference]``.
+"""Timings of the engines, as ratios measured in one run: ``python -m gradproofs.bench [chain] [mlp] [clipping] [rnn] [reference]``.
 
-Each section runs alone when named; with no name, all run.
+Each section runs alone when named (``dense``, the mlp section's former name, still names it); with
+no name, all run.
 
 chain
 1. Depth 8, sigmoid, quadratic cost, 30 digits, at w_j = 0.5, b_j = 0.1, x = 0.3,
@@ -13,7 +14,7 @@ chain
 3. ``chain.log_abs_db`` at depths 1000 to 10 000: time per layer, which is
    constant when the cost is linear in depth.
 
-dense
+mlp
 4. ``mlp.backward`` (NumPy float64) against torch autograd on the CPU in
    float64, sigmoid, quadratic cost, for widths [784, 30, 30, 30, 30, 10] with a
    batch of 1000 and widths [512]*8 = [512, 512, 512, 512, 512, 512, 512, 512]
@@ -50,7 +51,7 @@ rnn
    ``/proc/self/clear_refs`` after a call on a tiny problem, less VmRSS before
    the call), which counts the allocator's own overhead too.
 
-dense and rnn also time each NumPy engine's matrix products alone, on arrays
+mlp and rnn also time each NumPy engine's matrix products alone, on arrays
 allocated once (the floor): the engine's time over it has a target of at most 1.25.
 
 reference
@@ -92,7 +93,8 @@ __all__ = [
     "THREADS", "DEPTH", "POINT", "DPS", "AGREE_DIGITS", "SPEEDUP_TARGET", "DEEP", "DEEP_TARGET_S", "LOG_DEPTHS",
     "DENSE_CASES", "DENSE_SEED", "DENSE_REPEATS", "DENSE_WARM_UP", "DENSE_TARGET", "CLIP_ELEMENTS", "CLIP_SHARES",
     "CLIP_REPEATS", "CLIP_TARGET", "SAFE_TARGET", "FLOOR_TARGET", "RNN_SIZES", "RNN_SEED", "RNN_REPEATS",
-    "RNN_WARM_UP", "RNN_TARGETS", "REFERENCE_REPEATS", "REFERENCE_TARGETS", "SECTIONS", "main"
+    "RNN_WARM_UP", "RNN_TARGETS", "REFERENCE_REPEATS", "REFERENCE_TARGETS", "SECTIONS", "SECTION_ALIASES",
+    "main"
 ]
 
 DEPTH = 8
@@ -533,8 +535,9 @@ def _report_seconds(label: str, seconds: float) -> None:
     print(f"  {label}: long double {_ms(seconds)} (target < {target} s: {'met' if seconds < target else 'missed'})")
 
 
-SECTIONS = {"chain": _chain_section, "dense": _dense_section, "clipping": _clipping_section, "rnn": _rnn_section,
+SECTIONS = {"chain": _chain_section, "mlp": _dense_section, "clipping": _clipping_section, "rnn": _rnn_section,
             "reference": _reference_section}
+SECTION_ALIASES = {"dense": "mlp"}  # the section's former name
 
 
 def main(argv=None) -> None:
@@ -542,7 +545,7 @@ def main(argv=None) -> None:
                                      description="Print timings measured in one run and their ratios.")
     parser.add_argument("sections", nargs="*", metavar="SECTION",
                         help=f"{' or '.join(SECTIONS)} (default: all, in that order)")
-    chosen = parser.parse_args(argv).sections or list(SECTIONS)
+    chosen = [SECTION_ALIASES.get(name, name) for name in parser.parse_args(argv).sections] or list(SECTIONS)
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
         parser.error(f"unknown section {unknown[0]!r}; expected one of {', '.join(SECTIONS)}")

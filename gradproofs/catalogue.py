@@ -21,6 +21,8 @@ THEOREM_MODULES = ("gradproofs.families.activations.theorems", "gradproofs.famil
                    "gradproofs.families.mlp.theorems", "gradproofs.families.mlp.initialisation_theorems",
                    "gradproofs.families.rnn.theorems", "gradproofs.families.clipping.theorems",
                    "gradproofs.families.clipping.tamed", "gradproofs.families.lm.theorems")
+# Former family ids, still accepted wherever a family is named (the dense networks' family is mlp).
+FAMILY_ALIASES = {"dense": "mlp"}
 
 
 @dataclass(frozen=True)
@@ -279,9 +281,20 @@ def derivation(theorem: Theorem) -> Derivation:
 
 
 def theorems(family: str | None = None) -> list[Theorem]:
-    """Every registered theorem, in catalogue order (optionally one family's)."""
+    """Every registered theorem, in catalogue order (optionally one family's: its id or a former one)."""
     _load()
+    family = FAMILY_ALIASES.get(family, family)
     return [t for t in _THEOREMS.values() if family is None or t.family == family]
+
+
+def family_id(name: str) -> str:
+    """The id of the family ``name`` names, which may be a former id (:data:`FAMILY_ALIASES`)."""
+    _load()
+    name = FAMILY_ALIASES.get(name, name)
+    if name not in _FAMILIES:
+        former = ", ".join(f"{old} for {new}" for old, new in FAMILY_ALIASES.items())
+        raise ValueError(f"unknown family {name!r}; known: {', '.join(_FAMILIES)} (or {former})")
+    return name
 
 
 def families() -> list[Family]:

@@ -159,6 +159,9 @@ def _verify(args) -> int:
     try:
         device_list = [devices.resolve(args.device)] if args.device else devices.available()
         selected = [catalogue.get(i) for i in args.only] if args.only else catalogue.theorems()
+        if args.family:
+            families = {catalogue.family_id(name) for name in args.family}
+            selected = [theorem for theorem in selected if theorem.family in families]
     except ValueError as error:
         print(f"gradproofs verify: {error}", file=sys.stderr)
         return 2
@@ -310,6 +313,9 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--device", choices=("cpu", "cuda"),
                         help="only this device (default: cpu and, where available, cuda)")
     verify.add_argument("--only", nargs="+", metavar="ID", help="only these theorem ids")
+    verify.add_argument("--family", nargs="+", metavar="FAMILY",
+                        help="only the theorems of these families (activations, chain, mlp, rnn, clipping, lm; "
+                             "dense is mlp's former name)")
     verify.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
                         help=f"Hypothesis examples per theorem and device (default {DEFAULT_MAX_EXAMPLES})")
     verify.add_argument("--jobs", type=int, default=1, metavar="N",

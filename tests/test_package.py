@@ -5,6 +5,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -105,6 +106,31 @@ def test_verify_prints_a_table_and_passes(capsys):
     header = out.splitlines()[0].split()
     assert header[:3] == ["theorem", "kind", "device"] and "verdict" in header
     assert "chain-exploding-example" in out and "2 passed, 0 failed" in out
+
+
+def test_the_dense_networks_family_is_mlp_and_dense_still_names_it(capsys, monkeypatch):
+    from gradproofs import bench, catalogue
+    from gradproofs.families.mlp import theorems as mlp_theorems
+
+    ids = [family.id for family in catalogue.families()]
+    assert sorted(ids) == ["activations", "chain", "clipping", "lm", "mlp", "rnn"]
+    assert mlp_theorems.FAMILY.id == catalogue.family_id("dense") == catalogue.family_id("mlp") == "mlp"
+    assert catalogue.theorems("dense") == catalogue.theorems("mlp") != []
+    with pytest.raises(ValueError, match="unknown family 'perceptrons'"):
+        catalogue.family_id("perceptrons")
+    derivations = Path(__file__).resolve().parent.parent / "derivations"
+    assert sorted(path.name for path in derivations.glob("*.md")) == sorted(f"{family}.md" for family in ids)
+
+    assert cli.main(["verify", "--device", "cpu", "--family", "dense", "--only", "saxe-orthogonal",
+                     "chain-exploding-example", "--max-examples", "2", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "saxe-orthogonal" in out and "chain-exploding-example" not in out and "1 passed, 0 failed" in out
+    assert cli.main(["verify", "--family", "perceptrons"]) == 2
+    assert "unknown family 'perceptrons'" in capsys.readouterr().err
+
+    monkeypatch.setitem(bench.SECTIONS, "mlp", lambda: print("the mlp section"))
+    bench.main(["dense"])
+    assert capsys.readouterr().out == "the mlp section\n"
 
 
 def test_verify_unknown_id_and_missing_cuda_are_clear_errors(capsys):

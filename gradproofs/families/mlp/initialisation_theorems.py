@@ -1,6 +1,6 @@
 """Initialisation: how the variance of the weights sets the size of back-propagated gradients.
 
-The statistical theorems of the dense family (Glorot & Bengio 2010, He et al. 2015).
+The statistical theorems of the mlp family (dense networks) (Glorot & Bengio 2010, He et al. 2015).
 Each check draws the sizes and an RNG seed with Hypothesis, so a failure
 reproduces from its printed example, and compares a Monte Carlo estimate with
 the prediction by :func:`gradproofs.statistics.assert_in_band`: ±5.03 standard

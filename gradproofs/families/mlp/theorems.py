@@ -18,8 +18,8 @@ from gradproofs.families.mlp import engine as mlp, initialisation, residual
 from gradproofs.formats import FORMATS
 
 FAMILY = family(Family(
-    "dense",
-    "Dense networks and initialisation",
+    "mlp",
+    "Dense networks (multilayer perceptrons) and initialisation",
     "Fully connected networks of any widths $[n_0, \\dots, n_L]$: "
     "$z^l = W^l a^{l-1} + b^l$, $a^l = f(z^l)$. Backpropagation multiplies the error by "
     "$(W^{l+1})^\\top$ and by $f'(z^l)$ at every layer, so how fast each layer learns is set "

@@ -159,7 +159,7 @@ def _derive_jacobian_bound() -> Derivation:
     d = Derivation()
     d.say("Each factor of the product has norm at most $\\gamma\\,\\sigma_{\\max}(W_h)$: "
           "$\\|\\operatorname{diag}(f'(a_s))\\|_2 = \\max_i |f'(a_{s,i})| \\le \\gamma$ "
-          "(singular values of a diagonal matrix, see the dense family) and the spectral norm is "
+          "(singular values of a diagonal matrix, see the mlp family) and the spectral norm is "
           "submultiplicative.",
           r"\Big\|\frac{\partial h_t}{\partial h_k}\Big\|_2 \le \prod_{s=k+1}^{t}\gamma\,\sigma_{\max}(W_h)"
           r" = (\gamma\,\sigma_{\max}(W_h))^{t-k}")
