@@ -1,3 +1,5 @@
+"""``python -m gradproofs``: the gradproofs command (:mod:`gradproofs.cli`)."""
+
 import sys
 
 from gradproofs.cli import main

@@ -15,6 +15,11 @@ from typing import Callable
 from gradproofs import frameworks
 from gradproofs.errors import DerivationError
 
+__all__ = [
+    "KINDS", "THEOREM_MODULES", "FAMILY_ALIASES", "Family", "Step", "Derivation", "Evidence", "Theorem", "family",
+    "register", "derivation", "theorems", "family_id", "families", "get", "Run", "property_test", "verify"
+]
+
 KINDS = ("exact", "bound", "statistical")
 # The modules that register the theorems, in catalogue order (each family's package holds its own).
 THEOREM_MODULES = ("gradproofs.families.activations.theorems", "gradproofs.families.chain.theorems",

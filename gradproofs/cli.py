@@ -8,6 +8,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+__all__ = ["DEFAULT_MAX_EXAMPLES", "parser", "main"]
+
 DEFAULT_MAX_EXAMPLES = 50
 
 

@@ -23,6 +23,8 @@ import numpy as np
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS, Format, format_named, format_of
 
+__all__ = ["to_numpy", "norm", "underflow_floor", "Agreement", "assert_close", "Expected", "judge", "Reference"]
+
 
 def to_numpy(values) -> np.ndarray:
     """float64 NumPy copy of a list, array, mpmath list or torch tensor."""

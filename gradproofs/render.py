@@ -8,6 +8,8 @@ from pathlib import Path
 
 from gradproofs import catalogue
 
+__all__ = ["render_family", "plain", "render_all", "write", "stale"]
+
 
 def _math(latex: str, indent: str = "") -> list[str]:
     """A display block, every line indented by ``indent`` (a list item's content column)."""

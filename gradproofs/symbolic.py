@@ -9,7 +9,7 @@ such form as one applied function f′(A), so that equal terms cancel.
 
 from __future__ import annotations
 
-__all__ = ["undefined", "canonical", "agree"]
+__all__ = ["undefined", "canonical", "agree", "primed"]
 
 
 def undefined(name: str):

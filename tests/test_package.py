@@ -1,6 +1,7 @@
 """Packaging promises: a light import, the former import paths, a working command line, strategies
 that validate."""
 
+import ast
 import importlib
 import json
 import subprocess
@@ -43,11 +44,10 @@ assert module is sys.modules[former] is sys.modules[home], (module, sys.modules[
 assert module.__name__ == module.__spec__.name == home, (module.__name__, module.__spec__.name)
 parent, _, child = former.rpartition(".")
 assert getattr(importlib.import_module(parent), child) is module
-offered = getattr(module, "__all__", [name for name in vars(module) if not name.startswith("_")])
 names = {}
-exec(f"from {former} import " + ", ".join(offered), names)
-assert all(names[name] is getattr(module, name) for name in offered)
-print("ok", len(offered))
+exec(f"from {former} import " + ", ".join(module.__all__), names)
+assert all(names[name] is getattr(module, name) for name in module.__all__)
+print("ok", len(module.__all__))
 """
 
 
@@ -363,3 +363,116 @@ def test_verify_runs_theorems_in_parallel_processes_with_the_same_table(capsys, 
     with pytest.raises(SystemExit):
         cli.main(["verify", "--jobs", "0"])
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+# --- every module: a docstring, __all__, and no other module's private names -----------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules() -> list:
+    """(dotted name, syntax tree) of every module under gradproofs/."""
+    modules = []
+    for path in sorted((ROOT / "gradproofs").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules.append((name, ast.parse(path.read_text(encoding="utf-8"), str(path))))
+    return modules
+
+
+MODULES = _modules()
+PUBLIC = [(name, tree) for name, tree in MODULES if not any(part.startswith("_") for part in name.split("."))]
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _defined(tree) -> dict:
+    """The names a module's top level binds by def, class or assignment (not by import): name -> node."""
+    names = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names.update({n.id: node for n in ast.walk(target) if isinstance(n, ast.Name)})
+    return names
+
+
+def test_every_module_says_what_it_holds():
+    assert len(MODULES) > 40
+    missing = [name for name, tree in MODULES if len(ast.get_docstring(tree) or "") < 20]
+    assert not missing, f"modules without a docstring: {missing}"
+
+
+@pytest.mark.parametrize("name, tree", PUBLIC, ids=[name for name, _ in PUBLIC])
+def test_every_public_module_lists_exactly_its_public_names(name, tree):
+    defined = _defined(tree)
+    assert "__all__" in defined, f"{name} has no __all__"
+    offered = ast.literal_eval(defined["__all__"].value)
+    assert len(offered) == len(set(offered)), f"{name}.__all__ repeats a name"
+    module = importlib.import_module(name)
+    assert [n for n in offered if not hasattr(module, n)] == [], f"{name}.__all__ names what it lacks"
+    assert [n for n in offered if _private(n)] == []
+    unlisted = sorted(n for n in defined if not n.startswith("_") and n not in offered)
+    assert unlisted == [], f"{name} defines public names its __all__ leaves out"
+
+
+def _module_named(dotted: str):
+    """The gradproofs module ``dotted`` names (a submodule, or a module-valued attribute), else None."""
+    head, _, tail = dotted.rpartition(".")
+    try:
+        return importlib.import_module(dotted)
+    except ImportError:
+        value = getattr(_module_named(head), tail, None) if head else None
+        return value if isinstance(value, type(sys)) else None
+
+
+def _borrowed_private_names(name: str, tree) -> list:
+    """Where ``name``'s code takes a private name from another gradproofs module: ``from m import _x``,
+    or ``m._x`` on a name bound to such a module (a private submodule, like ``_validate``, is a module of
+    its own and may be imported)."""
+    bound, found = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("gradproofs"):
+                    bound[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else "gradproofs"
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            found.append(f"line {node.lineno}: a relative import (gradproofs imports by absolute paths)")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gradproofs"):
+            source = node.module
+            for alias in node.names:
+                if _module_named(f"{source}.{alias.name}") is not None:
+                    bound[alias.asname or alias.name] = f"{source}.{alias.name}"
+                elif _private(alias.name) and source != name:
+                    found.append(f"line {node.lineno}: from {source} import {alias.name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            chain, value = [], node.value
+            while isinstance(value, ast.Attribute):
+                chain.insert(0, value.attr)
+                value = value.value
+            if isinstance(value, ast.Name) and value.id in bound:
+                owner = ".".join([bound[value.id], *chain])
+                module = _module_named(owner)
+                if module is not None and module.__name__ != importlib.import_module(name).__name__ \
+                        and _module_named(f"{owner}.{node.attr}") is None:
+                    found.append(f"line {node.lineno}: {owner}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("name, tree", MODULES, ids=[name for name, _ in MODULES])
+def test_no_module_uses_another_modules_private_names(name, tree):
+    assert _borrowed_private_names(name, tree) == []
+
+
+def test_the_private_name_check_catches_both_forms():
+    tree = ast.parse("from gradproofs.families.clipping.engine import _scaled\n"
+                     "from gradproofs.families.clipping import engine as clipping\n"
+                     "from gradproofs import _validate\n"
+                     "clipping._scaled(1)\n_validate.choice\nclipping.__name__\n")
+    assert _borrowed_private_names("gradproofs.render", tree) == [
+        "line 1: from gradproofs.families.clipping.engine import _scaled",
+        "line 4: gradproofs.families.clipping.engine._scaled"]

@@ -15,6 +15,8 @@ from gradproofs.errors import Mismatch
 from gradproofs.families.activations import engine as activations
 from gradproofs.formats import FORMATS
 
+__all__ = ["FAMILY", "EPS64", "HOCHREITER_PUBLISHED"]
+
 FAMILY = family(Family(
     "activations",
     "Activations and the bounds of their derivatives",

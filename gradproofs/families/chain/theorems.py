@@ -16,6 +16,8 @@ from gradproofs.families.activations import costs, engine as activations
 from gradproofs.families.chain import engine as chain
 from gradproofs.formats import FORMATS
 
+__all__ = ["FAMILY", "EPS", "SOURCE", "WINDOW_PUBLISHED", "window", "window_width"]
+
 FAMILY = family(Family(
     "chain",
     "The chain: one neuron per layer",

@@ -168,6 +168,11 @@ import numpy as np
 
 from gradproofs.formats import format_of
 
+__all__ = [
+    "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS", "total_norm", "scaled_norm",
+    "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value", "norm_tolerance"
+]
+
 CONVENTIONS = ("torch", "tensorflow", "keras", "keras_global", "optax", "pascanu", "d2l")
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 TORCH_EPSILON = 1e-6
@@ -287,11 +292,12 @@ def _in_range(total, count: int, dtype: np.dtype) -> bool:
     return bool(np.isfinite(total)) and float(total) >= count * float(info.tiny) / float(info.eps)
 
 
-def _scaled_norm(arrays, p: float) -> float:
+def scaled_norm(arrays, p: float) -> float:
     """The p-norm of every entry of ``arrays`` as one vector, scaled as LAPACK's nrm2 does.
 
     In float64, scaled by the largest magnitude (the smallest for p < 0), so
-    no power overflows and none that matters underflows.
+    no power overflows and none that matters underflows: the norm ``safe_norm=True``
+    falls back on, and the true norm the clipping theorems measure against.
     """
     flat = np.concatenate([np.abs(np.ravel(a)).astype(np.float64) for a in arrays]) \
         if arrays else np.zeros(0)
@@ -348,7 +354,7 @@ def _torch_vector_norm(array: np.ndarray, p: float, safe: bool, name: str):
             total = np.sum(np.abs(x) ** power, dtype=acc)
             norm = total ** (acc.type(1) / power)
     if safe and not _in_range(total, x.size, acc) and not np.isnan(total):
-        return _cast(dtype, _scaled_norm([array], p))
+        return _cast(dtype, scaled_norm([array], p))
     return _cast(dtype, norm)
 
 
@@ -422,7 +428,7 @@ _FLUSH = contextvars.ContextVar("gradproofs_clipping_flush", default=True)
 
 
 @contextlib.contextmanager
-def _gradual_underflow():
+def gradual_underflow():
     """Within it, TensorFlow's, Keras's and optax's arithmetic keeps subnormals (IEEE gradual underflow),
     as a NumPy reimplementation of their rules does, instead of flushing them as their CPU kernels do."""
     token = _FLUSH.set(False)
@@ -584,7 +590,7 @@ def _safe_l2(arrays, plain, total, dtype, safe):
     """``plain`` unless ``safe`` and its sum of squares ``total`` left the dtype's range."""
     count = sum(a.size for a in arrays)
     if safe and not np.isnan(total) and not _in_range(total, max(count, 1), dtype):
-        return _cast(dtype, _scaled_norm(arrays, 2.0))
+        return _cast(dtype, scaled_norm(arrays, 2.0))
     return plain
 
 
@@ -989,7 +995,7 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
         magnitudes = [np.abs(a[a != 0]).astype(np.float64) for a in gradients.arrays]
         logs = [abs(math.log(float(m))) for x in magnitudes if x.size for m in (x.min(), x.max())
                 if 0 < m < _INF]
-        total = _scaled_norm(gradients.arrays, p)
+        total = scaled_norm(gradients.arrays, p)
         if 0 < total < _INF:
             logs.append(abs(math.log(total)))
         largest = max(logs, default=0.0)
@@ -998,7 +1004,7 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
     # Terms and partial sums below the smallest normal number round to a multiple of the
     # smallest subnormal σ: an absolute (N + k + 2)·σ in S = Σ|x|^p, that is (N + k + 2)·σ/(p·S)
     # of the norm.
-    total = _scaled_norm(gradients.arrays, p)
+    total = scaled_norm(gradients.arrays, p)
     if 0 < total < _INF:
         log_sum = p * math.log(total)
         if log_sum < 700:

@@ -12,6 +12,11 @@ from gradproofs.oracle.harness import Case, Choices, Failure, Oracle, call, desc
 from gradproofs.errors import Mismatch
 from gradproofs.families.clipping import engine as clipping
 
+__all__ = [
+    "FLUSHING", "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "ClipNorm", "check_clip_grad_norm", "ClipValue",
+    "check_clip_grad_value", "torch_in_place"
+]
+
 # The conventions whose CPU kernels flush float32 and float64 subnormals to zero (TensorFlow, XLA).
 FLUSHING = ("tensorflow", "keras", "keras_global", "optax")
 
@@ -217,7 +222,7 @@ class ClipNorm(_Clipping):
                 flushed_failure = failure
             # The same rule in IEEE arithmetic, as NumPy (or a GPU) computes it, keeps the subnormals that
             # the framework's CPU kernels flush to zero: either is the convention.
-            with clipping._gradual_underflow():
+            with clipping.gradual_underflow():
                 kept, kept_norm = clipping.clip_grad_norm(grads, max_norm, p, convention=self.convention)
                 try:
                     return self._judge(clipped, norm, grads, p, kept, kept_norm, max_norm)

@@ -11,6 +11,8 @@ from gradproofs.families.clipping.theorems import FAMILY
 from gradproofs.families.rnn import cliff
 from gradproofs.formats import FORMATS
 
+__all__ = ["EPS64", "SCENARIO", "NORM_THRESHOLD", "step_bound"]
+
 EPS64 = FORMATS["float64"].eps
 SCENARIO = dict(lr=0.1, sgd_steps=5)  # from b* = 0.5 − 5σ(0.5), w = 5, x₀ = 0.5, T = 50
 NORM_THRESHOLD = 1.0

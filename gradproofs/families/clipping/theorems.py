@@ -14,6 +14,8 @@ from gradproofs.errors import Mismatch
 from gradproofs.families.clipping import engine as clipping
 from gradproofs.formats import format_of
 
+__all__ = ["FAMILY", "SOURCE", "GLOBAL", "TF_SCALE", "EPSILON", "torch_sgd_step"]
+
 FAMILY = family(Family(
     "clipping",
     "Clipping: what it bounds, as each framework does it",
@@ -52,7 +54,7 @@ def _true_norm(arrays, p: float) -> float:
     if math.isinf(p):
         flat = np.concatenate([np.abs(np.ravel(a)).astype(np.float64) for a in arrays])
         return float(flat.max() if p > 0 else flat.min()) if flat.size else 0.0
-    return clipping._scaled_norm(arrays, p)
+    return clipping.scaled_norm(arrays, p)
 
 
 def _coarsest(arrays, norm=None) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 
 from gradproofs.compare import Agreement
 from gradproofs.families.lm import engine as lm
-from gradproofs.families.rnn.oracle import _Recurrent
+from gradproofs.families.rnn.oracle import Recurrent
 from gradproofs.oracle import conventions
 from gradproofs.oracle.harness import Case, cached_reference, examples_option, reproduce_option
 
@@ -17,7 +17,7 @@ ARGUMENTS = ("tokens", "targets", "h0", "U", "W", "b", "V", "c")
 TOKENS = ("ids", "one_hot")
 
 
-class RNNLM(_Recurrent):
+class RNNLM(Recurrent):
     """The language model of :mod:`gradproofs.lm`, its arrays in the declared conventions."""
 
     name = "rnn-lm"

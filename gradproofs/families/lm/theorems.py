@@ -16,6 +16,11 @@ from gradproofs.families.lm import engine as lm
 from gradproofs.families.rnn import engine as rnn
 from gradproofs.formats import FORMATS, format_of
 
+__all__ = [
+    "FAMILY", "EPS64", "EPS32", "SOURCE_NOTES", "LECTURE", "TOY_STEPS", "TOY_PUBLISHED", "linear_unit",
+    "linear_unit_torch", "linear_unit_exact", "MIN_ENTRY", "BPTT_SHAPES", "VALUE_THRESHOLD"
+]
+
 FAMILY = family(Family(
     "lm",
     "The seed's recurrent network",

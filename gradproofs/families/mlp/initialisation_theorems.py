@@ -32,6 +32,12 @@ from gradproofs.families.mlp.initialisation import initialise
 from gradproofs.families.mlp.theorems import FAMILY
 from gradproofs.formats import FORMATS
 
+__all__ = [
+    "BUDGET", "EPS64", "MINIMUM_SAMPLES", "GLOROT", "HE", "ACCEPTANCE", "VARIANCE_PRODUCT", "variance_product",
+    "LOG_CHI_SQUARE", "log_chi_square_cumulants", "NORMALISED_INIT", "glorot_variance", "HE_PREDICTIONS", "PAIRS",
+    "he_variance"
+]
+
 BUDGET = 1_500_000
 EPS64 = FORMATS["float64"].eps
 MINIMUM_SAMPLES = 1000

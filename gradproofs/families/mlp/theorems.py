@@ -17,6 +17,8 @@ from gradproofs.families.activations import engine as activations
 from gradproofs.families.mlp import engine as mlp, initialisation, residual
 from gradproofs.formats import FORMATS
 
+__all__ = ["FAMILY", "EPS64", "EPS32", "RECURRENCE_SHAPES", "NIELSEN_SPEEDS", "SPEED_RATIO_LIMIT", "speeds"]
+
 FAMILY = family(Family(
     "mlp",
     "Dense networks (multilayer perceptrons) and initialisation",

@@ -15,15 +15,16 @@ from gradproofs.oracle.harness import Case, Oracle, cached_reference, call, cond
     judgeable, judged, judging_precision, precision_hints, reproduce_option
 
 __all__ = [
-    "TORCH_GATES", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED", "LSTM_SEPARATE",
-    "LSTM", "check_lstm_bptt"
+    "TORCH_GATES", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED",
+    "LSTM_SEPARATE", "LSTM", "check_lstm_bptt"
 ]
 
 TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.lstm_backward
 
 
-class _Recurrent(Oracle):
-    """What the RNN and the LSTM oracles share: sequence axes, weights, returns, precision, sizes."""
+class Recurrent(Oracle):
+    """What the recurrent oracles (the RNN's, the LSTM's and the language model's) share: sequence
+    axes, weights, returns, precision, sizes."""
 
     def _layout(self, axes, weights, precision, near_powers_of_two=False, **sizes):
         """The declared axes, weights and precision, and the sizes (``max_steps=…``, near powers of two)."""
@@ -89,7 +90,7 @@ RNN_GRADIENTS = ("W_x", "W_h", "b", "h0", "x")
 RNN_ARGUMENTS = ("x", "h0", "W_x", "W_h", "b", "dL_dh")
 
 
-class RNN(_Recurrent):
+class RNN(Recurrent):
     """The Elman RNN of :mod:`gradproofs.rnn`, its arrays in the declared conventions."""
 
     name = "rnn"
@@ -190,7 +191,7 @@ def _gates(value) -> str:
     return value
 
 
-class LSTM(_Recurrent):
+class LSTM(Recurrent):
     """The forget-gate LSTM of :mod:`gradproofs.rnn`, its arrays in the declared conventions."""
 
     name = "lstm"

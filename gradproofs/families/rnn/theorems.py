@@ -16,6 +16,8 @@ from gradproofs.families.activations import engine as activations
 from gradproofs.families.rnn import cliff, engine as rnn
 from gradproofs.formats import FORMATS
 
+__all__ = ["FAMILY", "EPS64", "EPS32", "PASCANU", "SMOOTH", "CLIFF_PUBLISHED", "CLIFF_OFFSETS"]
+
 FAMILY = family(Family(
     "rnn",
     "Recurrent networks",
