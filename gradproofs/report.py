@@ -1,4 +1,10 @@
-"""Figures for the chain (Nielsen, *Neural Networks and Deep Learning*, ch. 5).
+"""The figures ``gradproofs report`` draws, one PNG file each, from the families' engines.
+
+``chain.``, ``mlp.``, ``rnn.``, ``cliff.`` and ``lm.`` below are the engines of
+:mod:`gradproofs.families` (``chain`` is ``gradproofs.families.chain.engine``,
+``cliff`` is ``gradproofs.families.rnn.cliff``, …). The chain's figures follow
+Nielsen, *Neural Networks and Deep Learning*, ch. 5; the dense networks' keep
+the family's former name, ``dense``, in their file names.
 
 chain-vanishing.png
     |∂C/∂b₁| against depth L = 1..200, log scale, for sigmoid, tanh and relu
@@ -8,8 +14,8 @@ chain-vanishing.png
     problem"): sigmoid falls like 4^(−L), tanh only polynomially, relu not at all.
 chain-window.png
     The width of the set of inputs a where |w·σ′(w a + b)| ≥ 1, against |w|,
-    from ``theorems.chain.window_width``, with the maximum SymPy finds marked
-    (the problem in "The exploding gradient problem").
+    from ``gradproofs.families.chain.theorems.window_width``, with the maximum
+    SymPy finds marked (the problem in "The exploding gradient problem").
 dense-speed-of-learning.png
     Nielsen's "speed of learning" bars: ‖∂C/∂b^l‖ for layers l = 1..5 of a
     [784, 30, 30, 30, 30, 10] network on ``synthetic_images(1000)``, from
@@ -37,7 +43,7 @@ rnn-jacobian-norms.png
     decays at: well below the bound, so the curves vanish even where the bound
     grows.
 rnn-cliff.png
-    Pascanu et al.'s single-unit cliff (``gradproofs.cliff``: w = 5, x_0 = 0.5,
+    Pascanu et al.'s single-unit cliff (``cliff``: w = 5, x_0 = 0.5,
     T = 50, target 0.7): E_50 and ‖∇_(w,b) E_50‖ (log scale) against b − b*
     on a fine grid over b* ± 0.02, where b* = ``cliff.unstable_bias()`` makes
     x_0 the unstable fixed point. b*, b* + 10⁻⁴ and b* + 0.01 are marked with
@@ -50,7 +56,7 @@ clipping-tames-the-cliff.png
     E_50 before each step: the unclipped step of ≈ 78 throws θ onto a flat
     plateau where learning stops; the norm-clipped run keeps descending.
 lm-training.png
-    The seed's character model (``gradproofs.lm``: H = 16, K = 21, windows of
+    The seed's character model (``lm``: H = 16, K = 21, windows of
     T = 50 characters, B = 4 per step, E summed) trained by 300 SGD steps with
     η = 0.012 from the same θ_0 three ways (``lm.train``): unclipped,
     value-clipped at 15 and norm-clipped at τ = 25. Top, the loss E on each
