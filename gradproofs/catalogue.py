@@ -21,11 +21,12 @@ FAMILY_MODULES = ("activations", "chain", "dense", "initialisation", "rnn", "cli
 
 @dataclass(frozen=True)
 class Family:
-    """A chapter of the theory: one derivation document."""
+    """A chapter of the theory: one derivation document, ending with its ``appendix`` (Markdown) if any."""
 
     id: str
     title: str
     introduction: str
+    appendix: str = ""
 
 
 @dataclass

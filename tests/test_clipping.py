@@ -1,6 +1,7 @@
-"""gradproofs.clipping: every CLIPPING.md row per convention, torch's own functions, bad input.
+"""gradproofs.clipping: every observed row per convention, torch's own functions, bad input.
 
-Expected values come from CLIPPING.md's observed table (cited by row) and from
+Expected values come from the frameworks as observed (gradproofs.clipping_observations, cited
+by row: the test_row_N functions, and rows 18 to 24 below) and from
 each framework's published formula written out here in NumPy; torch's are also
 compared with torch itself.
 """
@@ -35,7 +36,7 @@ def same(got, expected):
     return got.dtype == expected.dtype and np.array_equal(got, expected, equal_nan=True)
 
 
-# --- CLIPPING.md's edge-case table, one test per row and convention ---------------------------
+# --- the observed edge cases (rows 1 to 17), one test per row and convention --------------------
 
 # Row 1: g = [3, 4], c = 1. torch [0.59999990, 0.79999983] (its epsilon); the others' formulas give
 # float32(3)·float32(0.2) = 0.6 exactly as the table's [0.6, 0.8]; every framework reports n = 5.
@@ -283,7 +284,7 @@ def test_row_17_bare_array_and_none(convention):
     assert out[0] is None and out[2] is None and same(out[1], listed)
 
 
-# --- what the live libraries return where the old model was wrong ----------------------------------
+# --- what the live libraries return where a formula alone is wrong (rows 18 to 23) ---------------
 # Observed with tensorflow-cpu 2.21, Keras 3.15, optax 0.2.8 on jax 0.10 (x64) and torch 2.13, on the CPU;
 # tests/test_clipping_live.py compares the same functions over drawn inputs. The model before kept
 # subnormals, divided where XLA multiplies, accumulated TensorFlow's float16 sums in float32, added torch's
