@@ -150,8 +150,7 @@ OBSERVATIONS = (
     Observation(20, "TensorFlow adds float16 in float16: float16 [0.1]×1000, c = 1 gives the norm 3.162 and "
                     "0.03162 in TensorFlow and Keras (optax's `jnp.sum` accumulates in float32: 3.16).",
                 ("tensorflow", "keras", "optax"), ("run", "live"),
-                (_CLIPPING + "test_tensorflow_adds_float16_in_float16", _LIVE + "test_keras_clipnorm",
-                 _LIVE + "test_keras_global_clipnorm")),
+                (_CLIPPING + "test_tensorflow_adds_float16_in_float16", _LIVE + "test_keras_norm_clipping")),
     Observation(21, "torch rounds its epsilon 1e-6 to float16 (1.0133e-6) before adding it to a float16 norm: "
                     "float16 [0.00012123584747314453], c = 1e-4 gives 9.912e-5.",
                 ("torch",), ("run", "live"),
