@@ -28,6 +28,7 @@ ALIASES = {
     "gradproofs.cliff": "gradproofs.families.rnn.cliff",
     "gradproofs.lm": "gradproofs.families.lm.engine",
     "gradproofs.clipping": "gradproofs.families.clipping.engine",
+    "gradproofs.clipping_observations": "gradproofs.families.clipping.observations",
     "gradproofs.oracle.chain": "gradproofs.families.chain.oracle",
     "gradproofs.oracle.mlp": "gradproofs.families.mlp.oracle",
     "gradproofs.oracle.recurrent": "gradproofs.families.rnn.oracle",

@@ -32,11 +32,12 @@ FAMILY_ALIASES = {"dense": "mlp"}
 
 @dataclass(frozen=True)
 class Family:
-    """A chapter of the theory: one derivation document."""
+    """A chapter of the theory: one derivation document, ending with its ``appendix`` (Markdown) if any."""
 
     id: str
     title: str
     introduction: str
+    appendix: str = ""
 
 
 @dataclass

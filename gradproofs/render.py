@@ -66,6 +66,8 @@ def render_family(family: catalogue.Family) -> str:
             lines += ["", item + step.text, *_math(step.latex, " " * len(item))]
         if derivation.result:
             lines += ["", "**Result.**", *_math(derivation.result)]
+    if family.appendix:
+        lines += ["", family.appendix]
     return "\n".join(lines) + "\n"
 
 

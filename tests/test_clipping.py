@@ -1,6 +1,7 @@
-"""gradproofs.clipping: every CLIPPING.md row per convention, torch's own functions, bad input.
+"""gradproofs.clipping: every observed row per convention, torch's own functions, bad input.
 
-Expected values come from CLIPPING.md's observed table (cited by row) and from
+Expected values come from the frameworks as observed (gradproofs.clipping_observations, cited
+by row: the test_row_N functions, and rows 18 to 24 below) and from
 each framework's published formula written out here in NumPy; torch's are also
 compared with torch itself.
 """
@@ -8,6 +9,7 @@ compared with torch itself.
 import math
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -35,7 +37,7 @@ def same(got, expected):
     return got.dtype == expected.dtype and np.array_equal(got, expected, equal_nan=True)
 
 
-# --- CLIPPING.md's edge-case table, one test per row and convention ---------------------------
+# --- the observed edge cases (rows 1 to 17), one test per row and convention --------------------
 
 # Row 1: g = [3, 4], c = 1. torch [0.59999990, 0.79999983] (its epsilon); the others' formulas give
 # float32(3)·float32(0.2) = 0.6 exactly as the table's [0.6, 0.8]; every framework reports n = 5.
@@ -283,7 +285,7 @@ def test_row_17_bare_array_and_none(convention):
     assert out[0] is None and out[2] is None and same(out[1], listed)
 
 
-# --- what the live libraries return where the old model was wrong ----------------------------------
+# --- what the live libraries return where a formula alone is wrong (rows 18 to 23) ---------------
 # Observed with tensorflow-cpu 2.21, Keras 3.15, optax 0.2.8 on jax 0.10 (x64) and torch 2.13, on the CPU;
 # tests/test_clipping_live.py compares the same functions over drawn inputs. The model before kept
 # subnormals, divided where XLA multiplies, accumulated TensorFlow's float16 sums in float32, added torch's
@@ -406,6 +408,62 @@ def test_safe_norm_is_the_plain_norm_wherever_that_stays_in_range():
     assert clipping.total_norm(huge, safe_norm=True) == pytest.approx(math.sqrt(5) * 1e300, rel=1e-15)
 
 
+def test_safe_norm_where_the_squares_only_partly_underflow():
+    # (1e-20)² is subnormal in float32, so the plain sum keeps only a few digits of each square;
+    # the scaled norm is exact: √(4·x²) = 2x, and 2x is a float32.
+    g = [np.full(4, 1e-20, f32)]
+    assert clipping.total_norm(g) != f32(2) * f32(1e-20)
+    assert same(clipping.total_norm(g, safe_norm=True), f32(2) * f32(1e-20))
+
+
+@pytest.mark.parametrize("p, values, exact", [
+    (3.0, (1e30, 1e30), lambda x: x * mpmath.cbrt(2)),        # x³ overflows float32
+    (-2.0, (1e-30, 1e-30), lambda x: x / mpmath.sqrt(2)),     # x⁻² overflows float32: the plain norm is 0
+    (0.5, (1e-30, 1e-30), lambda x: 4 * x),                   # (2·√x)² = 4x
+])
+def test_safe_norm_for_other_p_out_of_range(p, values, exact):
+    g = [a32(*values)]
+    x = mpmath.mpf(float(g[0][0]))
+    expected = f32(float(exact(x)))
+    got = clipping.total_norm(g, p, safe_norm=True)
+    assert got.dtype == f32 and np.isfinite(got)
+    assert abs(float(got) - float(expected)) <= float(np.spacing(expected))  # one rounding in float64, one to float32
+
+
+def test_string_norm_types_as_torch_documents_them():
+    g = [a32(3, -4), a32(0.5)]
+    assert clipping.total_norm(g, "inf") == clipping.total_norm(g, "+inf") == clipping.total_norm(g, math.inf) == 4
+    assert clipping.total_norm(g, " -INF ") == clipping.total_norm(g, -math.inf) == 0.5
+
+
+def test_large_arrays_take_the_parallel_path_with_the_same_result(monkeypatch):
+    g = [np.full(clipping.PARALLEL_ELEMENTS // 2, 0.75, f32), None,
+         np.linspace(-3, 3, clipping.PARALLEL_ELEMENTS // 2 + 7).astype(f32), a32(1e3)]
+    for convention in ("torch", "keras", "optax"):
+        parallel = clip(g, 5.0, convention)
+        monkeypatch.setattr(clipping, "PARALLEL_ELEMENTS", math.inf)
+        serial = clip(g, 5.0, convention)
+        monkeypatch.undo()
+        assert all((a is None and b is None) or same(a, b) for a, b in zip(parallel[0], serial[0]))
+        assert np.array_equal(parallel[1], serial[1])
+
+
+def test_mixed_dtypes_scale_as_torch_does_with_our_norm():
+    """torch's norm of float32 and float64 arrays may differ from ours by the order of its sums; given
+    our norm, torch's own second half (clip_grads_with_norm_) must clip bit for bit as we do."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        grads = [rng.standard_normal(rng.integers(1, 40)).astype(dtype) * 10.0 ** rng.integers(-3, 4)
+                 for dtype in (f32, f64, f16)]
+        c = float(rng.uniform(0.01, 2.0))
+        ours, norm = clipping.clip_grad_norm(grads, c)
+        assert norm.dtype == f64
+        after = parameters(torch, grads, "cpu")
+        torch.nn.utils.clip_grads_with_norm_(after, c, torch.tensor(norm))
+        assert all(same(o, t) for o, t in zip(ours, gradients(after)))
+
+
 def test_torch_arithmetic_follows_the_dtypes():
     # float32 and float64 promote; a float16 array is multiplied in float32 by the float32 coefficient.
     grads = [np.array([1.0, 3.0], f16), a32(2)]
@@ -421,6 +479,14 @@ def test_norm_tolerance():
     assert clipping.norm_tolerance(g, math.inf) == clipping.norm_tolerance(g, 0) == 0.0
     assert 0 < clipping.norm_tolerance(g) < clipping.norm_tolerance(g, 0.5) < 0.05
     assert clipping.norm_tolerance(g, convention="optax") > clipping.norm_tolerance(g)  # float16 squares
+    # The docstring's bound, term by term (u = 2^-p, σ the smallest subnormal): twice
+    # [(N + 1)u + u + u] for the array's sum plus [(k + 1)u + u + u] for the sum of its k = 1 norm,
+    # plus (N + k + 2)·σ/(p·S) for what underflows.
+    u16, u32, sigma16 = 2.0 ** -11, 2.0 ** -24, 2.0 ** -24
+    assert clipping.norm_tolerance([np.ones(3, f32)]) == pytest.approx(20 * u32, rel=1e-9)
+    # float16 in TensorFlow's convention: squares summed in float16, the norms' sum in float32.
+    expected = 2 * ((10 + 1) * u16 + u16 + u16 + (2 * u32 + u32 + u16) + 13 * sigma16 / (2 * 10))
+    assert clipping.norm_tolerance([np.ones(10, f16)], convention="tensorflow") == pytest.approx(expected, rel=1e-9)
 
 
 # --- bad input: a clear error naming the argument, before any work, nothing modified ---------------

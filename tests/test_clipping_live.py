@@ -203,25 +203,15 @@ def test_tensorflow_zero_thresholds_in_fresh_processes(live):
 # --- Keras 3's optimizer ---------------------------------------------------------------------------
 
 @LIVE
+@pytest.mark.parametrize("option, convention", [("clipnorm", "keras"), ("global_clipnorm", "keras_global")])
 @given(data=st.data())
-def test_keras_clipnorm(live, data):
+def test_keras_norm_clipping(live, option, convention, data):
     grads = data.draw(gradient_lists(), label="grads")
-    c = threshold(data, grads, "keras")
-    ours = outcome(clipping.clip_grad_norm, grads, c, convention="keras")
-    theirs = outcome(live.keras_clip, grads, clipnorm=c)
+    c = threshold(data, grads, convention)
+    ours = outcome(clipping.clip_grad_norm, grads, c, convention=convention)
+    theirs = outcome(live.keras_clip, grads, **{option: c})
     if not raised(ours, theirs):
-        assert_same_list(ours[0], theirs, "Keras's clipnorm")
-
-
-@LIVE
-@given(data=st.data())
-def test_keras_global_clipnorm(live, data):
-    grads = data.draw(gradient_lists(), label="grads")
-    c = threshold(data, grads, "keras_global")
-    ours = outcome(clipping.clip_grad_norm, grads, c, convention="keras_global")
-    theirs = outcome(live.keras_clip, grads, global_clipnorm=c)
-    if not raised(ours, theirs):
-        assert_same_list(ours[0], theirs, "Keras's global_clipnorm")
+        assert_same_list(ours[0], theirs, f"Keras's {option}")
 
 
 @LIVE

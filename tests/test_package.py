@@ -28,7 +28,8 @@ def test_import_is_light():
 
 FORMER_PATHS = ["gradproofs.activations", "gradproofs.costs", "gradproofs.chain", "gradproofs.mlp",
                 "gradproofs.initialisation", "gradproofs.residual", "gradproofs.rnn", "gradproofs.cliff",
-                "gradproofs.lm", "gradproofs.clipping", "gradproofs.oracle.chain", "gradproofs.oracle.mlp",
+                "gradproofs.lm", "gradproofs.clipping", "gradproofs.clipping_observations", "gradproofs.oracle.chain",
+                "gradproofs.oracle.mlp",
                 "gradproofs.oracle.recurrent", "gradproofs.oracle.lm", "gradproofs.oracle.clipping",
                 "gradproofs.theorems.activations", "gradproofs.theorems.chain", "gradproofs.theorems.dense",
                 "gradproofs.theorems.initialisation", "gradproofs.theorems.rnn", "gradproofs.theorems.clipping",

@@ -23,8 +23,9 @@ oracle (``oracle.py``, which checks other people's code; all offered by
 - ``lm``: the seed's character language model: its BPTT, its training with and
   without clipping, and its theorems.
 - ``clipping``: gradient clipping by value, norm and global norm in each
-  framework's convention (``engine.py``), its theorems, and the cliff tamed by
-  clipping (``tamed.py``).
+  framework's convention (``engine.py``), what the frameworks were observed to
+  do (``observations.py``), its theorems, and the cliff tamed by clipping
+  (``tamed.py``).
 
 The families' strategies share their building blocks (argument checks, bounded
 and seeded arrays, sizes, matrices) in :mod:`gradproofs.families.drawing`. What

@@ -36,8 +36,8 @@ convention          what it computes                                 its norm
 ==================  ===============================================  ===========================
 
 The conventions differ in small, real ways, and each reproduces its framework's
-behaviour, including where that behaviour is surprising (CLIPPING.md's table,
-row by row):
+behaviour, including where that behaviour is surprising (the observed rows of
+:mod:`gradproofs.clipping_observations`, printed in derivations/clipping.md):
 
 - at n == c torch shrinks by its epsilon (c/(c + 1e-6)); TensorFlow and Keras
   scale by ``c·(1/c)``, which is 1 or one rounding below it (Keras's global

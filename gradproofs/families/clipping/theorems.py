@@ -11,7 +11,7 @@ from hypothesis import assume, strategies as st
 from gradproofs import devices, strategies
 from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
 from gradproofs.errors import Mismatch
-from gradproofs.families.clipping import engine as clipping
+from gradproofs.families.clipping import engine as clipping, observations as clipping_observations
 from gradproofs.formats import format_of
 
 __all__ = ["FAMILY", "SOURCE", "GLOBAL", "TF_SCALE", "EPSILON", "torch_sgd_step"]
@@ -27,6 +27,7 @@ FAMILY = family(Family(
     "the trigger at $n = \\tau$, one norm for all arrays or one per array); `gradproofs.clipping` "
     "reproduces each convention operation by operation, and the statements below say what "
     "each one guarantees.",
+    clipping_observations.markdown(),
 ))
 
 SOURCE = "Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks, §3.2, Algorithm 1"
@@ -340,7 +341,7 @@ register(Theorem(
               "(overflow makes torch and optax return zeros, TensorFlow NaN).",
     latex=r"\|\mathrm{clip}(g)\| \le \tau,\qquad \|\mathrm{clip}_{\text{torch}}(g)\|_p = "
           r"\|g\|_p\min\Big(1, \frac{\tau}{\|g\|_p + 10^{-6}}\Big)",
-    source=SOURCE + "; CLIPPING.md (each framework's formula)",
+    source=SOURCE + "; each framework's formula as read in its source (the appendix below)",
     kind="bound",
     engines=("sympy", "numpy", "torch"),
     derive=_derive_norm_bound,
