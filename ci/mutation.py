@@ -6,8 +6,14 @@ ENGINE is a table of ``[tool.gradproofs.mutation]`` in pyproject.toml (``mutate`
 modules, ``tests``: the test files that judge them). The run happens in a scratch copy
 (``.mutation/ENGINE``), whose pyproject.toml gets a ``[tool.mutmut]`` for that engine
 alone and runs pytest without xdist (mutmut forks its own workers). The score is
-killed / (mutants − equivalent ones), the equivalent ones listed with a reason in
-ci/equivalent-mutants.toml; every other survivor is printed.
+killed / (mutants − equivalent ones − mutants no selected test reaches), the equivalent
+ones listed with a reason in ci/equivalent-mutants.toml; every other survivor is printed,
+and the unreached ones are counted apart.
+
+mutmut runs the tests once, then forks a worker per mutant; a process that has imported
+JAX or TensorFlow cannot fork safely (the workers die), so the run hides the frameworks
+extra: their engines' tests skip, and the mutants only those tests would reach are the
+unreached ones (tests/test_frameworks_engines.py judges those engines in the suite).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = ROOT / "ci" / "equivalent-mutants.toml"
+HIDDEN = ("jax", "tensorflow", "keras", "optax")  # the frameworks extra
 
 
 def _toml_list(values) -> str:
@@ -45,6 +52,11 @@ def prepare(engine: str, selection: dict, common: dict) -> Path:
              f"pytest_add_cli_args = {_toml_list(common['pytest_add_cli_args'])}\n"
              f"pytest_add_cli_args_test_selection = {_toml_list(selection['tests'])}\n")
     (work / "pyproject.toml").write_text(text, encoding="utf-8")
+    for name in HIDDEN:
+        package = work / "hidden" / name
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(f"raise ImportError('{name} is hidden from mutation runs: "
+                                             "a process that imported it cannot fork its workers')\n")
     return work
 
 
@@ -63,16 +75,21 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutmut's workers")
     args = parser.parse_args(argv)
     work = prepare(args.engine, engines[args.engine], config["tool"]["mutmut"])
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work, check=True)
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(work / "hidden"), os.environ.get("PYTHONPATH")])))
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work, check=True,
+                   env=environment)
     status = results(work)
     equivalent = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get(args.engine, {})
     counts = Counter(status.values())
-    judged = len(status) - sum(1 for m in equivalent if m in status)
+    unreached = counts["no tests"]
+    judged = len(status) - sum(1 for m in equivalent if m in status) - unreached
     print(f"\n{args.engine}: {len(status)} mutants; " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
           + f"; {len(equivalent)} equivalent")
-    print(f"killed {counts['killed']} of {judged} non-equivalent: {counts['killed'] / judged:.1%}")
+    print(f"killed {counts['killed']} of {judged} non-equivalent mutants the tests reach: "
+          f"{counts['killed'] / judged:.1%} ({unreached} unreached)")
     for mutant, state in sorted(status.items()):
-        if state != "killed" and mutant not in equivalent:
+        if state not in ("killed", "no tests") and mutant not in equivalent:
             print(f"  {state}: {mutant}   (mutmut show {mutant}, in {work.relative_to(ROOT)})")
     return 0
 
