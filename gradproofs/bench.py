@@ -53,6 +53,10 @@ rnn
 
 mlp and rnn also time each NumPy engine's matrix products alone, on arrays
 allocated once (the floor): the engine's time over it has a target of at most 1.25.
+Beside it they time the activation and its derivative over as many values as the
+engine evaluates them (f(a) and f′(a) for every pre-activation: transcendental,
+memory-bound passes that no product can absorb) and print the engine's time over
+the floor plus that.
 
 reference
 7. The exact reference of one example as the oracle builds it (exact values,
@@ -84,6 +88,7 @@ import sympy  # noqa: E402
 from sympy.core.cache import clear_cache  # noqa: E402
 
 from gradproofs import devices  # noqa: E402
+from gradproofs.families.activations import engine as activations  # noqa: E402
 from gradproofs.families.chain import engine as chain  # noqa: E402
 from gradproofs.families.clipping import engine as clipping  # noqa: E402
 from gradproofs.families.mlp import engine as mlp  # noqa: E402
@@ -251,6 +256,31 @@ def _dense_floor(weights, x):
     return products
 
 
+def _activation_floor(name: str, shapes):
+    """f and f′ of :mod:`gradproofs.activations` over arrays of the pre-activations' ``shapes``
+    (standard normal values scaled by 1.5): the elementwise work the products leave out."""
+    act = activations.get(name)
+    rng = np.random.default_rng(0)
+    values = [1.5 * rng.standard_normal(shape) for shape in shapes]
+
+    def evaluations():
+        for a in values:
+            act.numpy(a)
+            act.numpy_derivative(a)
+
+    return evaluations
+
+
+def _print_floor(label: str, width: int, seconds: float, floor: float, activation: float) -> None:
+    """The engine's time over its floor (target FLOOR_TARGET), and over the floor plus f and f′."""
+    ratio = seconds / floor
+    print(f"    {'floor   its matrix products':<{width}}{_ms(floor)}")
+    print(f"    {'        f and f′ of every a':<{width}}{_ms(activation)}")
+    print(f"    {label:<{width}}{_ms(seconds)}  numpy/floor {ratio:5.2f} (target <= {FLOOR_TARGET}: "
+          f"{'met' if ratio <= FLOOR_TARGET else 'missed'}); numpy/(floor + f, f′) "
+          f"{seconds / (floor + activation):5.2f}")
+
+
 def _largest_gradient_difference(ours, theirs) -> float:
     """The largest |ours − theirs| over every ∂C/∂W^l entry, relative to the largest |ours|."""
     scale = max(float(np.abs(g).max()) for g in ours)
@@ -282,12 +312,10 @@ def _dense_section() -> None:
             _best(fn, DENSE_WARM_UP)
             times[label] = _best(fn, DENSE_REPEATS)
         floor = _best(_dense_floor(weights, x), DENSE_REPEATS)
+        activation = _best(_activation_floor("sigmoid", [(batch, n) for n in widths[1:]]), DENSE_REPEATS)
         print(f"\n  widths {widths}, batch {batch} ({len(widths) - 1} layers)")
         numpy_s = times[engines[0][0]]
-        ratio = numpy_s / floor
-        print(f"    {'floor   its matrix products':<28}{_ms(floor)}")
-        print(f"    {engines[0][0]:<28}{_ms(numpy_s)}  numpy/floor {ratio:5.2f} (target <= {FLOOR_TARGET}: "
-              f"{'met' if ratio <= FLOOR_TARGET else 'missed'})")
+        _print_floor(engines[0][0], 28, numpy_s, floor, activation)
         for label, _ in engines[1:]:
             ratio = numpy_s / times[label]
             verdict = "met" if ratio <= DENSE_TARGET else "missed"
@@ -469,10 +497,9 @@ def _rnn_section() -> None:
         _best(lambda: fn(*problem), RNN_WARM_UP)
         times[label] = _best(lambda: fn(*problem), RNN_REPEATS)
     floor = _best(_rnn_floor(*problem), RNN_REPEATS)
+    activation = _best(_activation_floor("tanh", [(steps, batch, hidden)]), RNN_REPEATS)
     (numpy_label, numpy_s), *others = times.items()
-    print(f"    {'floor   its matrix products':<34}{_ms(floor)}")
-    print(f"    {numpy_label:<34}{_ms(numpy_s)}  numpy/floor {numpy_s / floor:5.2f} (target <= {FLOOR_TARGET}: "
-          f"{'met' if numpy_s / floor <= FLOOR_TARGET else 'missed'})")
+    _print_floor(numpy_label, 34, numpy_s, floor, activation)
     ours = engines[numpy_label](*problem)
     for (label, seconds), target in zip(others, RNN_TARGETS):
         ratio = numpy_s / seconds

@@ -41,10 +41,18 @@ def _sigmoid(z):
 
 
 def _sigmoid_derivative(z):
-    """σ′(z) = e^(−|z|)/(1 + e^(−|z|))²: σ(1−σ) without the cancellation of 1 − σ."""
-    e = np.exp(-np.abs(_real(z)))
+    """σ′(z) = e^(−|z|)/(1 + e^(−|z|))²: σ(1−σ) without the cancellation of 1 − σ.
+
+    Two arrays, each operation in place (one pass over memory each)."""
+    z = _real(z)
+    e = np.abs(z, out=np.empty_like(z))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    square = np.add(e, 1.0, out=np.empty_like(e))
+    np.multiply(square, square, out=square)
+    np.divide(e, square, out=e)
     # Rounding can lift e/(1 + e)² just above 1/4 near z = 0; the true value never is.
-    return np.minimum(e / (1.0 + e) ** 2, 0.25)
+    return np.minimum(e, 0.25, out=e)[()]
 
 
 def _log_sigmoid_derivative(z):
@@ -54,10 +62,19 @@ def _log_sigmoid_derivative(z):
 
 
 def _tanh_derivative(z):
-    """tanh′(z) = 4e^(−2|z|)/(1 + e^(−2|z|))²: 1 − tanh² without its cancellation."""
-    e = np.exp(-2.0 * np.abs(_real(z)))
+    """tanh′(z) = 4e^(−2|z|)/(1 + e^(−2|z|))²: 1 − tanh² without its cancellation.
+
+    Two arrays, each operation in place (one pass over memory each)."""
+    z = _real(z)
+    e = np.abs(z, out=np.empty_like(z))
+    np.multiply(e, -2.0, out=e)
+    np.exp(e, out=e)
+    square = np.add(e, 1.0, out=np.empty_like(e))
+    np.multiply(square, square, out=square)
+    np.multiply(e, 4.0, out=e)
+    np.divide(e, square, out=e)
     # Rounding can lift 4e/(1 + e)² just above 1 near z = 0; the true value never is.
-    return np.minimum(4.0 * e / (1.0 + e) ** 2, 1.0)
+    return np.minimum(e, 1.0, out=e)[()]
 
 
 def _log_tanh_derivative(z):
