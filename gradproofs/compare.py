@@ -98,6 +98,8 @@ def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
     scale_np = to_numpy(scale).ravel()
     if got_np.shape != expected_np.shape:
         raise Mismatch(f"{name}: got {got_np.size} values, expected {expected_np.size}")
+    if np.any(scale_np < 0):  # a negative scale would leave its entry unjudged
+        raise ValueError(f"{name}: scales are magnitudes, got {float(scale_np.min()):.3g}")
     precision = format_of(got, name) if precision is None else format_named(precision)
     compared = scale_np > underflow_floor(precision)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

@@ -1,5 +1,6 @@
 """The chain API: engines agree, bad input is refused before any work."""
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -148,3 +149,85 @@ def test_inputs_are_not_modified():
     chain.backward_torch(w, b, 0.4, 0.2)
     np.testing.assert_array_equal(w, W)
     np.testing.assert_array_equal(b, B)
+
+
+# --- the rounding model of chain.Reference, recomputed from its docstring in mpmath -------------------
+
+def _mp_chain(w, b, x):
+    """z, a and S = 1 + max_k(|w_k a_(k−1)| + |b_k|) of a sigmoid chain, in 40-digit mpmath."""
+    import mpmath
+
+    mpmath.mp.dps = 40
+    a, z, summands = [mpmath.mpf(x)], [], []
+    for wk, bk in zip(w, b):
+        summands.append(abs(mpmath.mpf(wk) * a[-1]) + abs(mpmath.mpf(bk)))
+        z.append(mpmath.mpf(wk) * a[-1] + mpmath.mpf(bk))
+        a.append(1 / (1 + mpmath.exp(-z[-1])))
+    return z, a, 1 + max(summands)
+
+
+def _sigmoid_prime(z):
+    import mpmath
+
+    s = 1 / (1 + mpmath.exp(-z))
+    return s * (1 - s)
+
+
+def _largest_run(gains) -> float:
+    """max over contiguous runs of the product of ``gains``, at least 1: every run, by brute force."""
+    best = 1
+    for i in range(len(gains)):
+        for k in range(i + 1, len(gains) + 1):
+            best = max(best, np.prod(gains[i:k]))
+    return float(best)
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+def test_the_reference_scales_and_tolerances_follow_the_rounding_model(cost):
+    w, b, x, y = [1.5, -9.0, 12.0, 0.75], [0.1, -0.3, 0.2, 0.05], 0.8, 0.25
+    reference = chain.reference(w, b, x, y, cost=cost)
+    z, a, S = _mp_chain(w, b, x)
+    assert reference.exact.summand == pytest.approx(float(S), rel=1e-15)
+    fprime = [_sigmoid_prime(zk) for zk in z]
+    # κ: the largest run of |w_m f′(z_(m−1))|, m = 2..L.
+    kappa = _largest_run([abs(w[m]) * fprime[m - 1] for m in range(1, len(w))])
+    assert kappa > 1 and reference.amplification == pytest.approx(kappa, rel=1e-12)
+    # Scales: |δ_j| with the residual a_L − y replaced by |a_L| + |y| + S; dw_j = (|a_(j−1)| + S)·db_j.
+    residual = abs(a[-1]) + abs(y) + S
+    db = [residual * (fprime[-1] if cost == "quadratic" else 1)]
+    for j in range(len(w) - 2, -1, -1):
+        db.insert(0, db[0] * abs(w[j + 1]) * fprime[j])
+    dw = [(abs(a[j]) + S) * db[j] for j in range(len(w))]
+    scales = reference.scales()
+    np.testing.assert_allclose(scales["db"], [float(d) for d in db], rtol=1e-12)
+    np.testing.assert_allclose(scales["dw"], [float(d) for d in dw], rtol=1e-12)
+    # Tolerances: 2·eps·(L + 1)²·κ·(S + 1) per layer; from the output, 4·eps·γ/f′(z_k) more for every
+    # factor k ≥ j that δ_j contains (none for cross-entropy's last layer, which has no f′).
+    eps, depth = 2.0 ** -23, len(w)
+    base = 2 * eps * (depth + 1) ** 2 * kappa * (float(S) + 1)
+    plain = reference.rounding_tolerance(eps)
+    np.testing.assert_allclose(plain["db"], np.full(depth, base), rtol=1e-12)
+    np.testing.assert_allclose(plain["dw"], np.full(depth, base), rtol=1e-12)
+    loss = [4 * eps * 0.25 / float(f) for f in fprime]
+    if cost == "cross_entropy":
+        loss[-1] = 0.0
+    from_output = reference.rounding_tolerance(eps, derivative_from_output=True)
+    np.testing.assert_allclose(from_output["db"], [base + sum(loss[j:]) for j in range(depth)], rtol=1e-12)
+
+
+def test_forward_amplification_is_the_largest_run_of_gains():
+    w, z = [1.0, 8.0, 12.0, 0.5, 16.0], [0.3, -1.2, 2.0, 0.7, 0.0]
+    import mpmath
+
+    gains = [abs(w[m]) * float(_sigmoid_prime(mpmath.mpf(z[m - 1]))) for m in range(1, len(w))]
+    assert chain.forward_amplification(w, z, "sigmoid") == pytest.approx(_largest_run(gains), rel=1e-12)
+    assert chain.forward_amplification([1.0, 0.5, 2.0], [0.0, 0.0, 0.0], "sigmoid") == 1.0  # every run shrinks
+    assert chain.forward_amplification([1.0, 1e300, 1e300], [0.0] * 3, "sigmoid") == float(np.exp(700.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a zero weight is a gain of −∞, quietly
+        assert chain.forward_amplification([1.0, 0.0, 8.0], [0.0] * 3, "sigmoid") == pytest.approx(2.0, rel=1e-15)
+
+
+def test_reference_validates_its_digits():
+    with pytest.raises(ValueError, match="dps"):
+        chain.reference([1.0], [0.0], 0.5, 0.0, dps=0)

@@ -80,3 +80,10 @@ def test_a_bfloat16_tensor_is_compared_down_to_float32s_range():
         compare.assert_close("g", got, [1e-30], [1e-30], FORMATS["bfloat16"].eps, reason="one ε")
     with pytest.raises(TypeError, match="g has dtype int64"):
         compare.assert_close("g", np.array([1, 3]), [1.0, 3.0], [4.0, 4.0], 1e-3, reason="one ε")
+
+
+def test_a_negative_scale_is_refused_rather_than_left_unjudged():
+    # An entry is compared only where its scale is above the underflow floor: a negative scale (a
+    # signed δ where |δ| was meant) would skip it silently.
+    with pytest.raises(ValueError, match="g: scales are magnitudes, got -2"):
+        compare.assert_close("g", np.array([1.0, 5.0]), [1.0, 3.0], [1.0, -2.0], 1e-3, reason="one ε")

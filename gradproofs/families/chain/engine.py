@@ -265,7 +265,7 @@ class Reference(compare.Reference):
 
             scale = product_form(w, b, x, y, f, factor, output_scale)
             inputs = [x, *exact.a[:-1]]
-            db = np.array([float(d) for d in scale.db])
+            db = np.array([float(abs(d)) for d in scale.db])  # |δ_j|: product_form keeps the signs of w
             dw = np.array([float((abs(a) + exact.summand) * abs(d)) for a, d in zip(inputs, scale.db)])
         return {"dw": dw, "db": db}
 
