@@ -342,6 +342,33 @@ def test_value_conventions_at_a_negative_threshold():
         clipping.clip_grad_value(g, 1.0, convention="pascanu")
 
 
+# Value clipping of one float32 array, as the libraries returned it on the CPU (tensorflow-cpu 2.21,
+# Keras 3.15.1, optax 0.2.8 on jax 0.10.2, torch 2.13): values and the sign of every zero.
+# TensorFlow at c = ±0 depends on its constant cache (observed row 24) and is left out.
+EDGES = a32(-3.0, -1.0, -0.0, 0.0, 0.5, 1.0, 2.5, NAN, math.inf, -math.inf)
+Z = -0.0
+OBSERVED_VALUE_CLIPPING = [
+    (1.0, ("torch", "tensorflow", "keras", "optax"), [-1, -1, Z, 0, 0.5, 1, 1, NAN, 1, -1]),
+    (0.0, ("torch", "optax"), [Z, Z, Z, 0, 0, 0, 0, NAN, 0, Z]),
+    (0.0, ("keras",), EDGES.tolist()),  # the optimizer ignores clipvalue ≤ 0
+    (-0.0, ("torch",), [0, 0, Z, 0, Z, Z, Z, NAN, Z, 0]),  # clamp_min(0.0), then clamp_max(−0.0)
+    (-0.0, ("optax",), [Z] * 7 + [NAN] + [Z] * 2),  # jnp.clip: minimum(max(g, 0.0), −0.0)
+    (-1.0, ("tensorflow",), [1] * 7 + [NAN] + [1] * 2),  # minimum(g, −1) then maximum(·, 1)
+    (-1.0, ("keras",), EDGES.tolist()),
+    (-1.0, ("torch", "optax"), [-1] * 7 + [NAN] + [-1] * 2),
+]
+
+
+@pytest.mark.parametrize("c, conventions, expected", OBSERVED_VALUE_CLIPPING)
+def test_value_clipping_as_the_libraries_returned_it(c, conventions, expected):
+    expected = a32(*expected)
+    for convention in conventions:
+        out = clipping.clip_grad_value([EDGES], c, convention=convention)[0]
+        assert out.dtype == f32 and np.array_equal(out, expected, equal_nan=True), convention
+        finite = ~np.isnan(expected)
+        assert np.array_equal(np.signbit(out[finite]), np.signbit(expected[finite])), convention
+
+
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_clip_grads_with_norm_is_the_second_half_of_clip_grad_norm(convention):
     grads = [a32(3, 4), None, np.array([[12.0, -1.5]], f32)]
@@ -518,10 +545,23 @@ def test_bad_arguments_are_refused_before_any_work(change, error, message):
 
 def test_bad_clip_value_and_bad_total_norm_arguments():
     for value, error in ((NAN, ValueError), ("1", TypeError), (None, TypeError)):
-        with pytest.raises(error, match="clip_value"):
+        with pytest.raises(error, match="^clip_value must"):
             clipping.clip_grad_value([a32(1)], value)
+    with pytest.raises(ValueError, match="^unknown convention 'd2l' for clipping by value; expected one of "
+                                         "torch, tensorflow, keras, optax$"):
+        clipping.clip_grad_value([a32(1)], 1.0, convention="d2l")
     with pytest.raises(TypeError, match="norm_type"):
         clipping.total_norm([a32(1)], "nuc")
+    with pytest.raises(TypeError, match="^max_norm must be a real number"):
+        clipping.clip_grads_with_norm([a32(3, 4)], "1", f32(5))
+
+
+def test_clip_grads_with_norm_takes_a_bare_array_and_a_zero_dim_norm():
+    g = a32(3, 4)
+    bare = clipping.clip_grads_with_norm(g, 1.0, np.array(5.0, f32))  # a 0-dim array is a scalar norm
+    assert isinstance(bare, np.ndarray) and same(bare, clipping.clip_grads_with_norm([g], 1.0, f32(5))[0])
+    keras = clipping.clip_grads_with_norm(g, 1.0, np.array(5.0, f32), convention="keras")
+    assert same(keras, (g * f32(1)) / f32(5))  # Keras: (g·c)/max(n, c), the bare array's one norm
 
 
 # --- agreement with torch's own functions, on every device -----------------------------------------
