@@ -182,8 +182,13 @@ def _largest_run(gains) -> float:
     return float(best)
 
 
-@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
-def test_the_reference_scales_and_tolerances_follow_the_rounding_model(cost):
+def test_the_reference_scales_and_tolerances_follow_the_rounding_model():
+    # One test for both costs (not parametrised: mutation runs select tests by plain ids).
+    for cost in ("quadratic", "cross_entropy"):
+        _assert_rounding_model(cost)
+
+
+def _assert_rounding_model(cost):
     w, b, x, y = [1.5, -9.0, 12.0, 0.75], [0.1, -0.3, 0.2, 0.05], 0.8, 0.25
     reference = chain.reference(w, b, x, y, cost=cost)
     z, a, S = _mp_chain(w, b, x)
@@ -229,5 +234,22 @@ def test_forward_amplification_is_the_largest_run_of_gains():
 
 
 def test_reference_validates_its_digits():
-    with pytest.raises(ValueError, match="dps"):
+    with pytest.raises(ValueError, match="^dps must"):
         chain.reference([1.0], [0.0], 0.5, 0.0, dps=0)
+
+
+def test_well_conditioned_means_relu_inputs_clear_of_the_kink_by_their_forward_error():
+    # ReLU chain w = [1, 1], b = 0, x = t: z_1 = z_2 = t, κ = 1, S = 1 + t. The forward error of z is
+    # the tolerance 2·eps·(L + 1)²·κ·(S + 1) times (S + 1); an input within it of 0 may sit on either
+    # side of the kink, where f′ jumps.
+    eps = 2.0 ** -23
+    t = 2 * eps * 3 ** 2 * (2 + 1e-5) ** 2  # the forward error at S = 1 + t, t ≈ 1e-5
+    for factor, expected in ((1.01, True), (0.99, False)):
+        reference = chain.reference([1.0, 1.0], [0.0, 0.0], factor * t, 0.0, activation="relu")
+        assert reference.well_conditioned(eps) is expected, factor
+    # Other activations are smooth at 0: their inputs may be anywhere.
+    assert chain.reference([1.0, 1.0], [0.0, 0.0], 1e-12, 0.0, activation="sigmoid").well_conditioned(eps)
+    # A chain that amplifies rounding errors more than MAX_AMPLIFICATION-fold is not judged.
+    w = [1.0] + [40.0] * 4  # each gain 40·σ′(z) with z near 0 for x = 0 and centred biases: 10 per layer
+    exploding = chain.reference(w, list(chain.centred_biases(w, 0.0)), 0.0, 0.0)
+    assert exploding.amplification > chain.MAX_AMPLIFICATION and not exploding.well_conditioned(eps)
