@@ -18,19 +18,24 @@ python -m pip install --quiet torch==2.13.0          # the CPU build, before any
 python -m pip install --quiet -c ci/constraints.txt ".[plots,frameworks]"
 # MathJax 3 for tests/test_derivations_render.py (typesets every formula of derivations/ as GitHub does)
 npm install --silent --no-save --prefix ci mathjax-full@3.2.2
+echo "ci: installed in ${SECONDS} s"
 
 # The README's test command, verbatim (tests/test_readme.py keeps the two equal):
 pip install -c ci/constraints.txt ".[test]" && python -m pytest
+echo "ci: the README's test command done at ${SECONDS} s"
 
 # Every clipping convention against its library, 3,000 drawn cases per function.
 python -m pytest -m "differential and not thorough" --hypothesis-profile differential
+echo "ci: the differential properties done at ${SECONDS} s"
 
 # The opt-in checks: correct implementations in every precision pass 1000 examples per check,
 # a bug only the longest sequences show is caught in at least 99 of 100 runs, and the clipping
 # oracle passes the libraries themselves (1000 examples each).
 python -m pytest tests/test_oracle_precision.py --hypothesis-profile thorough
 python -m pytest -m thorough --hypothesis-profile thorough
+echo "ci: the thorough checks done at ${SECONDS} s"
 
 gradproofs verify
 gradproofs derive --check
 gradproofs report --out "$(mktemp -d)"
+echo "ci: done in ${SECONDS} s"
