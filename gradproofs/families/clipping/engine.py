@@ -147,7 +147,7 @@ process whichever zero was converted first stands for both. A threshold of
 also converts −c) gives what this module says only where that zero came
 first.
 
-On CUDA nothing here was checked (no GPU was at hand): torch's CUDA kernels
+On CUDA nothing here has been verified yet: torch's CUDA kernels
 sum and scale in their own order (norms within :func:`norm_tolerance`), its
 clamp returns 0.0 where the CPU's keeps −0.0 and accepts a |c| beyond
 float16's range; whether TensorFlow's and XLA's GPU kernels flush subnormals
