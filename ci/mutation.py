@@ -46,7 +46,10 @@ def prepare(engine: str, selection: dict, common: dict) -> Path:
     for name in ("gradproofs", "tests"):
         shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    text = re.sub(r"^addopts = .*$", "addopts = \"-ra -m 'not thorough'\"", text, flags=re.M)  # no xdist
+    # No xdist; and a RuntimeWarning raised from gradproofs is an error, so a mutant that drops an
+    # np.errstate argument (and lets an overflow or a division by zero warn) is caught.
+    text = re.sub(r"^addopts = .*$", "addopts = \"-ra -m 'not thorough'\"\n"
+                  "filterwarnings = [\"error::RuntimeWarning:gradproofs\"]", text, flags=re.M)
     text = re.sub(r"^\[tool\.mutmut\]\n(?:(?!\[).*\n?)*", "", text, flags=re.M)
     text += (f"\n[tool.mutmut]\nsource_paths = {_toml_list(common['source_paths'])}\n"
              f"only_mutate = {_toml_list(selection['mutate'])}\n"
