@@ -77,12 +77,18 @@ def main(argv=None) -> int:
     engines = config["tool"]["gradproofs"]["mutation"]
     parser.add_argument("engine", choices=sorted(engines))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutmut's workers")
+    parser.add_argument("--report", action="store_true",
+                        help="score the last run again (after editing ci/equivalent-mutants.toml), without running")
     args = parser.parse_args(argv)
-    work = prepare(args.engine, engines[args.engine], config["tool"]["mutmut"])
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [str(work / "hidden"), os.environ.get("PYTHONPATH")])))
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work, check=True,
-                   env=environment)
+    work = ROOT / ".mutation" / args.engine
+    if not args.report:
+        work = prepare(args.engine, engines[args.engine], config["tool"]["mutmut"])
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(work / "hidden"), os.environ.get("PYTHONPATH")])))
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work,
+                       check=True, env=environment)
+    elif not (work / "mutants").is_dir():
+        parser.error(f"--report: no run of {args.engine} in {work.relative_to(ROOT)}")
     status = results(work)
     equivalent = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get(args.engine, {})
     # The JAX and TensorFlow engines (FRAMEWORK_ENGINES) run only with the hidden extra.
