@@ -95,14 +95,15 @@ def main(argv=None) -> int:
     frameworks = {m for m in status if re.search(r"\.x_\w+_(jax|tf)__mutmut_\d+$", m)}
     status = {m: "no tests" if m in frameworks else state for m, state in status.items()}
     counts = Counter(status.values())
-    unreached = counts["no tests"]
-    judged = len(status) - sum(1 for m in equivalent if m in status) - unreached
+    unreached, unrun = counts["no tests"], counts["not checked"]  # the latter: a run stopped early
+    judged = len(status) - sum(1 for m in equivalent if m in status) - unreached - unrun
     print(f"\n{args.engine}: {len(status)} mutants; " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
           + f"; {len(equivalent)} equivalent")
     print(f"killed {counts['killed']} of {judged} non-equivalent mutants the tests reach: "
-          f"{counts['killed'] / judged:.1%} ({unreached} unreached)")
+          f"{counts['killed'] / judged:.1%}; with the {counts['timeout']} that timed out (a hang the tests notice) "
+          f"{(counts['killed'] + counts['timeout']) / judged:.1%} ({unreached} unreached, {unrun} not run)")
     for mutant, state in sorted(status.items()):
-        if state not in ("killed", "no tests") and mutant not in equivalent:
+        if state not in ("killed", "no tests", "not checked", "timeout") and mutant not in equivalent:
             print(f"  {state}: {mutant}   (mutmut show {mutant}, in {work.relative_to(ROOT)})")
     return 0
 
