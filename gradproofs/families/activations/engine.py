@@ -40,19 +40,25 @@ def _sigmoid(z):
     return np.where(z >= 0, r, e * r)
 
 
-def _sigmoid_derivative(z):
-    """σ′(z) = e^(−|z|)/(1 + e^(−|z|))²: σ(1−σ) without the cancellation of 1 − σ.
-
-    Two arrays, each operation in place (one pass over memory each)."""
+def _bump(z, rate: float, height: float):
+    """height·e/(1 + e)² with e = e^(−rate·|z|): σ′ (rate 1, height 1) and tanh′ (rate 2, height 4)
+    without the cancellation of 1 − σ or 1 − tanh². Two arrays, each operation in place (one pass
+    over memory each); multiplying by rate and height is exact (powers of two)."""
     z = _real(z)
     e = np.abs(z, out=np.empty_like(z))
-    np.negative(e, out=e)
+    np.multiply(e, -rate, out=e)
     np.exp(e, out=e)
     square = np.add(e, 1.0, out=np.empty_like(e))
     np.multiply(square, square, out=square)
+    np.multiply(e, height, out=e)
     np.divide(e, square, out=e)
-    # Rounding can lift e/(1 + e)² just above 1/4 near z = 0; the true value never is.
-    return np.minimum(e, 0.25, out=e)[()]
+    # Rounding can lift the quotient just above its peak height/4 near z = 0; the true value never is.
+    return np.minimum(e, height / 4, out=e)[()]
+
+
+def _sigmoid_derivative(z):
+    """σ′(z) = e^(−|z|)/(1 + e^(−|z|))²: σ(1−σ) without the cancellation of 1 − σ."""
+    return _bump(z, 1.0, 1.0)
 
 
 def _log_sigmoid_derivative(z):
@@ -62,19 +68,8 @@ def _log_sigmoid_derivative(z):
 
 
 def _tanh_derivative(z):
-    """tanh′(z) = 4e^(−2|z|)/(1 + e^(−2|z|))²: 1 − tanh² without its cancellation.
-
-    Two arrays, each operation in place (one pass over memory each)."""
-    z = _real(z)
-    e = np.abs(z, out=np.empty_like(z))
-    np.multiply(e, -2.0, out=e)
-    np.exp(e, out=e)
-    square = np.add(e, 1.0, out=np.empty_like(e))
-    np.multiply(square, square, out=square)
-    np.multiply(e, 4.0, out=e)
-    np.divide(e, square, out=e)
-    # Rounding can lift 4e/(1 + e)² just above 1 near z = 0; the true value never is.
-    return np.minimum(e, 1.0, out=e)[()]
+    """tanh′(z) = 4e^(−2|z|)/(1 + e^(−2|z|))²: 1 − tanh² without its cancellation."""
+    return _bump(z, 2.0, 4.0)
 
 
 def _log_tanh_derivative(z):
