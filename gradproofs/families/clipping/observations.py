@@ -123,8 +123,7 @@ OBSERVATIONS = (
     Observation(15, "Clipping by value with c < 0: torch and optax set every entry to c, TensorFlow to −c; "
                     "c = 0 gives zeros (−0.0 for negative entries); NaN entries stay NaN.",
                 ("torch", "tensorflow", "optax"), ("run", "published"),
-                (_CLIPPING + "test_row_15_value_clipping", _CLIPPING + "test_value_conventions_at_a_negative_threshold",
-                 _CLIPPING + "test_value_clipping_as_the_libraries_returned_it",
+                (_CLIPPING + "test_row_15_value_clipping", _CLIPPING + "test_value_clipping_as_the_libraries_returned_it",
                  _PUBLISHED + "test_torch_clip_grad_value", _PUBLISHED + "test_tensorflow_clip_by_value")),
     Observation(16, "Sparse gradients: torch raises NotImplementedError; TensorFlow's IndexedSlices with "
                     "repeated indices are clipped by the norm of their values.",
