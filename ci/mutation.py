@@ -1,6 +1,6 @@
 """Mutation testing of one engine: mutmut on its modules, with its own test files.
 
-    python ci/mutation.py ENGINE [--jobs N]
+    python ci/mutation.py ENGINE [--jobs N] [--again] [--report]
 
 ENGINE is a table of ``[tool.gradproofs.mutation]`` in pyproject.toml (``mutate``: the
 modules, ``tests``: the test files that judge them). The run happens in a scratch copy
@@ -8,7 +8,11 @@ modules, ``tests``: the test files that judge them). The run happens in a scratc
 alone and runs pytest without xdist (mutmut forks its own workers). The score is
 killed / (mutants − equivalent ones − mutants no selected test reaches), the equivalent
 ones listed with a reason in ci/equivalent-mutants.toml; every other survivor is printed,
-and the unreached ones are counted apart.
+and the unreached ones are counted apart. ``--again`` runs only the mutants the last run did
+not kill, and every mutant of a function whose code changed since, with the tests as they are
+now: tests added since can only kill more, so the other verdicts stand (a change outside the
+functions, to a constant say, needs a full run; so does a change to the engine's list of test
+files, after which mutmut forgets every verdict).
 
 mutmut runs the tests once, then forks a worker per mutant; a process that has imported
 JAX or TensorFlow cannot fork safely (the workers die), so the run hides the frameworks
@@ -20,6 +24,8 @@ unreached ones, with the mutants of the JAX and TensorFlow engines themselves
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
 import re
 import shutil
@@ -38,13 +44,13 @@ def _toml_list(values) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
-def prepare(engine: str, selection: dict, common: dict) -> Path:
-    """A fresh copy of the project whose mutmut mutates ``selection["mutate"]`` and runs ``selection["tests"]``."""
-    work = ROOT / ".mutation" / engine
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    for name in ("gradproofs", "tests"):
-        shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+def _configure(work: Path, selection: dict, common: dict) -> None:
+    """The scratch copy's tests and pyproject.toml: mutmut mutates ``selection["mutate"]`` and runs
+    ``selection["tests"]``."""
+    for place in (work, work / "mutants"):
+        if place.is_dir():
+            shutil.rmtree(place / "tests", ignore_errors=True)
+            shutil.copytree(ROOT / "tests", place / "tests", ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     # No xdist; and a RuntimeWarning raised from gradproofs is an error, so a mutant that drops an
     # np.errstate argument (and lets an overflow or a division by zero warn) is caught.
@@ -55,7 +61,18 @@ def prepare(engine: str, selection: dict, common: dict) -> Path:
              f"only_mutate = {_toml_list(selection['mutate'])}\n"
              f"pytest_add_cli_args = {_toml_list(common['pytest_add_cli_args'])}\n"
              f"pytest_add_cli_args_test_selection = {_toml_list(selection['tests'])}\n")
-    (work / "pyproject.toml").write_text(text, encoding="utf-8")
+    for place in (work, work / "mutants"):
+        if place.is_dir():
+            (place / "pyproject.toml").write_text(text, encoding="utf-8")
+
+
+def prepare(engine: str, selection: dict, common: dict) -> Path:
+    """A fresh copy of the project for mutmut, with the frameworks extra hidden."""
+    work = ROOT / ".mutation" / engine
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.copytree(ROOT / "gradproofs", work / "gradproofs", ignore=shutil.ignore_patterns("__pycache__"))
+    _configure(work, selection, common)
     for name in HIDDEN:
         package = work / "hidden" / name
         package.mkdir(parents=True)
@@ -71,29 +88,73 @@ def results(work: Path) -> dict:
     return dict(line.strip().rsplit(": ", 1) for line in listing.splitlines() if ": " in line)
 
 
+def verdicts(work: Path) -> dict:
+    """{mutant: status} of the last run, the JAX and TensorFlow engines' mutants as unreached (they run
+    only with the hidden extra)."""
+    return {m: "no tests" if re.search(r"\.x_\w+_(jax|tf)__mutmut_\d+$", m) else state
+            for m, state in results(work).items()}
+
+
+def _functions(text: str) -> tuple[dict, str]:
+    """{mutmut's name for each function and method: its code}, and the module's code without them (and
+    without its imports: a function that uses a new one has changed too)."""
+    tree, code = ast.parse(text), {}
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in tree.body:
+        if isinstance(node, functions):
+            code[f"x_{node.name}"] = ast.dump(node)
+        elif isinstance(node, ast.ClassDef):
+            code.update((f"x\u01c1{node.name}\u01c1{item.name}", ast.dump(item)) for item in node.body
+                        if isinstance(item, functions))
+            node.body = [item for item in node.body if not isinstance(item, functions)]
+    tree.body = [node for node in tree.body if not isinstance(node, (*functions, ast.Import, ast.ImportFrom))]
+    return code, ast.dump(tree)
+
+
+def _again(work: Path, selection: dict, equivalent: dict, parser) -> None:
+    """Forget the last run's verdict on every non-equivalent mutant it did not kill, and bring in the
+    engine's source as it is now (mutmut runs every mutant of a function whose code changed again)."""
+    if not (work / "mutants").is_dir():
+        parser.error(f"--again: no run in {work.relative_to(ROOT)}")
+    for path in selection["mutate"]:
+        if _functions((work / path).read_text(encoding="utf-8"))[1] != \
+                _functions((ROOT / path).read_text(encoding="utf-8"))[1]:
+            parser.error(f"--again: {path} changed outside its functions since the last run; run it in full")
+        shutil.copy(ROOT / path, work / path)
+    alive = {m for m, state in verdicts(work).items() if state not in ("killed", "no tests") and m not in equivalent}
+    for meta in (work / "mutants").rglob("*.meta"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        data["exit_code_by_key"] = {m: None if m in alive else code for m, code in data["exit_code_by_key"].items()}
+        meta.write_text(json.dumps(data), encoding="utf-8")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     engines = config["tool"]["gradproofs"]["mutation"]
     parser.add_argument("engine", choices=sorted(engines))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutmut's workers")
+    parser.add_argument("--again", action="store_true",
+                        help="run only the mutants the last run left alive (survived, timed out or not run)")
     parser.add_argument("--report", action="store_true",
                         help="score the last run again (after editing ci/equivalent-mutants.toml), without running")
     args = parser.parse_args(argv)
     work = ROOT / ".mutation" / args.engine
+    equivalent = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get(args.engine, {})
+    if args.report and not (work / "mutants").is_dir():
+        parser.error(f"--report: no run of {args.engine} in {work.relative_to(ROOT)}")
     if not args.report:
-        work = prepare(args.engine, engines[args.engine], config["tool"]["mutmut"])
-        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        if args.again:
+            _again(work, engines[args.engine], equivalent, parser)
+            _configure(work, engines[args.engine], config["tool"]["mutmut"])
+        else:
+            work = prepare(args.engine, engines[args.engine], config["tool"]["mutmut"])
+        # One thread per worker: a forked child waits forever on an OpenMP pool its parent had started.
+        environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
             filter(None, [str(work / "hidden"), os.environ.get("PYTHONPATH")])))
         subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)], cwd=work,
                        check=True, env=environment)
-    elif not (work / "mutants").is_dir():
-        parser.error(f"--report: no run of {args.engine} in {work.relative_to(ROOT)}")
-    status = results(work)
-    equivalent = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get(args.engine, {})
-    # The JAX and TensorFlow engines (FRAMEWORK_ENGINES) run only with the hidden extra.
-    frameworks = {m for m in status if re.search(r"\.x_\w+_(jax|tf)__mutmut_\d+$", m)}
-    status = {m: "no tests" if m in frameworks else state for m, state in status.items()}
+    status = verdicts(work)
     counts = Counter(status.values())
     unreached, unrun = counts["no tests"], counts["not checked"]  # the latter: a run stopped early
     judged = len(status) - sum(1 for m in equivalent if m in status) - unreached - unrun

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.errors import InvalidArgument
 
+import recording
 from differential import assert_norm_and_clip, gradients, parameters
 from gradproofs import clipping, strategies as gps
 
@@ -506,6 +507,93 @@ def test_norm_tolerance():
     # float16 in TensorFlow's convention: squares summed in float16, the norms' sum in float32.
     expected = 2 * ((10 + 1) * u16 + u16 + u16 + (2 * u32 + u32 + u16) + 13 * sigma16 / (2 * 10))
     assert clipping.norm_tolerance([np.ones(10, f16)], convention="tensorflow") == pytest.approx(expected, rel=1e-9)
+
+
+def test_norm_tolerance_for_other_orders_and_tiny_sums():
+    # The docstring's bound written out for each case (u = 2^-24 and σ = 2^-149 for float32, 2^-53
+    # and 2^-1074 for float64): twice [one sum per array + one sum of the norms + σ's share].
+    u32, sigma32, u64 = 2.0 ** -24, 2.0 ** -149, 2.0 ** -53
+    # p = 1: no rounded exponent. S = 3 over N = 2 entries and k = 1 norm: (2 + 1 + 2)·σ/(1·3).
+    assert clipping.norm_tolerance([a32(1, -2)], 1) == pytest.approx(2 * (5 * u32 + 4 * u32 + 5 * sigma32 / 3),
+                                                                       rel=1e-9)
+    # p = 3 with a zero, 2^-20 and 1: the rounded p and 1/p add u·|ln x| for the largest |ln| of the
+    # non-zero entries and of the norm, |ln 2^-20| here, to each sum, twice.
+    lnx, s = 20 * math.log(2), 1 + 2.0 ** -60
+    expected = 2 * (6 * u32 + 4 * u32 + 2 * lnx * u32 * 2 + 6 * sigma32 / (3 * s))
+    assert clipping.norm_tolerance([a32(0, 2.0 ** -20, 1)], 3) == pytest.approx(expected, rel=1e-6)
+    # p = 1/2 doubles every sum's share (÷ min(p, 1)); entries 1 and 4, the norm (1 + 2)² = 9.
+    expected = 2 * ((3 * u64 / 0.5 + 2 * u64) + (2 * u64 / 0.5 + 2 * u64) + 2 * 2 * math.log(9) * u64 / 0.5)
+    assert clipping.norm_tolerance([np.array([1.0, 4.0])], 0.5) == pytest.approx(expected, rel=1e-9)
+    # A sum of squares all below the smallest normal: what underflows may be all of it, so σ's share
+    # is capped at 1 (a norm with no correct digit), the norm's ±100 %.
+    assert clipping.norm_tolerance([a32(1e-40)]) == pytest.approx(2 * (4 * u32 + 4 * u32 + 1), rel=1e-9)
+    # torch squares float16 in float32: both sums in float32, each result rounded to float16 (2^-11).
+    u16 = 2.0 ** -11
+    expected = 2 * ((11 * u32 + u32 + u16) + (2 * u32 + u32 + u16) + 13 * sigma32 / (2 * 10))
+    assert clipping.norm_tolerance([np.ones(10, f16)]) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
+    # Each refusal names the argument, what is wrong with it and what the library does there; written out
+    # in full, so that no part of a message can change unnoticed.
+    f16_pair, f64_pair = np.ones(2, f16), np.ones(2, f64)
+    refusals = [
+        (lambda: clipping.clip_grad_norm([None], 1.0, convention="d2l"), ValueError,
+         "grads holds no gradient; d2l's grad_clipping raises here (torch.sqrt of the integer 0)"),
+        (lambda: clipping.clip_grad_norm([a32(1, 2), f64_pair], 1.0, convention="keras_global"), TypeError,
+         "grads mixes dtypes (float32, float64); Keras's global_clipnorm multiplies each array by the global "
+         "scale, and TensorFlow raises on a product of two dtypes"),
+        (lambda: clipping.clip_grad_norm([None], 1.0, convention="keras"), ValueError,
+         "grads holds no gradient; Keras's optimizer raises here ('No gradients provided for any variable')"),
+        (lambda: clipping.clip_grad_norm([a32(1, 2), None, f16_pair], 1.0, convention="tensorflow"), TypeError,
+         "grads mixes dtypes (grads[0]: float32, grads[2]: float16); convention 'tensorflow' needs one dtype for "
+         "all arrays, because TensorFlow's global norm stacks the per-array sums and tf.stack raises on mixed "
+         "dtypes"),
+        (lambda: clipping.clip_grad_norm([a32(1, 2), np.ones(0, f32)], 1.0, math.inf), ValueError,
+         "grads[1] is empty (a zero-size array), and the inf-norm of an empty array has no value: torch raises here"),
+        (lambda: clipping.total_norm(np.ones(0, f32), -1.0), ValueError,
+         "grads is empty (a zero-size array), and the -1-norm of an empty array has no value: torch raises here"),
+        (lambda: clipping.clip_grad_value([None], 1.0), ValueError,
+         "grads holds no gradient to clip (torch's clip_grad_value_ raises here too)"),
+        (lambda: clipping.clip_grad_value([f16_pair], 70000.0), ValueError,
+         "clip_value=70000.0 does not fit grads[0]'s float16 (largest 65504): torch raises here ('value cannot "
+         "be converted to type ... without overflow')"),
+        (lambda: clipping.clip_grads_with_norm([a32(1, 2)], 1.0, "x"), TypeError,
+         "total_norm must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, as "
+         "clip_grad_norm returns it), got str 'x'"),
+        (lambda: clipping.clip_grads_with_norm([a32(1, 2), None], 1.0, ["x", None], convention="keras"), TypeError,
+         "total_norm[0] must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, as "
+         "clip_grad_norm returns it), got str 'x'"),
+    ]
+    for call, error, message in refusals:
+        with pytest.raises(error) as raised:
+            call()
+        assert str(raised.value) == message
+    with pytest.warns(UserWarning) as warned:
+        clipping.clip_grad_norm((g for g in []), 1.0)  # this line is where the warning points
+    assert [str(w.message) for w in warned] == [
+        "grads is an empty generator, no gradient clipping will occur (torch warns here too)"]
+    assert warned[0].filename == __file__
+
+
+def test_the_model_gives_what_the_libraries_gave_on_the_recorded_cases():
+    # tests/recording.py: Eigen's split into halves, sums whose last bits depend on the order, squares that
+    # overflow, flushed subnormals, ∞, NaN and ±0, each convention under np.errstate(all="raise"). One test
+    # for every case, not parametrized, so that mutation runs can select it by name.
+    results, mismatches = recording.recording()["results"], []
+    assert set(results) == {recording.key(name, kind, convention) for name, kind, convention, _, c in recording.runs()
+                            if recording.is_recorded(kind, convention, c)}
+    for name, kind, convention, spec, c in recording.runs():
+        if not recording.is_recorded(kind, convention, c):
+            continue
+        expected = results[recording.key(name, kind, convention)]
+        grads = recording.build(spec)
+        originals = [None if g is None else g.copy() for g in grads]
+        ours = recording.model(kind, convention, grads, c, expected)
+        if ours != expected:
+            mismatches.append(f"{recording.key(name, kind, convention)}: the model {ours}, recorded {expected}")
+        assert all(recording.fingerprint(g) == recording.fingerprint(o) for g, o in zip(grads, originals)), name
+    assert not mismatches, "\n".join(mismatches)
 
 
 # --- bad input: a clear error naming the argument, before any work, nothing modified ---------------

@@ -252,6 +252,25 @@ def test_optax_clip(live, data):
         assert_same_list(ours, theirs, "optax.clip")
 
 
+# --- the recorded cases (tests/recording.py) ------------------------------------------------------
+
+@pytest.mark.thorough
+def test_the_libraries_still_give_the_recorded_results(live):
+    import importlib.metadata
+
+    import recording
+
+    recorded, mismatches = recording.recording(), []
+    for name, kind, convention, spec, c in recording.runs():
+        if recording.is_recorded(kind, convention, c):
+            expected = recorded["results"][recording.key(name, kind, convention)]
+            theirs = recording.library(kind, convention, recording.build(spec), c)
+            if theirs != expected:
+                mismatches.append(f"{recording.key(name, kind, convention)}: the library {theirs}, recorded {expected}")
+    releases = {library: importlib.metadata.version(library) for library in recorded["releases"]}
+    assert not mismatches, f"with {releases} (recorded with {recorded['releases']}):\n" + "\n".join(mismatches)
+
+
 # --- the oracle, pointed at the libraries themselves ---------------------------------------------
 
 ORACLE_WRAPPERS = {
