@@ -1,5 +1,7 @@
 """The dense-network API: engines agree, bad input is refused before any work."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -74,6 +76,70 @@ def test_an_error_in_one_weight_gradient_alone_is_caught():
     with pytest.raises(Mismatch, match=r"numpy dW\[1\]\[1\]"):
         reference.assert_matches("numpy", {"dW": wrong, "db": result.db, "dx": result.dx}, precision="float64",
                                  derivative_from_output=False)
+
+
+def test_scales_and_tolerances_of_a_scalar_network_worked_by_hand():
+    # x → identity(2x + 1/2) → σ(−a/2 + 1/4), quadratic cost, two equal samples: Reference's docstrings
+    # written out with math's floats. z¹ = 2.5, z² = −1, σ′(−1) = σ(−1)(1 − σ(−1)).
+    sigma = 1 / (1 + math.e)
+    sigma_prime = sigma * (1 - sigma)
+    reference = mlp.reference([np.array([[2.0]]), np.array([[-0.5]])], [np.array([0.5]), np.array([0.25])],
+                              np.ones((2, 1)), np.ones((2, 1)), activation="identity", output_activation="sigmoid")
+    S = 1 + 2.5  # 1 + the largest |a||W| + |b|: 1·2 + 0.5 in the first layer, 2.5·0.5 + 0.25 in the second
+    kappa = 1  # γ‖W²‖₂ = 1·0.5 < 1: no run of layers amplifies
+    F = 2 * kappa * 1 * (1 + 4) * S  # depth · κ · √N · (N + 4) · S, N = 1
+    assert reference.summand == S and reference.forward_error == F
+    D2 = (sigma + 1 + S) * sigma_prime  # (|a²| + |y| + S)·|σ′(z²)|
+    D1 = D2 * 0.5 * 1  # D²|W²|·|identity′|
+    scales = reference.scales()
+    expected = {"dW": [[[D1 * (1 + S)]], [[D2 * (2.5 + S)]]], "db": [[D1], [D2]], "dx": [[D1 * 2 / 2], [D1 * 2 / 2]]}  # D¹|W¹| / B
+    for field in ("dW", "db"):
+        for got, want in zip(scales[field], expected[field]):
+            np.testing.assert_allclose(got, want, rtol=1e-13)
+            assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(scales["dx"], expected["dx"], rtol=1e-13)
+    # Units of eps: the output layer 3F + N + 4 (+ 4γ/|f′| when the derivative comes from the output,
+    # γ = 1/4 for σ), the hidden one that + n₂ + 4 + 2F (+ 4·1/1 for the identity); then twice eps times
+    # the unit + B + 4 + F for ∂C/∂W, + B + 2 for ∂C/∂b, + n₁ + 2 for ∂C/∂x, B = 2.
+    eps = 2.0 ** -52
+    for from_output, (extra_out, extra_hidden) in ((False, (0, 0)), (True, (4 * 0.25 / sigma_prime, 4.0))):
+        out = 3 * F + 1 + 4 + extra_out
+        hidden = out + 1 + 4 + 2 * F + extra_hidden
+        tolerance = reference.rounding_tolerance(eps, derivative_from_output=from_output)
+        for field, want in (("dW", [2 * eps * (hidden + 2 + 4 + F), 2 * eps * (out + 2 + 4 + F)]),
+                            ("db", [2 * eps * (hidden + 2 + 2), 2 * eps * (out + 2 + 2)])):
+            for got, w in zip(tolerance[field], want):
+                np.testing.assert_allclose(got, np.full(np.shape(got), w), rtol=1e-13)
+        np.testing.assert_allclose(tolerance["dx"], np.full((2, 1), 2 * eps * (hidden + 1 + 2)), rtol=1e-13)
+
+
+def test_softmax_takes_logits_near_a_thousand_row_by_row():
+    # z = [1000, 1001] for one sample, [0, 1] for the other: softmax = [1, e]/(1 + e) for both, and
+    # δ^L = softmax − y; without the shift by each row's largest logit, e^1000 overflows.
+    p = np.array([1.0, math.e]) / (1 + math.e)
+    y = np.array([[1.0, 0.0], [0.0, 1.0]])
+    result = mlp.backward([np.array([[1.0], [1.0]])], [np.array([0.0, 1.0])], np.array([[1000.0], [0.0]]), y,
+                          cost="softmax_cross_entropy")
+    np.testing.assert_allclose(result.delta[-1], p - y, rtol=1e-15)
+
+
+def test_the_extended_engine_takes_the_same_defaults_and_options():
+    y = Y / Y.sum(axis=1, keepdims=True)
+    for options in ({}, dict(activation="tanh", output_activation="identity"),
+                    dict(activation="relu", cost="softmax_cross_entropy")):
+        extended = mlp.backward_extended(WEIGHTS, BIASES, X, y, **options)
+        exact = mlp.backward_exact(WEIGHTS, BIASES, X, y, **options)
+        for got, want in zip([*extended.dW, *extended.db, extended.dx], [*exact.dW, *exact.db, exact.dx]):
+            np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=1e-15)
+
+
+def test_speed_is_measured_in_float64_whatever_the_engine_returned():
+    torch = pytest.importorskip("torch")
+    result = mlp.backward(WEIGHTS, BIASES, X, Y)
+    db32 = [g.astype(np.float32) for g in result.db]
+    float64 = [float(np.sqrt(np.sum(g.astype(np.float64) ** 2))) for g in db32]
+    for db in (db32, [torch.tensor(g, requires_grad=True) for g in db32]):  # NumPy float32, torch with a graph
+        np.testing.assert_allclose(mlp.MLPGradients(**{**vars(result), "db": db}).speed(), float64, rtol=1e-15)
 
 
 def test_speed_is_the_norm_of_the_bias_gradients():
