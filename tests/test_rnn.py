@@ -142,6 +142,81 @@ def test_jacobian_bounds_refuse_steps_outside_the_sequence():
         reference.jacobian_tolerance(1, 2, EPS)
 
 
+def test_jacobian_scale_and_tolerance_worked_by_hand():
+    # relu with every pre-activation positive (x·10 outweighs W_h h): f′ = 1 exactly, so the scale of
+    # ∂h_t/∂h_k is |W_h|^(t−k) and its tolerance 2·eps·(t − k)(H + 1): H roundings in each product, one
+    # in the scaling by f′. At t = k the identity: one unit.
+    W_h = np.array([[0.5, -0.25], [0.125, 0.75]])
+    T = 4
+    x, W_x, h0, b, dL_dh = np.ones((T, 1, 1)), np.full((2, 1), 10.0), np.zeros((1, 2)), np.zeros(2), np.ones((T, 1, 2))
+    relu = rnn.reference(x, h0, W_x, W_h, b, dL_dh, activation="relu")
+    for t, k in ((3, 1), (4, 0), (2, 2)):
+        np.testing.assert_allclose(relu.jacobian_scale(t, k)[0], np.linalg.matrix_power(np.abs(W_h), t - k),
+                                   rtol=1e-15)
+        assert relu.jacobian_tolerance(t, k, EPS) == 2 * EPS * max((t - k) * (2 + 1.0), 1.0)
+    # tanh (the default): f′ = 1 − h² carries 2F + 6 units of its own (sup|f″/f′| = 2), and 4γ/f′ more
+    # (γ = 1) when autograd forms it from the output; the worst step of k … t − 1 counts.
+    tanh = rnn.reference(x, h0, W_x / 20, W_h, b, dL_dh)
+    h, fprime = h0, []
+    for x_t in x:
+        h = np.tanh(x_t @ (W_x / 20).T + h @ W_h.T + b)
+        fprime.append(1 - h[0] ** 2)
+    F = tanh.forward_error
+    for t, k in ((3, 1), (4, 0)):
+        assert tanh.jacobian_tolerance(t, k, EPS) == pytest.approx(2 * EPS * (t - k) * (2 + 1 + 2 * F + 6), rel=1e-12)
+        worst = max(float(np.max(4 / f)) for f in fprime[k:t])
+        assert tanh.jacobian_tolerance(t, k, EPS, derivative_from_output=True) == pytest.approx(
+            2 * EPS * (t - k) * (2 + 1 + 2 * F + 6 + worst), rel=1e-12)
+
+
+def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
+    # Overflow (relu, W_h = 10^200: h grows past any float; LSTM gates at −10^200, whose exponential
+    # overflows) and underflow (W_h = 10^-200 on states of 10^-200, and an error fed in at the last step
+    # only: products past the smallest subnormal) give ∞ and 0 under NumPy's default state; they must
+    # give the same under a state that raises on overflow and underflow. Every entry of one sign, so that
+    # ∞ never meets −∞ or 0 (NaN, another matter).
+    T = 30
+    last = np.zeros((T, 1, 2))
+    last[-1] = 1.0
+    cases = {"overflow": (Problem(np.ones((T, 1, 1)), np.ones((1, 2)), np.ones((2, 1)), np.full((2, 2), 1e200),
+                                  np.ones(2), np.ones((T, 1, 2))), -1e200),
+             "underflow": (Problem(np.full((T, 1, 1), 1e-200), np.full((1, 2), 1e-200), np.ones((2, 1)),
+                                   np.full((2, 2), 1e-200), np.zeros(2), last), 1e-200)}
+    for name, (problem, gate) in cases.items():
+        lstm = (problem.x, problem.h0, problem.h0, np.full((8, 1), gate), np.full((8, 2), gate), np.zeros(8),
+                problem.dL_dh)
+        calls = {"forward": lambda: rnn.forward(*problem[:5], activation="relu"),
+                 "jacobian": lambda: rnn.jacobian(*problem[:5], T, 0, activation="relu"),
+                 # float64 BPTT of the overflowing network meets ∞·0 in its products (NaN, and NumPy's warning)
+                 **({"bptt": lambda: rnn.bptt(*problem, activation="relu").W_h} if name == "underflow" else {}),
+                 "bptt_extended": lambda: rnn.bptt_extended(*problem, activation="relu").W_h,
+                 "lstm_backward": lambda: rnn.lstm_backward(*lstm).W_hh,
+                 "lstm_backward_extended": lambda: rnn.lstm_backward_extended(*lstm).W_hh}
+        for engine, call in calls.items():
+            with np.errstate(all="ignore"):
+                expected = call()
+            with np.errstate(over="raise", under="raise"):
+                try:
+                    got = call()
+                except FloatingPointError as error:
+                    pytest.fail(f"{engine}, {name}: {error}")
+            assert got.dtype == expected.dtype, (engine, name)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{engine}, {name}")
+
+
+def test_the_extended_engines_defaults_are_tanh_and_the_forget_gate():
+    problem = _problem(32, 4, 2, 2, 3)
+    assert_same = np.testing.assert_array_equal
+    assert_same(rnn.bptt_extended(*problem).W_h, rnn.bptt_extended(*problem, activation="tanh").W_h)
+    assert not np.array_equal(rnn.bptt_extended(*problem).W_h, rnn.bptt_extended(*problem, activation="relu").W_h)
+    rng = np.random.default_rng(33)
+    lstm = (problem.x, problem.h0, rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, (12, 2)),
+            rng.uniform(-1, 1, (12, 3)), rng.uniform(-1, 1, 12), problem.dL_dh)
+    assert_same(rnn.lstm_backward_extended(*lstm).W_hh, rnn.lstm_backward_extended(*lstm, forget_gate=True).W_hh)
+    assert not np.array_equal(rnn.lstm_backward_extended(*lstm).W_hh,
+                              rnn.lstm_backward_extended(*lstm, forget_gate=False).W_hh)
+
+
 def test_exact_truth_agrees_with_more_digits():
     problem = _problem(1, 4, 2, 2, 3)
     for activation in activations.NAMES:
