@@ -113,6 +113,37 @@ def test_scales_and_tolerances_of_a_scalar_network_worked_by_hand():
         np.testing.assert_allclose(tolerance["dx"], np.full((2, 1), 2 * eps * (hidden + 1 + 2)), rtol=1e-13)
 
 
+def test_well_conditioned_keeps_hidden_relu_pre_activations_twice_the_forward_error_from_the_kink():
+    # x = 0, so z¹ = b¹; one relu neuron, then a sigmoid output whose z² = relu(z¹) − 25·eps = 0 exactly
+    # in the first case: the output's kink-free activation does not count, the hidden relu does.
+    eps = 2.0 ** -52
+
+    def reference(z1, **options):
+        return mlp.reference([np.array([[1.0]]), np.array([[1.0]])], [np.array([z1]), np.array([-25 * eps])],
+                             np.zeros((1, 1)), np.zeros((1, 1)), **{"activation": "relu",
+                                                                     "output_activation": "sigmoid", **options})
+
+    # S = 1 + 50·eps (|a¹W²| + |b²| in the second layer); F = depth·κ·√N·(N + 4)·S = 2·1·1·5·S; the
+    # margin 2·eps·F is 20·eps and a bit.
+    assert reference(25 * eps).forward_error == 10 * (1 + 50 * eps)
+    assert reference(25 * eps).well_conditioned(eps)  # |z¹| = 25·eps > 20·eps; z² = 0 is the sigmoid's
+    assert not reference(15 * eps).well_conditioned(eps) and not reference(-15 * eps).well_conditioned(eps)
+    assert reference(15 * eps, activation="tanh").well_conditioned(eps)  # no kink
+    # A network that amplifies a rounding error more than MAX_AMPLIFICATION-fold: κ = γ‖W²‖₂ = 2·10⁴.
+    steep = mlp.reference([np.array([[1.0]]), np.array([[2e4]])], [np.array([1.0]), np.array([0.0])],
+                          np.zeros((1, 1)), np.zeros((1, 1)), activation="relu", output_activation="sigmoid")
+    assert steep.amplification == pytest.approx(2e4, rel=1e-14) and not steep.well_conditioned(eps)
+
+
+def test_the_reference_takes_the_output_activation():
+    options = dict(activation="tanh", output_activation="identity")
+    reference = mlp.reference(WEIGHTS, BIASES, X, Y, **options)
+    exact = mlp.backward_exact(WEIGHTS, BIASES, X, Y, **options)
+    for got, want in zip([*reference.exact.dW, reference.exact.dx], [*exact.dW, exact.dx]):
+        np.testing.assert_array_equal(np.asarray(got, dtype=float), np.asarray(want, dtype=float))
+    assert reference.output == "identity"
+
+
 def test_softmax_takes_logits_near_a_thousand_row_by_row():
     # z = [1000, 1001] for one sample, [0, 1] for the other: softmax = [1, e]/(1 + e) for both, and
     # δ^L = softmax − y; without the shift by each row's largest logit, e^1000 overflows.
