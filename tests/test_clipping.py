@@ -7,6 +7,7 @@ compared with torch itself.
 """
 
 import math
+import os
 import warnings
 
 import mpmath
@@ -573,7 +574,8 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
         clipping.clip_grad_norm((g for g in []), 1.0)  # this line is where the warning points
     assert [str(w.message) for w in warned] == [
         "grads is an empty generator, no gradient clipping will occur (torch warns here too)"]
-    assert warned[0].filename == __file__
+    if "MUTANT_UNDER_TEST" not in os.environ:  # mutmut's trampolines add frames between the functions
+        assert warned[0].filename == __file__
 
 
 def test_the_model_gives_what_the_libraries_gave_on_the_recorded_cases():
