@@ -160,7 +160,6 @@ import contextlib
 import contextvars
 import math
 import os
-import sys
 import types
 import warnings
 from numbers import Real
@@ -409,19 +408,10 @@ def _torch_scale(array: np.ndarray, coefficient):
         return np.multiply(array, array.dtype.type(coefficient))
 
 
-def _outside_gradproofs() -> int:
-    """The ``stacklevel`` at which a warning raised by the caller points to the first frame outside
-    gradproofs: the line of the user's code that called it."""
-    level, frame = 1, sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "gradproofs":
-        level, frame = level + 1, frame.f_back
-    return level
-
-
 def _torch_norm(grads: _Gradients, p: float, safe: bool):
     if grads.empty_generator:
         warnings.warn("grads is an empty generator, no gradient clipping will occur "
-                      "(torch warns here too)", stacklevel=_outside_gradproofs())
+                      "(torch warns here too)", stacklevel=3)  # clip_grad_norm's caller
     names = [name for name, entry in _names(grads) if entry is not None]
     return _torch_total_norm(grads.arrays, p, safe, names)
 
