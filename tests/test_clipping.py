@@ -570,6 +570,8 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
         with pytest.raises(error) as raised:
             call()
         assert str(raised.value) == message
+    # The largest number of the dtype fits: torch accepts it.
+    assert same(clipping.clip_grad_value([np.array([np.inf, -1.0], f16)], 65504.0)[0], np.array([65504, -1.0], f16))
     with pytest.warns(UserWarning) as warned:
         clipping.clip_grad_norm((g for g in []), 1.0)  # this line is where the warning points
     assert [str(w.message) for w in warned] == [
