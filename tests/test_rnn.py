@@ -8,7 +8,9 @@ the derivative that autograd forms from the output.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -167,6 +169,50 @@ def test_jacobian_scale_and_tolerance_worked_by_hand():
         worst = max(float(np.max(4 / f)) for f in fprime[k:t])
         assert tanh.jacobian_tolerance(t, k, EPS, derivative_from_output=True) == pytest.approx(
             2 * EPS * (t - k) * (2 + 1 + 2 * F + 6 + worst), rel=1e-12)
+
+
+def test_scales_and_tolerances_of_a_scalar_rnn_worked_by_hand():
+    # T = 2, one unit, relu with positive pre-activations (f′ = 1, exact): Reference's docstring written
+    # out. a_1 = 1 + 0.5·0.5 + 0.25 = 1.5, a_2 = 2 + 0.5·1.5 + 0.25 = 3.
+    problem = Problem(np.array([[[1.0]], [[2.0]]]), np.array([[0.5]]), np.array([[1.0]]), np.array([[0.5]]),
+                      np.array([0.25]), np.array([[[1.0]], [[-2.0]]]))
+    relu = rnn.reference(*problem, activation="relu")
+    S = 1 + (2 + 0.75 + 0.25)  # the largest |x W_x| + |h W_h| + |b|, at t = 2
+    F = 2 * 1 * (1 + 1 + 5) * S  # T·κ·(I + H + 5)·S, κ = max(1, (γ‖W_h‖∞)^(T−1)) = 1
+    assert relu.summand == S and relu.amplification == 1 and relu.forward_error == F
+    # E_2 = |−2|·1 = 2, E_1 = (1 + E_2·0.5)·1 = 2, ∂L/∂h_0's scale E_1·0.5 = 1.
+    expected = {"W_x": [[2 * 1 + 2 * 2]], "W_h": [[2 * (0.5 + 1) + 2 * (1.5 + 1)]], "b": [4.0], "h0": [[1.0]],
+                "x": [[[2.0]], [[2.0]]], "states": [[[1.5]], [[2.5]], [[4.0]]]}
+    for field, want in expected.items():
+        np.testing.assert_array_equal(relu.scales()[field], np.array(want), err_msg=field)
+    # Units of eps: U_2 = 0 + 0 + 1, carried U_2 + H + 1 = 3, U_1 = 3 + 0 + 1 = 4, ∂L/∂h_0 carries 4 + 2;
+    # sums of B·T = 2 terms; h carries γF + 4 = 60. Twice each.
+    h_units = F + 4
+    expected = {"W_x": [[4 + 2 + 1]], "W_h": [[4 + 2 + 1 + h_units]], "b": [4 + 2], "h0": [[6]],
+                "x": [[[4 + 2]], [[1 + 2]]], "states": [[[h_units]], [[h_units]], [[h_units]]]}
+    for field, units in expected.items():
+        np.testing.assert_array_equal(relu.rounding_tolerance(EPS)[field], 2 * EPS * np.array(units, float),
+                                      err_msg=field)
+    # An upstream that carries 3 and 5 units (a language model's output layer): U_2 = 5 + 1, then
+    # max(6 + 2, 3) + 1 = 9.
+    upstream = dataclasses.replace(relu, upstream_units=np.array([[[3.0]], [[5.0]]]),
+                                   upstream_scale=np.array([[[10.0]], [[20.0]]]))
+    assert upstream.rounding_tolerance(EPS)["b"].tolist() == [2 * EPS * (9 + 2)]
+    assert upstream.scales()["b"].tolist() == [20 + (10 + 20 * 0.5)]  # E_2 = 20, E_1 = 10 + E_2·0.5
+    # tanh: f′ carries 2F + 6 units of its own (sup|f″/f′| = 2), and 4γ/f′ more from the output.
+    tanh = rnn.reference(*problem)
+    h1 = math.tanh(1.5)
+    h2 = math.tanh(2 + 0.5 * h1 + 0.25)
+    S = 1 + max(1 + 0.25 + 0.25, 2 + 0.5 * h1 + 0.25)
+    F = 2 * 1 * 7 * S
+    assert tanh.forward_error == pytest.approx(F, rel=1e-15)
+    u = 2 * F + 6
+    for from_output, (extra1, extra2) in ((False, (0, 0)), (True, (4 / (1 - h1 ** 2), 4 / (1 - h2 ** 2)))):
+        U2 = u + extra2 + 1
+        U1 = U2 + 2 + u + extra1 + 1
+        tolerance = tanh.rounding_tolerance(EPS, derivative_from_output=from_output)
+        assert tolerance["W_x"][0, 0] == pytest.approx(2 * EPS * (U1 + 2 + 1), rel=1e-9)
+        assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 2), rel=1e-9)
 
 
 def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
