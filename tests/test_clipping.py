@@ -504,10 +504,11 @@ def test_norm_tolerance():
     # [(N + 1)u + u + u] for the array's sum plus [(k + 1)u + u + u] for the sum of its k = 1 norm,
     # plus (N + k + 2)·σ/(p·S) for what underflows.
     u16, u32, sigma16 = 2.0 ** -11, 2.0 ** -24, 2.0 ** -24
-    assert clipping.norm_tolerance([np.ones(3, f32)]) == pytest.approx(20 * u32, rel=1e-9)
+    assert clipping.norm_tolerance([np.ones(3, f32)]) == pytest.approx(20 * u32, rel=1e-9, abs=0)
     # float16 in TensorFlow's convention: squares summed in float16, the norms' sum in float32.
     expected = 2 * ((10 + 1) * u16 + u16 + u16 + (2 * u32 + u32 + u16) + 13 * sigma16 / (2 * 10))
-    assert clipping.norm_tolerance([np.ones(10, f16)], convention="tensorflow") == pytest.approx(expected, rel=1e-9)
+    assert clipping.norm_tolerance([np.ones(10, f16)], convention="tensorflow") == pytest.approx(expected, rel=1e-9,
+                                                                                                  abs=0)
 
 
 def test_norm_tolerance_for_other_orders_and_tiny_sums():
@@ -516,22 +517,22 @@ def test_norm_tolerance_for_other_orders_and_tiny_sums():
     u32, sigma32, u64 = 2.0 ** -24, 2.0 ** -149, 2.0 ** -53
     # p = 1: no rounded exponent. S = 3 over N = 2 entries and k = 1 norm: (2 + 1 + 2)·σ/(1·3).
     assert clipping.norm_tolerance([a32(1, -2)], 1) == pytest.approx(2 * (5 * u32 + 4 * u32 + 5 * sigma32 / 3),
-                                                                       rel=1e-9)
+                                                                       rel=1e-9, abs=0)
     # p = 3 with a zero, 2^-20 and 1: the rounded p and 1/p add u·|ln x| for the largest |ln| of the
     # non-zero entries and of the norm, |ln 2^-20| here, to each sum, twice.
     lnx, s = 20 * math.log(2), 1 + 2.0 ** -60
     expected = 2 * (6 * u32 + 4 * u32 + 2 * lnx * u32 * 2 + 6 * sigma32 / (3 * s))
-    assert clipping.norm_tolerance([a32(0, 2.0 ** -20, 1)], 3) == pytest.approx(expected, rel=1e-6)
+    assert clipping.norm_tolerance([a32(0, 2.0 ** -20, 1)], 3) == pytest.approx(expected, rel=1e-6, abs=0)
     # p = 1/2 doubles every sum's share (÷ min(p, 1)); entries 1 and 4, the norm (1 + 2)² = 9.
     expected = 2 * ((3 * u64 / 0.5 + 2 * u64) + (2 * u64 / 0.5 + 2 * u64) + 2 * 2 * math.log(9) * u64 / 0.5)
-    assert clipping.norm_tolerance([np.array([1.0, 4.0])], 0.5) == pytest.approx(expected, rel=1e-9)
+    assert clipping.norm_tolerance([np.array([1.0, 4.0])], 0.5) == pytest.approx(expected, rel=1e-9, abs=0)
     # A sum of squares all below the smallest normal: what underflows may be all of it, so σ's share
     # is capped at 1 (a norm with no correct digit), the norm's ±100 %.
-    assert clipping.norm_tolerance([a32(1e-40)]) == pytest.approx(2 * (4 * u32 + 4 * u32 + 1), rel=1e-9)
+    assert clipping.norm_tolerance([a32(1e-40)]) == pytest.approx(2 * (4 * u32 + 4 * u32 + 1), rel=1e-9, abs=0)
     # torch squares float16 in float32: both sums in float32, each result rounded to float16 (2^-11).
     u16 = 2.0 ** -11
     expected = 2 * ((11 * u32 + u32 + u16) + (2 * u32 + u32 + u16) + 13 * sigma32 / (2 * 10))
-    assert clipping.norm_tolerance([np.ones(10, f16)]) == pytest.approx(expected, rel=1e-9)
+    assert clipping.norm_tolerance([np.ones(10, f16)]) == pytest.approx(expected, rel=1e-9, abs=0)
 
 
 def test_the_conventions_refusals_say_what_the_library_does_word_for_word():

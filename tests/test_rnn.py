@@ -165,10 +165,11 @@ def test_jacobian_scale_and_tolerance_worked_by_hand():
         fprime.append(1 - h[0] ** 2)
     F = tanh.forward_error
     for t, k in ((3, 1), (4, 0)):
-        assert tanh.jacobian_tolerance(t, k, EPS) == pytest.approx(2 * EPS * (t - k) * (2 + 1 + 2 * F + 6), rel=1e-12)
+        assert tanh.jacobian_tolerance(t, k, EPS) == pytest.approx(2 * EPS * (t - k) * (2 + 1 + 2 * F + 6),
+                                                                   rel=1e-12, abs=0)
         worst = max(float(np.max(4 / f)) for f in fprime[k:t])
         assert tanh.jacobian_tolerance(t, k, EPS, derivative_from_output=True) == pytest.approx(
-            2 * EPS * (t - k) * (2 + 1 + 2 * F + 6 + worst), rel=1e-12)
+            2 * EPS * (t - k) * (2 + 1 + 2 * F + 6 + worst), rel=1e-12, abs=0)
 
 
 def test_scales_and_tolerances_of_a_scalar_rnn_worked_by_hand():
@@ -211,8 +212,8 @@ def test_scales_and_tolerances_of_a_scalar_rnn_worked_by_hand():
         U2 = u + extra2 + 1
         U1 = U2 + 2 + u + extra1 + 1
         tolerance = tanh.rounding_tolerance(EPS, derivative_from_output=from_output)
-        assert tolerance["W_x"][0, 0] == pytest.approx(2 * EPS * (U1 + 2 + 1), rel=1e-9)
-        assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 2), rel=1e-9)
+        assert tolerance["W_x"][0, 0] == pytest.approx(2 * EPS * (U1 + 2 + 1), rel=1e-9, abs=0)
+        assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 2), rel=1e-9, abs=0)
 
 
 def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
