@@ -24,6 +24,10 @@ echo "ci: installed in ${SECONDS} s"
 pip install -c ci/constraints.txt ".[test]" && python -m pytest
 echo "ci: the README's test command done at ${SECONDS} s"
 
+# The demonstrations left out of the default run: planted bugs caught, the command line, the figures.
+python -m pytest -m "slow and not thorough"
+echo "ci: the slow demonstrations done at ${SECONDS} s"
+
 # Every clipping convention against its library, 3,000 drawn cases per function.
 python -m pytest -m "differential and not thorough" --hypothesis-profile differential
 echo "ci: the differential properties done at ${SECONDS} s"

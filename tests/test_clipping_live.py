@@ -182,6 +182,7 @@ FRESH_PROCESS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_tensorflow_zero_thresholds_in_fresh_processes(live):
     # The exclusion above, shown: in a fresh process the first zero converted gives the model's result,
     # and the other zero then gives the same, whatever its sign.

@@ -231,6 +231,7 @@ BUGS = {
 
 
 @pytest.mark.parametrize("bug", BUGS)
+@pytest.mark.slow
 def test_planted_norm_clipping_bugs_are_caught(bug):
     fn, options, expected = BUGS[bug]
     with pytest.raises(gradproofs.Mismatch, match=expected) as caught:
@@ -259,6 +260,7 @@ VALUE_BUGS = {
 
 
 @pytest.mark.parametrize("bug", VALUE_BUGS)
+@pytest.mark.slow
 def test_planted_value_clipping_bugs_are_caught(bug):
     fn, expected = VALUE_BUGS[bug]
     with pytest.raises(gradproofs.Mismatch, match=expected):

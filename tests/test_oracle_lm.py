@@ -31,6 +31,7 @@ def test_torch_passes_in_the_default_layout():
     assert check_rnn_lm(torch_lm, max_examples=10).examples == 10
 
 
+@pytest.mark.slow
 def test_one_hot_batch_first_in_out_code_passes_with_its_declared_layout():
     def batch_first(tokens, targets, h0, U, W, b, V, c):
         """One-hot rows (B, T, K), weights used as x @ W, the loss summed over the batch."""
@@ -76,6 +77,7 @@ def _buggy(bug):
 
 
 @pytest.mark.parametrize("bug", BUGS)
+@pytest.mark.slow
 def test_planted_bugs_are_caught_with_a_pasteable_counterexample(bug):
     buggy = _buggy(bug)
     with pytest.raises(gradproofs.Mismatch) as failure:

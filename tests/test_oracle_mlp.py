@@ -135,6 +135,7 @@ BUGS = {
 
 
 @pytest.mark.parametrize("bug", BUGS)
+@pytest.mark.slow
 def test_planted_bugs_are_caught_with_a_small_counterexample(bug):
     planted, options, expected = BUGS[bug]
     with pytest.raises(gradproofs.Mismatch) as caught:

@@ -42,6 +42,7 @@ def kernel_backprop(weights, biases, x, y, *, tail_only_alone=False):
 LARGE = dict(max_width=70, max_depth=2, max_batch=3, near_powers_of_two=True)
 
 
+@pytest.mark.slow
 def test_a_tile_boundary_bug_is_caught_near_powers_of_two_and_missed_at_the_default_sizes():
     def buggy(*args):
         return kernel_backprop(*args, tail_only_alone=True)

@@ -170,6 +170,7 @@ def test_cs231n_lstm_passes_with_its_gate_order():
     assert check_lstm_bptt(cs231n_lstm, **CS231N_LSTM, max_examples=30).examples >= 20
 
 
+@pytest.mark.slow
 def test_gates_out_of_order_are_caught():
     def buggy(*args):  # the forward pass reads the blocks as i, f, g, o; the backward stacks i, f, o, g
         _, cache = cs231n.lstm_forward(*args[:5], order="ifgo")
@@ -192,6 +193,7 @@ def test_the_lstm_bugs_are_caught_at_the_default_sizes():
             check_lstm_bptt(lambda *args, bug=bug: dl_lstm(*args, **bug), **DL_LSTM, max_examples=100)
 
 
+@pytest.mark.slow
 def test_a_consistent_gate_order_other_than_the_declared_one_gets_a_hint():
     def ifgo(*args):
         return cs231n_lstm(*args, order="ifgo")
@@ -233,6 +235,7 @@ def test_deeplearning_ai_lstm_passes_with_separate_gates():
                                  dict(tanh_prime_of_c=False)],
                          ids=["forget gate dropped on the cell path", "cell gradient not carried back",
                               "tanh′(c_t) missing in the output-gate path"])
+@pytest.mark.slow
 def test_deeplearning_ai_lstm_bugs_are_caught(bug):
     def buggy(*args):
         return dl_lstm(*args, **bug)
@@ -260,6 +263,7 @@ def test_micrograd_style_engine_passes_with_a_linear_output_and_a_summed_loss():
     assert check_mlp(micrograd_mlp, **MICROGRAD, max_examples=30).examples == 30
 
 
+@pytest.mark.slow
 def test_assignment_instead_of_accumulation_in_a_backward_closure_is_caught(monkeypatch):
     monkeypatch.setattr(micrograd_style.Value, "accumulate", False)
     message = caught(check_mlp, micrograd_mlp, **MICROGRAD)
@@ -290,6 +294,7 @@ def test_d2l_clipping_in_torch_passes():
     assert check_clip_grad_norm(fn, **{**D2L, "in_place": False}, max_examples=50).examples == 50
 
 
+@pytest.mark.slow
 def test_d2l_rebinding_instead_of_scaling_in_place_is_caught():
     def buggy(grads, theta):
         d2l.grad_clipping(grads, theta, rebind=True)
@@ -309,6 +314,7 @@ def test_an_in_place_clamp_passes_and_one_without_out_is_caught():
     assert "clipped[" in message and "got" in message, message
 
 
+@pytest.mark.slow
 def test_the_d2l_rule_fails_the_torch_convention_with_a_hint():
     message = caught(check_clip_grad_norm, torch_in_place(d2l.grad_clipping_torch), returns_norm=False,
                      nones=False, scalars=False, arguments=("grads", "max_norm"))

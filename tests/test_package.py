@@ -150,6 +150,7 @@ def test_max_examples_must_be_positive(capsys):
     assert "--max-examples must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_derive_check_reports_a_stale_folder(tmp_path, capsys):
     assert cli.main(["derive", "--out", str(tmp_path)]) == 0
     assert cli.main(["derive", "--out", str(tmp_path), "--check"]) == 0
@@ -336,6 +337,7 @@ def test_the_oracle_follows_the_active_profile():
 
 
 @pytest.mark.parametrize("profile, examples", [("dev", 10), ("ci", 20)])
+@pytest.mark.slow
 def test_the_plugin_gives_a_users_suite_the_profiles_and_the_device_option(profile, examples, tmp_path):
     (tmp_path / "test_user.py").write_text(USER_SUITE)
     runs = [subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "--device", "cpu",
@@ -348,6 +350,7 @@ def test_the_plugin_gives_a_users_suite_the_profiles_and_the_device_option(profi
         assert runs[0].stdout.split("worst")[1].split()[0] == runs[1].stdout.split("worst")[1].split()[0]
 
 
+@pytest.mark.slow
 def test_verify_runs_theorems_in_parallel_processes_with_the_same_table(capsys, tmp_path):
     arguments = ["verify", "--device", "cpu", "--only", "chain-exploding-example", "sigmoid-derivative-bound",
                  "--max-examples", "5", "--seed", "11"]

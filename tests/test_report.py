@@ -15,6 +15,7 @@ NAMES = {"chain-vanishing.png", "chain-window.png", "dense-speed-of-learning.png
          "clipping-tames-the-cliff.png", "lm-training.png", "lm-w999.png"}
 
 
+@pytest.mark.slow
 def test_write_draws_every_figure(tmp_path):
     pytest.importorskip("matplotlib")
     from gradproofs import report
