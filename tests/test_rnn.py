@@ -216,6 +216,49 @@ def test_scales_and_tolerances_of_a_scalar_rnn_worked_by_hand():
         assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 2), rel=1e-9, abs=0)
 
 
+def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():
+    # T = 2, one unit, gates [i, f, g, o]: LSTMReference's docstring written out, on a forward pass
+    # written here. S = 1 + the largest Σ|terms| of p_t; C = 1 + max |c_t|; ρ = 1 + ‖W_hh‖∞(C + 6)/4;
+    # fresh = (I + H + 1)S(C + 6)/4 + 7C + 18; F = T·ρ^(T−1)·fresh; F_p = ‖W_hh‖∞F + (I + H + 1)S;
+    # φ = 2·max(F, F_p) + 5; per step 4H + 6 + 4φ units; sums of B·T terms and a product, B·T + 1.
+    x = np.array([[[1.0]], [[-0.5]]])
+    h0, c0 = np.array([[0.25]]), np.array([[-0.5]])
+    W_ih, W_hh, b = np.array([[0.5], [-1.0], [0.75], [0.25]]), np.array([[0.5], [0.25], [-0.5], [1.0]]), \
+        np.array([0.1, 0.2, -0.3, 0.4])
+    reference = rnn.lstm_reference(x, h0, c0, W_ih, W_hh, b, np.ones((2, 1, 1)))
+    sigmoid = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    h, c, cells, sums, gates = 0.25, -0.5, [-0.5], [], []
+    for t in range(2):
+        p = [W_ih[r, 0] * x[t, 0, 0] + W_hh[r, 0] * h + b[r] for r in range(4)]
+        sums.append(max(abs(W_ih[r, 0] * x[t, 0, 0]) + abs(W_hh[r, 0] * h) + abs(b[r]) for r in range(4)))
+        i, f, g, o = sigmoid(p[0]), sigmoid(p[1]), math.tanh(p[2]), sigmoid(p[3])
+        c = f * c + i * g
+        h = o * math.tanh(c)
+        cells.append(c)
+        gates.append((p, c))
+    S, C, norm, width = 1 + max(sums), 1 + max(abs(v) for v in cells), 1.0, 3
+    rho = 1 + norm * (C + 6) / 4
+    F = 2 * rho * (width * S * (C + 6) / 4 + 7 * C + 18)
+    assert reference.summand == pytest.approx(S, rel=1e-15, abs=0)
+    assert reference.amplification == pytest.approx(rho, rel=1e-15, abs=0)
+    assert reference.forward_error == pytest.approx(F, rel=1e-14, abs=0)
+    phi = 2 * max(F, norm * F + width * S) + 5
+    U = 2 * (4 + 6 + 4 * phi)
+    expected = {"W_ih": U + 3, "W_hh": U + 3 + F, "b": U + 3, "h0": U + 5, "c0": U + phi + 1, "x": U + 5,
+                "states": F}
+    tolerance = reference.rounding_tolerance(EPS)
+    for field, units in expected.items():
+        np.testing.assert_allclose(tolerance[field], 2 * EPS * units, rtol=1e-13, atol=0, err_msg=field)
+        assert tolerance[field].shape == getattr(reference.exact, field).shape, field
+    # From the output: 4/min tanh′(c_t) + max(1/min σ′(gates), 4/min tanh′(p^g)).
+    dsig = [sigmoid(v) * (1 - sigmoid(v)) for p, _ in gates for v in (p[0], p[1], p[3])]
+    dtanh_c = [1 - math.tanh(c) ** 2 for _, c in gates]
+    dtanh_g = [1 - math.tanh(p[2]) ** 2 for p, _ in gates]
+    extra = 4 / min(dtanh_c) + max(1 / min(dsig), 4 / min(dtanh_g))
+    np.testing.assert_allclose(reference.rounding_tolerance(EPS, derivative_from_output=True)["b"],
+                               2 * EPS * (2 * (4 + 6 + 4 * phi + extra) + 3), rtol=1e-13, atol=0)
+
+
 def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
     # Overflow (relu, W_h = 10^200: h grows past any float; LSTM gates at −10^200, whose exponential
     # overflows) and underflow (W_h = 10^-200 on states of 10^-200, and an error fed in at the last step
