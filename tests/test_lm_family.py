@@ -118,3 +118,17 @@ def test_the_decomposition_is_bptt_and_a_truncated_one_is_not():
     delta_o = floats.probabilities - lm.one_hot(problem[1], K)
     own_step_only = sum(((delta_o[k] @ problem[6]) * tanh_prime[k]).T @ floats.states[k] for k in range(T))
     assert np.abs(own_step_only - floats.W).max() > 1e-3
+
+
+def test_the_float_decomposition_is_bptt_in_float64():
+    from gradproofs import lm
+
+    rng = np.random.default_rng(6)
+    T, B, K, H = 4, 2, 3, 2
+    problem = (rng.integers(0, K, (T, B)), rng.integers(0, K, (T, B)), rng.uniform(-1, 1, (B, H)),
+               rng.uniform(-1, 1, (H, K)), rng.uniform(-1, 1, (H, H)), rng.uniform(-1, 1, H),
+               rng.uniform(-1, 1, (K, H)), rng.uniform(-1, 1, K))
+    floats = lm.decomposition(*problem)  # the default: float64
+    assert floats.dtype == np.float64
+    exact = np.array(lm.backward_exact(*problem, reduction="sum").W, dtype=float)
+    np.testing.assert_allclose(floats, exact, rtol=1e-12, atol=1e-15)

@@ -268,3 +268,41 @@ def test_training_leaves_the_callers_parameters_alone():
     for engine in (lm.train, lm.train_torch):
         engine(steps=2, initial=theta, **SMALL)
         np.testing.assert_array_equal(theta, kept)
+
+
+def test_the_texts_windows_and_the_arguments_at_their_limits():
+    # Not parametrized, so that mutation runs can select it: every message in full, each limit from
+    # both sides (the longest window, as many windows as the text holds).
+    n = len(lm.TEXT_TOKENS)
+    assert lm.windows(0, seq_length=n - 1, batch=1)[0].shape == (n - 1, 1)
+    count = (n - 1) // 50
+    assert lm.windows(0, seq_length=50, batch=count)[0].shape == (50, count)
+    refusals = [
+        (lambda: lm.windows(0, seq_length=n, batch=1), ValueError,
+         f"seq_length must be at most {n - 1} (the text's length − 1), got {n}"),
+        (lambda: lm.windows(0, seq_length=50, batch=count + 1), ValueError,
+         f"batch must be at most {count}, the text's windows of seq_length 50, got {count + 1}"),
+        (lambda: lm.train(threshold=15.0), ValueError,
+         "threshold applies to clip='value' or 'norm' only, got threshold=15.0 with clip=None"),
+        (lambda: lm.train(lr="fast"), TypeError, "lr must be real numbers, got str"),
+        (lambda: lm.train(hidden=0), ValueError, "hidden must be at least 1, got 0"),
+        (lambda: lm.initial_parameters(hidden=0), ValueError, "hidden must be at least 1, got 0"),
+        (lambda: lm.windows(0, seq_length=5, batch=0), ValueError, "batch must be at least 1, got 0"),
+    ]
+    for call, error, message in refusals:
+        with pytest.raises(error) as raised:
+            call()
+        assert str(raised.value) == message
+
+
+def test_initial_parameters_are_normal_with_the_stated_scale_and_training_records_are_read_only():
+    # U and V: N(0, 0.5²) entries (H·K = 336 each): the sample standard deviation within 20 % of 0.5,
+    # and no entry beyond 6σ; b and c start at 0.
+    parameters = lm.initial_parameters()
+    for name in ("U", "V"):
+        assert 0.4 < parameters[name].std() < 0.6 and np.abs(parameters[name]).max() < 3.0, name
+    assert not parameters["b"].any() and not parameters["c"].any()
+    record = lm.train(steps=1, **SMALL)
+    for array in (record.parameters, record.losses, record.gradient_norms):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0.0
