@@ -132,3 +132,37 @@ def test_the_float_decomposition_is_bptt_in_float64():
     assert floats.dtype == np.float64
     exact = np.array(lm.backward_exact(*problem, reduction="sum").W, dtype=float)
     np.testing.assert_allclose(floats, exact, rtol=1e-12, atol=1e-15)
+
+
+def test_the_output_layers_rounding_worked_by_hand():
+    # T = 1, two equal rows, K = 2, H = 1: lm.Reference's docstring written out. a = 0.5 + 0.25·0.4 + 0.1,
+    # S = 1 + 0.7 and F = T·κ·(K + H + 5)·S for the hidden part (inputs e(x_t), I = K); o = V h + c,
+    # S_o = (|h| + 1)|V|ᵀ + |c| (largest entry), e_o = (H + 5 + F)·S_o, u = 2e_o + K + 5.
+    import math
+
+    from gradproofs import lm
+
+    eps = 2.0 ** -52
+    V, c = np.array([[2.0], [-1.0]]), np.array([0.3, -0.2])
+    reference = lm.reference(np.array([[0, 0]]), np.array([[1, 1]]), np.full((2, 1), 0.4), np.array([[0.5, -1.0]]),
+                             np.array([[0.25]]), np.array([0.1]), V, c)
+    h = math.tanh(0.7)
+    F = 1 * 1 * (2 + 1 + 5) * 1.7
+    assert reference.forward_error == pytest.approx(F, rel=1e-15, abs=0)
+    u = 2 * (1 + 5 + F) * ((h + 1) * 2 + 0.3) + 2 + 5
+    tolerance = reference.rounding_tolerance(eps)
+    # ∂E/∂V: u, h's F + 4, B·T = 2 for the sum, 1 for the product, 1 for the mean; ∂E/∂c: u + 2 + 1.
+    np.testing.assert_allclose(tolerance["V"], np.full((2, 1), 2 * eps * (u + F + 4 + 2 + 1 + 1)), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(tolerance["c"], np.full(2, 2 * eps * (u + 2 + 1)), rtol=1e-13, atol=0)
+    # The hidden part, fed u + K + 1 units: δ_1 carries those, tanh′'s 2F + 6 and 1; ∂E/∂b adds B·T and
+    # the mean's 1, ∂E/∂W also h's F + 4 and 1 for the product.
+    delta = u + 3 + 2 * F + 6 + 1
+    np.testing.assert_allclose(tolerance["b"], [2 * eps * (delta + 2 + 1)], rtol=1e-13, atol=0)
+    np.testing.assert_allclose(tolerance["W"], [[2 * eps * (delta + 2 + 1 + F + 4 + 1)]], rtol=1e-13, atol=0)
+    # Scales: D = ŷ + e(y) against (|h| + 1), the mean of two equal rows.
+    o = np.array([2 * h + 0.3, -h - 0.2])
+    p = np.exp(o - o.max()) / np.exp(o - o.max()).sum()
+    D = p + np.array([0.0, 1.0])
+    scales = reference.scales()
+    np.testing.assert_allclose(scales["V"], (D * (h + 1))[:, None], rtol=1e-13, atol=0)
+    np.testing.assert_allclose(scales["c"], D, rtol=1e-13, atol=0)
