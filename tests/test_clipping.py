@@ -601,6 +601,27 @@ def test_the_model_gives_what_the_libraries_gave_on_the_recorded_cases():
     assert not mismatches, "\n".join(mismatches)
 
 
+def test_every_convention_gives_the_same_under_any_numpy_error_state():
+    # The recorded cases (squares that overflow, subnormals, ∞, NaN, ±0, thresholds of 0) through every
+    # convention, by norm and by value: under an error state that raises on every floating-point
+    # exception the result must be the one NumPy's quiet state gives (Pascanu's and d2l's too, which no
+    # library records). Not parametrized, so that mutation runs can select it by name.
+    for name, (spec, norm_c, value_c) in recording.CASES.items():
+        grads = recording.build(spec)  # the model leaves them as they are (tested above)
+        for kind, conventions, c in (("norm", clipping.CONVENTIONS, norm_c),
+                                     ("value", clipping.VALUE_CONVENTIONS, value_c)):
+            for convention in conventions:
+                def call():
+                    if kind == "norm":
+                        return recording.outcome(lambda: clipping.clip_grad_norm(grads, c, convention=convention))
+                    return recording.values(lambda: clipping.clip_grad_value(grads, c, convention=convention))
+
+                with np.errstate(all="ignore"):
+                    quiet = call()
+                with np.errstate(all="raise"):
+                    assert call() == quiet, (name, kind, convention)
+
+
 # --- bad input: a clear error naming the argument, before any work, nothing modified ---------------
 
 BAD = [

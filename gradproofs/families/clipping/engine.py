@@ -386,7 +386,7 @@ def _torch_coefficient(norm, max_norm: float):
     """
     dtype = norm.dtype
     wide = _accumulator(dtype).type
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         shifted = dtype.type(wide(norm) + wide(_cast(dtype, TORCH_EPSILON)))
         reciprocal = dtype.type(wide(1) / wide(shifted))
         coefficient = dtype.type(wide(reciprocal) * _cast(np.dtype(wide), max_norm))
@@ -400,7 +400,7 @@ def _torch_scale(array: np.ndarray, coefficient):
     (torch's reduced-float path); float32 arrays by the coefficient rounded to
     float32; the same dtype multiplies directly.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         if array.ndim == 0:  # two 0-dim tensors: the product is taken in the wider dtype
             return _like(array, array.astype(coefficient.dtype) * coefficient)
         if array.dtype == DTYPES[0] and coefficient.dtype != DTYPES[0]:
@@ -736,7 +736,7 @@ def _pascanu_scale(arrays, max_norm, norm):
     c = _cast(norm.dtype, max_norm)
     if not norm >= c:
         return [a.copy() for a in arrays]
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         factor = c / norm
 
     def scale(a):
@@ -767,7 +767,7 @@ def _d2l_scale(arrays, max_norm, norm):
     if not norm > _cast(norm.dtype, max_norm):
         return [a.copy() for a in arrays]
     wide = _accumulator(norm.dtype).type
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         reciprocal = norm.dtype.type(wide(1) / wide(norm))
         factor = norm.dtype.type(wide(reciprocal) * _cast(np.dtype(wide), max_norm))
     return _map(lambda a: _torch_scale(a, factor), arrays)
