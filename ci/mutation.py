@@ -60,7 +60,10 @@ def _configure(work: Path, selection: dict, common: dict) -> None:
     text += (f"\n[tool.mutmut]\nsource_paths = {_toml_list(common['source_paths'])}\n"
              f"only_mutate = {_toml_list(selection['mutate'])}\n"
              f"pytest_add_cli_args = {_toml_list(common['pytest_add_cli_args'])}\n"
-             f"pytest_add_cli_args_test_selection = {_toml_list(selection['tests'])}\n")
+             f"pytest_add_cli_args_test_selection = {_toml_list(selection['tests'])}\n"
+             # A mutant that loops forever is stopped at 4× its tests' time (mutmut's default, 15×, lets one
+             # hold a worker for minutes).
+             "timeout_multiplier = 4.0\n")
     for place in (work, work / "mutants"):
         if place.is_dir():
             (place / "pyproject.toml").write_text(text, encoding="utf-8")
