@@ -98,16 +98,21 @@ def test_a_tolerance_of_zero_admits_no_error():
         assert_close("exact", [0.0, np.nextafter(1.0, 2.0)], [0.0, 1.0], [1.0, 1.0], 0.0, reason="exact")
 
 
+def _decomposition_problem(seed, T=4, B=2, K=3, H=2):
+    """tokens, targets, h0, U, W, b, V, c of a small language model, entries in [−1, 1]."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, K, (T, B)), rng.integers(0, K, (T, B)), rng.uniform(-1, 1, (B, H)),
+            rng.uniform(-1, 1, (H, K)), rng.uniform(-1, 1, (H, H)), rng.uniform(-1, 1, H),
+            rng.uniform(-1, 1, (K, H)), rng.uniform(-1, 1, K))
+
+
 def test_the_decomposition_is_bptt_and_a_truncated_one_is_not():
     import mpmath
 
     from gradproofs import lm
 
-    rng = np.random.default_rng(5)
-    T, B, K, H = 4, 2, 3, 2
-    problem = (rng.integers(0, K, (T, B)), rng.integers(0, K, (T, B)), rng.uniform(-1, 1, (B, H)),
-               rng.uniform(-1, 1, (H, K)), rng.uniform(-1, 1, (H, H)), rng.uniform(-1, 1, H),
-               rng.uniform(-1, 1, (K, H)), rng.uniform(-1, 1, K))
+    T, K = 4, 3
+    problem = _decomposition_problem(5)
     bptt = lm.backward_exact(*problem, reduction="sum")
     with mpmath.workdps(60):
         difference = lm.decomposition(*problem, exact=True) - bptt.W
@@ -123,11 +128,7 @@ def test_the_decomposition_is_bptt_and_a_truncated_one_is_not():
 def test_the_float_decomposition_is_bptt_in_float64():
     from gradproofs import lm
 
-    rng = np.random.default_rng(6)
-    T, B, K, H = 4, 2, 3, 2
-    problem = (rng.integers(0, K, (T, B)), rng.integers(0, K, (T, B)), rng.uniform(-1, 1, (B, H)),
-               rng.uniform(-1, 1, (H, K)), rng.uniform(-1, 1, (H, H)), rng.uniform(-1, 1, H),
-               rng.uniform(-1, 1, (K, H)), rng.uniform(-1, 1, K))
+    problem = _decomposition_problem(6)
     floats = lm.decomposition(*problem)  # the default: float64
     assert floats.dtype == np.float64
     exact = np.array(lm.backward_exact(*problem, reduction="sum").W, dtype=float)
