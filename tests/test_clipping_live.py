@@ -41,6 +41,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import recording
 from differential import (BEYOND, THRESHOLDS, assert_norm_and_clip, assert_same_list, gradient_lists, gradients,
                           outcome, parameters, raised, same, threshold)
 from gradproofs import clipping, strategies as gps
@@ -238,8 +239,7 @@ def test_optax_clip_by_global_norm(live, data):
     if not raised(ours, theirs):
         # XLA adds a vector of up to 32 entries one after the other; more entries, or more axes, in an
         # order of its own.
-        exact = all(g.ndim <= 1 and g.size <= 32 for g in grads if g is not None)
-        assert_norm_and_clip(grads, c, "optax", ours, theirs, exact=exact)
+        assert_norm_and_clip(grads, c, "optax", ours, theirs, exact=recording.exact_for("optax", grads))
 
 
 @LIVE
@@ -258,8 +258,6 @@ def test_optax_clip(live, data):
 @pytest.mark.thorough
 def test_the_libraries_still_give_the_recorded_results(live):
     import importlib.metadata
-
-    import recording
 
     recorded, mismatches = recording.recording(), []
     for name, kind, convention, spec, c in recording.runs():
