@@ -563,6 +563,14 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
         (lambda: clipping.clip_grads_with_norm([a32(1, 2)], 1.0, "x"), TypeError,
          "total_norm must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, as "
          "clip_grad_norm returns it), got str 'x'"),
+        (lambda: clipping.clip_grad_norm([a32(1, 2)], 1.0, convention="jax"), ValueError,
+         "unknown convention 'jax'; expected one of torch, tensorflow, keras, keras_global, optax, pascanu, d2l"),
+        (lambda: clipping.clip_grad_norm([a32(1, 2)], 1.0, "fro"), TypeError,
+         "norm_type must be a number (or 'inf'), got the string 'fro': torch's clip_grad_norm_ computes p-norms "
+         "only, so 'fro' and 'nuc' have no meaning here"),
+        (lambda: clipping.clip_grad_norm([a32(np.inf, 1)], 1.0, error_if_nonfinite=True), RuntimeError,
+         "the total norm of order 2 of grads is non-finite (inf), so it cannot be clipped; nothing was modified. "
+         "Pass error_if_nonfinite=False to scale by the non-finite norm anyway (as the convention does)"),
         (lambda: clipping.clip_grads_with_norm([a32(1, 2), None], 1.0, ["x", None], convention="keras"), TypeError,
          "total_norm[0] must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, as "
          "clip_grad_norm returns it), got str 'x'"),
@@ -601,12 +609,44 @@ def test_the_model_gives_what_the_libraries_gave_on_the_recorded_cases():
     assert not mismatches, "\n".join(mismatches)
 
 
+# Cases whose every step raises a floating-point exception somewhere (recording.build's specs): sums of
+# finite squares that overflow within an array and across arrays, ∞ times a zero coefficient, a threshold
+# over a norm of 0, coefficients that overflow and underflow.
+EXTREMES = {
+    "float32, one array whose squares overflow when summed": ([((5,), "float32", 41, 63, 63)], 1.0, 1e19),
+    "float32, two arrays whose sums overflow when added": ([((2,), "float32", 42, 0, 0, {0: 1.35e19}),
+                                                            ((2,), "float32", 43, 0, 0, {0: 1.35e19})], 1.0, 1e19),
+    "float16, two arrays whose sums overflow when added": ([((2,), "float16", 44, 0, 0, {0: 190.0}),
+                                                            ((2,), "float16", 45, 0, 0, {0: 190.0})], 1.0, 100.0),
+    "float32, ∞ and a threshold of 0": ([((6,), "float32", 46, -2, 2, {2: math.inf})], 0.0, 0.0),
+    "float64, zeros and a threshold of 1": ([((5,), "float64", 47, 0, 0, {i: 0.0 for i in range(5)})], 1.0, 1.0),
+    "float32, a huge threshold over a tiny norm": ([((6,), "float32", 48, -120, -110)], 3e38, 3e38),
+    "float32, a tiny threshold under a huge norm": ([((6,), "float32", 49, 100, 110)], 1e-38, 1e-38),
+    "float16, a tiny threshold under a large norm": ([((6,), "float16", 50, 10, 14)], 1e-7, 1e-7),
+    "float64, a huge threshold over a tiny norm": ([((6,), "float64", 51, -1000, -990)], 1e308, 1e308),
+    "float32, ∞ and an infinite threshold": ([((6,), "float32", 52, -2, 2, {1: math.inf})], math.inf, math.inf),
+    "float16 and float32, a large negative threshold": ([((4,), "float16", 53, 0, 2), ((4,), "float32", 54, 0, 2)],
+                                                        -1e6, 1.0),
+    "float32 and float64, a huge negative threshold": ([((4,), "float32", 55, 0, 2), ((4,), "float64", 56, 0, 2)],
+                                                       -1e300, 1.0),
+    "float64, a norm of 10³⁰⁰ over entries down to 10⁻³⁰⁰": ([((8,), "float64", 57, -1000, 1000)], 1.0, 1.0),
+    "float32, one packet of squares that overflow when its lanes are added":
+        ([((8,), "float32", 58, 0, 0, {i: 1.8e19 for i in range(8)})], 1.0, 1.0),
+    "float64, one packet of squares that overflow when its lanes are added":
+        ([((4,), "float64", 59, 0, 0, {i: 1.3e154 for i in range(4)})], 1.0, 1.0),
+    "float64, zeros and a threshold of −1": ([((5,), "float64", 60, 0, 0, {i: 0.0 for i in range(5)})], -1.0, 1.0),
+    "float64, tiny entries and a huge negative threshold": ([((4,), "float64", 61, -500, -490)], -1e300, 1.0),
+    "float32, ∞ and a threshold of −∞": ([((6,), "float32", 62, -2, 2, {3: math.inf})], -math.inf, 1.0),
+    "float16, a threshold past the largest float16": ([((4,), "float16", 63, -2, 2)], 1e6, 1e6),
+}
+
+
 def test_every_convention_gives_the_same_under_any_numpy_error_state():
-    # The recorded cases (squares that overflow, subnormals, ∞, NaN, ±0, thresholds of 0) through every
-    # convention, by norm and by value: under an error state that raises on every floating-point
-    # exception the result must be the one NumPy's quiet state gives (Pascanu's and d2l's too, which no
-    # library records). Not parametrized, so that mutation runs can select it by name.
-    for name, (spec, norm_c, value_c) in recording.CASES.items():
+    # The recorded cases (squares that overflow, subnormals, ∞, NaN, ±0, thresholds of 0) and the extremes
+    # above through every convention, by norm and by value: under an error state that raises on every
+    # floating-point exception the result must be the one NumPy's quiet state gives (Pascanu's and d2l's
+    # too, which no library records). Not parametrized, so that mutation runs can select it by name.
+    for name, (spec, norm_c, value_c) in {**recording.CASES, **EXTREMES}.items():
         grads = recording.build(spec)  # the model leaves them as they are (tested above)
         for kind, conventions, c in (("norm", clipping.CONVENTIONS, norm_c),
                                      ("value", clipping.VALUE_CONVENTIONS, value_c)):
@@ -620,6 +660,16 @@ def test_every_convention_gives_the_same_under_any_numpy_error_state():
                     quiet = call()
                 with np.errstate(all="raise"):
                     assert call() == quiet, (name, kind, convention)
+        for p in (1.0, 2.0, 3.0, 0.5, -2.0, math.inf):
+            for safe_norm in (False, True):
+                def norm():
+                    return recording.outcome(lambda: clipping.total_norm(grads, p, safe_norm=safe_norm),
+                                             clipped_of=lambda result: [], norm_of=lambda result: result)
+
+                with np.errstate(all="ignore"):
+                    quiet = norm()
+                with np.errstate(all="raise"):
+                    assert norm() == quiet, (name, p, safe_norm)
 
 
 # --- bad input: a clear error naming the argument, before any work, nothing modified ---------------

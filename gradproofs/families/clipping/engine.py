@@ -249,8 +249,8 @@ def _convention(value) -> str:
 
 
 def _cast(dtype, value):
-    """``value`` rounded to ``dtype`` (to ±∞ past its range, as a cast does)."""
-    with np.errstate(over="ignore"):
+    """``value`` rounded to ``dtype`` (to ±∞ past its range and to a subnormal or ±0 below it, as a cast does)."""
+    with np.errstate(over="ignore", under="ignore"):
         return dtype.type(value)
 
 
@@ -308,17 +308,18 @@ def scaled_norm(arrays, p: float) -> float:
     scale = float(flat.max() if p > 0 else flat.min())
     if scale == 0.0 or math.isinf(scale):
         return scale
-    ratios = flat / scale
-    with np.errstate(under="ignore"):
+    with np.errstate(over="ignore", under="ignore"):  # for p < 0 a ratio may overflow: its power is 0
+        ratios = flat / scale
         total = float(np.dot(ratios, ratios)) if p == 2 else float(np.sum(ratios ** p))
-    return scale * total ** (1.0 / p)
+        return scale * total ** (1.0 / p)
 
 
 # --- torch ---------------------------------------------------------------------------
 
-def _torch_vector_norm(array: np.ndarray, p: float, safe: bool, name: str):
+def _torch_vector_norm(array: np.ndarray, p: float, safe: bool):
     """``torch.linalg.vector_norm(array, p)`` on the CPU, as a scalar of the array's dtype.
 
+    No entry: 0 (``_torch_total_norm`` has refused p < 0 and ±∞ there, as torch does).
     One entry: |x| (or x ≠ 0 for p = 0), exactly, as torch short-cuts it.
     Otherwise the sum runs in float32 for float16 (torch's accumulate type)
     and in the array's dtype else; general p uses powf/pow with p and 1/p
@@ -326,9 +327,6 @@ def _torch_vector_norm(array: np.ndarray, p: float, safe: bool, name: str):
     """
     dtype = array.dtype
     if array.size == 0:
-        if p < 0 or math.isinf(p):
-            raise ValueError(f"{name} is empty (a zero-size array), and the {p:g}-norm of an empty "
-                             "array has no value: torch raises here")
         return dtype.type(0)
     x = array.ravel()
     if x.size == 1:
@@ -342,7 +340,7 @@ def _torch_vector_norm(array: np.ndarray, p: float, safe: bool, name: str):
     if p == 0:
         return _cast(dtype, np.count_nonzero(x))
     x = x.astype(acc, copy=False)
-    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
         if p == 1:
             total = np.sum(np.abs(x), dtype=acc)
             norm = total
@@ -372,10 +370,9 @@ def _torch_total_norm(arrays, p: float, safe: bool, names):
         if array.size == 0 and (p < 0 or math.isinf(p)):
             raise ValueError(f"{name} is empty (a zero-size array), and the {p:g}-norm of an empty array "
                              "has no value: torch raises here")
-    norms = [_torch_vector_norm(arrays[i], p, safe, names[i]) for group in _torch_groups(arrays)
-             for i in group]
+    norms = [_torch_vector_norm(arrays[i], p, safe) for group in _torch_groups(arrays) for i in group]
     dtype = np.result_type(*norms)
-    return _torch_vector_norm(np.array(norms, dtype=dtype), p, safe, "the per-array norms")
+    return _torch_vector_norm(np.array(norms, dtype=dtype), p, safe)
 
 
 def _torch_coefficient(norm, max_norm: float):
@@ -386,7 +383,7 @@ def _torch_coefficient(norm, max_norm: float):
     """
     dtype = norm.dtype
     wide = _accumulator(dtype).type
-    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         shifted = dtype.type(wide(norm) + wide(_cast(dtype, TORCH_EPSILON)))
         reciprocal = dtype.type(wide(1) / wide(shifted))
         coefficient = dtype.type(wide(reciprocal) * _cast(np.dtype(wide), max_norm))
@@ -510,14 +507,14 @@ _EIGEN_ACCUMULATORS = 4
 
 def _eigen_horizontal(packet, dtype):
     """Eigen's ``predux`` of one packet: halves folded onto each other down to four lanes (two for
-    float64), then (x0 + x2) + (x1 + x3); float16 lanes are added in float32 and rounded once."""
+    float64), then (x0 + x2) + (x1 + x3); float16 lanes are added in float32 and rounded once.
+    (Called within ``_eigen_sum``'s error state, where a sum may overflow.)"""
     wide = _accumulator(dtype)
     lanes = packet.astype(wide)
-    with np.errstate(over="ignore", invalid="ignore"):
-        while lanes.size > 4 or (lanes.size > 2 and wide == DTYPES[2]):
-            half = lanes.size // 2
-            lanes = lanes[:half] + lanes[half:]
-        total = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) if lanes.size == 4 else lanes[0] + lanes[1]
+    while lanes.size > 4 or (lanes.size > 2 and wide == DTYPES[2]):
+        half = lanes.size // 2
+        lanes = lanes[:half] + lanes[half:]
+    total = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) if lanes.size == 4 else lanes[0] + lanes[1]
     return _cast(dtype, total)
 
 
@@ -535,7 +532,7 @@ def _eigen_sum(values, first: int = 0):
     """
     dtype = values.dtype
     lanes, count = _EIGEN_LANES[dtype], values.size
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore"):
         if count > lanes * _EIGEN_LEAF[dtype]:
             split = lanes * -(-(first + -(-count // 2)) // lanes)
             left = min(split - first, count)
@@ -569,7 +566,7 @@ def _xla_sum(values, dtype):
     wide = _accumulator(dtype)
     if values.size == 0:
         return dtype.type(0)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore"):
         return _cast(dtype, np.add.accumulate(values.astype(wide, copy=False))[-1])
 
 
@@ -580,7 +577,7 @@ def _squares_sum(array: np.ndarray):
     float32 and rounded back, as torch does."""
     dtype = array.dtype
     x = array.ravel()
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         if dtype != DTYPES[0]:
             return dtype.type(np.dot(x, x))
         return _cast(dtype, np.sum(np.square(x), dtype=np.float32))
@@ -615,9 +612,8 @@ def _tensorflow_norm(grads: _Gradients, safe):
     half = dtype.type(0.5)
     half_squares = np.array([_eigen_sum(_flush_op(np.multiply, _tf_squares(a), half)) for a in grads.arrays],
                             dtype=dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = _flush_op(np.multiply, _eigen_sum(half_squares), dtype.type(2))[()]
-        norm = np.sqrt(total)
+    total = _flush_op(np.multiply, _eigen_sum(half_squares), dtype.type(2))[()]
+    norm = np.sqrt(total)
     return _safe_l2(grads.arrays, norm, total, dtype, safe)
 
 
@@ -668,8 +664,7 @@ def _keras_global_norm(grads: _Gradients, safe):
     dtype = np.result_type(*sums)  # ops.stack promotes
     sums = np.array(sums, dtype=dtype)
     total = _eigen_sum(sums)
-    with np.errstate(invalid="ignore"):
-        norm = np.sqrt(total)
+    norm = np.sqrt(total)
     return _safe_l2(grads.arrays, norm, total, dtype, safe)
 
 
@@ -684,8 +679,7 @@ def _keras_global_scale(arrays, max_norm, norm):
                         "global_clipnorm multiplies each array by the global scale, and TensorFlow raises on "
                         "a product of two dtypes")
     dtype = norm.dtype
-    with np.errstate(over="ignore", divide="ignore"):
-        inverse_c = _cast(dtype, 1.0 / max_norm)
+    inverse_c = _cast(dtype, 1.0 / max_norm)
     least = _tf_minimum(_flush_op(np.divide, dtype.type(1), norm), _flushed(inverse_c))
     scale = _flush_op(np.multiply, _cast(dtype, max_norm), least)
     scale = _flush_op(np.add, scale, _flush_op(np.subtract, norm, norm))[()]
@@ -704,8 +698,7 @@ def _optax_norm(grads: _Gradients, safe):
     for s in sums:
         dtype = np.result_type(total, s)
         total = _flush_op(np.add, dtype.type(total), dtype.type(s))[()]
-    with np.errstate(invalid="ignore"):
-        norm = np.sqrt(total)
+    norm = np.sqrt(total)
     return _safe_l2(grads.arrays, norm, total, norm.dtype, safe)
 
 
@@ -753,7 +746,7 @@ def _d2l_norm(grads: _Gradients, safe):
     if not grads.arrays:
         raise ValueError("grads holds no gradient; d2l's grad_clipping raises here (torch.sqrt of the integer 0)")
     total = _squares_sum(grads.arrays[0])
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore"):
         for s in map(_squares_sum, grads.arrays[1:]):
             dtype = np.result_type(total, s)
             total = dtype.type(dtype.type(total) + dtype.type(s))
@@ -953,7 +946,7 @@ def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
                                  f"{float(np.finfo(entry.dtype).max):g}): torch raises here ('value cannot be "
                                  f"converted to type ... without overflow')")
     clamp = _CLAMPS[convention]
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # comparisons with NaN
         return gradients.result(_map(lambda a: clamp(a, clip_value), gradients.arrays))
 
 
