@@ -214,6 +214,38 @@ def test_scales_and_tolerances_of_a_scalar_rnn_worked_by_hand():
         tolerance = tanh.rounding_tolerance(EPS, derivative_from_output=from_output)
         assert tolerance["W_x"][0, 0] == pytest.approx(2 * EPS * (U1 + 2 + 1), rel=1e-9, abs=0)
         assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 2), rel=1e-9, abs=0)
+    # By default f′ is evaluated from the pre-activation, not formed from the output.
+    default, from_pre_activation = (tanh.rounding_tolerance(EPS),
+                                    tanh.rounding_tolerance(EPS, derivative_from_output=False))
+    assert all(np.array_equal(default[field], from_pre_activation[field]) for field in from_pre_activation)
+    # sigmoid: f′ carries F + 6 units of its own (sup|σ″/σ′| = sup|1 − 2σ| = 1), and 4γ/f′ = 1/f′ more
+    # (γ = 1/4) from the output; κ = max(1, (γ·0.5)^(T−1)) = 1.
+    sigmoid = rnn.reference(*problem, activation="sigmoid")
+    h1 = 1 / (1 + math.exp(-1.5))
+    h2 = 1 / (1 + math.exp(-(2 + 0.5 * h1 + 0.25)))
+    F = 2 * 1 * 7 * (1 + max(1 + 0.25 + 0.25, 2 + 0.5 * h1 + 0.25))
+    assert sigmoid.forward_error == pytest.approx(F, rel=1e-15)
+    u = F + 6
+    for from_output, (extra1, extra2) in ((False, (0, 0)), (True, (1 / (h1 * (1 - h1)), 1 / (h2 * (1 - h2))))):
+        U1 = (u + extra2 + 1) + 2 + u + extra1 + 1
+        tolerance = sigmoid.rounding_tolerance(EPS, derivative_from_output=from_output)
+        assert tolerance["W_x"][0, 0] == pytest.approx(2 * EPS * (U1 + 2 + 1), rel=1e-9, abs=0)
+        assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 2), rel=1e-9, abs=0)
+
+
+def test_well_conditioned_worked_by_hand():
+    # One step, one unit, x = h0 = 0, so a_1 = b, and F = T·κ·(I + H + 5)·S = 7(1 + |b|). relu's
+    # derivative jumps at 0: a pre-activation within 2·eps·F of it is refused; tanh and sigmoid have no kink.
+    def one_step(b, activation):
+        return rnn.reference(np.zeros((1, 1, 1)), np.zeros((1, 1)), np.ones((1, 1)), np.ones((1, 1)), np.array([b]),
+                             np.ones((1, 1, 1)), activation=activation)
+
+    assert one_step(0.0, "relu").forward_error == 7.0
+    for b, expected in ((0.0, False), (1.5 * 7 * EPS, False), (-1.5 * 7 * EPS, False),
+                        (2.5 * 7 * EPS, True), (-2.5 * 7 * EPS, True), (1.0, True)):
+        assert one_step(b, "relu").well_conditioned(EPS) is expected, b
+    for activation in ("tanh", "sigmoid", "identity"):
+        assert one_step(0.0, activation).well_conditioned(EPS) is True, activation
 
 
 def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():
