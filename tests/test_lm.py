@@ -37,6 +37,13 @@ def test_logits_near_1000_neither_overflow_nor_lose_the_softmax():
     assert np.isfinite(result.loss) and all(np.all(np.isfinite(getattr(result, f))) for f in ("U", "W", "V", "c"))
     lm.reference(TOKENS, TARGETS, **near_1000).assert_matches("numpy", result, precision="float64",
                                                                derivative_from_output=False)
+    # Two rows whose largest logits lie 2000 apart (h_1 = tanh(±5), o = V h_1 = (±999.9, 0)): each row
+    # needs its own shift; one shift for the batch leaves the lower row exp(−2000) = 0 everywhere, 0/0.
+    x, y = np.array([[0, 1]]), np.array([[1, 0]])
+    apart = dict(h0=np.zeros((2, 1)), U=np.array([[5.0, -5.0]]), W=np.zeros((1, 1)), b=np.zeros(1),
+                 V=np.array([[1000.0], [0.0]]), c=np.zeros(2))
+    lm.reference(x, y, **apart).assert_matches("numpy", lm.backward(x, y, **apart), precision="float64",
+                                               derivative_from_output=False)
 
 
 def test_gradients_are_the_slopes_of_the_loss():

@@ -270,6 +270,25 @@ def test_training_leaves_the_callers_parameters_alone():
         np.testing.assert_array_equal(theta, kept)
 
 
+def test_the_default_thresholds_and_the_seed_beside_an_initial_theta():
+    # Not parametrized, so that mutation runs can select it. θ_0 × 40 makes ‖∇E‖₂ ≈ 69, above both
+    # thresholds: with no threshold, clipping by norm rescales the update to lr·τ·n/(n + 10⁻⁶) with
+    # τ = 25 (torch's ε), and clipping by value clamps the largest entries to lr·15.
+    theta = lm.flatten(lm.initial_parameters(hidden=SMALL["hidden"])) * 40
+    by_norm = lm.train(clip="norm", steps=1, initial=theta, **SMALL)
+    n = by_norm.gradient_norms[0]
+    assert n > 25
+    assert by_norm.update_norms[0] == pytest.approx(0.012 * 25 * n / (n + 1e-6), rel=1e-12)
+    by_value = lm.train(clip="value", steps=1, initial=theta, **SMALL)
+    assert np.max(np.abs(by_value.updates)) == pytest.approx(0.012 * 15, rel=1e-12)
+    # The seed goes unused beside an initial θ, but is checked all the same; 0 is a seed.
+    with pytest.raises(ValueError) as raised:
+        lm.train(seed=-1, initial=theta, steps=1, **SMALL)
+    assert str(raised.value) == "seed must be at least 0, got -1"
+    np.testing.assert_array_equal(lm.train(seed=0, initial=theta, steps=1, **SMALL).parameters,
+                                  lm.train(seed=5, initial=theta, steps=1, **SMALL).parameters)
+
+
 def test_the_texts_windows_and_the_arguments_at_their_limits():
     # Not parametrized, so that mutation runs can select it: every message in full, each limit from
     # both sides (the longest window, as many windows as the text holds).
