@@ -8,6 +8,8 @@ compared with torch itself.
 
 import math
 import os
+import signal
+import time
 import warnings
 
 import mpmath
@@ -467,6 +469,32 @@ def test_large_arrays_take_the_parallel_path_with_the_same_result(monkeypatch):
         monkeypatch.undo()
         assert all((a is None and b is None) or same(a, b) for a, b in zip(parallel[0], serial[0]))
         assert np.array_equal(parallel[1], serial[1])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork exists on POSIX systems only")
+def test_the_parallel_path_works_in_a_forked_child():
+    # A forked child inherits the parent's worker pool but not its threads: it must make its own, or
+    # its first large input waits forever (multiprocessing's fork start method, pytest-forked, mutmut).
+    g = [np.full(clipping.PARALLEL_ELEMENTS, 0.75, f32)]
+    expected = clip(g, 5.0, "torch")[0][0]  # the parent's pool exists from here on
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit status alone
+        code = 1
+        try:
+            code = 0 if same(clip(g, 5.0, "torch")[0][0], expected) else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child still waits after 20 s on its parent's worker threads")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_mixed_dtypes_scale_as_torch_does_with_our_norm():
