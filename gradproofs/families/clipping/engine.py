@@ -447,8 +447,7 @@ def _flushed(x):
     x = np.asarray(x)
     if x.dtype == DTYPES[0] or not _FLUSH.get():
         return x
-    with np.errstate(invalid="ignore"):
-        return np.where(np.abs(x) < np.finfo(x.dtype).tiny, np.copysign(x.dtype.type(0), x), x).astype(x.dtype)
+    return np.where(np.abs(x) < np.finfo(x.dtype).tiny, np.copysign(x.dtype.type(0), x), x).astype(x.dtype)
 
 
 def _flush_op(ufunc, *operands):
@@ -470,9 +469,8 @@ def _tf_extremum(a, b, better):
     computes in whole packets of float32 or float64 (x86's minps/maxps return their second operand
     there) and ``a`` elsewhere (the scalar path, and every float16 entry)."""
     a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
-    with np.errstate(invalid="ignore"):
-        take_b = better(b, a) | np.isnan(b) | ((a == b) & _eigen_packed(a.shape, a.dtype))
-        return np.where(take_b & ~np.isnan(a), b, a)
+    take_b = better(b, a) | np.isnan(b) | ((a == b) & _eigen_packed(a.shape, a.dtype))
+    return np.where(take_b & ~np.isnan(a), b, a)
 
 
 def _tf_minimum(a, b):
@@ -485,16 +483,14 @@ def _tf_maximum(a, b):
 
 def _xla_minimum(a, b):
     """XLA's minimum: NaN if either is NaN, else the smaller, with −0.0 below 0.0 (IEEE 754-2019)."""
-    with np.errstate(invalid="ignore"):
-        least = np.where(a < b, a, np.where(b < a, b, np.where(np.signbit(a), a, b)))
-        return np.where(np.isnan(a), a, np.where(np.isnan(b), b, least))
+    least = np.where(a < b, a, np.where(b < a, b, np.where(np.signbit(a), a, b)))
+    return np.where(np.isnan(a), a, np.where(np.isnan(b), b, least))
 
 
 def _xla_maximum(a, b):
     """XLA's maximum: NaN if either is NaN, else the larger, with 0.0 above −0.0 (IEEE 754-2019)."""
-    with np.errstate(invalid="ignore"):
-        most = np.where(a > b, a, np.where(b > a, b, np.where(np.signbit(a), b, a)))
-        return np.where(np.isnan(a), a, np.where(np.isnan(b), b, most))
+    most = np.where(a > b, a, np.where(b > a, b, np.where(np.signbit(a), b, a)))
+    return np.where(np.isnan(a), a, np.where(np.isnan(b), b, most))
 
 
 # Eigen's full reduction on the CPU (TensorReduction.h, InnerMostDimReducer), as TensorFlow's x86-64
@@ -639,8 +635,7 @@ def _keras_norms(grads: _Gradients, safe):
     norms = []
     for a in grads.arrays:
         l2sum = _eigen_sum(_tf_squares(a))
-        with np.errstate(invalid="ignore"):
-            norm = np.sqrt(l2sum) if _flushed(l2sum) > 0 else l2sum
+        norm = np.sqrt(l2sum) if _flushed(l2sum) > 0 else l2sum
         norms.append(_safe_l2([a], norm, l2sum, a.dtype, safe))
     return norms
 
@@ -946,8 +941,7 @@ def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
                                  f"{float(np.finfo(entry.dtype).max):g}): torch raises here ('value cannot be "
                                  f"converted to type ... without overflow')")
     clamp = _CLAMPS[convention]
-    with np.errstate(invalid="ignore"):  # comparisons with NaN
-        return gradients.result(_map(lambda a: clamp(a, clip_value), gradients.arrays))
+    return gradients.result(_map(lambda a: clamp(a, clip_value), gradients.arrays))
 
 
 def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
