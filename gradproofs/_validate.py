@@ -37,7 +37,7 @@ def real_array(name: str, value, *, ndim: int) -> np.ndarray:
 
 def real_scalar(name: str, value) -> float:
     """A finite real number as a Python float."""
-    array = _real_array(name, value)
+    array = _real_array(name, value, "be a real number")
     if array.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got shape {array.shape}")
     _require_finite(name, array)
@@ -58,19 +58,20 @@ def choice(name: str, value, options) -> str:
     return value
 
 
-def _real_array(name: str, value) -> np.ndarray:
+def _real_array(name: str, value, requirement: str = "hold real numbers") -> np.ndarray:
     """A read-only float64 view of ``value`` (a copy only where a conversion needs one).
 
     Read-only, so no engine can write into the caller's array by mistake.
+    ``requirement`` completes "{name} must …" in the refusals.
     """
     if _is_torch_tensor(value):
         value = value.detach().cpu().numpy()
     if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be real numbers, got {type(value).__name__}")
+        raise TypeError(f"{name} must {requirement}, got {type(value).__name__}")
     array = np.asarray(value)
     if array.dtype == bool or array.dtype.kind not in "iuf":
         if not (array.dtype == object and all(isinstance(v, Real) for v in array.flat)):
-            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+            raise TypeError(f"{name} must {requirement}, got dtype {array.dtype}")
     array = np.asarray(array, dtype=np.float64).view()
     array.flags.writeable = False
     return array

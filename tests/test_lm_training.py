@@ -303,7 +303,7 @@ def test_the_texts_windows_and_the_arguments_at_their_limits():
          f"batch must be at most {count}, the text's windows of seq_length 50, got {count + 1}"),
         (lambda: lm.train(threshold=15.0), ValueError,
          "threshold applies to clip='value' or 'norm' only, got threshold=15.0 with clip=None"),
-        (lambda: lm.train(lr="fast"), TypeError, "lr must be real numbers, got str"),
+        (lambda: lm.train(lr="fast"), TypeError, "lr must be a real number, got str"),
         (lambda: lm.train(hidden=0), ValueError, "hidden must be at least 1, got 0"),
         (lambda: lm.initial_parameters(hidden=0), ValueError, "hidden must be at least 1, got 0"),
         (lambda: lm.windows(0, seq_length=5, batch=0), ValueError, "batch must be at least 1, got 0"),
