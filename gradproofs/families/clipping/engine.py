@@ -514,26 +514,27 @@ def _eigen_horizontal(packet, dtype):
     return _cast(dtype, total)
 
 
-def _eigen_sum(values, first: int = 0):
+def _eigen_sum(values):
     """``tf.reduce_sum`` of a flat array in its dtype, in the order Eigen adds on the CPU.
 
     Four accumulators of one packet each take whole blocks of four packets,
     are added together, the remaining whole packets follow one by one, then
     the packet's lanes are summed (``_eigen_horizontal``) and added to the
     scalar sum of the last entries; above LEAF packets the array is split in
-    two at a packet boundary and the halves summed so. Every addition rounds
-    to the dtype (float16 included: TensorFlow does not accumulate float16
-    in float32). ``first`` is the offset of ``values`` in the whole array,
-    which places the split.
+    two, after the whole packets that hold its first ⌈count/2⌉ entries, and
+    the halves summed so (Eigen splits at ⌈(offset + ⌈count/2⌉)/lanes⌉ packets
+    from the whole array's start; every half starts at a whole packet, so the
+    offset changes nothing). Every addition rounds to the dtype (float16
+    included: TensorFlow does not accumulate float16 in float32).
     """
     dtype = values.dtype
     lanes, count = _EIGEN_LANES[dtype], values.size
     with np.errstate(over="ignore"):
         if count > lanes * _EIGEN_LEAF[dtype]:
-            split = lanes * -(-(first + -(-count // 2)) // lanes)
-            left = min(split - first, count)
-            total = dtype.type(0) + _eigen_sum(values[:left], first)
-            return total + _eigen_sum(values[left:], split) if left < count else total
+            half = -(-count // 2)  # ⌈count/2⌉
+            left = lanes * -(-half // lanes)  # the whole packets that hold them
+            total = dtype.type(0) + _eigen_sum(values[:left])
+            return total + _eigen_sum(values[left:])
         block = lanes * _EIGEN_ACCUMULATORS
         blocked, packed = count // block * block, count // lanes * lanes
         if blocked and dtype == DTYPES[0]:  # float16: each addition rounds, so no float32 reduction
