@@ -158,17 +158,6 @@ def test_tensorflow_clip_by_norm_is_the_keras_convention(live, data):
         assert_same_list(ours[0], theirs, "tf.clip_by_norm")
 
 
-@LIVE
-@given(data=st.data())
-def test_tensorflow_clip_by_value(live, data):
-    grads = data.draw(gradient_lists(), label="grads")
-    c = data.draw(THRESHOLDS.filter(lambda c: c != 0), label="clip_value")  # ±0: the constant cache
-    ours = outcome(clipping.clip_grad_value, grads, c, convention="tensorflow")
-    theirs = outcome(live.tensorflow_clip_by_value, grads, c)
-    if not raised(ours, theirs):
-        assert_same_list(ours, theirs, "tf.clip_by_value")
-
-
 FRESH_PROCESS = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -216,17 +205,6 @@ def test_keras_norm_clipping(live, option, convention, data):
         assert_same_list(ours[0], theirs, f"Keras's {option}")
 
 
-@LIVE
-@given(data=st.data())
-def test_keras_clipvalue(live, data):
-    grads = data.draw(gradient_lists(), label="grads")
-    c = data.draw(THRESHOLDS, label="clipvalue")
-    ours = outcome(clipping.clip_grad_value, grads, c, convention="keras")
-    theirs = outcome(live.keras_clip, grads, clipvalue=c)
-    if not raised(ours, theirs):
-        assert_same_list(ours, theirs, "Keras's clipvalue")
-
-
 # --- optax ---------------------------------------------------------------------------------------
 
 @LIVE
@@ -242,15 +220,28 @@ def test_optax_clip_by_global_norm(live, data):
         assert_norm_and_clip(grads, c, "optax", ours, theirs, exact=recording.exact_for("optax", grads))
 
 
+# --- clipping by value: TensorFlow, Keras's optimizer, optax ---------------------------------------
+
+VALUE_CLIPPING = {
+    "tensorflow": ("tf.clip_by_value", lambda live, grads, c: live.tensorflow_clip_by_value(grads, c)),
+    "keras": ("Keras's clipvalue", lambda live, grads, c: live.keras_clip(grads, clipvalue=c)),
+    "optax": ("optax.clip", lambda live, grads, c: live.optax_clip(grads, c)),
+}
+
+
 @LIVE
+@pytest.mark.parametrize("convention", VALUE_CLIPPING)
 @given(data=st.data())
-def test_optax_clip(live, data):
+def test_value_clipping(live, convention, data):
+    name, library = VALUE_CLIPPING[convention]
     grads = data.draw(gradient_lists(), label="grads")
-    c = data.draw(THRESHOLDS, label="max_delta")
-    ours = outcome(clipping.clip_grad_value, grads, c, convention="optax")
-    theirs = outcome(live.optax_clip, grads, c)
+    # TensorFlow's ±0 thresholds depend on its constant cache (above); Keras ignores c ≤ 0.
+    thresholds = THRESHOLDS.filter(lambda c: c != 0) if convention == "tensorflow" else THRESHOLDS
+    c = data.draw(thresholds, label="clip_value")
+    ours = outcome(clipping.clip_grad_value, grads, c, convention=convention)
+    theirs = outcome(library, live, grads, c)
     if not raised(ours, theirs):
-        assert_same_list(ours, theirs, "optax.clip")
+        assert_same_list(ours, theirs, name)
 
 
 # --- the recorded cases (tests/recording.py) ------------------------------------------------------

@@ -164,7 +164,7 @@ OBSERVATIONS = (
                 (_CLIPPING + "test_torch_quirks_reproduced_here_too", _LIVE + "test_torch_clip_grad_value_")),
     Observation(23, "optax, small cases: with x64 the norm of an all-None list is float64; `optax.clip(-0.0)` "
                     "keeps −0.0; value clipping accepts an all-None list.",
-                ("optax",), ("run", "live"), (_CLIPPING + "test_optax_small_cases", _LIVE + "test_optax_clip")),
+                ("optax",), ("run", "live"), (_CLIPPING + "test_optax_small_cases", _LIVE + "test_value_clipping")),
     Observation(24, "TensorFlow converts a Python number to a constant through a cache keyed by its value, and "
                     "0.0 == −0.0: within one process, whichever zero came first stands for both, so a threshold "
                     "of −0.0 gives a result that depends on what ran before. Checked in fresh processes only.",
