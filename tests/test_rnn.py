@@ -259,7 +259,7 @@ def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():
         np.array([0.1, 0.2, -0.3, 0.4])
     reference = rnn.lstm_reference(x, h0, c0, W_ih, W_hh, b, np.ones((2, 1, 1)))
     sigmoid = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
-    h, c, cells, sums, gates = 0.25, -0.5, [-0.5], [], []
+    h, c, cells, hidden, sums, gates = 0.25, -0.5, [-0.5], [0.25], [], []
     for t in range(2):
         p = [W_ih[r, 0] * x[t, 0, 0] + W_hh[r, 0] * h + b[r] for r in range(4)]
         sums.append(max(abs(W_ih[r, 0] * x[t, 0, 0]) + abs(W_hh[r, 0] * h) + abs(b[r]) for r in range(4)))
@@ -267,6 +267,7 @@ def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():
         c = f * c + i * g
         h = o * math.tanh(c)
         cells.append(c)
+        hidden.append(h)
         gates.append((p, c))
     S, C, norm, width = 1 + max(sums), 1 + max(abs(v) for v in cells), 1.0, 3
     rho = 1 + norm * (C + 6) / 4
@@ -289,6 +290,30 @@ def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():
     extra = 4 / min(dtanh_c) + max(1 / min(dsig), 4 / min(dtanh_g))
     np.testing.assert_allclose(reference.rounding_tolerance(EPS, derivative_from_output=True)["b"],
                                2 * EPS * (2 * (4 + 6 + 4 * phi + extra) + 3), rtol=1e-13, atol=0)
+    # The scales: the backward recurrence on magnitudes, step by step (|∂L/∂h_t| = 1). dh = 1 + carried,
+    # dc = carried + dh·o·tanh′(c_t); the gates' terms dc(|g| + 1), dc(|c_(t−1)| + 1), dc·i, dh(|tanh c_t| + 1),
+    # each times its gate's derivative; carried back through |W_hh| and f.
+    dh_carried, dc_carried, scale = 0.0, 0.0, {"W_ih": [0.0] * 4, "W_hh": [0.0] * 4, "b": [0.0] * 4, "x": [0.0, 0.0]}
+    for t in (1, 0):
+        (p, c_t), c_prev = gates[t], cells[t]
+        i, f, g, o = sigmoid(p[0]), sigmoid(p[1]), math.tanh(p[2]), sigmoid(p[3])
+        dh = 1 + dh_carried
+        dc = dc_carried + dh * o * (1 - math.tanh(c_t) ** 2)
+        terms = [dc * (abs(g) + 1), dc * (abs(c_prev) + 1), dc * i, dh * (abs(math.tanh(c_t)) + 1)]
+        derivatives = [i * (1 - i), f * (1 - f), 1 - g ** 2, o * (1 - o)]
+        dp = [term * derivative for term, derivative in zip(terms, derivatives)]
+        for r in range(4):
+            scale["W_ih"][r] += dp[r] * abs(x[t, 0, 0])
+            scale["W_hh"][r] += dp[r] * (abs(hidden[t]) + 1)
+            scale["b"][r] += dp[r]
+        scale["x"][t] = sum(dp[r] * abs(W_ih[r, 0]) for r in range(4))
+        dh_carried, dc_carried = sum(dp[r] * abs(W_hh[r, 0]) for r in range(4)), dc * f
+    expected = {"W_ih": np.array(scale["W_ih"])[:, None], "W_hh": np.array(scale["W_hh"])[:, None],
+                "b": np.array(scale["b"]), "x": np.array(scale["x"])[:, None, None], "h0": [[dh_carried]],
+                "c0": [[dc_carried]], "states": np.abs(hidden)[:, None, None] + 1}
+    scales = reference.scales()
+    for field, want in expected.items():
+        np.testing.assert_allclose(scales[field], want, rtol=1e-14, atol=0, err_msg=field)
 
 
 def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
