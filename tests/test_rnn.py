@@ -337,6 +337,7 @@ def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
                  # float64 BPTT of the overflowing network meets ∞·0 in its products (NaN, and NumPy's warning)
                  **({"bptt": lambda: rnn.bptt(*problem, activation="relu").W_h} if name == "underflow" else {}),
                  "bptt_extended": lambda: rnn.bptt_extended(*problem, activation="relu").W_h,
+                 "bptt_exact": lambda: rnn.bptt_exact(*problem, activation="relu").W_h,  # its float unroll
                  "lstm_backward": lambda: rnn.lstm_backward(*lstm).W_hh,
                  "lstm_backward_extended": lambda: rnn.lstm_backward_extended(*lstm).W_hh}
         for engine, call in calls.items():
