@@ -339,7 +339,11 @@ def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
                  "bptt_extended": lambda: rnn.bptt_extended(*problem, activation="relu").W_h,
                  "bptt_exact": lambda: rnn.bptt_exact(*problem, activation="relu").W_h,  # its float unroll
                  "lstm_backward": lambda: rnn.lstm_backward(*lstm).W_hh,
-                 "lstm_backward_extended": lambda: rnn.lstm_backward_extended(*lstm).W_hh}
+                 "lstm_backward_extended": lambda: rnn.lstm_backward_extended(*lstm).W_hh,
+                 # the exact LSTM's float forward pass (which sizes its extra digits); gates that overflow
+                 # saturate, and saturated gates ask for as many digits as the pre-activation is large
+                 **({"lstm_backward_exact": lambda: rnn.lstm_backward_exact(*lstm).W_hh}
+                    if name == "underflow" else {})}
         for engine, call in calls.items():
             with np.errstate(all="ignore"):
                 expected = call()
