@@ -248,6 +248,30 @@ def test_well_conditioned_worked_by_hand():
         assert one_step(0.0, activation).well_conditioned(EPS) is True, activation
 
 
+def test_amplification_worked_by_hand():
+    # κ = max(1, (γ‖W_h‖∞)^(T−1)): tanh (γ = 1) with W_h = 1.5 and sigmoid (γ = 1/4) with W_h = 6 over
+    # T = 3 steps both give 1.5² = 2.25; a rate of 1, or a single step, gives 1.
+    def amplification(W_h, activation, T=3):
+        return rnn.reference(np.ones((T, 1, 1)), np.zeros((1, 1)), np.ones((1, 1)), np.array([[W_h]]), np.zeros(1),
+                             np.ones((T, 1, 1)), activation=activation).amplification
+
+    assert amplification(1.5, "tanh") == pytest.approx(2.25, rel=1e-15, abs=0)
+    assert amplification(6.0, "sigmoid") == pytest.approx(2.25, rel=1e-15, abs=0)
+    assert amplification(1.0, "tanh") == amplification(0.5, "tanh") == amplification(1.5, "tanh", T=1) == 1.0
+
+
+def test_lstm_states_of_an_empty_sequence_and_an_unknown_engine():
+    # T = 0: h and c hold h_0 and c_0 alone, the gates and pre-activations are (0, B, 4H) (B = 2, H = 3).
+    states = rnn.lstm_forward(np.zeros((0, 2, 1)), np.zeros((2, 3)), np.zeros((2, 3)), np.ones((12, 1)),
+                              np.ones((12, 3)), np.zeros(12))
+    assert states.h.shape == states.c.shape == (1, 2, 3)
+    assert states.gates.shape == states.preactivations.shape == (0, 2, 12)
+    with pytest.raises(ValueError) as raised:
+        rnn.lstm_reference(np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.ones((4, 1)), np.ones((4, 1)),
+                           np.zeros(4), np.ones((1, 1, 1)), engine="gpu")
+    assert str(raised.value) == "unknown engine 'gpu'; expected one of ['auto', 'extended', 'mpmath']"
+
+
 def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():
     # T = 2, one unit, gates [i, f, g, o]: LSTMReference's docstring written out, on a forward pass
     # written here. S = 1 + the largest Σ|terms| of p_t; C = 1 + max |c_t|; ρ = 1 + ‖W_hh‖∞(C + 6)/4;
@@ -317,16 +341,17 @@ def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():
 
 
 def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
-    # Overflow (relu, W_h = 10^200: h grows past any float; LSTM gates at −10^200, whose exponential
-    # overflows) and underflow (W_h = 10^-200 on states of 10^-200, and an error fed in at the last step
-    # only: products past the smallest subnormal) give ∞ and 0 under NumPy's default state; they must
-    # give the same under a state that raises on overflow and underflow. Every entry of one sign, so that
-    # ∞ never meets −∞ or 0 (NaN, another matter).
+    # Overflow (relu, W_h = 10^200: h grows past any float; LSTM weights −10^308 on inputs and states of
+    # 1, whose sums overflow: the gates saturate) and underflow (W_h = 10^-200 on states of 10^-200, and
+    # an error fed in at the last step only: products past the smallest subnormal) give ∞ and 0 under
+    # NumPy's default state; they must give the same under a state that raises on overflow, underflow and
+    # division by zero. Every entry of one sign, so that ∞ never meets −∞ (NaN, another matter). The
+    # references' scales and tolerances too: past the largest float they are ∞.
     T = 30
     last = np.zeros((T, 1, 2))
     last[-1] = 1.0
     cases = {"overflow": (Problem(np.ones((T, 1, 1)), np.ones((1, 2)), np.ones((2, 1)), np.full((2, 2), 1e200),
-                                  np.ones(2), np.ones((T, 1, 2))), -1e200),
+                                  np.ones(2), np.ones((T, 1, 2))), -1e308),
              "underflow": (Problem(np.full((T, 1, 1), 1e-200), np.full((1, 2), 1e-200), np.ones((2, 1)),
                                    np.full((2, 2), 1e-200), np.zeros(2), last), 1e-200)}
     for name, (problem, gate) in cases.items():
@@ -334,20 +359,31 @@ def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
                 problem.dL_dh)
         calls = {"forward": lambda: rnn.forward(*problem[:5], activation="relu"),
                  "jacobian": lambda: rnn.jacobian(*problem[:5], T, 0, activation="relu"),
-                 # float64 BPTT of the overflowing network meets ∞·0 in its products (NaN, and NumPy's warning)
-                 **({"bptt": lambda: rnn.bptt(*problem, activation="relu").W_h} if name == "underflow" else {}),
+                 "bptt": lambda: rnn.bptt(*problem, activation="relu").W_h,
+                 "Reference.scales": lambda: rnn.reference(*problem, activation="relu").scales()["W_h"],
+                 "Reference.rounding_tolerance":
+                     lambda: rnn.reference(*problem, activation="relu").rounding_tolerance(EPS)["W_h"],
+                 "Reference.jacobian_scale": lambda: rnn.reference(*problem, activation="relu").jacobian_scale(T, 0),
                  "bptt_extended": lambda: rnn.bptt_extended(*problem, activation="relu").W_h,
                  "bptt_exact": lambda: rnn.bptt_exact(*problem, activation="relu").W_h,  # its float unroll
+                 "LSTMReference.scales": lambda: rnn.lstm_reference(*lstm).scales()["W_hh"],
+                 "LSTMReference.rounding_tolerance": lambda: rnn.lstm_reference(*lstm).rounding_tolerance(
+                     EPS, derivative_from_output=True)["W_hh"],
+                 "lstm_forward": lambda: rnn.lstm_forward(*lstm[:6]).c,
                  "lstm_backward": lambda: rnn.lstm_backward(*lstm).W_hh,
                  "lstm_backward_extended": lambda: rnn.lstm_backward_extended(*lstm).W_hh,
                  # the exact LSTM's float forward pass (which sizes its extra digits); gates that overflow
                  # saturate, and saturated gates ask for as many digits as the pre-activation is large
                  **({"lstm_backward_exact": lambda: rnn.lstm_backward_exact(*lstm).W_hh}
                     if name == "underflow" else {})}
+        if name == "overflow":  # an upstream gradient of 10^308 on gates that do not saturate
+            upstream = (*lstm[:3], np.full((8, 1), 0.5), np.full((8, 2), 0.5), np.zeros(8), np.full((T, 1, 2), 1e308))
+            calls["LSTMReference.scales, upstream 10^308"] = lambda: rnn.lstm_reference(*upstream).scales()["W_hh"]
         for engine, call in calls.items():
             with np.errstate(all="ignore"):
                 expected = call()
-            with np.errstate(over="raise", under="raise"):
+            # (float64 BPTT of the overflowing network meets ∞·0 in its products: NaN, as IEEE has it)
+            with np.errstate(over="raise", under="raise", divide="raise", invalid="ignore"):
                 try:
                     got = call()
                 except FloatingPointError as error:

@@ -713,7 +713,8 @@ class Reference(compare.Reference):
     def summand(self) -> float:
         """S = 1 + the largest Σ_i |x_t,i W_x,ji| + Σ_k |h_(t−1),k W_h,jk| + |b_j| over t, rows and j."""
         states = self._forward[0]
-        sums = np.abs(self.x) @ np.abs(self.W_x).T + np.abs(states[:-1]) @ np.abs(self.W_h).T + np.abs(self.b)
+        with np.errstate(over="ignore", under="ignore"):  # past the largest float: ∞
+            sums = np.abs(self.x) @ np.abs(self.W_x).T + np.abs(states[:-1]) @ np.abs(self.W_h).T + np.abs(self.b)
         return 1.0 + float(sums.max(initial=0.0))
 
     @cached_property
@@ -756,15 +757,16 @@ class Reference(compare.Reference):
         upstream = np.abs(self.dL_dh) if self.upstream_scale is None else self.upstream_scale
         carried = np.zeros(self.h0.shape)
         E = np.zeros(fprime.shape)
-        for t in reversed(range(self.x.shape[0])):
-            E[t] = (upstream[t] + carried) * fprime[t]
-            carried = E[t] @ np.abs(self.W_h)
-        return {"W_x": np.einsum("tbi,tbj->ij", E, np.abs(self.x)),
-                "W_h": np.einsum("tbi,tbj->ij", E, np.abs(states[:-1]) + 1.0),
-                "b": E.sum(axis=(0, 1)),
-                "h0": carried,
-                "x": E @ np.abs(self.W_x),
-                "states": np.abs(states) + 1.0}
+        with np.errstate(over="ignore", under="ignore"):  # a scale past the largest float is ∞
+            for t in reversed(range(self.x.shape[0])):
+                E[t] = (upstream[t] + carried) * fprime[t]
+                carried = E[t] @ np.abs(self.W_h)
+            return {"W_x": np.einsum("tbi,tbj->ij", E, np.abs(self.x)),
+                    "W_h": np.einsum("tbi,tbj->ij", E, np.abs(states[:-1]) + 1.0),
+                    "b": E.sum(axis=(0, 1)),
+                    "h0": carried,
+                    "x": E @ np.abs(self.W_x),
+                    "states": np.abs(states) + 1.0}
 
     def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False) -> dict:
         """{field: tolerance}: per entry, a bound on |computed − exact| / scale."""
@@ -799,8 +801,9 @@ class Reference(compare.Reference):
         fprime = self._forward[2]
         B, H = self.h0.shape
         scale = np.broadcast_to(np.eye(H), (B, H, H))
-        for s in range(k, t):
-            scale = (fprime[s][:, :, None] * np.abs(self.W_h)) @ scale
+        with np.errstate(over="ignore", under="ignore"):  # past the largest float: ∞
+            for s in range(k, t):
+                scale = (fprime[s][:, :, None] * np.abs(self.W_h)) @ scale
         return np.array(scale)
 
     def jacobian_tolerance(self, t: int, k: int, eps: float, *,
@@ -895,13 +898,15 @@ class LSTMReference(compare.Reference):
 
     @property
     def _norm(self) -> float:
-        return float(np.abs(self.W_hh).sum(axis=1).max())  # ‖W_hh‖∞
+        with np.errstate(over="ignore"):  # past the largest float: ∞
+            return float(np.abs(self.W_hh).sum(axis=1).max())  # ‖W_hh‖∞
 
     @cached_property
     def summand(self) -> float:
         """S = 1 + the largest sum of the absolute values of the terms of p_t."""
-        sums = (np.abs(self.x) @ np.abs(self.W_ih).T + np.abs(self._forward.h[:-1]) @ np.abs(self.W_hh).T
-                + np.abs(self.b))
+        with np.errstate(over="ignore", under="ignore"):  # past the largest float: ∞
+            sums = (np.abs(self.x) @ np.abs(self.W_ih).T + np.abs(self._forward.h[:-1]) @ np.abs(self.W_hh).T
+                    + np.abs(self.b))
         return 1.0 + float(sums.max(initial=0.0))
 
     @cached_property
@@ -931,8 +936,9 @@ class LSTMReference(compare.Reference):
         states, H = self._forward, self.h0.shape[1]
         sigmoid, tanh = activations.get("sigmoid"), activations.get("tanh")
         p = states.preactivations
-        return (sigmoid.numpy_derivative(p), tanh.numpy_derivative(states.c[1:]),
-                tanh.numpy_derivative(p[..., 2 * H:3 * H]))
+        with np.errstate(over="ignore", under="ignore"):  # saturated gates: e^(−|p|) below the smallest float, 0
+            return (sigmoid.numpy_derivative(p), tanh.numpy_derivative(states.c[1:]),
+                    tanh.numpy_derivative(p[..., 2 * H:3 * H]))
 
     def scales(self) -> dict:
         """{field: scale}: the backward recurrence on magnitudes, per entry."""
@@ -941,18 +947,19 @@ class LSTMReference(compare.Reference):
         i, f, g, o = (states.gates[..., n * H:(n + 1) * H] for n in range(4))
         scale = {field: np.zeros(getattr(self, field).shape) for field in ("W_ih", "W_hh", "b", "x")}
         dh_carried, dc_carried = np.zeros((B, H)), np.zeros((B, H))
-        for t in reversed(range(self.x.shape[0])):
-            dh = np.abs(self.dL_dh[t]) + dh_carried
-            dc = dc_carried + dh * o[t] * dtanh_c[t]
-            gate_terms = [dc * (np.abs(g[t]) + 1), dc * (np.abs(states.c[t]) + 1) * self.forget_gate,
-                          dc * i[t], dh * (np.abs(np.tanh(states.c[t + 1])) + 1)]
-            derivatives = [dsig[t, :, :H], dsig[t, :, H:2 * H], dtanh_g[t], dsig[t, :, 3 * H:]]
-            dp = np.concatenate([v * d for v, d in zip(gate_terms, derivatives)], axis=1)
-            scale["W_ih"] += dp.T @ np.abs(self.x[t])
-            scale["W_hh"] += dp.T @ (np.abs(states.h[t]) + 1)
-            scale["b"] += dp.sum(axis=0)
-            scale["x"][t] = dp @ np.abs(self.W_ih)
-            dh_carried, dc_carried = dp @ np.abs(self.W_hh), dc * f[t]
+        with np.errstate(over="ignore", under="ignore"):  # a scale past the largest float is ∞
+            for t in reversed(range(self.x.shape[0])):
+                dh = np.abs(self.dL_dh[t]) + dh_carried
+                dc = dc_carried + dh * o[t] * dtanh_c[t]
+                gate_terms = [dc * (np.abs(g[t]) + 1), dc * (np.abs(states.c[t]) + 1) * self.forget_gate,
+                              dc * i[t], dh * (np.abs(np.tanh(states.c[t + 1])) + 1)]
+                derivatives = [dsig[t, :, :H], dsig[t, :, H:2 * H], dtanh_g[t], dsig[t, :, 3 * H:]]
+                dp = np.concatenate([v * d for v, d in zip(gate_terms, derivatives)], axis=1)
+                scale["W_ih"] += dp.T @ np.abs(self.x[t])
+                scale["W_hh"] += dp.T @ (np.abs(states.h[t]) + 1)
+                scale["b"] += dp.sum(axis=0)
+                scale["x"][t] = dp @ np.abs(self.W_ih)
+                dh_carried, dc_carried = dp @ np.abs(self.W_hh), dc * f[t]
         return {**scale, "h0": dh_carried, "c0": dc_carried, "states": np.abs(states.h) + 1}
 
     def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False) -> dict:
@@ -967,7 +974,8 @@ class LSTMReference(compare.Reference):
             dsig, dtanh_c, dtanh_g = self._derivatives()
             if not self.forget_gate:  # the 1997 cell has no forget gate, so no σ′ of one
                 dsig = np.delete(dsig, np.s_[H:2 * H], axis=2)
-            from_output = 4 / dtanh_c.min() + max(1 / dsig.min(), 4 / dtanh_g.min())
+            with np.errstate(over="ignore", divide="ignore"):  # a saturated gate: ∞
+                from_output = 4 / dtanh_c.min() + max(1 / dsig.min(), 4 / dtanh_g.min())
         U = T * (4 * H + 6 + 4 * phi + from_output)
         sums = B * T + 1  # a sum of B·T terms in any order, and the product
         tolerance = {"W_ih": U + sums, "W_hh": U + sums + F, "b": U + sums, "h0": U + 4 * H + 1,
