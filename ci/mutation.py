@@ -10,7 +10,8 @@ killed / (mutants − equivalent ones − mutants no selected test reaches), the
 ones listed with a reason in ci/equivalent-mutants.toml; every other survivor is printed,
 and the unreached ones are counted apart. ``--again`` runs only the mutants the last run did
 not kill, and every mutant of a function whose code changed since, with the tests as they are
-now: tests added since can only kill more, so the other verdicts stand (a change outside the
+now (which tests reach which function is recorded again): tests added or strengthened since can
+only kill more, so the other verdicts stand (a change outside the
 functions, to a constant say, needs a full run; so does a change to the engine's list of test
 files, after which mutmut forgets every verdict).
 
@@ -129,6 +130,9 @@ def _again(work: Path, selection: dict, equivalent: dict, parser) -> None:
         data = json.loads(meta.read_text(encoding="utf-8"))
         data["exit_code_by_key"] = {m: None if m in alive else code for m, code in data["exit_code_by_key"].items()}
         meta.write_text(json.dumps(data), encoding="utf-8")
+    # mutmut records which tests reach which function once, and afterwards only for tests with new
+    # names: a test that was changed to reach more functions would go unused for them. Recorded again.
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
 
 
 def main(argv=None) -> int:
