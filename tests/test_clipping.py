@@ -471,6 +471,17 @@ def test_large_arrays_take_the_parallel_path_with_the_same_result(monkeypatch):
         assert np.array_equal(parallel[1], serial[1])
 
 
+def test_the_flush_keeps_the_smallest_normal_number():
+    # TensorFlow's and XLA's CPU kernels flush subnormals to zero (FTZ/DAZ): the smallest normal float32,
+    # 2⁻¹²⁶, is not one and stays; half of it becomes a zero of its sign.
+    tiny = f32(2.0 ** -126)
+    g = [np.array([tiny, -tiny, tiny / 2, -tiny / 2], f32)]
+    for convention in ("tensorflow", "optax"):
+        got = clipping.clip_grad_value(g, 1.0, convention=convention)[0]
+        assert same(got, np.array([tiny, -tiny, 0.0, -0.0], f32)), convention
+        assert np.signbit(got).tolist() == [False, True, False, True], convention
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork exists on POSIX systems only")
 def test_the_parallel_path_works_in_a_forked_child():
     # A forked child inherits the parent's worker pool but not its threads: it must make its own, or
@@ -591,6 +602,7 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
         (lambda: clipping.clip_grads_with_norm([a32(1, 2)], 1.0, "x"), TypeError,
          "total_norm must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, as "
          "clip_grad_norm returns it), got str 'x'"),
+        (lambda: clipping.clip_grad_norm([a32(1, 2)], "1"), TypeError, "max_norm must be a real number, got str '1'"),
         (lambda: clipping.clip_grad_norm([a32(1, 2)], 1.0, convention="jax"), ValueError,
          "unknown convention 'jax'; expected one of torch, tensorflow, keras, keras_global, optax, pascanu, d2l"),
         (lambda: clipping.clip_grad_norm([a32(1, 2)], 1.0, "fro"), TypeError,

@@ -255,8 +255,8 @@ def _cast(dtype, value):
 
 
 def _like(array: np.ndarray, values) -> np.ndarray:
-    """``values`` as an array of ``array``'s dtype and shape (ufuncs return 0-dim results as scalars)."""
-    return np.asarray(values).astype(array.dtype, copy=False).reshape(array.shape)
+    """``values`` (of ``array``'s shape) as an array of its dtype: ufuncs return 0-dim results as scalars."""
+    return np.asarray(values).astype(array.dtype, copy=False)
 
 
 _POOL: list = []  # [(pid, executor)], made on first use by a large input; remade after a fork
