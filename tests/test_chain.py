@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import sympy
 
+from ieee import assert_same_under_a_raising_error_state
 from gradproofs import chain
 
 W = [1.5, -2.0, 0.7, 3.0]
@@ -253,3 +254,18 @@ def test_well_conditioned_means_relu_inputs_clear_of_the_kink_by_their_forward_e
     w = [1.0] + [40.0] * 4  # each gain 40·σ′(z) with z near 0 for x = 0 and centred biases: 10 per layer
     exploding = chain.reference(w, list(chain.centred_biases(w, 0.0)), 0.0, 0.0)
     assert exploding.amplification > chain.MAX_AMPLIFICATION and not exploding.well_conditioned(eps)
+
+
+def test_the_reference_gives_ieee_results_whatever_the_callers_error_state():
+    # Five weights of 10^200 (relu: z past the largest float, for which the exact engine needs no extra
+    # digits), of 800 (σ: σ′ = e^−800 below the smallest float) and of 10^-200 (products below the smallest
+    # subnormal): the same under an error state that raises on overflow, underflow and division.
+    for name, weight, activation, x in (("overflow", 1e200, "relu", 1.0), ("saturation", 800.0, "sigmoid", 1.0),
+                                        ("underflow", 1e-200, "relu", 1e-200)):
+        def reference():
+            return chain.reference(np.full(5, weight), np.zeros(5), x, 0.0, activation=activation)
+
+        assert_same_under_a_raising_error_state({
+            f"scales, {name}": lambda: reference().scales(),
+            f"rounding_tolerance, {name}": lambda: reference().rounding_tolerance(2.0 ** -52),
+            f"well_conditioned, {name}": lambda: reference().well_conditioned(2.0 ** -52)})

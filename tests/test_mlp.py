@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from ieee import assert_same_under_a_raising_error_state
 from gradproofs import initialisation, mlp, residual
 
 RNG = np.random.default_rng(7)
@@ -262,3 +263,19 @@ def test_residual_jacobian_is_the_identity_without_a_branch(device):
     np.testing.assert_array_equal(torch_jacobian, np.eye(3))
     with pytest.raises(ValueError, match=r"blocks\[0\] must have W1"):
         residual.jacobian(np.ones(4), blocks)
+
+
+def test_the_reference_gives_ieee_results_whatever_the_callers_error_state():
+    # Weights of 10^200 (sums past the largest float; σ′ of them below the smallest) and of 10^-200
+    # (products below the smallest subnormal): scales, tolerances and the conditioning are ∞ and 0 as IEEE
+    # arithmetic has them, the same under an error state that raises on overflow, underflow and division.
+    def network(weight, activation, x):
+        return mlp.reference([np.full((3, 2), weight), np.full((1, 3), weight)], [np.zeros(3), np.zeros(1)],
+                             np.full((4, 2), x), np.ones((4, 1)), activation=activation)
+
+    for name, weight, activation, x in (("overflow", 1e200, "relu", 1.0), ("saturation", 1e200, "sigmoid", 1.0),
+                                        ("underflow", 1e-200, "relu", 1e-200)):
+        assert_same_under_a_raising_error_state({
+            f"scales, {name}": lambda: network(weight, activation, x).scales(),
+            f"rounding_tolerance, {name}": lambda: network(weight, activation, x).rounding_tolerance(2.0 ** -52),
+            f"well_conditioned, {name}": lambda: network(weight, activation, x).well_conditioned(2.0 ** -52)})

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ieee import assert_same_under_a_raising_error_state
 from gradproofs import activations, rnn
 from gradproofs.compare import Agreement, assert_close, to_numpy
 from gradproofs.errors import Mismatch
@@ -379,17 +380,8 @@ def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
         if name == "overflow":  # an upstream gradient of 10^308 on gates that do not saturate
             upstream = (*lstm[:3], np.full((8, 1), 0.5), np.full((8, 2), 0.5), np.zeros(8), np.full((T, 1, 2), 1e308))
             calls["LSTMReference.scales, upstream 10^308"] = lambda: rnn.lstm_reference(*upstream).scales()["W_hh"]
-        for engine, call in calls.items():
-            with np.errstate(all="ignore"):
-                expected = call()
-            # (float64 BPTT of the overflowing network meets ∞·0 in its products: NaN, as IEEE has it)
-            with np.errstate(over="raise", under="raise", divide="raise", invalid="ignore"):
-                try:
-                    got = call()
-                except FloatingPointError as error:
-                    pytest.fail(f"{engine}, {name}: {error}")
-            assert got.dtype == expected.dtype, (engine, name)
-            np.testing.assert_array_equal(got, expected, err_msg=f"{engine}, {name}")
+        # (float64 BPTT of the overflowing network meets ∞·0 in its products: NaN, as IEEE has it)
+        assert_same_under_a_raising_error_state({f"{engine}, {name}": call for engine, call in calls.items()})
 
 
 def test_the_extended_engines_defaults_are_tanh_and_the_forget_gate():

@@ -35,9 +35,10 @@ def _real(z) -> np.ndarray:
 def _sigmoid(z):
     """σ(z) = 1/(1 + e^(−z)) for z ≥ 0, e^z/(1 + e^z) below: exp never overflows."""
     z = _real(z)
-    e = np.exp(-np.abs(z))
-    r = 1.0 / (1.0 + e)
-    return np.where(z >= 0, r, e * r)
+    with np.errstate(under="ignore"):  # e^(−|z|) below the smallest float is 0, as it should be
+        e = np.exp(-np.abs(z))
+        r = 1.0 / (1.0 + e)
+        return np.where(z >= 0, r, e * r)
 
 
 def _bump(z, rate: float, height: float):
@@ -46,12 +47,13 @@ def _bump(z, rate: float, height: float):
     over memory each); multiplying by rate and height is exact (powers of two)."""
     z = _real(z)
     e = np.abs(z, out=np.empty_like(z))
-    np.multiply(e, -rate, out=e)
-    np.exp(e, out=e)
-    square = np.add(e, 1.0, out=np.empty_like(e))
-    np.multiply(square, square, out=square)
-    np.multiply(e, height, out=e)
-    np.divide(e, square, out=e)
+    with np.errstate(over="ignore", under="ignore"):  # −rate·|z| past −max is −∞; e^(−rate·|z|) then 0
+        np.multiply(e, -rate, out=e)
+        np.exp(e, out=e)
+        square = np.add(e, 1.0, out=np.empty_like(e))
+        np.multiply(square, square, out=square)
+        np.multiply(e, height, out=e)
+        np.divide(e, square, out=e)
     # Rounding can lift the quotient just above its peak height/4 near z = 0; the true value never is.
     return np.minimum(e, height / 4, out=e)[()]
 
@@ -64,7 +66,8 @@ def _sigmoid_derivative(z):
 def _log_sigmoid_derivative(z):
     """log σ′(z) = −|z| − 2·log(1 + e^(−|z|)), exact in the tails."""
     a = np.abs(_real(z))
-    return -a - 2.0 * np.log1p(np.exp(-a))
+    with np.errstate(under="ignore"):  # e^(−|z|) below the smallest float is 0
+        return -a - 2.0 * np.log1p(np.exp(-a))
 
 
 def _tanh_derivative(z):
@@ -75,7 +78,8 @@ def _tanh_derivative(z):
 def _log_tanh_derivative(z):
     """log(1 − tanh² z) = log 4 − 2|z| − 2·log(1 + e^(−2|z|))."""
     a = np.abs(_real(z))
-    return np.log(4.0) - 2.0 * a - 2.0 * np.log1p(np.exp(-2.0 * a))
+    with np.errstate(over="ignore", under="ignore"):  # −2|z| past −max is −∞; e^(−2|z|) then 0
+        return np.log(4.0) - 2.0 * a - 2.0 * np.log1p(np.exp(-2.0 * a))
 
 
 def _relu(z):

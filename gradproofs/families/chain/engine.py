@@ -163,8 +163,8 @@ def backward_exact(w, b, x, y, *, activation="sigmoid", cost="quadratic", dps=40
         for w_j, b_j in zip(w, b):
             z_j = w_j * previous + b_j
             largest_z, previous = max(largest_z, abs(float(z_j))), f(z_j)
-    # f′ in the form σ(1−σ) cancels e^(2|z|): carry those digits too.
-    dps += activations.digits_lost(largest_z)
+    # f′ in the form σ(1−σ) cancels e^(2|z|): carry those digits too (none for relu and identity).
+    dps += activations.extra_digits(act, largest_z)
     with mpmath.workdps(dps):
         parameters = ([mpmath.mpf(v) for v in w], [mpmath.mpf(v) for v in b],
                       mpmath.mpf(x), mpmath.mpf(y))
@@ -183,7 +183,7 @@ def forward_amplification(w, z, activation: str) -> float:
     w_m f′(z_(m−1))); the largest product of a contiguous run (Kadane, in logs).
     """
     act = activations.get(activation)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", under="ignore"):  # log 0 = −∞; e^(−|z|) below the smallest float, 0
         gains = np.log(np.abs(np.asarray(w, dtype=np.float64)[1:])) + act.numpy_log_derivative(
             np.asarray(z, dtype=np.float64)[:-1]
         )
@@ -293,7 +293,8 @@ class Reference(compare.Reference):
         """
         if self.amplification > MAX_AMPLIFICATION:
             return False
-        forward_error = self.rounding_tolerance(eps)["db"][0] * (self.exact.summand + 1)
+        with np.errstate(over="ignore"):  # past the largest float: ∞
+            forward_error = self.rounding_tolerance(eps)["db"][0] * (self.exact.summand + 1)
         return self.activation != "relu" or bool(np.all(np.abs(self._z) > forward_error))
 
 

@@ -433,8 +433,9 @@ class Reference(compare.Reference):
     def summand(self) -> float:
         """S = 1 + the largest Σ_k |a^(l−1)_k W^l_ik| + |b^l_i| over layers, samples and neurons."""
         a = self._forward[1]
-        return 1.0 + max(float((np.abs(a_prev) @ np.abs(W_l).T + np.abs(b_l)).max())
-                         for a_prev, W_l, b_l in zip(a, self.weights, self.biases))
+        with np.errstate(over="ignore", under="ignore"):  # past the largest float: ∞
+            return 1.0 + max(float((np.abs(a_prev) @ np.abs(W_l).T + np.abs(b_l)).max())
+                             for a_prev, W_l, b_l in zip(a, self.weights, self.biases))
 
     @cached_property
     def amplification(self) -> float:
@@ -452,7 +453,8 @@ class Reference(compare.Reference):
     @cached_property
     def forward_error(self) -> float:
         """F: every computed z and a is off by at most eps·F (first order)."""
-        return self.depth * self.amplification * np.sqrt(self.widest) * (self.widest + 4) * self.summand
+        with np.errstate(over="ignore"):  # past the largest float: ∞
+            return self.depth * self.amplification * np.sqrt(self.widest) * (self.widest + 4) * self.summand
 
     def well_conditioned(self, eps: float) -> bool:
         """Whether an engine with machine epsilon ``eps`` can be held to the exact gradients.
