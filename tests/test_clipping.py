@@ -438,6 +438,20 @@ def test_safe_norm_where_the_squares_only_partly_underflow():
     assert same(clipping.total_norm(g, safe_norm=True), f32(2) * f32(1e-20))
 
 
+def test_the_scaled_norm_worked_by_hand():
+    # Not parametrized (mutation runs). No entry: 0. The p-norm of (1, 2, 2): 3 for p = 2, 17^(1/3) for
+    # p = 3, 5 for p = 1, (1 + 1/4 + 1/4)^(−1/2) for p = −2. Entries 10^±300 apart: scaled by the largest
+    # (by the smallest for p < 0) nothing overflows, so the 2-norm and the 1-norm are 10^300 (+ 10^−300,
+    # lost) and the (−2)-norm is 10^−300.
+    assert clipping.scaled_norm([], 2.0) == 0.0 and clipping.scaled_norm([np.zeros(0, f32)], -1.0) == 0.0
+    g = [a32(1, -2), np.array([2.0])]
+    for p, expected in ((2.0, 3.0), (3.0, 17 ** (1 / 3)), (1.0, 5.0), (-2.0, 1.5 ** -0.5)):
+        assert clipping.scaled_norm(g, p) == pytest.approx(expected, rel=1e-15, abs=0), p
+    wide = [np.array([1e300, -1e-300])]
+    for p, expected in ((2.0, 1e300), (1.0, 1e300), (0.5, 1e300), (-2.0, 1e-300)):
+        assert clipping.scaled_norm(wide, p) == pytest.approx(expected, rel=1e-15, abs=0), p
+
+
 def test_safe_norm_for_other_p_out_of_range():
     # (A loop, not parametrised: mutation runs select tests by plain ids.)
     for p, values, exact in [
