@@ -10,7 +10,7 @@ killed / (mutants − equivalent ones − mutants no selected test reaches), the
 ones listed with a reason in ci/equivalent-mutants.toml; every other survivor is printed,
 and the unreached ones are counted apart. ``--again`` runs only the mutants the last run did
 not kill, and every mutant of a function whose code changed since, with the tests as they are
-now (which tests reach which function is recorded again): tests added or strengthened since can
+now, against the package as it is now (which tests reach which function is recorded again): tests added or strengthened since can
 only kill more, so the other verdicts stand (a change outside the
 functions, to a constant say, needs a full run; so does a change to the engine's list of test
 files, after which mutmut forgets every verdict).
@@ -125,6 +125,13 @@ def _again(work: Path, selection: dict, equivalent: dict, parser) -> None:
                 _functions((ROOT / path).read_text(encoding="utf-8"))[1]:
             parser.error(f"--again: {path} changed outside its functions since the last run; run it in full")
         shutil.copy(ROOT / path, work / path)
+    # The rest of the package as it is now, in the copy and beside the mutants: the tests run against it.
+    for source in (ROOT / "gradproofs").rglob("*"):
+        relative = source.relative_to(ROOT)
+        if source.is_file() and "__pycache__" not in source.parts and relative.as_posix() not in selection["mutate"]:
+            for place in (work, work / "mutants"):
+                (place / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, place / relative)
     alive = {m for m, state in verdicts(work).items() if state not in ("killed", "no tests") and m not in equivalent}
     for meta in (work / "mutants").rglob("*.meta"):
         data = json.loads(meta.read_text(encoding="utf-8"))
