@@ -9,11 +9,11 @@ alone and runs pytest without xdist (mutmut forks its own workers). The score is
 killed / (mutants − equivalent ones − mutants no selected test reaches), the equivalent
 ones listed with a reason in ci/equivalent-mutants.toml; every other survivor is printed,
 and the unreached ones are counted apart. ``--again`` runs only the mutants the last run did
-not kill, and every mutant of a function whose code changed since, with the tests as they are
-now, against the package as it is now (which tests reach which function is recorded again): tests added or strengthened since can
-only kill more, so the other verdicts stand (a change outside the
-functions, to a constant say, needs a full run; so does a change to the engine's list of test
-files, after which mutmut forgets every verdict).
+not kill, and every mutant of a function whose code changed since, with the tests and the rest
+of the package as they are now (which tests reach which function is recorded again): tests
+added or strengthened since can only kill more, so the other verdicts stand (a change outside
+the functions, to a constant say, needs a full run; so does a change to the engine's list of
+test files, after which mutmut forgets every verdict).
 
 mutmut runs the tests once, then forks a worker per mutant; a process that has imported
 JAX or TensorFlow cannot fork safely (the workers die), so the run hides the frameworks
