@@ -171,9 +171,15 @@ def main(argv=None) -> int:
     status = verdicts(work)
     counts = Counter(status.values())
     unreached, unrun = counts["no tests"], counts["not checked"]  # the latter: a run stopped early
-    judged = len(status) - sum(1 for m in equivalent if m in status) - unreached - unrun
+    # An entry for a mutant that was killed, or that no longer exists, is stale: mutmut numbers the mutants
+    # of a changed function afresh, so the entry now names another mutant (or none).
+    stale = sorted(m for m in equivalent if status.get(m) in (None, "killed"))
+    listed = [m for m in equivalent if m in status and m not in stale]
+    judged = len(status) - len(listed) - unreached - unrun
     print(f"\n{args.engine}: {len(status)} mutants; " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
-          + f"; {len(equivalent)} equivalent")
+          + f"; {len(listed)} equivalent")
+    for mutant in stale:
+        print(f"  stale entry in {EQUIVALENT.relative_to(ROOT)}: {mutant} is {status.get(mutant, 'not a mutant')}")
     print(f"killed {counts['killed']} of {judged} non-equivalent mutants the tests reach: "
           f"{counts['killed'] / judged:.1%}; with the {counts['timeout']} that timed out (a hang the tests notice) "
           f"{(counts['killed'] + counts['timeout']) / judged:.1%} ({unreached} unreached, {unrun} not run)")
