@@ -485,23 +485,23 @@ def test_large_arrays_take_the_parallel_path_with_the_same_result(monkeypatch):
         assert np.array_equal(parallel[1], serial[1])
 
 
-def test_safe_norm_in_every_convention_where_the_squares_overflow():
+def test_safe_norm_in_every_convention_where_the_squares_overflow_or_underflow():
     # Entries of 2·10¹⁹ and more: every square overflows float32, so each convention's plain norm is ∞;
-    # safe_norm=True falls back on the scaled norm, the true one rounded to float32 (against mpmath,
-    # within that rounding). Keras clips each array by its own norm. Not parametrized (mutation runs).
-    g = [a32(3e19, -4e19), a32(2e19)]
-
+    # entries of 2·10⁻²⁵ and less: every square underflows (or is flushed), so it is 0. safe_norm=True
+    # falls back on the scaled norm, the true one rounded to float32 (against mpmath, within that
+    # rounding). Keras clips each array by its own norm. Not parametrized (mutation runs).
     def exact(arrays):
         return mpmath.sqrt(sum(mpmath.mpf(float(v)) ** 2 for a in arrays for v in a))
 
-    for convention in clipping.CONVENTIONS:
-        plain = clipping.clip_grad_norm(g, 1.0, convention=convention)[1]
-        safe = clipping.clip_grad_norm(g, 1.0, convention=convention, safe_norm=True)[1]
-        expected = [exact([a]) for a in g] if convention == "keras" else [exact(g)]
-        plain, safe = (plain, safe) if convention == "keras" else ([plain], [safe])
-        assert all(np.isinf(n) for n in plain), convention
-        for n, e in zip(safe, expected, strict=True):
-            assert n.dtype == f32 and abs(float(n) - float(e)) <= float(np.spacing(f32(float(e)))), convention
+    for g, plain_norm in (([a32(3e19, -4e19), a32(2e19)], math.inf), ([a32(3e-25, -4e-25), a32(2e-25)], 0.0)):
+        for convention in clipping.CONVENTIONS:
+            plain = clipping.clip_grad_norm(g, 1.0, convention=convention)[1]
+            safe = clipping.clip_grad_norm(g, 1.0, convention=convention, safe_norm=True)[1]
+            expected = [exact([a]) for a in g] if convention == "keras" else [exact(g)]
+            plain, safe = (plain, safe) if convention == "keras" else ([plain], [safe])
+            assert all(n == plain_norm for n in plain), (convention, plain_norm)
+            for n, e in zip(safe, expected, strict=True):
+                assert n.dtype == f32 and abs(float(n) - float(e)) <= float(np.spacing(f32(float(e)))), convention
 
 
 def test_the_flush_keeps_the_smallest_normal_number():
