@@ -183,7 +183,7 @@ def forward_amplification(w, z, activation: str) -> float:
     w_m f′(z_(m−1))); the largest product of a contiguous run (Kadane, in logs).
     """
     act = activations.get(activation)
-    with np.errstate(divide="ignore", under="ignore"):  # log 0 = −∞; e^(−|z|) below the smallest float, 0
+    with np.errstate(divide="ignore"):
         gains = np.log(np.abs(np.asarray(w, dtype=np.float64)[1:])) + act.numpy_log_derivative(
             np.asarray(z, dtype=np.float64)[:-1]
         )

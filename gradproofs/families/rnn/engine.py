@@ -936,9 +936,8 @@ class LSTMReference(compare.Reference):
         states, H = self._forward, self.h0.shape[1]
         sigmoid, tanh = activations.get("sigmoid"), activations.get("tanh")
         p = states.preactivations
-        with np.errstate(over="ignore", under="ignore"):  # saturated gates: e^(−|p|) below the smallest float, 0
-            return (sigmoid.numpy_derivative(p), tanh.numpy_derivative(states.c[1:]),
-                    tanh.numpy_derivative(p[..., 2 * H:3 * H]))
+        return (sigmoid.numpy_derivative(p), tanh.numpy_derivative(states.c[1:]),
+                tanh.numpy_derivative(p[..., 2 * H:3 * H]))
 
     def scales(self) -> dict:
         """{field: scale}: the backward recurrence on magnitudes, per entry."""
