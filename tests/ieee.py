@@ -19,14 +19,15 @@ def _assert_same(got, expected, what: str) -> None:
         np.testing.assert_array_equal(got, expected, err_msg=what)
 
 
-def assert_same_under_a_raising_error_state(calls: dict) -> None:
-    """Each call gives, under an error state that raises on overflow, underflow and division by zero, what
-    it gives under NumPy's quiet state (∞, 0 and NaN as IEEE arithmetic has them). ``calls``: {what: call};
-    a call may return an array, a number or a bool, or dicts and lists of them."""
+def assert_same_under_a_raising_error_state(calls: dict, *, invalid: str = "ignore") -> None:
+    """Each call gives, under an error state that raises on overflow, underflow and division by zero (and
+    on invalid operations with ``invalid="raise"``), what it gives under NumPy's quiet state (∞, 0 and NaN
+    as IEEE arithmetic has them). ``calls``: {what: call}; a call may return an array, a number, a bool or
+    a string, or dicts and lists of them."""
     for what, call in calls.items():
         with np.errstate(all="ignore"):
             expected = call()
-        with np.errstate(over="raise", under="raise", divide="raise", invalid="ignore"):
+        with np.errstate(over="raise", under="raise", divide="raise", invalid=invalid):
             try:
                 got = call()
             except FloatingPointError as error:

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 import warnings
+from functools import partial
 
 import mpmath
 import numpy as np
@@ -20,6 +21,7 @@ from hypothesis.errors import InvalidArgument
 
 import recording
 from differential import assert_norm_and_clip, gradients, parameters
+from ieee import assert_same_under_a_raising_error_state
 from gradproofs import clipping, strategies as gps
 
 CONVENTIONS = clipping.CONVENTIONS
@@ -721,28 +723,16 @@ def test_every_convention_gives_the_same_under_any_numpy_error_state():
     # too, which no library records). Not parametrized, so that mutation runs can select it by name.
     for name, (spec, norm_c, value_c) in {**recording.CASES, **EXTREMES}.items():
         grads = recording.build(spec)  # the model leaves them as they are (tested above)
-        for kind, conventions, c in (("norm", clipping.CONVENTIONS, norm_c),
-                                     ("value", clipping.VALUE_CONVENTIONS, value_c)):
-            for convention in conventions:
-                def call():
-                    if kind == "norm":
-                        return recording.outcome(lambda: clipping.clip_grad_norm(grads, c, convention=convention))
-                    return recording.values(lambda: clipping.clip_grad_value(grads, c, convention=convention))
-
-                with np.errstate(all="ignore"):
-                    quiet = call()
-                with np.errstate(all="raise"):
-                    assert call() == quiet, (name, kind, convention)
-        for p in (1.0, 2.0, 3.0, 0.5, -2.0, math.inf):
-            for safe_norm in (False, True):
-                def norm():
-                    return recording.outcome(lambda: clipping.total_norm(grads, p, safe_norm=safe_norm),
-                                             clipped_of=lambda result: [], norm_of=lambda result: result)
-
-                with np.errstate(all="ignore"):
-                    quiet = norm()
-                with np.errstate(all="raise"):
-                    assert norm() == quiet, (name, p, safe_norm)
+        calls = {f"{name}, by norm, {convention}": partial(recording.outcome, partial(
+            clipping.clip_grad_norm, grads, norm_c, convention=convention)) for convention in clipping.CONVENTIONS}
+        calls.update({f"{name}, by value, {convention}": partial(recording.values, partial(
+            clipping.clip_grad_value, grads, value_c, convention=convention))
+            for convention in clipping.VALUE_CONVENTIONS})
+        calls.update({f"{name}, total_norm p={p}, safe_norm={safe_norm}": partial(
+            recording.outcome, partial(clipping.total_norm, grads, p, safe_norm=safe_norm),
+            clipped_of=lambda result: [], norm_of=lambda result: result)
+            for p in (1.0, 2.0, 3.0, 0.5, -2.0, math.inf) for safe_norm in (False, True)})
+        assert_same_under_a_raising_error_state(calls, invalid="raise")
 
 
 # --- bad input: a clear error naming the argument, before any work, nothing modified ---------------
