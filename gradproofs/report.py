@@ -62,10 +62,12 @@ lm-training.png
     value-clipped at 15 and norm-clipped at τ = 25. Top, the loss E on each
     step's batch, with the first loss (the untrained model's) dashed; a
     non-finite loss would be marked × at the top edge. Bottom, ‖∇E‖₂ before
-    clipping (log scale) with τ dashed. Unclipped, steps of up to 33 (lr·τ is
-    0.3) throw the loss about, to over twice the first, and its last 20
-    losses stay above half of it: no real progress. Both clipped runs stay below
-    the first loss and end under 10% of it.
+    clipping (log scale) with τ dashed. Unclipped, the first step is already
+    12.7 times lr·τ = 0.3 and at step 3 the loss passes the first; after that
+    the path is chaotic (another CPU's rounding draws another one) and the loss
+    is thrown about. Norm-clipped, the path is not chaotic: it stays below the
+    first loss and ends under 10% of it. Value-clipped, each entry of a step is
+    bounded but not its length, and the path turns chaotic too.
 lm-w999.png
     The seed's toy network (the lecture its notes summarise): one linear unit
     with recurrent weight w, input 1 at the first of 1000 steps and 0 after,

@@ -594,18 +594,19 @@ def train(*, clip=None, threshold=None, lr=LR, steps=STEPS, seed=SEED, hidden=HI
     probability underflows, as torch's log-softmax is.
 
     The defaults (lr = 0.012, τ = 25, H = 16, T = 50, B = 4, seed 2) show the
-    trouble clipping is for. Unclipped, steps ‖Δθ‖₂ = lr·‖∇E‖₂ of up to 33,
-    over 100 times the norm-clipped bound lr·τ = 0.3, throw the loss about:
-    within the first 10 steps it passes its first value, the untrained
-    model's, and within 15 it reaches 1.4 times it (an unclipped run is chaotic:
-    which step shows the jump first moves with the last bit of any sum, so the
-    seed-robust claim is the one below). Value- and norm-clipped,
-    no later loss reaches the first. lr = 0.012 comes from a sweep over seeds 0 to 9 and 600
-    steps: there the unclipped loss passed the first within 40 steps for every
-    seed and neither clipped run reached it; at 0.010 the unclipped runs took up
-    to 131 steps, and at 0.013 and 0.015 value clipping let the loss back above
-    the first for some seeds: it bounds each entry, so a step can still be
-    lr·15·√P ≈ 5.6 (P = 965).
+    trouble clipping is for. Unclipped, the first step lr·‖∇E‖₂ is already
+    12.7 times the norm-clipped bound lr·τ = 0.3, steps 2 and 3 over 25 times
+    it, and at step 3 the loss passes its first value, the untrained model's.
+    From there on an unclipped run is chaotic: a one-ulp change of every entry
+    of θ_0 moves the loss by 10⁻¹² at step 3 and by over a tenth of it at step 9, so
+    which later step jumps highest hangs on the last bit of every sum (another
+    CPU's BLAS draws another path). What holds for seeds 0 to 9 and θ_0 moved
+    by one ulp either way: the first unclipped step exceeds 7·lr·τ, the
+    unclipped loss passes its first value within the 300 steps, and the
+    norm-clipped run (not chaotic: moving θ_0 by one ulp moves its path by
+    about as much) never reaches it again. Value clipping bounds each entry, not the step (a step can still
+    be lr·15·√P ≈ 5.6, P = 965): its runs turn chaotic too, and seed 3 moved
+    down by one ulp climbs above its first loss.
     """
     from gradproofs.families.clipping import engine as clipping
 
