@@ -1,10 +1,30 @@
 #!/usr/bin/env bash
-# What CI runs, from a clean clone: a fresh virtual environment, the CPU build
-# of torch first, the project with its plots and frameworks extras, MathJax (Node),
-# the README's test command, the differential properties against the live libraries,
-# the opt-in checks, then verify, the derivations' staleness check and the report.
+# What CI runs, from a clean clone. First the newcomer's path: the README's two Quick-start
+# commands as written, in a fresh virtual environment with neither extra and without MathJax.
+# Then the full stage: a fresh virtual environment, the CPU build of torch first, the project
+# with its plots and frameworks extras, MathJax (Node), the README's test command, the
+# differential properties against the live libraries, the opt-in checks, then verify, the
+# derivations' staleness check and the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The README's Quick start as written there: each command in a shell of its own, whose status is
+# that of its last step, so that a failing install fails CI too.
+mapfile -t quick_start < <(bash ci/quick_start.sh)
+newcomer="$(mktemp -d)"
+python3 -m venv "$newcomer/venv"
+(
+  # shellcheck disable=SC1091
+  source "$newcomer/venv/bin/activate"
+  python -m pip install --quiet --upgrade pip
+  python -m pip install --quiet torch==2.13.0  # the CPU build (the README: PyTorch's CPU wheel index)
+  for command in "${quick_start[@]}"; do
+    echo "ci: $command"
+    bash -c "$command"
+  done
+)
+rm -rf "$newcomer"
+echo "ci: the newcomer's path (the Quick start without extras) done at ${SECONDS} s"
 
 venv="${GRADPROOFS_VENV:-.venv}"
 rm -rf "$venv"
@@ -20,8 +40,8 @@ python -m pip install --quiet -c ci/constraints.txt ".[plots,frameworks]"
 npm install --silent --no-save --prefix ci mathjax-full@3.2.2
 echo "ci: installed in ${SECONDS} s"
 
-# The README's test command, verbatim (tests/test_readme.py keeps the two equal):
-pip install -c ci/constraints.txt ".[test]" && python -m pytest
+# The README's test command, the Quick start's second:
+bash -c "${quick_start[1]}"
 echo "ci: the README's test command done at ${SECONDS} s"
 
 # The demonstrations left out of the default run: planted bugs caught, the command line, the figures.

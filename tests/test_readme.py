@@ -2,6 +2,7 @@
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,28 @@ def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def test_quick_start_is_two_commands_and_ci_runs_the_test_command():
+def test_quick_start_is_two_commands_and_ci_runs_both_as_written():
     quick_start = _blocks("sh")[0].strip().splitlines()
     assert len(quick_start) == 2
     assert "gradproofs verify" in quick_start[0]
+    assert all("-c ci/constraints.txt" in command for command in quick_start)  # the versions CI tests
+    # ci/run.sh runs what ci/quick_start.sh reads from the README: both commands, in a fresh environment
+    # without extras, and the second again in the full one.
+    read = subprocess.run(["bash", str(ROOT / "ci" / "quick_start.sh")], capture_output=True, text=True, check=True)
+    assert read.stdout.splitlines() == quick_start
     ci_script = (ROOT / "ci" / "run.sh").read_text(encoding="utf-8")
-    assert quick_start[1] in ci_script.splitlines()
+    assert "mapfile -t quick_start < <(bash ci/quick_start.sh)" in ci_script
+    assert 'bash -c "$command"' in ci_script and 'bash -c "${quick_start[1]}"' in ci_script
     assert "bash \"$(dirname \"$0\")/../ci/run.sh\"" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_cpu_build_of_torch_is_the_release_ci_tests():
+    """The README's CPU-build command, the constraints' pin and the build ci/run.sh installs agree."""
+    pins = dict(line.split("==") for line in (ROOT / "ci" / "constraints.txt").read_text().splitlines()
+                if "==" in line)
+    release = pins["torch"]
+    assert f"pip install torch=={release} --index-url https://download.pytorch.org/whl/cpu" in README
+    assert f"python -m pip install --quiet torch=={release}" in (ROOT / "ci" / "run.sh").read_text()
 
 
 def test_every_gradproofs_command_in_the_readme_parses():
