@@ -40,3 +40,27 @@ def test_norm_clipping_bounds_every_step_and_the_unclipped_run_jumps(device):
 def test_training_refuses_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         cliff.train(cliff.unstable_bias(), **kwargs)
+
+
+def _tamed_runs(b, w):
+    """The five SGD steps of derivations/clipping.md, each run's step sizes and losses to the three
+    digits shown there."""
+    thresholds = {"none": 1.0, "value": cliff.VALUE_THRESHOLD, "norm": 1.0}
+    runs = {clip: cliff.train(b, w=w, clip=clip, threshold=threshold, lr=0.1, sgd_steps=5)
+            for clip, threshold in thresholds.items()}
+    shown = {clip: [f"{v:.3g}" for v in (*run.step_sizes, *run.losses)] for clip, run in runs.items()}
+    return runs, shown
+
+
+@pytest.mark.parametrize("w_nudge", [-np.inf, None, np.inf])
+@pytest.mark.parametrize("b_nudge", [-np.inf, np.inf])
+def test_the_tamed_cliff_does_not_hang_on_the_last_bit(b_nudge, w_nudge):
+    """x_50 at the unstable fixed point amplifies a change of b by ∂x₅₀/∂b ≈ 18156, yet the five SGD steps
+    from (w, b*) moved by one ulp either way show the digits derivations/clipping.md shows, with the
+    unclipped first step over 100·ητ and the norm-clipped loss falling after its first step."""
+    _, expected = _tamed_runs(cliff.unstable_bias(), cliff.W)
+    w = cliff.W if w_nudge is None else np.nextafter(cliff.W, w_nudge)
+    runs, shown = _tamed_runs(np.nextafter(cliff.unstable_bias(), b_nudge), w)
+    assert shown == expected
+    assert runs["none"].step_sizes[0] > 100 * 0.1 * 1.0
+    assert np.all(np.diff(runs["norm"].losses[1:]) < 0)
