@@ -282,7 +282,8 @@ def _check(args) -> int:
                              f"{', '.join(name for name in accepted if name != 'self')}")
         checker = oracle(**options)
         fn = _load_target(args.target)
-        report = checker.run(fn, max_examples=args.max_examples, reproduce=reproduce_option(args.reproduce))
+        report = checker.run(fn, max_examples=args.max_examples, reproduce=reproduce_option(args.reproduce),
+                             replay="run the same command with --reproduce '{blob}'")
     except (ValueError, ImportError, AttributeError, TypeError) as error:
         print(f"gradproofs check: {error}", file=sys.stderr)
         return 2

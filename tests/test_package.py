@@ -251,6 +251,10 @@ def clip_value_fn(grads, clip_value):
     return clipping.clip_grad_value(grads, clip_value)
 
 
+def two_arguments(w, b):
+    raise AssertionError("no example should run")
+
+
 class Trainer:
     def backprop(self, w, b, x, y):
         return chain_fn(w, b, x, y)
@@ -293,12 +297,17 @@ def test_check_reaches_every_oracle_from_a_module_or_a_file(oracle, name, option
     (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "inputs"], "--option must be NAME=VALUE"),
     (["check", "targets:nothing", "--oracle", "mlp"], "has no attribute 'nothing'"),
     (["check", "missing.py:fn"], "names the file 'missing.py', which does not exist"),
+    (["check", "targets:two_arguments"], "fn must take 4 arguments (w, b, x, y), as check_chain passes them; "
+                                         "two_arguments(w, b) takes 2"),
+    (["check", "targets:clip_norm_fn", "--oracle", "clip-norm", "--option", "arguments=('grads', 'max_norm')"],
+     "fn must take 2 arguments (grads, max_norm), as check_clip_grad_norm passes them"),
 ])
 def test_check_refuses_bad_options_before_any_example(arguments, message, tmp_path, monkeypatch, capsys):
     (tmp_path / "targets.py").write_text(TARGETS)
     monkeypatch.chdir(tmp_path)
     assert cli.main(arguments) == 2
-    assert message in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "gradproofs check: " in captured.err and message in captured.err and captured.out == ""
 
 
 def test_check_replays_a_reported_failure(tmp_path, monkeypatch, capsys):
@@ -308,10 +317,12 @@ def test_check_replays_a_reported_failure(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["check", "targets:mlp_fn", "--oracle", "mlp", "--max-examples", "20"]) == 1
     report = capsys.readouterr().out
-    assert "declare returns=('db', 'dW')" in report
-    blob = re.search(r"reproduce='([^']+)'", report).group(1)
+    assert "declare returns=('db', 'dW')" in report and "reproduce=" not in report
+    blob = re.search(r"Reproduce: run the same command with --reproduce '([^']+)'", report).group(1)
     assert cli.main(["check", "targets:mlp_fn", "--oracle", "mlp", "--reproduce", blob]) == 1
-    assert "Smallest counterexample" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "Smallest counterexample" in captured.out and f"--reproduce '{blob}'" in captured.out
+    assert "Falsifying" not in captured.out + captured.err
 
 
 USER_SUITE = """
