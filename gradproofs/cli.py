@@ -212,7 +212,9 @@ def _report(args) -> int:
     except ImportError as error:
         if "matplotlib" not in str(error):
             raise
-        print("gradproofs report needs matplotlib: pip install 'gradproofs[plots]'", file=sys.stderr)
+        from gradproofs.extras import install_hint
+
+        print(f"gradproofs report needs matplotlib: {install_hint('plots')}", file=sys.stderr)
         return 2
     for path in report.write(Path(args.out)):
         print(f"wrote {path}")
