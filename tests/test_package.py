@@ -134,6 +134,42 @@ def test_the_dense_networks_family_is_mlp_and_dense_still_names_it(capsys, monke
     assert capsys.readouterr().out == "the mlp section\n"
 
 
+def test_verify_explains_its_columns_and_names_the_devices_it_skipped(capsys, monkeypatch):
+    from gradproofs import devices
+
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    arguments = ["verify", "--only", "sigmoid-derivative-bound", "hochreiter-optimum", "--max-examples", "2"]
+    assert cli.main(arguments) == 0
+    out = capsys.readouterr().out
+    assert ("\nused: the largest fraction of its allowance an example used; a check fails above 1.\n"
+            "worst: that example's figure in the theorem's own unit.\n") in out
+    skipped = [line for line in out.splitlines() if line.startswith("cuda skipped: ")]
+    assert len(skipped) == 1 and skipped[0].endswith("; run gradproofs verify --device cuda on a machine with a GPU")
+    assert cli.main([*arguments, "--device", "cpu"]) == 0  # a device asked for: none skipped
+    assert "skipped" not in capsys.readouterr().out
+    assert cli.main(["verify", "--only", "hochreiter-optimum", "--max-examples", "2"]) == 0  # NumPy alone: no cuda
+    assert "skipped" not in capsys.readouterr().out
+
+
+def test_list_has_a_header_and_each_theorems_family(capsys):
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["theorem", "family", "kind", "title"] and set(lines[1]) == {"-", " "}
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[2:]}
+    assert rows["chain-product-form"] == ["chain", "exact"] and rows["saxe-orthogonal"][0] == "mlp"
+    assert rows["clip-unchanged-below-trigger"][0] == "clipping" and len(rows) == len(lines) - 2
+
+
+def test_no_help_text_shows_markup(capsys):
+    import argparse
+
+    main = cli.parser()
+    (commands,) = [action for action in main._actions if isinstance(action, argparse._SubParsersAction)]
+    for text in [main.format_help(), *(command.format_help() for command in commands.choices.values())]:
+        assert "``" not in text and ":func:" not in text and ":class:" not in text, text
+    assert set(commands.choices) == {"derive", "verify", "report", "check", "list"}
+
+
 def test_verify_unknown_id_and_missing_cuda_are_clear_errors(capsys):
     assert cli.main(["verify", "--only", "no-such-theorem"]) == 2
     assert "unknown theorem id 'no-such-theorem'" in capsys.readouterr().err
