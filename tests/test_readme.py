@@ -47,14 +47,3 @@ def test_python_examples_run(index):
 def test_each_extra_is_installed_as_the_readme_says(extra):
     assert install_hint(extra) in README
 
-
-def test_report_without_matplotlib_says_how_to_install_it(monkeypatch, capsys):
-    import sys
-
-    import gradproofs
-
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # an import of it fails, as where it is not installed
-    monkeypatch.delitem(sys.modules, "gradproofs.report", raising=False)
-    monkeypatch.delattr(gradproofs, "report", raising=False)
-    assert cli.main(["report"]) == 2
-    assert 'pip install -c ci/constraints.txt ".[plots]"' in capsys.readouterr().err
