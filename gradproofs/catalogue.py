@@ -154,8 +154,10 @@ class Evidence:
     at most 1 passes, above 1 the check raises :class:`gradproofs.Mismatch`,
     so a near miss (0.98) reads apart from a comfortable pass (10⁻³) in every
     theorem alike. ``raw`` is the figure itself, in ``unit`` ("of the scale",
-    "grid steps", "standard errors", "of the bound", …). A check that asserts
-    several things reports the one that used the most of its allowance.
+    "grid steps", "standard errors", "of the bound", …): one unit per theorem.
+    A check that asserts several things reports the one that used the most of
+    its allowance (:meth:`worse`), or, where they differ in unit, its own
+    figure with the most used (:meth:`beside`).
     """
 
     used: float
@@ -195,10 +197,15 @@ class Evidence:
         return Evidence(0.0, 0.0, unit)
 
     def worse(self, other: "Evidence | None") -> "Evidence":
-        """Whichever used more of its allowance (NaN counts as the most)."""
+        """Whichever used more of its allowance (NaN counts as the most): two figures in one unit."""
         if other is None:
             return self
         return self if _gt(self.used, other.used) else other
+
+    def beside(self, other: "Evidence") -> "Evidence":
+        """This figure in its unit, with the larger fraction used of the two: what a check also
+        asserts in another unit (the engines' agreement beside a bound) leaves the theorem its unit."""
+        return Evidence(other.used if _gt(other.used, self.used) else self.used, self.raw, self.unit)
 
 
 def _fraction(part: float, whole: float) -> float:

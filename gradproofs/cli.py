@@ -1,4 +1,4 @@
-"""The ``gradproofs`` command: derive | verify | report | check | list."""
+"""The gradproofs command: derive | verify | report | check | list."""
 
 from __future__ import annotations
 
@@ -90,9 +90,12 @@ def _figure(value: float, digits: int = 4) -> str:
     return shown
 
 
-def _print_table(records: list) -> None:
-    rows = [_row(record) for record in records]
-    headers = ("theorem", "kind", "device", "engines compared", "examples", "used", "worst", "verdict")
+_LEGEND = ("used: the largest fraction of its allowance an example used; a check fails above 1.\n"
+           "worst: that example's figure in the theorem's own unit.")
+
+
+def _print_columns(headers: tuple, rows: list) -> None:
+    """A table: the headers, a rule, the rows, each column as wide as its widest cell."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
@@ -187,7 +190,12 @@ def _verify(args) -> int:
         for index, (theorem_id, device) in enumerate(plan, 1):
             _progress(index, len(plan), f"{theorem_id} on {device}")
             records.append(_verify_one(theorem_id, device, args.max_examples, seed))
-    _print_table(records)
+    _print_columns(("theorem", "kind", "device", "engines compared", "examples", "used", "worst", "verdict"),
+                   [_row(record) for record in records])
+    print(f"\n{_LEGEND}")
+    if not args.device and any(theorem.uses_torch for theorem in selected):
+        for device, why in devices.missing().items():
+            print(f"{device} skipped: {why}; run gradproofs verify --device {device} on a machine with a GPU")
     failures = [record for record in records if record["verdict"] == "fail"]
     for record in failures:
         print(f"\n{record['id']} on {record['device']} failed:\n{record['failure']}")
@@ -212,7 +220,9 @@ def _report(args) -> int:
     except ImportError as error:
         if "matplotlib" not in str(error):
             raise
-        print("gradproofs report needs matplotlib: pip install 'gradproofs[plots]'", file=sys.stderr)
+        from gradproofs.extras import install_hint
+
+        print(f"gradproofs report needs matplotlib: {install_hint('plots')}", file=sys.stderr)
         return 2
     for path in report.write(Path(args.out)):
         print(f"wrote {path}")
@@ -282,7 +292,8 @@ def _check(args) -> int:
                              f"{', '.join(name for name in accepted if name != 'self')}")
         checker = oracle(**options)
         fn = _load_target(args.target)
-        report = checker.run(fn, max_examples=args.max_examples, reproduce=reproduce_option(args.reproduce))
+        report = checker.run(fn, max_examples=args.max_examples, reproduce=reproduce_option(args.reproduce),
+                             replay="run the same command with --reproduce '{blob}'")
     except (ValueError, ImportError, AttributeError, TypeError) as error:
         print(f"gradproofs check: {error}", file=sys.stderr)
         return 2
@@ -296,8 +307,8 @@ def _check(args) -> int:
 def _list(args) -> int:
     from gradproofs import catalogue, render
 
-    for theorem in catalogue.theorems():
-        print(f"{theorem.id:<30} {theorem.kind:<12} {render.plain(theorem.title)}")
+    _print_columns(("theorem", "family", "kind", "title"),
+                   [(t.id, t.family, t.kind, render.plain(t.title)) for t in catalogue.theorems()])
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEVICES", "torch", "cuda_available", "available", "resolve", "float_dtype", "tensors"]
+__all__ = ["DEVICES", "torch", "cuda_available", "available", "missing", "resolve", "float_dtype", "tensors"]
 
 DEVICES = ("cpu", "cuda")
 
@@ -23,6 +23,16 @@ def cuda_available() -> bool:
 def available() -> list[str]:
     """Every device this machine can run the torch engine on."""
     return ["cpu", "cuda"] if cuda_available() else ["cpu"]
+
+
+def missing() -> dict[str, str]:
+    """{device: why it cannot run here} for each device of :data:`DEVICES` this machine lacks."""
+    if cuda_available():
+        return {}
+    t = torch()
+    built = t.version.cuda
+    return {"cuda": f"torch {t.__version__} (CUDA {built}) finds no CUDA device here" if built else
+            f"torch {t.__version__} is a CPU-only build"}
 
 
 def resolve(device: str) -> str:

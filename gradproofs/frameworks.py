@@ -1,7 +1,7 @@
 """JAX and TensorFlow, where installed: the optional autodiff engines.
 
-Neither is a dependency of gradproofs: ``pip install "gradproofs[frameworks]"``
-installs both. Each is imported on first use and once per process (importing
+Neither is a dependency of gradproofs: the ``frameworks`` extra installs both
+(:func:`gradproofs.extras.install_hint` says how). Each is imported on first use and once per process (importing
 TensorFlow takes seconds), so ``import gradproofs`` stays light and a process that
 never runs their engines pays nothing. Where one is not installed, the exact
 theorems leave its engines out, ``gradproofs verify`` does not list it, and its
@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
+
+from gradproofs.extras import install_hint
 
 __all__ = [
     "NAMES", "DTYPES", "installed", "available", "engines", "module", "jax_cpu", "tensorflow_cpu", "float_dtype"
@@ -61,7 +63,7 @@ def engines(table: dict, device: str) -> list:
 def module(name: str):
     """The module of the framework ``name``; ImportError, saying how to install it, where it is not."""
     if not installed(name):
-        raise ImportError(f"{name} is not installed: pip install 'gradproofs[frameworks]'")
+        raise ImportError(f"{name} is not installed: {install_hint('frameworks')}")
     return _module(name)
 
 

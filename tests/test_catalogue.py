@@ -37,6 +37,7 @@ def test_property(theorem, uses_torch, device):
     for outcome in evidence:  # an example that passed used at most its whole allowance
         assert isinstance(outcome, Evidence) and outcome.unit, outcome
         assert 0 <= outcome.used <= 1, f"{theorem.id}: {outcome}"
+    assert len({outcome.unit for outcome in evidence}) == 1, f"{theorem.id}: {evidence}"  # one unit per theorem
 
 
 def test_derivations_folder_is_in_sync(pytestconfig):
@@ -103,6 +104,23 @@ def test_verify_reports_a_false_statement_as_failed():
 def test_evidence_keeps_the_worst():
     assert Evidence.within(1e-3, 1, "u").worse(Evidence.within(1e-9, 1, "u")).raw == 1e-3
     assert Evidence.bound(0.5, 1).worse(Evidence.bound(0.9, 1)).raw == 0.9
+
+
+def test_evidence_in_another_unit_beside_a_figure_keeps_the_figure_and_the_most_used():
+    bound = Evidence.bound(0.5, 1.0)  # half the bound, half the allowance
+    assert bound.beside(Evidence(0.75, 1e-16, "of the scale")) == Evidence(0.75, 0.5, "of the bound")
+    assert bound.beside(Evidence(0.25, 1e-16, "of the scale")) == bound
+
+
+@pytest.mark.parametrize("theorem_id, unit, largest", [
+    # Below the trigger an entry moves by one rounding per operation, four at most (Keras's global_clipnorm).
+    ("clip-unchanged-below-trigger", "ulps", 4), ("clip-idempotent", "ulps", None),
+    ("linear-rnn-sandwich", "of the bound", None)])
+def test_a_theorem_reports_one_unit_whatever_the_seed(theorem_id, unit, largest):
+    runs = [catalogue.verify(catalogue.get(theorem_id), "cpu", max_examples=15, seed=seed) for seed in range(4)]
+    assert all(run.passed for run in runs), [run.failure for run in runs]
+    assert {run.worst.unit for run in runs} == {unit}
+    assert largest is None or all(0 <= run.worst.raw <= largest for run in runs), [run.worst for run in runs]
 
 
 def test_sources_have_no_invalid_escapes_and_documents_no_control_characters(pytestconfig):

@@ -45,10 +45,11 @@ import recording
 from differential import (BEYOND, THRESHOLDS, assert_norm_and_clip, assert_same_list, gradient_lists, gradients,
                           outcome, parameters, raised, same, threshold)
 from gradproofs import clipping, strategies as gps
+from gradproofs.extras import install_hint
 
 pytestmark = pytest.mark.differential
 
-EXTRA = "the frameworks extra is not installed (pip install -c ci/constraints.txt '.[frameworks]')"
+EXTRA = f"the frameworks extra is not installed ({install_hint('frameworks')})"
 
 # The device fixture is a name and the wrappers a module: nothing in either changes between examples.
 LIVE = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None)

@@ -278,6 +278,6 @@ def test_gradproofs_list_prints_titles_without_tex(capsys):
 
     assert cli.main(["list"]) == 0
     printed = capsys.readouterr().out
-    assert len(printed.splitlines()) == len(catalogue.theorems())
+    assert len(printed.splitlines()) == len(catalogue.theorems()) + 2  # a header and its rule above the rows
     assert "linear-rnn-sandwich" in printed and "ρ(W)ˡ and ‖W‖₂ˡ" in printed
     assert not set(printed) & set("\\${}"), printed

@@ -65,6 +65,96 @@ def test_bad_options_are_errors_naming_the_option_before_any_example(check, opti
     assert fn.calls == 0
 
 
+def two_arguments(w, b):
+    raise AssertionError("no example should run")
+
+
+def a_required_keyword(w, b, x, y, *, scale):
+    raise AssertionError("no example should run")
+
+
+def norm_clipper(grads, max_norm, norm_type):
+    raise AssertionError("no example should run")
+
+
+@pytest.mark.parametrize("check, fn, options, message", [
+    (check_chain, two_arguments, {},
+     r"fn must take 4 arguments \(w, b, x, y\), as check_chain passes them; two_arguments\(w, b\) takes 2$"),
+    (check_chain, a_required_keyword, {},
+     r"fn must take 4 arguments \(w, b, x, y\), .*\(w, b, x, y, \*, scale\) cannot: .*'scale'"),
+    (check_mlp, two_arguments, {}, r"fn must take 4 arguments \(weights, biases, x, y\), as check_mlp passes them"),
+    (check_lstm_bptt, two_arguments, dict(c0=False, gates="separate"),
+     r"fn must take 5 arguments \(x, h0, W, b, dL_dh\), as check_lstm_bptt passes them"),
+    (check_clip_grad_norm, norm_clipper, dict(arguments=("grads", "max_norm")),
+     r"fn must take 2 arguments \(grads, max_norm\), .*norm_clipper\(grads, max_norm, norm_type\) cannot: "
+     r".*'norm_type'"),
+], ids=["too-few", "keyword-only", "mlp", "lstm-declared", "arguments-declared"])
+def test_a_function_that_cannot_take_the_arguments_is_an_error_before_any_example(check, fn, options, message):
+    with pytest.raises(TypeError, match=message):
+        check(fn, **options)
+
+
+def test_a_function_that_can_take_the_arguments_is_checked():
+    def spread(*arguments):
+        r = chain.backward(*arguments)
+        return r.dw, r.db
+
+    def defaults(w, b, x=None, y=None, scale=1.0, **options):
+        r = chain.backward(w, b, x, y)
+        return r.dw, r.db * scale
+
+    for fn in (spread, defaults, Recorder()):
+        try:
+            check_chain(fn, max_examples=2)
+        except gradproofs.Mismatch as failure:  # Recorder: reached the examples, and refused them
+            assert isinstance(fn, Recorder) and fn.calls > 0, failure
+
+
+def test_a_crash_is_reported_where_fn_raised_never_in_the_harness():
+    def raises_itself(w, b, x, y):
+        raise ValueError("raised by fn")
+
+    def helper(w):
+        raise ValueError("raised by fn's helper")
+
+    def calls_a_helper(w, b, x, y):
+        return helper(w)
+
+    def calls_a_library(w, b, x, y):
+        return np.linalg.inv(np.zeros((2, 2))), b
+
+    def raised_here(function, offset):
+        return f"at test_oracle_harness.py:{function.__code__.co_firstlineno + offset}"
+
+    for fn, where in [(raises_itself, raised_here(raises_itself, 1)), (calls_a_helper, raised_here(helper, 1)),
+                      (calls_a_library, raised_here(calls_a_library, 1))]:
+        with pytest.raises(gradproofs.Mismatch) as failure:
+            check_chain(fn, max_examples=2)
+        message = str(failure.value)
+        assert f"{where}\n" in message and not re.search(r"\bharness\.py", message), message
+    with pytest.raises(gradproofs.Mismatch) as failure:  # a builtin: no line of its own, and none of the harness's
+        check_clip_grad_value(max, max_examples=2)
+    message = str(failure.value)
+    assert "crash (TypeError)" in message and " at " not in message.split("fn raised", 1)[1], message
+
+
+def test_a_replayed_failure_is_reported_once_with_its_blob_and_hypothesis_prints_nothing(capsys):
+    def backprop(w, b, x, y):
+        r = chain.backward(w, b, x, y)
+        return r.dw, 2 * r.db
+
+    with pytest.raises(gradproofs.Mismatch) as failure:
+        check_chain(backprop, max_examples=20)
+    blob = re.search(r"Reproduce: add reproduce='([^']+)' to the check_chain call", str(failure.value)).group(1)
+    with pytest.raises(gradproofs.Mismatch) as replayed:
+        check_chain(backprop, reproduce=blob)
+    message = str(replayed.value)
+    assert f"Reproduce: add reproduce={blob!r} to the check_chain call" in message, message
+    assert "Smallest counterexample found" in message and "    w = np.array(" in message, message
+    captured = capsys.readouterr()
+    assert "Falsifying" not in captured.out + captured.err and "Falsifying" not in message
+
+
 def test_every_oracle_is_in_the_table_the_command_line_reads():
     assert list(ORACLES) == ["chain", "mlp", "rnn", "lstm", "rnn-lm", "clip-norm", "clip-value"]
     assert all(oracle.signature.startswith("fn(") for oracle in ORACLES.values())

@@ -134,6 +134,42 @@ def test_the_dense_networks_family_is_mlp_and_dense_still_names_it(capsys, monke
     assert capsys.readouterr().out == "the mlp section\n"
 
 
+def test_verify_explains_its_columns_and_names_the_devices_it_skipped(capsys, monkeypatch):
+    from gradproofs import devices
+
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    arguments = ["verify", "--only", "sigmoid-derivative-bound", "hochreiter-optimum", "--max-examples", "2"]
+    assert cli.main(arguments) == 0
+    out = capsys.readouterr().out
+    assert ("\nused: the largest fraction of its allowance an example used; a check fails above 1.\n"
+            "worst: that example's figure in the theorem's own unit.\n") in out
+    skipped = [line for line in out.splitlines() if line.startswith("cuda skipped: ")]
+    assert len(skipped) == 1 and skipped[0].endswith("; run gradproofs verify --device cuda on a machine with a GPU")
+    assert cli.main([*arguments, "--device", "cpu"]) == 0  # a device asked for: none skipped
+    assert "skipped" not in capsys.readouterr().out
+    assert cli.main(["verify", "--only", "hochreiter-optimum", "--max-examples", "2"]) == 0  # NumPy alone: no cuda
+    assert "skipped" not in capsys.readouterr().out
+
+
+def test_list_has_a_header_and_each_theorems_family(capsys):
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["theorem", "family", "kind", "title"] and set(lines[1]) == {"-", " "}
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[2:]}
+    assert rows["chain-product-form"] == ["chain", "exact"] and rows["saxe-orthogonal"][0] == "mlp"
+    assert rows["clip-unchanged-below-trigger"][0] == "clipping" and len(rows) == len(lines) - 2
+
+
+def test_no_help_text_shows_markup(capsys):
+    import argparse
+
+    main = cli.parser()
+    (commands,) = [action for action in main._actions if isinstance(action, argparse._SubParsersAction)]
+    for text in [main.format_help(), *(command.format_help() for command in commands.choices.values())]:
+        assert "``" not in text and ":func:" not in text and ":class:" not in text, text
+    assert set(commands.choices) == {"derive", "verify", "report", "check", "list"}
+
+
 def test_verify_unknown_id_and_missing_cuda_are_clear_errors(capsys):
     assert cli.main(["verify", "--only", "no-such-theorem"]) == 2
     assert "unknown theorem id 'no-such-theorem'" in capsys.readouterr().err
@@ -251,6 +287,10 @@ def clip_value_fn(grads, clip_value):
     return clipping.clip_grad_value(grads, clip_value)
 
 
+def two_arguments(w, b):
+    raise AssertionError("no example should run")
+
+
 class Trainer:
     def backprop(self, w, b, x, y):
         return chain_fn(w, b, x, y)
@@ -293,12 +333,17 @@ def test_check_reaches_every_oracle_from_a_module_or_a_file(oracle, name, option
     (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "inputs"], "--option must be NAME=VALUE"),
     (["check", "targets:nothing", "--oracle", "mlp"], "has no attribute 'nothing'"),
     (["check", "missing.py:fn"], "names the file 'missing.py', which does not exist"),
+    (["check", "targets:two_arguments"], "fn must take 4 arguments (w, b, x, y), as check_chain passes them; "
+                                         "two_arguments(w, b) takes 2"),
+    (["check", "targets:clip_norm_fn", "--oracle", "clip-norm", "--option", "arguments=('grads', 'max_norm')"],
+     "fn must take 2 arguments (grads, max_norm), as check_clip_grad_norm passes them"),
 ])
 def test_check_refuses_bad_options_before_any_example(arguments, message, tmp_path, monkeypatch, capsys):
     (tmp_path / "targets.py").write_text(TARGETS)
     monkeypatch.chdir(tmp_path)
     assert cli.main(arguments) == 2
-    assert message in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "gradproofs check: " in captured.err and message in captured.err and captured.out == ""
 
 
 def test_check_replays_a_reported_failure(tmp_path, monkeypatch, capsys):
@@ -308,10 +353,12 @@ def test_check_replays_a_reported_failure(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["check", "targets:mlp_fn", "--oracle", "mlp", "--max-examples", "20"]) == 1
     report = capsys.readouterr().out
-    assert "declare returns=('db', 'dW')" in report
-    blob = re.search(r"reproduce='([^']+)'", report).group(1)
+    assert "declare returns=('db', 'dW')" in report and "reproduce=" not in report
+    blob = re.search(r"Reproduce: run the same command with --reproduce '([^']+)'", report).group(1)
     assert cli.main(["check", "targets:mlp_fn", "--oracle", "mlp", "--reproduce", blob]) == 1
-    assert "Smallest counterexample" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "Smallest counterexample" in captured.out and f"--reproduce '{blob}'" in captured.out
+    assert "Falsifying" not in captured.out + captured.err
 
 
 USER_SUITE = """

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gradproofs import cli
+from gradproofs.extras import EXTRAS, install_hint
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -56,3 +57,9 @@ def test_python_examples_run(index):
     for name, value in list(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()
+
+
+@pytest.mark.parametrize("extra", EXTRAS)
+def test_each_extra_is_installed_as_the_readme_says(extra):
+    assert install_hint(extra) in README
+

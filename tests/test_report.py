@@ -146,5 +146,5 @@ def test_report_without_matplotlib_names_the_extra(tmp_path, capsys, monkeypatch
     assert cli.main(["report", "--out", str(tmp_path)]) == 2
     message = capsys.readouterr().err.strip()
     assert "\n" not in message
-    assert "gradproofs[plots]" in message
+    assert 'pip install -c ci/constraints.txt ".[plots]"' in message
     assert not any(tmp_path.iterdir())

@@ -75,7 +75,7 @@ def qualified_name(fn) -> str:
 
     if isinstance(fn, functools.partial):
         return f"partial({qualified_name(fn.func)})"
-    name = (getattr(fn, "__qualname__", None) or type(fn).__qualname__).replace("<locals>.", "")
+    name = _name(fn)
     target = getattr(fn, "__func__", fn)
     code = getattr(target, "__code__", None)
     if code is None:
@@ -85,6 +85,11 @@ def qualified_name(fn) -> str:
     except TypeError:
         path = code.co_filename
     return f"{name} ({path.rsplit('/', 1)[-1]}:{code.co_firstlineno})"
+
+
+def _name(fn) -> str:
+    """``fn``'s qualified name, without ``<locals>``."""
+    return (getattr(fn, "__qualname__", None) or type(fn).__qualname__).replace("<locals>.", "")
 
 
 def literal(value) -> str:
@@ -239,7 +244,7 @@ def call(fn, case: Case, *, in_place=(), raises: bool = False):
         fail("mismatch inside fn", str(failure))
     except Exception as error:  # noqa: BLE001 - any crash is a finding
         if not raises:
-            fail(f"crash ({type(error).__name__})", f"fn raised {error!r}{_innermost(error)}")
+            fail(f"crash ({type(error).__name__})", f"fn raised {error!r}{_where(error, fn)}")
         raised = result = error
     modified = [name for name in case.arguments if name not in in_place
                 and not same(case.arguments[name], passed[name])]
@@ -251,13 +256,24 @@ def call(fn, case: Case, *, in_place=(), raises: bool = False):
     return result, passed
 
 
-def _innermost(error: BaseException) -> str:
-    """`` at file.py:12`` for the innermost frame of the traceback, if any."""
+def _where(error: BaseException, fn) -> str:
+    """`` at file.py:12``: the innermost line of fn's own file that the error passed through (fn's
+    or a helper's beside it), else the innermost line outside gradproofs; "" where there is none."""
+    import functools
+    import os
+
+    import gradproofs
+
     frames = inspect.getinnerframes(error.__traceback__, context=0) if error.__traceback__ else []
-    if not frames:
-        return ""
-    frame = frames[-1]
-    return f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+    target = inspect.unwrap(fn)
+    while isinstance(target, functools.partial):
+        target = inspect.unwrap(target.func)
+    code = getattr(getattr(target, "__func__", target), "__code__", None)
+    own = os.path.dirname(gradproofs.__file__) + os.sep
+    outside = [frame for frame in frames if not frame.filename.startswith(own)]
+    mine = [frame for frame in outside if code is not None and frame.filename == code.co_filename]
+    frame = (mine or outside or [None])[-1]
+    return "" if frame is None else f" at {os.path.basename(frame.filename)}:{frame.lineno}"
 
 
 # --- options ---------------------------------------------------------------------------------
@@ -337,6 +353,24 @@ def callable_option(fn) -> None:
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
 
 
+def _takes(fn, arguments: tuple, function: str) -> None:
+    """A TypeError unless fn can be called with ``arguments`` (their names, passed by position), as
+    ``function`` will call it; fn without a signature to inspect (some builtins) is not checked."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*arguments)
+    except TypeError as error:
+        parameters = signature.parameters.values()
+        positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        spread = any(p.kind == p.VAR_POSITIONAL for p in parameters)
+        why = f"takes {len(positional)}" if len(positional) < len(arguments) and not spread else f"cannot: {error}"
+        raise TypeError(f"fn must take {len(arguments)} arguments ({', '.join(arguments)}), as {function} passes "
+                        f"them; {_name(fn)}{signature} {why}") from None
+
+
 # --- the oracle ------------------------------------------------------------------------------
 
 ORACLES: dict = {}  # name -> Oracle subclass: every oracle, as the command line finds them
@@ -346,13 +380,15 @@ class Oracle:
     """One network kind's check. Subclasses set ``name`` (the command line's ``--oracle``),
     ``function`` (``check_mlp``, …) and ``signature`` (what fn takes and returns), take their
     options as keyword arguments of ``__init__`` with defaults, call :meth:`remember` with
-    them, validate them (before any example runs), and implement :meth:`strategy`,
+    them, validate them (before any example runs), set ``arguments`` (the names of the
+    arguments fn is passed, in order), and implement :meth:`strategy`,
     :meth:`check` and :meth:`alternatives`. A subclass with a ``name`` is entered in
     :data:`ORACLES` when it is defined."""
 
     name = ""
     function = ""
     signature = ""
+    arguments: tuple  # set by each oracle from its options
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -396,14 +432,18 @@ class Oracle:
 
     # --- running ---
 
-    def run(self, fn, *, max_examples: int | None = None, reproduce: bytes | None = None) -> Report:
+    def run(self, fn, *, max_examples: int | None = None, reproduce: bytes | None = None,
+            replay: str = "add reproduce={blob!r} to the {function} call") -> Report:
         """Check fn on Hypothesis's examples; return a Report, or raise one Mismatch naming
-        every kind of disagreement found, each with its smallest counterexample."""
+        every kind of disagreement found, each with its smallest counterexample and how to
+        replay it (``replay``, with the blob and the check's function name filled in). A fn
+        that cannot take the arguments is a TypeError before any example."""
         import hypothesis
-        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis.errors import FlakyFailure
 
         callable_option(fn)
+        _takes(fn, self.arguments, self.function)
         tally = _Tally()
         subject = self.subject(fn)
 
@@ -415,7 +455,8 @@ class Oracle:
                 raise
 
         profile = settings.default
-        overrides = dict(deadline=None, print_blob=True, report_multiple_bugs=True,
+        # Quiet: Hypothesis prints nothing of its own (a replayed example's repr); the report says it all.
+        overrides = dict(deadline=None, print_blob=True, report_multiple_bugs=True, verbosity=Verbosity.quiet,
                          phases=[phase for phase in profile.phases if phase != Phase.explain],
                          suppress_health_check=[*profile.suppress_health_check, HealthCheck.too_slow,
                                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
@@ -429,15 +470,16 @@ class Oracle:
         try:
             wrapped()
         except Failure as failure:
-            raise Mismatch(self._report(fn, subject, [failure])) from None
+            raise Mismatch(self._report(fn, subject, [failure], reproduce, replay)) from None
         except BaseExceptionGroup as group:
             failures = [_unflaky(e) for e in (group.exceptions if not isinstance(group, FlakyFailure) else [group])]
             if not all(isinstance(failure, Failure) for failure in failures):
                 raise
-            raise Mismatch(self._report(fn, subject, failures)) from None
+            raise Mismatch(self._report(fn, subject, failures, reproduce, replay)) from None
         return Report(subject, tally.examples, tally.error, tally.used)
 
-    def _report(self, fn, subject: str, failures: list) -> str:
+    def _report(self, fn, subject: str, failures: list, reproduce: bytes | None, replay: str) -> str:
+        """The report of ``failures``; a replayed one (``reproduce``) keeps the blob it was replayed from."""
         import hypothesis
 
         parts = [f"{subject} disagrees with the reference"
@@ -453,9 +495,9 @@ class Oracle:
             example = getattr(failure, "example", None)
             hints = self._hints(fn, example) if example is not None else []
             lines += [f"  Hint: {hint}" for hint in hints]
-            blob = _blob(failure)
+            blob = _blob(failure) or (reproduce or b"").decode()
             if blob:
-                lines.append(f"  Reproduce: add reproduce={blob!r} to the {self.function} call "
+                lines.append(f"  Reproduce: {replay.format(blob=blob, function=self.function)} "
                              f"(Hypothesis {hypothesis.__version__}).")
             parts.append("\n".join(lines))
         return "\n".join(parts)

@@ -91,7 +91,7 @@ def _derivative_check(name: str):
             raise Mismatch(f"{name}' is not γ = {gamma} on its argmax {act.argmax}: "
                            f"{ours[on_argmax]!r} at z = {z[on_argmax]!r}")
         # f′ ≤ γ admits no rounding: where f′ attains γ (z = 0 for σ and tanh) the bound is used in full.
-        return Evidence.agreement(Agreement.worst(agreements)).worse(Evidence.bound(ours.max(), gamma))
+        return Evidence.bound(ours.max(), gamma).beside(Evidence.agreement(Agreement.worst(agreements)))
 
     return check
 

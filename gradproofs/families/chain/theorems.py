@@ -263,7 +263,7 @@ def _check_vanishing_bound(data, device: str) -> Evidence:
         assert_close(f"{name} |∂C/∂b₁| at z = 0", [abs(float(value))], [exact], [exact],
                      rounding, reason="equality case: L + 1 exact factors, each rounded once")
         for name, value in engines.items())
-    return evidence.worse(Evidence.agreement(equality_case))
+    return evidence.beside(Evidence.agreement(equality_case))
 
 
 register(Theorem(
@@ -336,7 +336,7 @@ def _check_log_magnitude(data, device: str) -> Evidence:
     if not equality_case.used <= 1:
         raise Mismatch(f"at z = 0 ln|∂C/∂b₁| = {log_centred!r}, predicted {predicted(0.5)!r} "
                        f"(depth {depth}, tolerance {tolerance:.3g})")
-    evidence = evidence.worse(equality_case)
+    evidence = evidence.beside(equality_case)
     if depth <= 200:  # the exact engine's cost grows with depth; 200 is past float64's range
         exact = chain.backward_exact(*example, dps=30).db[0]
         exact_log = float(mpmath.log(abs(exact))) if exact != 0 else -np.inf
@@ -344,7 +344,7 @@ def _check_log_magnitude(data, device: str) -> Evidence:
         if not exact_case.used <= 1:
             raise Mismatch(f"ln|∂C/∂b₁| = {log_db!r}, exact {exact_log!r} (depth {depth}, "
                            f"tolerance {tolerance:.3g})")
-        evidence = evidence.worse(exact_case)
+        evidence = evidence.beside(exact_case)
     return evidence
 
 
@@ -560,14 +560,16 @@ def _check_layer_ratio(data, device: str) -> Evidence:
         factor = sigmoid_prime(z[0]) * example.w[1] * sigmoid_prime(z[1]) * example.w[2]
         # Two more layers of the same product: 8 roundings relative to |∂C/∂b₃|·|w₂w₃|/16.
         scale = abs(db[2]) * abs(example.w[1] * example.w[2]) / 16
-        evidence = Evidence.agreement(assert_close(f"{name} ∂C/∂b₁", db[:1], [factor * db[2]], [scale],
-                                                   8 * EPS["float64"], reason="eight roundings")).worse(evidence)
+        agreement = Evidence.agreement(assert_close(f"{name} ∂C/∂b₁", db[:1], [factor * db[2]], [scale],
+                                                    8 * EPS["float64"], reason="eight roundings"))
         # Below the underflow floor, subnormal roundings are not relative ones: not judged (as assert_close).
+        bound = Evidence.vacuous("of the bound")
         if scale > underflow_floor(FORMATS["float64"]):
             allowed = scale * (1 + 8 * EPS["float64"])
             if abs(db[0]) > allowed:
                 raise Mismatch(f"{name}: |∂C/∂b₁| = {abs(db[0])!r} exceeds |∂C/∂b₃|·|w₂w₃|/16 = {scale!r}")
-            evidence = evidence.worse(Evidence.bound(abs(db[0]), scale, allowed=allowed))
+            bound = Evidence.bound(abs(db[0]), scale, allowed=allowed)
+        evidence = bound.beside(agreement).worse(evidence)
     return evidence
 
 

@@ -44,6 +44,18 @@ def _u(dtype) -> float:
     return format_of(dtype).unit_roundoff
 
 
+def _ulps(array) -> np.ndarray:
+    """The unit in the last place of each entry of ``array``, in its own dtype, as float64."""
+    return np.spacing(np.abs(array)).astype(np.float64)
+
+
+def _in_ulps(difference, allowed, ulps) -> Evidence:
+    """The entry whose difference used the most of its allowance, both in units in the last place
+    (``ulps``) of its value: one unit whatever the gradient's magnitude."""
+    i = int(np.argmax(difference / allowed))
+    return Evidence.within(difference.flat[i] / ulps.flat[i], allowed.flat[i] / ulps.flat[i], "ulps")
+
+
 def _arrays(grads) -> list:
     return [g for g in grads if g is not None]
 
@@ -317,15 +329,16 @@ def _check_norm_bound(data, device: str) -> Evidence:
             if not after <= tau * (1 + bound):
                 raise Mismatch(f"{engine} ({convention}, p = {p}): the clipped norm {after!r} exceeds "
                                f"τ = {tau!r} by more than the rounding {bound:.3g}")
+            within_tau = Evidence.bound(after, tau, allowed=tau * (1 + bound), unit="of τ")
             expected = _expected_clipped_norm(true, tau, convention)
             if p >= 1:  # a norm: rounding each entry moves it by at most its own relative error
                 floor = sum(a.size * _underflow_floor(convention, a.dtype, tau) for a in arrays)
                 if not after >= expected * (1 - bound) - floor:
                     raise Mismatch(f"{engine} ({convention}, p = {p}): the clipped norm {after!r} is below "
                                    f"{expected!r} (‖g‖ = {true!r}, τ = {tau!r}) by more than the rounding")
-                evidence = evidence.worse(Evidence.within(max(expected - after, 0.0), expected * bound + floor,
-                                                          "below the expected norm"))
-            evidence = evidence.worse(Evidence.bound(after, tau, allowed=tau * (1 + bound), unit="of τ"))
+                within_tau = within_tau.beside(Evidence.within(max(expected - after, 0.0), expected * bound + floor,
+                                                       "below the expected norm"))
+            evidence = evidence.worse(within_tau)
     return evidence
 
 
@@ -378,7 +391,7 @@ def _derive_direction() -> Derivation:
 
 def _check_direction(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
-    evidence = Evidence.vacuous("absolute")
+    evidence = Evidence.vacuous("ulps")
     for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
         for arrays, out, n, true, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
             g = [np.ravel(a).astype(np.float64) for a in arrays]
@@ -408,8 +421,8 @@ def _check_direction(data, device: str) -> Evidence:
                 i = int(np.argmax(deviation - allowed))
                 raise Mismatch(f"{engine} ({convention}): entry {i} was scaled by {flat_c[i] / flat_g[i]!r}, "
                                f"the largest entry by {factor!r}: not one factor for all arrays")
-            i = int(np.argmax(deviation / allowed))
-            evidence = evidence.worse(Evidence.within(deviation[i], allowed[i], "absolute"))
+            ulps = np.concatenate([_ulps(np.ravel(a)) for a in out])
+            evidence = evidence.worse(_in_ulps(deviation, allowed, ulps))
     return evidence
 
 
@@ -471,7 +484,7 @@ def _check_unchanged(data, device: str) -> Evidence:
     low, high = _tau_range(convention, arrays, max(norms))
     assume(0 < max(trigger, low) <= high)
     tau = min(max(trigger * data.draw(st.floats(1.0, 100.0), label="τ / (trigger · (1 + margin))"), low), high)
-    evidence = Evidence.vacuous("absolute")  # torch, optax and Pascanu: unchanged to the bit
+    evidence = Evidence.vacuous("ulps")  # torch, optax and Pascanu: unchanged to the bit
     for engine, clipped, norm, safe in _runs(convention, grads, tau, p, device):
         for group, out, _, _, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
             for g, c in zip(group, out):
@@ -486,8 +499,7 @@ def _check_unchanged(data, device: str) -> Evidence:
                                        f"{norms}) entry {i} moved from {g.ravel()[i]!r} to "
                                        f"{c.ravel()[i]!r}, more than one rounding")
                     if difference.size:
-                        i = int(np.argmax(difference / allowed))
-                        evidence = evidence.worse(Evidence.within(difference.flat[i], allowed.flat[i], "absolute"))
+                        evidence = evidence.worse(_in_ulps(difference, allowed, _ulps(g)))
                 elif c.tobytes() != g.tobytes():
                     i = int(np.argmax(np.where(c == g, -np.inf, 1.0)))
                     raise Mismatch(f"{engine} ({convention}): below the trigger (τ = {tau!r}, norms {norms}) "
@@ -550,7 +562,7 @@ def _derive_idempotent() -> Derivation:
 
 def _check_idempotent(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
-    evidence = Evidence.vacuous("absolute")
+    evidence = Evidence.vacuous("ulps")
     torch_clip = _torch_clip(device) if convention == "torch" else None
     engines = [("numpy", lambda g: clipping.clip_grad_norm(g, tau, p, convention=convention)),
                ("numpy, safe_norm", lambda g: clipping.clip_grad_norm(g, tau, p, convention=convention,
@@ -587,8 +599,7 @@ def _check_idempotent(data, device: str) -> Evidence:
                                f"{allowed_relative:.3g} of it")
             allowed = allowed_relative * np.abs(a64) + floor
             if difference.size:
-                k = int(np.argmax(difference / allowed))
-                evidence = evidence.worse(Evidence.within(difference.flat[k], allowed.flat[k], "absolute"))
+                evidence = evidence.worse(_in_ulps(difference, allowed, _ulps(a)))
     return evidence
 
 
@@ -672,7 +683,7 @@ def _check_value(data, device: str) -> Evidence:
             if not np.all(np.abs(values) <= bound):
                 raise Mismatch(f"{engine}: grads[{i}] holds {values[~(np.abs(values) <= bound)][0]!r} "
                                f"outside [−{bound}, {bound}]")
-            evidence = Evidence.bound(np.max(np.abs(values), initial=0.0), bound, unit="of c").worse(evidence)
+            evidence = Evidence.bound(np.max(np.abs(values), initial=0.0), bound).worse(evidence)
             small = np.abs(g.astype(np.float64)) <= bound
             if np.any(values[small] != g.astype(np.float64)[small]):
                 raise Mismatch(f"{engine}: grads[{i}] changed an entry of magnitude ≤ c = {c!r}")
@@ -686,8 +697,8 @@ def _check_value(data, device: str) -> Evidence:
         if not (squares <= squares_before and squares <= bound):
             raise Mismatch(f"{engine}: ‖clip(g)‖₂² = {squares!r} exceeds min(‖g‖₂² = {squares_before!r}, "
                            f"d·c² = {bound!r})")
-        evidence = Evidence.bound(squares, min(squares_before, ceiling), allowed=min(squares_before, bound),
-                                  unit="of min(‖g‖₂², d·c²)").worse(evidence)
+        evidence = Evidence.bound(squares, min(squares_before, ceiling),
+                                  allowed=min(squares_before, bound)).worse(evidence)
     return evidence
 
 

@@ -350,8 +350,8 @@ def _products_agree(problem, k: int, device: str, *, sigmoid_gain: float = 1.0) 
         if norm > bound * (1 + rounding):
             raise Mismatch(f"{engine}: the sigmoid's ‖∂h_T/∂h_k‖₂ = {norm!r} exceeds (σ_max/4)^(T−k) = {bound!r} "
                            f"(T − k = {n}, σ_max = {sigma_max!r}, {unit})")
-        evidence = Evidence.agreement(relu).worse(
-            Evidence.bound(norm, bound, allowed=bound * (1 + rounding))).worse(evidence)
+        evidence = Evidence.bound(norm, bound, allowed=bound * (1 + rounding)).beside(
+            Evidence.agreement(relu)).worse(evidence)
     return evidence
 
 
@@ -678,8 +678,7 @@ def _check_clipped_updates(data, device: str) -> Evidence:
             entry = float(np.max(np.abs(steps)))
             if not entry <= entry_bound + rounding:
                 raise Mismatch(f"{engine}: an update entry {entry!r} exceeds lr·15 = {entry_bound!r}")
-            evidence = Evidence.bound(entry, entry_bound, allowed=entry_bound + rounding,
-                                      unit="of lr·c").worse(evidence)
+            evidence = Evidence.bound(entry, entry_bound, allowed=entry_bound + rounding).worse(evidence)
         if not length <= bound + rounding:
             raise Mismatch(f"{engine}: the update's length {length!r} exceeds its bound {bound!r} ({clip} "
                            f"clipping at {threshold!r}, P = {count})")

@@ -347,7 +347,8 @@ def _check_orthogonal(data, device: str) -> Evidence:
     tensor_gradient = torch.as_tensor(upstream, device=device)
     for W in weights[::-1]:
         tensor_gradient = torch.as_tensor(W, device=device).T @ tensor_gradient
-    evidence = Evidence.within(error, tolerance, "off singular value 1")
+    singular_values = Evidence.within(error, tolerance, "off singular value 1")
+    evidence = None
     expected = norm(upstream)
     for engine, value in (("numpy", norm(gradient)),
                           (f"torch ({device})", norm(to_numpy(tensor_gradient)))):
@@ -355,8 +356,8 @@ def _check_orthogonal(data, device: str) -> Evidence:
         if off > tolerance * expected:
             raise Mismatch(f"{engine}: ‖g_0‖ = {value!r} but ‖g_L‖ = {expected!r} "
                            f"(width {n}, depth {depth})")
-        evidence = evidence.worse(Evidence.within(off / expected if off else 0.0, tolerance, "of ‖g_L‖"))
-    return evidence
+        evidence = Evidence.within(off / expected if off else 0.0, tolerance, "of ‖g_L‖").worse(evidence)
+    return evidence.beside(singular_values)
 
 
 register(Theorem(
@@ -430,14 +431,13 @@ def _check_residual(data, device: str) -> Evidence:
             raise Mismatch(f"{engine}: singular values [{singular.min()!r}, {singular.max()!r}] "
                            f"leave [{low!r}, {high!r}] (ε = {epsilon}, {depth} blocks)")
         # The band as two bounds: (1 − ε)^L ≤ σ_min + rounding and σ_max ≤ (1 + ε)^L + rounding.
-        evidence = Evidence.bound(low, singular.min(), allowed=singular.min() + rounding,
-                                  unit="ratio (1 − ε)^L/σ_min").worse(evidence)
-        evidence = Evidence.bound(singular.max(), high, allowed=high + rounding, unit="of (1 + ε)^L").worse(evidence)
+        evidence = Evidence.bound(low, singular.min(), allowed=singular.min() + rounding).worse(evidence)
+        evidence = Evidence.bound(singular.max(), high, allowed=high + rounding).worse(evidence)
     if epsilon == 0 and not np.array_equal(numpy_jacobian, np.eye(n)):
         raise Mismatch(f"with F ≡ 0 the Jacobian is not exactly I: {numpy_jacobian!r}")
     np.testing.assert_allclose(torch_jacobian, numpy_jacobian, rtol=0, atol=rounding)
-    return evidence.worse(Evidence.within(np.abs(torch_jacobian - numpy_jacobian).max(), rounding,
-                                          "absolute between the engines"))
+    return evidence.beside(Evidence.within(np.abs(torch_jacobian - numpy_jacobian).max(), rounding,
+                                           "absolute between the engines"))
 
 
 register(Theorem(

@@ -329,8 +329,8 @@ def _check_sandwich(data, device: str) -> Evidence:
     rounding = 4 * EPS64 * (power + 1) * (hidden + 2)  # l products of H × H matrices, and an SVD
     if lower > middle * (1 + rounding) or middle > top * (1 + rounding) + 1e-300:
         raise Mismatch(f"ρ(W)^l = {rho ** power!r}, ‖W^l‖₂ = {middle!r}, ‖W‖₂^l = {top!r} (l = {power})")
-    return Evidence.bound(lower, middle, allowed=middle * (1 + rounding), unit="ratio ρ(W)^l/‖W^l‖₂").worse(
-        Evidence.bound(middle, top, allowed=top * (1 + rounding) + 1e-300, unit="of ‖W‖₂^l"))
+    return Evidence.bound(lower, middle, allowed=middle * (1 + rounding)).worse(
+        Evidence.bound(middle, top, allowed=top * (1 + rounding) + 1e-300))
 
 
 register(Theorem(
