@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis.errors import InvalidArgument
 
-from gradproofs import _aliases, cli, strategies
+from gradproofs import _aliases, cli, extras, strategies
 
 
 def test_import_is_light():
@@ -457,8 +457,8 @@ def test_every_module_says_what_it_holds():
     assert not missing, f"modules without a docstring: {missing}"
 
 
-# What the extras bring, and how to install them (README, Quick start).
-OPTIONAL = {"matplotlib": "pip install -c ci/constraints.txt \".[plots]\""}
+# The modules the extras bring, and the extra each comes with.
+OPTIONAL = {"matplotlib": "plots"}
 
 
 @pytest.mark.parametrize("name, tree", PUBLIC, ids=[name for name, _ in PUBLIC])
@@ -472,7 +472,8 @@ def test_every_public_module_lists_exactly_its_public_names(name, tree):
     except ModuleNotFoundError as missing:  # a module of an extra (the plots extra's matplotlib)
         if missing.name not in OPTIONAL:
             raise
-        pytest.skip(f"{name} needs {missing.name}, which is not installed: {OPTIONAL[missing.name]}")
+        pytest.skip(f"{name} needs {missing.name}, which is not installed: "
+                    f"{extras.install_hint(OPTIONAL[missing.name])}")
     assert [n for n in offered if not hasattr(module, n)] == [], f"{name}.__all__ names what it lacks"
     assert [n for n in offered if _private(n)] == []
     unlisted = sorted(n for n in defined if not n.startswith("_") and n not in offered)
