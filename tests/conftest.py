@@ -1,4 +1,4 @@
-"""The suite's own default profile.
+"""The suite's own default profile, and its skips grouped by reason.
 
 The profiles and the ``device`` fixture come from gradproofs' pytest plugin (gradproofs/pytest_plugin.py,
 registered by the package's pytest11 entry point): ``--hypothesis-profile gradproofs-dev|gradproofs-ci|
@@ -9,6 +9,7 @@ that each run of the suite draws the same examples as the last; ``--hypothesis-p
 """
 
 import os
+from collections import Counter
 
 from hypothesis import settings
 
@@ -22,3 +23,13 @@ settings.register_profile("gradproofs-differential", parent=settings.get_profile
                           max_examples=3000)
 settings.load_profile("gradproofs-ci" if os.environ.get("CI") else "gradproofs-dev")
 
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per distinct skip reason, with how many tests it skipped (addopts has no -rs)."""
+    reasons = Counter(report.longrepr[2].removeprefix("Skipped: ")
+                      for report in terminalreporter.stats.get("skipped", [])
+                      if isinstance(report.longrepr, tuple))
+    if reasons:
+        terminalreporter.section("skipped, by reason", sep="-")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:4d} {reason}")
