@@ -49,14 +49,14 @@ python -m pytest -m "slow and not thorough"
 echo "ci: the slow demonstrations done at ${SECONDS} s"
 
 # Every clipping convention against its library, 3,000 drawn cases per function.
-python -m pytest -m "differential and not thorough" --hypothesis-profile differential
+python -m pytest -m "differential and not thorough" --hypothesis-profile gradproofs-differential
 echo "ci: the differential properties done at ${SECONDS} s"
 
 # The opt-in checks: correct implementations in every precision pass 1000 examples per check,
 # a bug only the longest sequences show is caught in at least 99 of 100 runs, and the clipping
 # oracle passes the libraries themselves (1000 examples each).
-python -m pytest tests/test_oracle_precision.py --hypothesis-profile thorough
-python -m pytest -m thorough --hypothesis-profile thorough
+python -m pytest tests/test_oracle_precision.py --hypothesis-profile gradproofs-thorough
+python -m pytest -m thorough --hypothesis-profile gradproofs-thorough
 echo "ci: the thorough checks done at ${SECONDS} s"
 
 gradproofs verify

@@ -18,7 +18,7 @@ convention's result must be the library's (tests/differential.py):
 torch is always installed; TensorFlow, Keras, jax and optax come with the
 ``frameworks`` extra (``pip install -c ci/constraints.txt ".[frameworks]"``),
 and their tests skip without it. CI runs every test here with 3,000 examples
-(``-m differential --hypothesis-profile differential``).
+(``-m differential --hypothesis-profile gradproofs-differential``).
 
 What a NumPy model cannot see, and is left out here: TensorFlow converts a
 Python number to a constant through a cache keyed by the number's value, and

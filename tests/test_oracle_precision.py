@@ -1,8 +1,9 @@
 """No false alarms: correct implementations in every precision, torch's own modules and torch's own
 clipping pass the oracles; in half precision, planted bugs are still caught.
 
-The number of examples follows the Hypothesis profile: CI runs this file with the thorough profile
-(1000 examples per check: `python -m pytest tests/test_oracle_precision.py --hypothesis-profile thorough`).
+The number of examples follows the Hypothesis profile: CI runs this file with the gradproofs-thorough
+profile (1000 examples per check:
+`python -m pytest tests/test_oracle_precision.py --hypothesis-profile gradproofs-thorough`).
 """
 
 import numpy as np
