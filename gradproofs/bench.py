@@ -88,11 +88,11 @@ import sympy  # noqa: E402
 from sympy.core.cache import clear_cache  # noqa: E402
 
 from gradproofs import devices  # noqa: E402
-from gradproofs.families.activations import engine as activations  # noqa: E402
-from gradproofs.families.chain import engine as chain  # noqa: E402
-from gradproofs.families.clipping import engine as clipping  # noqa: E402
-from gradproofs.families.mlp import engine as mlp  # noqa: E402
-from gradproofs.families.mlp.initialisation import initialise  # noqa: E402
+from gradproofs.activations import engine as activations  # noqa: E402
+from gradproofs.chain import engine as chain  # noqa: E402
+from gradproofs.clipping import engine as clipping  # noqa: E402
+from gradproofs.mlp import engine as mlp  # noqa: E402
+from gradproofs.mlp.initialisation import initialise  # noqa: E402
 
 __all__ = [
     "THREADS", "DEPTH", "POINT", "DPS", "AGREE_DIGITS", "SPEEDUP_TARGET", "DEEP", "DEEP_TARGET_S", "LOG_DEPTHS",
@@ -411,7 +411,7 @@ def _rnn_floor(x, h0, W_x, W_h, b, dL_dh):
 
 
 def _rnn_engines() -> dict:
-    from gradproofs.families.rnn import engine as rnn
+    from gradproofs.rnn import engine as rnn
 
     return {"numpy   rnn.bptt": rnn.bptt, "torch   rnn.bptt_torch (loop)": rnn.bptt_torch,
             "torch   rnn.bptt_nn_rnn (nn.RNN)": rnn.bptt_nn_rnn}
@@ -532,7 +532,7 @@ def _reference_time(reference) -> float:
 
 def _reference_section() -> None:
     from gradproofs import extended
-    from gradproofs.families.rnn import engine as rnn
+    from gradproofs.rnn import engine as rnn
 
     print(f"The exact reference of one example: mpmath's 40 digits against long double ({extended.EPS:.2e}"
           f" machine epsilon, {'available' if extended.AVAILABLE else 'NOT available: no wider than float64'}); "

@@ -22,10 +22,10 @@ __all__ = [
 
 KINDS = ("exact", "bound", "statistical")
 # The modules that register the theorems, in catalogue order (each family's package holds its own).
-THEOREM_MODULES = ("gradproofs.families.activations.theorems", "gradproofs.families.chain.theorems",
-                   "gradproofs.families.mlp.theorems", "gradproofs.families.mlp.initialisation_theorems",
-                   "gradproofs.families.rnn.theorems", "gradproofs.families.clipping.theorems",
-                   "gradproofs.families.clipping.tamed", "gradproofs.families.lm.theorems")
+THEOREM_MODULES = ("gradproofs.activations.theorems", "gradproofs.chain.theorems",
+                   "gradproofs.mlp.theorems", "gradproofs.mlp.initialisation_theorems",
+                   "gradproofs.rnn.theorems", "gradproofs.clipping.theorems",
+                   "gradproofs.clipping.tamed", "gradproofs.lm.theorems")
 # Former family ids, still accepted wherever a family is named (the dense networks' family is mlp).
 FAMILY_ALIASES = {"dense": "mlp"}
 

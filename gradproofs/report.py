@@ -1,8 +1,8 @@
 """The figures ``gradproofs report`` draws, one PNG file each, from the families' engines.
 
 ``chain.``, ``mlp.``, ``rnn.``, ``cliff.`` and ``lm.`` below are the engines of
-:mod:`gradproofs.families` (``chain`` is ``gradproofs.families.chain.engine``,
-``cliff`` is ``gradproofs.families.rnn.cliff``, …). The chain's figures follow
+:mod:`gradproofs.families` (``chain`` is ``gradproofs.chain.engine``,
+``cliff`` is ``gradproofs.rnn.cliff``, …). The chain's figures follow
 Nielsen, *Neural Networks and Deep Learning*, ch. 5; the dense networks' keep
 the family's former name, ``dense``, in their file names.
 
@@ -14,7 +14,7 @@ chain-vanishing.png
     problem"): sigmoid falls like 4^(−L), tanh only polynomially, relu not at all.
 chain-window.png
     The width of the set of inputs a where |w·σ′(w a + b)| ≥ 1, against |w|,
-    from ``gradproofs.families.chain.theorems.window_width``, with the maximum
+    from ``gradproofs.chain.theorems.window_width``, with the maximum
     SymPy finds marked (the problem in "The exploding gradient problem").
 dense-speed-of-learning.png
     Nielsen's "speed of learning" bars: ‖∂C/∂b^l‖ for layers l = 1..5 of a
@@ -89,13 +89,13 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from gradproofs.families.activations import engine as activations  # noqa: E402
-from gradproofs.families.chain import engine as chain  # noqa: E402
-from gradproofs.families.chain.theorems import window, window_width  # noqa: E402
-from gradproofs.families.lm import engine as lm  # noqa: E402
-from gradproofs.families.mlp import engine as mlp  # noqa: E402
-from gradproofs.families.mlp.initialisation import initialise, synthetic_images  # noqa: E402
-from gradproofs.families.rnn import cliff, engine as rnn  # noqa: E402
+from gradproofs.activations import engine as activations  # noqa: E402
+from gradproofs.chain import engine as chain  # noqa: E402
+from gradproofs.chain.theorems import window, window_width  # noqa: E402
+from gradproofs.lm import engine as lm  # noqa: E402
+from gradproofs.mlp import engine as mlp  # noqa: E402
+from gradproofs.mlp.initialisation import initialise, synthetic_images  # noqa: E402
+from gradproofs.rnn import cliff, engine as rnn  # noqa: E402
 
 __all__ = [
     "MAX_DEPTH", "LN10", "SEED", "SPEED_WIDTHS", "SPEED_BATCH", "SPEED_NETWORKS", "DELTA_WIDTHS", "DELTA_BATCH",
@@ -343,7 +343,7 @@ def _cliff_figure(path: Path) -> None:
 
 
 def _tamed_figure(path: Path) -> None:
-    from gradproofs.families.clipping.tamed import NORM_THRESHOLD, SCENARIO, step_bound
+    from gradproofs.clipping.tamed import NORM_THRESHOLD, SCENARIO, step_bound
 
     runs = {"unclipped": cliff.train(cliff.unstable_bias(), **SCENARIO),
             f"value-clipped at {cliff.VALUE_THRESHOLD:g}": cliff.train(

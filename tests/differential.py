@@ -10,7 +10,8 @@ import numpy as np
 from hypothesis import event, strategies as st
 from hypothesis.control import currently_in_test_context
 
-from gradproofs import clipping, strategies as gps
+from gradproofs import strategies as gps
+from gradproofs.clipping import engine as clipping
 
 # --- draws ---------------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradproofs import clipping
+from gradproofs.clipping import engine as clipping
 
 RECORDING = Path(__file__).parent / "recorded" / "clipping.json"
 LIBRARIES = ("tensorflow-cpu", "keras", "jax", "optax")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy
 
-from gradproofs import activations
+from gradproofs.activations import engine as activations
 
 
 @pytest.mark.parametrize("name, bound, argmax", [

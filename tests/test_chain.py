@@ -8,7 +8,7 @@ import pytest
 import sympy
 
 from ieee import assert_same_under_a_raising_error_state
-from gradproofs import chain
+from gradproofs.chain import engine as chain
 
 W = [1.5, -2.0, 0.7, 3.0]
 B = [0.1, -0.2, 0.3, 0.0]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gradproofs import cliff
+from gradproofs.rnn import cliff
 
 
 def test_the_unstable_bias_is_a_fixed_point():

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gradproofs import catalogue, clipping_observations as observed
-from gradproofs.clipping_observations import OBSERVATIONS
+from gradproofs import catalogue
+from gradproofs.clipping import observations as observed
+from gradproofs.clipping.observations import OBSERVATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from gradproofs import clipping
+from gradproofs.clipping import engine as clipping
 
 f32, f64 = np.float32, np.float64
 

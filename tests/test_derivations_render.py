@@ -258,8 +258,8 @@ def test_each_theorem_names_the_file_it_comes_from():
             source = Path(inspect.getsourcefile(theorem.check)).resolve().relative_to(ROOT).as_posix()
             meta = next(line for line in text.splitlines() if line.startswith(f"`{theorem.id}`"))
             assert f"`{source}`" in header and (f"`{source}`" in meta or header.count(".py`") == 1), theorem.id
-    assert "gradproofs/families/mlp/initialisation_theorems.py" in DOCUMENTS["derivations/mlp.md"]
-    assert "gradproofs/families/clipping/tamed.py" in DOCUMENTS["derivations/clipping.md"]
+    assert "gradproofs/mlp/initialisation_theorems.py" in DOCUMENTS["derivations/mlp.md"]
+    assert "gradproofs/clipping/tamed.py" in DOCUMENTS["derivations/clipping.md"]
 
 
 def test_titles_read_as_plain_text_in_the_terminal():

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from gradproofs import extended, lm, mlp, rnn, strategies
+from gradproofs import extended, strategies
+from gradproofs.lm import engine as lm
+from gradproofs.mlp import engine as mlp
+from gradproofs.rnn import engine as rnn
 from gradproofs.compare import to_numpy
 
 pytestmark = pytest.mark.skipif(not extended.AVAILABLE, reason="this NumPy's long double is no wider than float64")

@@ -11,7 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from gradproofs import catalogue, chain, cli, frameworks, mlp, rnn
+from gradproofs import catalogue, cli, frameworks
+from gradproofs.chain import engine as chain
+from gradproofs.mlp import engine as mlp
+from gradproofs.rnn import engine as rnn
 from gradproofs.extras import install_hint
 
 EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}

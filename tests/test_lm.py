@@ -4,7 +4,7 @@ differences, and bad input is refused naming the argument, inputs untouched."""
 import numpy as np
 import pytest
 
-from gradproofs import lm
+from gradproofs.lm import engine as lm
 
 RNG = np.random.default_rng(3)
 T, B, K, H = 4, 2, 5, 3

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
-from gradproofs import rnn
+from gradproofs.rnn import engine as rnn
 from gradproofs.catalogue import Derivation
 from gradproofs.compare import Agreement, assert_close
 from gradproofs.errors import Mismatch
-from gradproofs.theorems import lm as theorems
+from gradproofs.lm import theorems
 
 ENGINES = {"numpy": theorems.linear_unit, "torch": theorems.linear_unit_torch}
 
@@ -109,7 +109,7 @@ def _decomposition_problem(seed, T=4, B=2, K=3, H=2):
 def test_the_decomposition_is_bptt_and_a_truncated_one_is_not():
     import mpmath
 
-    from gradproofs import lm
+    from gradproofs.lm import engine as lm
 
     T, K = 4, 3
     problem = _decomposition_problem(5)
@@ -126,7 +126,7 @@ def test_the_decomposition_is_bptt_and_a_truncated_one_is_not():
 
 
 def test_the_float_decomposition_is_bptt_in_float64():
-    from gradproofs import lm
+    from gradproofs.lm import engine as lm
 
     problem = _decomposition_problem(6)
     floats = lm.decomposition(*problem)  # the default: float64
@@ -141,7 +141,7 @@ def test_the_output_layers_rounding_worked_by_hand():
     # S_o = (|h| + 1)|V|ᵀ + |c| (largest entry), e_o = (H + 5 + F)·S_o, u = 2e_o + K + 5.
     import math
 
-    from gradproofs import lm
+    from gradproofs.lm import engine as lm
 
     eps = 2.0 ** -52
     V, c = np.array([[2.0], [-1.0]]), np.array([0.3, -0.2])

@@ -5,7 +5,8 @@ same steps. Bad arguments are refused naming the argument."""
 import numpy as np
 import pytest
 
-from gradproofs import clipping, lm
+from gradproofs.clipping import engine as clipping
+from gradproofs.lm import engine as lm
 
 EPS = float(np.finfo(np.float64).eps)
 SHORT = 40  # steps of the short runs in NumPy

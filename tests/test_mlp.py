@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from ieee import assert_same_under_a_raising_error_state
-from gradproofs import initialisation, mlp, residual
+from gradproofs.mlp import initialisation
+from gradproofs.mlp import engine as mlp
+from gradproofs.mlp import residual
 
 RNG = np.random.default_rng(7)
 WEIGHTS = [RNG.normal(size=(3, 4)) / 2, RNG.normal(size=(2, 3)) / 2]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gradproofs
-from gradproofs import clipping
+from gradproofs.clipping import engine as clipping
 from gradproofs.oracle import check_clip_grad_norm, check_clip_grad_value, torch_in_place
 
 torch = pytest.importorskip("torch")

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 import gradproofs
-from gradproofs import chain, clipping, mlp, rnn
+from gradproofs.chain import engine as chain
+from gradproofs.clipping import engine as clipping
+from gradproofs.mlp import engine as mlp
+from gradproofs.rnn import engine as rnn
 from gradproofs.oracle import (ORACLES, check_chain, check_clip_grad_norm, check_clip_grad_value,
                                check_lstm_bptt, check_mlp, check_rnn_bptt)
 from gradproofs.oracle.harness import literal, qualified_name

@@ -8,7 +8,7 @@ import pytest
 from styles import min_char_rnn
 
 import gradproofs
-from gradproofs import lm
+from gradproofs.lm import engine as lm
 from gradproofs.oracle import check_rnn_lm
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradproofs
-from gradproofs import mlp
+from gradproofs.mlp import engine as mlp
 from gradproofs.compare import Agreement
 from gradproofs.oracle import check_mlp
 

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import gradproofs
-from gradproofs import lm, mlp, rnn
+from gradproofs.lm import engine as lm
+from gradproofs.mlp import engine as mlp
+from gradproofs.rnn import engine as rnn
 from gradproofs.oracle import (check_clip_grad_norm, check_clip_grad_value, check_lstm_bptt, check_mlp,
                                check_rnn_bptt, check_rnn_lm, torch_in_place)
 

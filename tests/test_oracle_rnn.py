@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradproofs
-from gradproofs import rnn
+from gradproofs.rnn import engine as rnn
 from gradproofs.oracle import check_rnn_bptt
 
 

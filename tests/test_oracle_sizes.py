@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 
 import gradproofs
-from gradproofs import extended, mlp, rnn, strategies
+from gradproofs import extended, strategies
+from gradproofs.mlp import engine as mlp
+from gradproofs.rnn import engine as rnn
 from gradproofs.oracle import check_mlp, check_rnn_bptt
 
 TILE = 32

@@ -12,61 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis.errors import InvalidArgument
 
-from gradproofs import _aliases, cli, extras, strategies
+from gradproofs import cli, extras, strategies
 
 
 def test_import_is_light():
     code = ("import sys, gradproofs; "
             "heavy = [m for m in ('torch', 'sympy', 'hypothesis', 'matplotlib', 'jax', 'tensorflow') "
             "if m in sys.modules]; "
-            "heavy += [m for m in sys.modules if m.startswith(('gradproofs.families', 'gradproofs.oracle', "
-            "'gradproofs.theorems'))]; "
+            "heavy += [m for m in sys.modules if m.startswith('gradproofs.') and m != 'gradproofs.errors']; "
             "print(','.join(heavy))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
-
-
-FORMER_PATHS = ["gradproofs.activations", "gradproofs.costs", "gradproofs.chain", "gradproofs.mlp",
-                "gradproofs.initialisation", "gradproofs.residual", "gradproofs.rnn", "gradproofs.cliff",
-                "gradproofs.lm", "gradproofs.clipping", "gradproofs.clipping_observations", "gradproofs.oracle.chain",
-                "gradproofs.oracle.mlp",
-                "gradproofs.oracle.recurrent", "gradproofs.oracle.lm", "gradproofs.oracle.clipping",
-                "gradproofs.theorems.activations", "gradproofs.theorems.chain", "gradproofs.theorems.dense",
-                "gradproofs.theorems.initialisation", "gradproofs.theorems.rnn", "gradproofs.theorems.clipping",
-                "gradproofs.theorems.tamed", "gradproofs.theorems.lm"]
-
-# Each former path imported first, in a fresh process: the very module of the family's package, which
-# keeps its own name and spec, is its parent's attribute, and offers every name of its __all__.
-FRESH_IMPORT = """
-import importlib, sys
-former, home = sys.argv[1], sys.argv[2]
-module = importlib.import_module(former)
-assert module is sys.modules[former] is sys.modules[home], (module, sys.modules[home])
-assert module.__name__ == module.__spec__.name == home, (module.__name__, module.__spec__.name)
-parent, _, child = former.rpartition(".")
-assert getattr(importlib.import_module(parent), child) is module
-names = {}
-exec(f"from {former} import " + ", ".join(module.__all__), names)
-assert all(names[name] is getattr(module, name) for name in module.__all__)
-print("ok", len(module.__all__))
-"""
-
-
-def test_every_former_path_has_a_home():
-    assert sorted(_aliases.ALIASES) == sorted(FORMER_PATHS)
-    assert all(home.startswith("gradproofs.families.") for home in _aliases.ALIASES.values())
-
-
-@pytest.mark.parametrize("former", FORMER_PATHS)
-def test_a_former_path_is_the_module_that_now_holds_its_code(former):
-    home = _aliases.ALIASES[former]
-    result = subprocess.run([sys.executable, "-c", FRESH_IMPORT, former, home], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr
-    module = importlib.import_module(home)
-    assert importlib.import_module(former) is module
-    parent, _, child = former.rpartition(".")
-    exec(f"from {parent} import {child} as imported", names := {})
-    assert names["imported"] is module
 
 
 STRATEGIES = ["Chain", "chains", "depths", "LARGE", "SMALL_FAN_IN", "network_widths", "weight_matrices", "Network",
@@ -77,26 +33,18 @@ STRATEGIES = ["Chain", "chains", "depths", "LARGE", "SMALL_FAN_IN", "network_wid
 def test_every_familys_strategies_are_offered_in_one_place():
     assert sorted(strategies.__all__) == sorted(STRATEGIES)
     homes = {name: getattr(getattr(strategies, name), "__module__", None) for name in STRATEGIES}
-    assert homes["chains"] == "gradproofs.families.chain.strategies"
-    assert homes["sequences"] == homes["recurrent_matrices"] == "gradproofs.families.rnn.strategies"
-    assert homes["gradient_lists"] == "gradproofs.families.clipping.strategies"
-    assert all(home is None or home.startswith("gradproofs.families.") for home in homes.values())
-
-
-def test_a_monkeypatch_through_a_former_path_patches_the_family(monkeypatch):
-    from gradproofs import rnn
-    from gradproofs.families.rnn import engine
-
-    monkeypatch.setattr("gradproofs.rnn.bptt", "patched")
-    assert engine.bptt == "patched" and rnn.bptt == "patched"
+    assert homes["chains"] == "gradproofs.chain.strategies"
+    assert homes["sequences"] == homes["recurrent_matrices"] == "gradproofs.rnn.strategies"
+    assert homes["gradient_lists"] == "gradproofs.clipping.strategies"
+    assert all(home is None or home.startswith("gradproofs.") for home in homes.values())
 
 
 def test_the_oracles_are_offered_in_order_whichever_family_came_first():
-    code = ("import gradproofs.families.clipping.oracle, gradproofs.families.rnn.oracle; "
+    code = ("import gradproofs.clipping.oracle, gradproofs.rnn.oracle; "
             "from gradproofs.oracle import ORACLES, check_mlp; print(' '.join(ORACLES), check_mlp.__module__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["chain", "mlp", "rnn", "lstm", "rnn-lm", "clip-norm", "clip-value",
-                                     "gradproofs.families.mlp.oracle"]
+                                     "gradproofs.mlp.oracle"]
 
 
 def test_verify_prints_a_table_and_passes(capsys):
@@ -111,7 +59,7 @@ def test_verify_prints_a_table_and_passes(capsys):
 
 def test_the_dense_networks_family_is_mlp_and_dense_still_names_it(capsys, monkeypatch):
     from gradproofs import bench, catalogue
-    from gradproofs.families.mlp import theorems as mlp_theorems
+    from gradproofs.mlp import theorems as mlp_theorems
 
     ids = [family.id for family in catalogue.families()]
     assert sorted(ids) == ["activations", "chain", "clipping", "lm", "mlp", "rnn"]
@@ -253,7 +201,11 @@ def test_check_command_runs_check_mlp(tmp_path, monkeypatch, capsys):
 
 TARGETS = """
 import numpy as np
-from gradproofs import chain, clipping, lm, mlp, rnn
+from gradproofs.chain import engine as chain
+from gradproofs.clipping import engine as clipping
+from gradproofs.lm import engine as lm
+from gradproofs.mlp import engine as mlp
+from gradproofs.rnn import engine as rnn
 
 
 def chain_fn(w, b, x, y):
@@ -494,10 +446,10 @@ def test_no_module_uses_another_modules_private_names(name, tree):
 
 
 def test_the_private_name_check_catches_both_forms():
-    tree = ast.parse("from gradproofs.families.clipping.engine import _scaled\n"
-                     "from gradproofs.families.clipping import engine as clipping\n"
+    tree = ast.parse("from gradproofs.clipping.engine import _scaled\n"
+                     "from gradproofs.clipping import engine as clipping\n"
                      "from gradproofs import _validate\n"
                      "clipping._scaled(1)\n_validate.choice\nclipping.__name__\n")
     assert _borrowed_private_names("gradproofs.render", tree) == [
-        "line 1: from gradproofs.families.clipping.engine import _scaled",
-        "line 4: gradproofs.families.clipping.engine._scaled"]
+        "line 1: from gradproofs.clipping.engine import _scaled",
+        "line 4: gradproofs.clipping.engine._scaled"]

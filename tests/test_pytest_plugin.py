@@ -51,7 +51,7 @@ def test_own_device(device):
 
 ORACLE_SUITE = """
 from hypothesis import settings
-from gradproofs import chain
+from gradproofs.chain import engine as chain
 from gradproofs.oracle import check_chain
 
 

@@ -59,7 +59,8 @@ def test_rnn_jacobian_figure_stays_under_its_bound(activation):
 
 def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
     pytest.importorskip("matplotlib")
-    from gradproofs import cliff, report
+    from gradproofs import report
+    from gradproofs.rnn import cliff
 
     offsets, errors, norms, centre = report.cliff_curve()
     assert centre == cliff.unstable_bias()
@@ -75,7 +76,8 @@ def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
 
 def test_lm_training_figure_shows_the_trouble_and_its_remedy():
     pytest.importorskip("matplotlib")
-    from gradproofs import lm, report
+    from gradproofs import report
+    from gradproofs.lm import engine as lm
 
     runs = report.lm_training_runs()
     assert set(runs) == set(lm.CLIPS)
@@ -94,7 +96,8 @@ def test_lm_training_figure_shows_the_trouble_and_its_remedy():
 
 def test_lm_training_figure_draws_non_finite_losses(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from gradproofs import lm, report
+    from gradproofs import report
+    from gradproofs.lm import engine as lm
 
     small = dict(hidden=4, seq_length=6, batch=2, steps=3)
     runs = {None: lm.train(lr=1e308, **small), "value": lm.train(clip="value", **small),

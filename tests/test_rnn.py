@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ieee import assert_same_under_a_raising_error_state
-from gradproofs import activations, rnn
+from gradproofs.activations import engine as activations
+from gradproofs.rnn import engine as rnn
 from gradproofs.compare import Agreement, assert_close, to_numpy
 from gradproofs.errors import Mismatch
 

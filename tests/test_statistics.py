@@ -7,7 +7,7 @@ import pytest
 
 from gradproofs import statistics
 from gradproofs.errors import Mismatch
-from gradproofs.theorems import initialisation as theorems
+from gradproofs.mlp import initialisation_theorems as theorems
 
 SEEDS = (0, 1, 2)
 

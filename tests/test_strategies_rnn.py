@@ -7,8 +7,9 @@ import pytest
 from hypothesis import find, given, strategies as st
 from hypothesis.errors import InvalidArgument
 
-from gradproofs import rnn, strategies as gps
-from gradproofs.families.rnn import strategies as rnn_strategies
+from gradproofs import strategies as gps
+from gradproofs.rnn import engine as rnn
+from gradproofs.rnn import strategies as rnn_strategies
 
 EPS = float(np.finfo(np.float64).eps)
 SIZES = st.integers(1, 6)

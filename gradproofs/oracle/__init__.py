@@ -21,7 +21,7 @@ command line uses (``gradproofs check TARGET --oracle NAME``).
 
 This package holds what the oracles share (:mod:`gradproofs.oracle.harness`,
 :mod:`gradproofs.oracle.conventions`); each oracle is in its family's package
-(``gradproofs.families.<family>.oracle``), and is offered here. Those modules
+(``gradproofs.<family>.oracle``), and is offered here. Those modules
 import the harness, so they are imported on first use of a name below, all
 of them, in the order :data:`ORACLES` lists them.
 """
@@ -36,11 +36,11 @@ __all__ = ["ORACLES", "Oracle", "Report", "check_chain", "check_clip_grad_norm",
 
 # Each family's oracle module, in the order ORACLES lists their oracles, and the names it offers here.
 _FAMILY_ORACLES = {
-    "gradproofs.families.chain.oracle": ("check_chain",),
-    "gradproofs.families.mlp.oracle": ("check_mlp",),
-    "gradproofs.families.rnn.oracle": ("check_rnn_bptt", "check_lstm_bptt"),
-    "gradproofs.families.lm.oracle": ("check_rnn_lm",),
-    "gradproofs.families.clipping.oracle": ("check_clip_grad_norm", "check_clip_grad_value", "torch_in_place"),
+    "gradproofs.chain.oracle": ("check_chain",),
+    "gradproofs.mlp.oracle": ("check_mlp",),
+    "gradproofs.rnn.oracle": ("check_rnn_bptt", "check_lstm_bptt"),
+    "gradproofs.lm.oracle": ("check_rnn_lm",),
+    "gradproofs.clipping.oracle": ("check_clip_grad_norm", "check_clip_grad_value", "torch_in_place"),
 }
 
 

@@ -1,0 +1,457 @@
+"""check_clip_grad_norm and check_clip_grad_value: a framework's clipping, in the user's conventions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradproofs import _validate
+from gradproofs.compare import Agreement
+from gradproofs.oracle import conventions
+from gradproofs.oracle.harness import Case, Choices, Failure, Oracle, call, describe, examples_option, fail, \
+    judged, qualified_name, reproduce_option
+from gradproofs.errors import Mismatch
+from gradproofs.clipping import engine as clipping
+
+__all__ = [
+    "FLUSHING", "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "ClipNorm", "check_clip_grad_norm", "ClipValue",
+    "check_clip_grad_value", "torch_in_place"
+]
+
+# The conventions whose CPU kernels flush float32 and float64 subnormals to zero (TensorFlow, XLA).
+FLUSHING = ("tensorflow", "keras", "keras_global", "optax")
+
+NORM_ARGUMENTS = ("grads", "max_norm", "norm_type")
+VALUE_ARGUMENTS = ("grads", "clip_value")
+
+
+class _Clipping(Oracle):
+    """What both clipping oracles share: the declared domain, in-place functions, the sizes."""
+
+    def _domain(self, dtypes, nonfinite, empty, scalars, nones, in_place, max_arrays, max_dims, max_side):
+        from gradproofs.strategies import GRADIENT_DTYPES
+
+        if isinstance(dtypes, str) or not isinstance(dtypes, (tuple, list)) or not dtypes:
+            raise TypeError(f"dtypes must be a non-empty tuple of {list(GRADIENT_DTYPES)}, got {dtypes!r}")
+        for dtype in dtypes:
+            conventions.choice("dtypes", dtype, GRADIENT_DTYPES)
+        self.dtypes = tuple(dtypes)
+        self.nonfinite = conventions.flag("nonfinite", nonfinite)
+        self.empty = conventions.flag("empty", empty)
+        self.scalars = conventions.flag("scalars", scalars)
+        self.nones = conventions.flag("nones", nones)
+        self.in_place = conventions.flag("in_place", in_place)
+        self.max_arrays = _validate.positive_int("max_arrays", max_arrays)
+        self.max_dims = _validate.positive_int("max_dims", max_dims, minimum=0 if self.scalars else 1)
+        self.max_side = _validate.positive_int("max_side", max_side)
+
+    def _lists(self, *, mixed: bool, empty: bool):
+        from gradproofs import strategies
+
+        return strategies.gradient_lists(max_arrays=self.max_arrays, dtypes=self.dtypes, mixed_dtypes=mixed,
+                                         min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
+                                         max_side=self.max_side, allow_empty=empty and self.empty,
+                                         allow_none=self.nones, allow_nonfinite=self.nonfinite)
+
+    def _one_more(self):
+        """One array, for lists where every entry came out None."""
+        from gradproofs import strategies
+
+        return strategies.gradient_lists(min_arrays=1, max_arrays=1, dtypes=self.dtypes,
+                                         min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
+                                         max_side=self.max_side)
+
+    def _clipped(self, fn, case: Case, returns_norm: bool):
+        """(fn's clipped arrays, its norm or None): from its result, or from its arguments if in place."""
+        result, passed = call(fn, case, in_place=("grads",) if self.in_place else ())
+        grads = case.arguments["grads"]
+        if self.in_place:
+            return _arrays(passed["grads"], grads, "the gradients fn clipped in place"), (
+                result if returns_norm else None)
+        if not returns_norm:
+            return _arrays(result, grads, "the clipped gradients"), None
+        if isinstance(result, (str, bytes, np.ndarray)) or not isinstance(result, (tuple, list)) or len(result) != 2:
+            fail("result structure", f"fn must return a pair (clipped gradients, total norm), got {describe(result)}")
+        return _arrays(result[0], grads, "the clipped gradients"), result[1]
+
+
+def _arrays(clipped, grads, what: str) -> list:
+    """fn's clipped gradients as NumPy arrays, checked for structure, shape and dtype."""
+    if isinstance(clipped, np.ndarray) or not isinstance(clipped, (list, tuple)) or len(clipped) != len(grads):
+        fail("result structure", f"{what} must be a list of {len(grads)} entries (one per gradient, None where "
+                                 f"it is None), got {describe(clipped)}")
+    out = []
+    for i, (c, g) in enumerate(zip(clipped, grads)):
+        if g is None or c is None:
+            if (g is None) != (c is None):
+                fail("result structure", f"clipped[{i}] is {'None' if c is None else 'an array'}, but grads[{i}] "
+                                         f"is {'None' if g is None else 'an array'}")
+            out.append(None)
+            continue
+        c = _as_array(c, f"clipped[{i}]")
+        if c.shape != g.shape or c.dtype != g.dtype:
+            fail("dtype or shape", f"clipped[{i}] is {c.dtype.name}{list(c.shape)}; the clipped gradient keeps "
+                                   f"the gradient's dtype and shape, {g.dtype.name}{list(g.shape)}")
+        out.append(c)
+    return out
+
+
+def _as_array(value, name: str) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value)
+    except Exception:  # noqa: BLE001 - an unreadable result is a finding
+        fail("result structure", f"{name} is not an array: {describe(value)}")
+
+
+def _compare(name: str, got, expected, tolerance: float, floor: float, reason: str) -> Agreement:
+    """Equal NaN and infinity patterns, and |got − expected| ≤ tolerance·|expected| + floor elsewhere.
+
+    A NaN or ∞ where the convention has none, or none where it has one, is a
+    mismatch of the kind "non-finite placement"; a finite value off by more than
+    the tolerance one of the kind "values". Returns the :class:`Agreement`: the
+    largest fraction of its allowance (tolerance·|expected| + floor) an entry
+    used, and the worst error relative to |expected|.
+    """
+    got = np.asarray(got, dtype=np.float64).ravel()
+    expected = np.asarray(expected, dtype=np.float64).ravel()
+
+    def first(entries, kind: str, detail) -> None:
+        i = int(entries[0])
+        index = "" if expected.size == 1 else f"[{i}]"
+        fail(f"{name.split('[')[0]} {kind}", f"{name}{index}: got {float(got[i])!r}, expected "
+                                             f"{float(expected[i])!r}{detail(i)}")
+
+    special = ~np.isfinite(expected) | ~np.isfinite(got)
+    misplaced = np.flatnonzero(special & ~((np.isnan(got) & np.isnan(expected)) | (got == expected)))
+    if misplaced.size:
+        first(misplaced, "non-finite placement", lambda i: f". {misplaced.size} of {expected.size} entries are "
+                                                           f"non-finite where the convention's are not, or the "
+                                                           f"other way round.")
+    with np.errstate(invalid="ignore", over="ignore"):
+        error = np.where(special, 0.0, np.abs(got - expected))
+        over = np.flatnonzero(error > tolerance * np.abs(expected) + floor)
+        relative = np.where(special | (expected == 0), 0.0, error / np.where(expected == 0, 1, np.abs(expected)))
+        allowance = tolerance * np.abs(np.where(special, 0.0, expected)) + floor
+        used = np.where(error == 0, 0.0, error / np.where(allowance == 0, 1, allowance))
+    if over.size:
+        first(over, "values", lambda i: f"; error {error[i]:.3g} is {relative[i]:.3g} of |expected|, over the "
+                                        f"tolerance {tolerance:.3g} ({reason}). {over.size} of {expected.size} "
+                                        f"entries differ.")
+    return Agreement(float(used.max()), float(relative.max())) if relative.size else Agreement()
+
+
+def _sizes(grads) -> str:
+    arrays = [g for g in grads if g is not None]
+    return f"{len(grads)} gradients ({len(grads) - len(arrays)} None), {sum(g.size for g in arrays)} entries"
+
+
+# --- by norm ------------------------------------------------------------------------------------
+
+class ClipNorm(_Clipping):
+    """Clipping by norm, as :func:`gradproofs.clipping.clip_grad_norm` does for a convention."""
+
+    name = "clip-norm"
+    function = "check_clip_grad_norm"
+    signature = "fn(grads, max_norm, norm_type) -> (clipped, total_norm)"
+
+    def __init__(self, *, convention="torch", error_if_nonfinite=False, returns_norm=True, in_place=False,
+                 dtypes=("float16", "float32", "float64"), nonfinite=True, empty=True, scalars=True, nones=True,
+                 arguments=NORM_ARGUMENTS, max_arrays=8, max_dims=3, max_side=4):
+        self.remember(locals())
+        self.convention = conventions.choice("convention", convention, clipping.CONVENTIONS)
+        self.error_if_nonfinite = conventions.flag("error_if_nonfinite", error_if_nonfinite)
+        self.returns_norm = conventions.flag("returns_norm", returns_norm)
+        self._domain(dtypes, nonfinite, empty, scalars, nones, in_place, max_arrays, max_dims, max_side)
+        self.arguments = conventions.arguments(arguments, NORM_ARGUMENTS)
+
+    def strategy(self):
+        from hypothesis import strategies as st
+
+        from gradproofs import strategies
+
+        convention = self.convention
+        # Built once: building a strategy inspects its source, which costs more than drawing from it.
+        one_dtype = convention in ("tensorflow", "keras_global")  # both raise on mixed dtypes
+        lists = {empty: self._lists(mixed=not one_dtype, empty=empty) for empty in (False, True)}
+        one_more = self._one_more()
+        norm_types = strategies.norm_types(allow_zero=True, allow_negative=True)
+        thresholds = strategies.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True)
+        where = st.sampled_from(["a threshold", "the norm", "near the norm"])
+        ratios = st.floats(1e-3, 2.0)
+
+        any_p = convention == "torch" and "norm_type" in self.arguments  # else fn cannot be told p: 2
+
+        @st.composite
+        def cases(draw):
+            p = draw(norm_types, label="norm_type") if any_p else 2.0
+            grads = draw(lists[bool(0 <= p < np.inf)], label="grads")
+            # Keras's optimizer and d2l's grad_clipping raise on no gradient.
+            if convention in ("keras", "keras_global", "d2l") and all(g is None for g in grads):
+                grads.append(draw(one_more, label="one more")[0])
+            kind = draw(where, label="max_norm is")
+            if kind == "a threshold":
+                return grads, draw(thresholds, label="max_norm"), p
+            norm = clipping.clip_grad_norm(grads, 1.0, p, convention=convention)[1]
+            norms = [float(n) for n in (norm if isinstance(norm, list) else [norm]) if n is not None]
+            finite = [n for n in norms if np.isfinite(n)] or [1.0]
+            at = draw(st.sampled_from(finite), label="a norm") if len(finite) > 1 else finite[0]
+            return grads, at if kind == "the norm" else at * draw(ratios, label="max_norm / the norm"), p
+
+        return cases()
+
+    def check(self, fn, example) -> float:
+        grads, max_norm, p = example
+        given = {"grads": grads, "max_norm": max_norm, "norm_type": p}
+        case = Case({name: given[name] for name in self.arguments}, _sizes(grads))
+        try:
+            expected, expected_norm = clipping.clip_grad_norm(grads, max_norm, p, convention=self.convention,
+                                                              error_if_nonfinite=self.error_if_nonfinite)
+        except RuntimeError:  # a non-finite norm, to be refused
+            case.sizes += " (the norm is not finite: fn should raise)"
+            judged(case, lambda: call(fn, case, raises=True))
+            return Agreement()  # the refusal is the whole expectation
+
+        def judgement():
+            clipped, norm = self._clipped(fn, case, self.returns_norm)
+            try:
+                return self._judge(clipped, norm, grads, p, expected, expected_norm, max_norm)
+            except Failure as failure:
+                if self.convention not in FLUSHING:
+                    raise
+                flushed_failure = failure
+            # The same rule in IEEE arithmetic, as NumPy (or a GPU) computes it, keeps the subnormals that
+            # the framework's CPU kernels flush to zero: either is the convention.
+            with clipping.gradual_underflow():
+                kept, kept_norm = clipping.clip_grad_norm(grads, max_norm, p, convention=self.convention)
+                try:
+                    return self._judge(clipped, norm, grads, p, kept, kept_norm, max_norm)
+                except Failure:
+                    raise flushed_failure from None
+
+        return judged(case, judgement)
+
+    def _judge(self, clipped, norm, grads, p, expected, expected_norm, max_norm) -> Agreement:
+        tolerance = clipping.norm_tolerance(grads, p, convention=self.convention)
+        reason = "two orders of summing the norm"
+        worst = Agreement()
+        if self.returns_norm and self.convention != "keras":
+            norm = _as_array(norm, "the returned norm")
+            if norm.size != 1:
+                fail("norm structure", f"the returned norm must be one number, got shape {norm.shape}")
+            worst = _compare("the returned norm (measured before clipping)", norm, expected_norm, tolerance, 0.0,
+                             reason)
+            theirs = np.asarray(norm, dtype=expected_norm.dtype).reshape(())[()]
+            if np.isfinite(theirs) and theirs != expected_norm:
+                # A norm summed in another order: the convention's clip with fn's norm (the trigger, too).
+                expected = clipping.clip_grads_with_norm(grads, max_norm, theirs, convention=self.convention)
+        for i, (c, e, g) in enumerate(zip(clipped, expected, grads)):
+            if g is None:
+                continue
+            info = np.finfo(g.dtype)
+            worst = Agreement.worst([worst, _compare(f"clipped[{i}]", c, e, tolerance + 3 * float(info.eps),
+                                                     2 * float(info.tiny * info.eps),
+                                                     reason + " and rounding the product")])
+        return worst
+
+    def alternatives(self) -> list:
+        return [Choices("fn's result on this example is that of {}: declare the convention fn follows",
+                        [(f"convention={other!r}", self.but(convention=other))
+                         for other in clipping.CONVENTIONS if other != self.convention]),
+                [("fn returns only the clipped gradients: declare returns_norm=False",
+                  self.but(returns_norm=False))] if self.returns_norm and not self.in_place else [],
+                [("fn clips its arguments in place: declare in_place=True", self.but(in_place=True))]
+                if not self.in_place else []]
+
+
+def check_clip_grad_norm(fn, *, convention: str = "torch", error_if_nonfinite: bool = False,
+                         returns_norm: bool = True, in_place: bool = False,
+                         dtypes=("float16", "float32", "float64"), nonfinite: bool = True, empty: bool = True,
+                         scalars: bool = True, nones: bool = True, arguments=NORM_ARGUMENTS,
+                         max_examples: int | None = None, max_arrays: int = 8, max_dims: int = 3, max_side: int = 4,
+                         reproduce=None):
+    """Test ``fn(grads, max_norm, norm_type) -> (clipped, total_norm)`` against a clipping convention.
+
+    ``grads`` is a list of 1 to ``max_arrays`` NumPy arrays (of ``dtypes``,
+    mixed unless ``convention`` is ``"tensorflow"`` or ``"keras_global"``; 0 to
+    ``max_dims`` dimensions of up to ``max_side`` entries; magnitudes from 1e-30
+    to 1e30 within each dtype's range; some None, some holding ∞ or NaN, some of
+    size 0); ``max_norm`` is often exactly the norm, and may be 0, negative or
+    +∞; ``norm_type`` is any p (0, negative and ±∞ included) for ``"torch"`` and
+    2.0 for the others (and for fn whose ``arguments`` leave it out).
+    ``fn`` must return the clipped arrays (a list, None kept, each of its
+    gradient's dtype and shape) and the norm measured before clipping, both as
+    :func:`gradproofs.clipping.clip_grad_norm` computes them for ``convention``
+    ("torch", "tensorflow", "keras", "keras_global", "optax", "pascanu", "d2l"),
+    including its NaN, sign flips, overflow and, for TensorFlow, Keras and
+    optax, their flush of subnormals to zero on the CPU. The norm is not judged
+    for ``"keras"``, whose optimizer returns none. The only freedom is the order
+    of the sums: values agree within :func:`gradproofs.clipping.norm_tolerance`;
+    NaN and ∞ must sit where the convention puts them. For the conventions
+    whose CPU kernels flush subnormals to zero (TensorFlow, Keras, optax), fn
+    may flush them as those kernels do or keep them as NumPy does: it must
+    agree with one of the two on the whole example.
+
+    Declared conventions: ``returns_norm=False``, fn returns only the clipped
+    arrays; ``in_place=True``, fn clips the arrays of ``grads`` in place (and
+    returns the norm, or nothing with ``returns_norm=False``); ``arguments``,
+    the names fn takes, in order (``("grads", "max_norm")`` for a function
+    without a norm type). The declared domain: only ``dtypes``; without ∞ and
+    NaN (``nonfinite=False``), empty arrays (``empty=False``), 0-dim arrays
+    (``scalars=False``) or None (``nones=False``) for code that does not claim
+    to handle them: nothing outside the domain is drawn. With
+    ``error_if_nonfinite`` fn must raise (any exception) exactly where the norm
+    is not finite, leaving its arguments as they were. Without
+    ``max_examples`` the active Hypothesis profile sets the number of examples.
+    Raises :class:`gradproofs.Mismatch` naming each kind of disagreement (the
+    NaN placement, finite values, the norm, …) with its smallest
+    counterexample; returns a Report.
+    """
+    oracle = ClipNorm(convention=convention, error_if_nonfinite=error_if_nonfinite, returns_norm=returns_norm,
+                      in_place=in_place, dtypes=dtypes, nonfinite=nonfinite, empty=empty, scalars=scalars,
+                      nones=nones, arguments=arguments, max_arrays=max_arrays, max_dims=max_dims, max_side=max_side)
+    return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))
+
+
+# --- by value -------------------------------------------------------------------------------------
+
+class ClipValue(_Clipping):
+    """Clipping by value, as :func:`gradproofs.clipping.clip_grad_value` does (torch and optax)."""
+
+    name = "clip-value"
+    function = "check_clip_grad_value"
+    signature = "fn(grads, clip_value) -> clipped"
+
+    def __init__(self, *, negative_thresholds=True, in_place=False, dtypes=("float16", "float32", "float64"),
+                 nonfinite=True, empty=True, scalars=True, nones=True, arguments=VALUE_ARGUMENTS, max_arrays=8,
+                 max_dims=3, max_side=4):
+        self.remember(locals())
+        self.negative = conventions.flag("negative_thresholds", negative_thresholds)
+        self._domain(dtypes, nonfinite, empty, scalars, nones, in_place, max_arrays, max_dims, max_side)
+        self.arguments = conventions.arguments(arguments, VALUE_ARGUMENTS)
+
+    def strategy(self):
+        from hypothesis import strategies as st
+
+        from gradproofs import strategies
+
+        lists = self._lists(mixed=True, empty=True)
+        one_more = self._one_more()
+        # |c| fits every gradient's dtype: beyond it torch raises (after clamping the arrays before).
+        thresholds = {largest: strategies.thresholds(max_value=largest, allow_zero=True,
+                                                     allow_negative=self.negative, allow_infinity=True)
+                      for largest in (float(np.finfo(np.float16).max), 1e6)}
+
+        @st.composite
+        def cases(draw):
+            grads = draw(lists, label="grads")
+            if all(g is None for g in grads):  # torch raises on nothing to clip
+                grads.append(draw(one_more, label="one more")[0])
+            largest = min([1e6] + [float(np.finfo(g.dtype).max) for g in grads if g is not None])
+            entries = [abs(float(v)) for g in grads if g is not None for v in g.ravel()
+                       if np.isfinite(v) and abs(float(v)) <= largest]
+            if entries and draw(st.booleans(), label="clip_value is an entry's magnitude"):
+                return grads, draw(st.sampled_from(entries), label="clip_value")
+            return grads, draw(thresholds[largest], label="clip_value")
+
+        return cases()
+
+    def check(self, fn, example) -> float:
+        grads, clip_value = example
+        given = {"grads": grads, "clip_value": clip_value}
+        case = Case({name: given[name] for name in self.arguments}, _sizes(grads))
+        expected = clipping.clip_grad_value(grads, clip_value)
+
+        def judgement():
+            clipped, _ = self._clipped(fn, case, returns_norm=False)
+            return Agreement.worst(_compare(f"clipped[{i}]", c, e, 0.0, 0.0, "a clamp is exact")
+                                   for i, (c, e) in enumerate(zip(clipped, expected)) if e is not None)
+
+        return judged(case, judgement)
+
+    def alternatives(self) -> list:
+        return [[("fn clips its arguments in place: declare in_place=True", self.but(in_place=True))]
+                if not self.in_place else []]
+
+
+def check_clip_grad_value(fn, *, negative_thresholds: bool = True, in_place: bool = False,
+                          dtypes=("float16", "float32", "float64"), nonfinite: bool = True, empty: bool = True,
+                          scalars: bool = True, nones: bool = True, arguments=VALUE_ARGUMENTS,
+                          max_examples: int | None = None, max_arrays: int = 8, max_dims: int = 3,
+                          max_side: int = 4, reproduce=None):
+    """Test ``fn(grads, clip_value) -> clipped`` against torch's and optax's clamp to [−c, c].
+
+    ``grads`` as for :func:`check_clip_grad_norm` (at least one array);
+    ``clip_value`` is often exactly an entry's magnitude, and may be 0, +∞ and
+    (unless ``negative_thresholds=False``, for TensorFlow's ``clip_by_value``,
+    which differs there) negative, where every entry becomes c. The clipped
+    arrays must equal :func:`gradproofs.clipping.clip_grad_value`'s exactly
+    (NaN where NaN; the sign of a zero is not judged), in the gradients' dtypes
+    and shapes, without modifying ``grads`` (unless ``in_place=True``: then fn
+    clamps the arrays of ``grads`` in place, and what it returns is ignored).
+    ``arguments``, the declared domain (``dtypes``, ``nonfinite``, ``empty``,
+    ``scalars``, ``nones``) and the sizes as for :func:`check_clip_grad_norm`.
+    A finite |c| beyond a gradient's dtype (65504 for float16) is never drawn:
+    torch raises there, optax clamps to ±∞. Raises :class:`gradproofs.Mismatch`
+    naming each kind of disagreement with its smallest counterexample; returns
+    a Report.
+    """
+    oracle = ClipValue(negative_thresholds=negative_thresholds, in_place=in_place, dtypes=dtypes,
+                       nonfinite=nonfinite, empty=empty, scalars=scalars, nones=nones, arguments=arguments,
+                       max_arrays=max_arrays, max_dims=max_dims, max_side=max_side)
+    return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))
+
+
+# --- torch's in-place functions -------------------------------------------------------------------
+
+def torch_in_place(fn, *, device: str = "cpu", **options):
+    """Wrap a torch-style in-place function on parameters as a function of NumPy gradients.
+
+    ``fn(parameters, *args, **options)`` changes each parameter's ``.grad`` in
+    place, as ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_`` do.
+    The wrapper takes ``(grads, *args)``: NumPy arrays, None for a parameter
+    without a gradient. It builds one parameter per entry on ``device``, gives
+    it a copy of its gradient, calls ``fn`` and returns the gradients afterwards
+    as NumPy arrays (None kept): alone when ``fn`` returns None, else paired
+    with what it returned (a tensor becomes a NumPy scalar or array). When
+    ``fn`` raises, the wrapper first checks that every gradient is still as it
+    was (a :class:`Mismatch` if not), then re-raises.
+
+    >>> check_clip_grad_norm(torch_in_place(torch.nn.utils.clip_grad_norm_, foreach=False))
+    """
+    from gradproofs import devices
+    from gradproofs.oracle.harness import callable_option, same
+
+    callable_option(fn)
+    device = devices.resolve(device)
+
+    def in_place(grads, *args):
+        torch = devices.torch()
+        parameters = []
+        for g in grads:
+            if g is None:
+                parameters.append(torch.nn.Parameter(torch.zeros(1, device=device)))
+                continue
+            g = np.asarray(g)
+            parameter = torch.nn.Parameter(torch.zeros(g.shape, dtype=getattr(torch, g.dtype.name),
+                                                       device=device))
+            parameter.grad = torch.from_numpy(g.copy()).to(device)
+            parameters.append(parameter)
+
+        def gradients():
+            return [None if p.grad is None else p.grad.detach().cpu().numpy() for p in parameters]
+
+        try:
+            returned = fn(parameters, *args, **options)
+        except Exception:
+            if not same(list(grads), gradients()):
+                raise Mismatch(f"{qualified_name(fn)} raised after modifying the gradients in place") from None
+            raise
+        if returned is None:
+            return gradients()
+        if hasattr(returned, "detach"):
+            returned = returned.detach().cpu().numpy()[()]
+        return gradients(), returned
+
+    in_place.__qualname__ = f"torch_in_place({getattr(fn, '__qualname__', repr(fn))})"
+    return in_place

@@ -1,9 +1,0 @@
-"""The seed's character language model: one-hot inputs, a tanh RNN, softmax outputs.
-
-``engine``: its BPTT over float64, mpmath and torch, the loss decomposed term by term,
-and SGD training with and without clipping; ``theorems``: the lm family of the catalogue
-(derivations/lm.md); ``strategies``: Hypothesis strategies of language-model problems;
-``oracle``: ``check_rnn_lm``, for other people's code.
-"""
-
-__all__: list = []
