@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 # The README's Quick start as written there: each command in a shell of its own, whose status is
 # that of its last step, so that a failing install fails CI too.
 mapfile -t quick_start < <(bash ci/quick_start.sh)
+if [ "${#quick_start[@]}" -ne 2 ]; then
+  echo "ci: the README's Quick start should be two commands, read ${#quick_start[@]}" >&2
+  exit 1
+fi
 newcomer="$(mktemp -d)"
 python3 -m venv "$newcomer/venv"
 (
