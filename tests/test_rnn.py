@@ -30,17 +30,9 @@ RNN_FIELDS = rnn.RNN_FIELDS[:-1]  # the gradients, without the states
 LSTM_FIELDS = rnn.LSTM_FIELDS[:-1]
 
 
-def _arrays(name, fields):
-    """A named tuple of arrays: an engine's positional arguments, in order."""
-    return NamedTuple(name, [(field, np.ndarray) for field in fields.split()])
-
-
-Problem = _arrays("Problem", "x h0 W_x W_h b dL_dh")
-
-
 def _problem(seed, T, B, I, H, *, weight=1.0):
     rng = np.random.default_rng(seed)
-    return Problem(rng.uniform(-1, 1, (T, B, I)), rng.uniform(-1, 1, (B, H)),
+    return rnn.Sequence(rng.uniform(-1, 1, (T, B, I)), rng.uniform(-1, 1, (B, H)),
                    rng.uniform(-weight, weight, (H, I)), rng.uniform(-weight, weight, (H, H)),
                    rng.uniform(-1, 1, H), rng.uniform(-1, 1, (T, B, H)))
 
@@ -55,7 +47,7 @@ def problems(draw):
         elements = st.floats(-bound, bound, allow_subnormal=False)
         return draw(hnp.arrays(np.float64, shape, elements=elements), label=label)
 
-    return Problem(reals((T, B, I), 2.0, "x"), reals((B, H), 1.0, "h0"), reals((H, I), 1.5, "W_x"),
+    return rnn.Sequence(reals((T, B, I), 2.0, "x"), reals((B, H), 1.0, "h0"), reals((H, I), 1.5, "W_x"),
                    reals((H, H), 1.5, "W_h"), reals((H,), 1.0, "b"), reals((T, B, H), 1.0, "dL_dh"))
 
 
@@ -177,7 +169,7 @@ def test_jacobian_scale_and_tolerance_worked_by_hand():
 def test_scales_and_tolerances_of_a_scalar_rnn_worked_by_hand():
     # T = 2, one unit, relu with positive pre-activations (f′ = 1, exact): Reference's docstring written
     # out. a_1 = 1 + 0.5·0.5 + 0.25 = 1.5, a_2 = 2 + 0.5·1.5 + 0.25 = 3.
-    problem = Problem(np.array([[[1.0]], [[2.0]]]), np.array([[0.5]]), np.array([[1.0]]), np.array([[0.5]]),
+    problem = rnn.Sequence(np.array([[[1.0]], [[2.0]]]), np.array([[0.5]]), np.array([[1.0]]), np.array([[0.5]]),
                       np.array([0.25]), np.array([[[1.0]], [[-2.0]]]))
     relu = rnn.reference(*problem, activation="relu")
     S = 1 + (2 + 0.75 + 0.25)  # the largest |x W_x| + |h W_h| + |b|, at t = 2
@@ -352,9 +344,9 @@ def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
     T = 30
     last = np.zeros((T, 1, 2))
     last[-1] = 1.0
-    cases = {"overflow": (Problem(np.ones((T, 1, 1)), np.ones((1, 2)), np.ones((2, 1)), np.full((2, 2), 1e200),
+    cases = {"overflow": (rnn.Sequence(np.ones((T, 1, 1)), np.ones((1, 2)), np.ones((2, 1)), np.full((2, 2), 1e200),
                                   np.ones(2), np.ones((T, 1, 2))), -1e308),
-             "underflow": (Problem(np.full((T, 1, 1), 1e-200), np.full((1, 2), 1e-200), np.ones((2, 1)),
+             "underflow": (rnn.Sequence(np.full((T, 1, 1), 1e-200), np.full((1, 2), 1e-200), np.ones((2, 1)),
                                    np.full((2, 2), 1e-200), np.zeros(2), last), 1e-200)}
     for name, (problem, gate) in cases.items():
         lstm = (problem.x, problem.h0, problem.h0, np.full((8, 1), gate), np.full((8, 2), gate), np.zeros(8),
@@ -596,7 +588,10 @@ def test_torch_engines_return_tensors_on_the_device(device):
 
 # --- the LSTM ------------------------------------------------------------------
 
-LSTMProblem = _arrays("LSTMProblem", "x h0 c0 W_ih W_hh b dL_dh")
+
+
+# The LSTM engines' arguments, by the names they take (torch's W_ih, W_hh).
+LSTMProblem = NamedTuple("LSTMProblem", [(field, np.ndarray) for field in "x h0 c0 W_ih W_hh b dL_dh".split()])
 
 
 def _lstm_problem(seed, T, B, I, H, *, weight=0.5):

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -84,12 +84,38 @@ from gradproofs.activations import engine as activations
 from gradproofs.mlp import engine as mlp
 
 __all__ = [
-    "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll", "recurrence", "backpropagate",
+    "Sequence", "LSTMSequence", "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll", "recurrence", "backpropagate",
     "forward", "bptt", "mpmath_array", "bptt_exact", "bptt_extended", "jacobian", "bptt_torch", "bptt_nn_rnn",
     "bptt_jax", "bptt_tf", "FRAMEWORK_ENGINES", "lstm_forward", "lstm_backward", "lstm_backward_exact",
     "lstm_backward_extended", "cell_jacobian", "lstm_backward_nn", "MAX_AMPLIFICATION", "RNN_FIELDS",
     "LSTM_FIELDS", "Reference", "reference", "LSTMReference", "lstm_reference"
 ]
+
+class Sequence(NamedTuple):
+    """An Elman RNN problem (this module's engines): inputs x (T, B, I), initial state h0 (B, H),
+    W_x (H, I), W_h (H, H), b (H,), and dL_dh (T, B, H), the loss's gradient with respect to h_1..h_T."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b: np.ndarray
+    dL_dh: np.ndarray
+
+
+class LSTMSequence(NamedTuple):
+    """An LSTM problem (this module's engines): inputs x (T, B, I), initial states h0 and c0 (B, H),
+    W_x (4H, I) and W_h (4H, H) with the gate blocks in torch's order i, f, g, o (``weight_ih_l0``
+    and ``weight_hh_l0``), b (4H,), and dL_dh (T, B, H), the loss's gradient with respect to h_1..h_T."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b: np.ndarray
+    dL_dh: np.ndarray
+
 
 NN_RNN_ACTIVATIONS = ("tanh", "relu")  # the nonlinearities torch.nn.RNN offers
 

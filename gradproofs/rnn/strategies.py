@@ -8,26 +8,13 @@ strategies.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from hypothesis import strategies as st
 
 from gradproofs.drawing import entries, matrices, positive_int, positive_number, require, size_range, sizes
+from gradproofs.rnn.engine import LSTMSequence, Sequence
 
 __all__ = ["Sequence", "sequences", "LSTMSequence", "lstm_sequences", "recurrent_matrices"]
-
-
-class Sequence(NamedTuple):
-    """An Elman RNN problem (:mod:`gradproofs.rnn`): inputs x (T, B, I), initial state h0 (B, H),
-    W_x (H, I), W_h (H, H), b (H,), and dL_dh (T, B, H), the loss's gradient with respect to h_1..h_T."""
-
-    x: np.ndarray
-    h0: np.ndarray
-    W_x: np.ndarray
-    W_h: np.ndarray
-    b: np.ndarray
-    dL_dh: np.ndarray
 
 
 @st.composite
@@ -56,20 +43,6 @@ def sequences(*, min_steps: int = 1, max_steps: int = 8, min_batch: int = 1, max
     return _sequences(size_range("steps", min_steps, max_steps, 0), size_range("batch", min_batch, max_batch),
                       size_range("inputs", min_inputs, max_inputs), size_range("hidden", min_hidden, max_hidden),
                       positive_number("max_input", max_input), bool(near_powers_of_two))
-
-
-class LSTMSequence(NamedTuple):
-    """An LSTM problem (:mod:`gradproofs.rnn`): inputs x (T, B, I), initial states h0 and c0 (B, H),
-    W_x (4H, I) and W_h (4H, H) with the gate blocks in torch's order i, f, g, o (``weight_ih_l0``
-    and ``weight_hh_l0``), b (4H,), and dL_dh (T, B, H), the loss's gradient with respect to h_1..h_T."""
-
-    x: np.ndarray
-    h0: np.ndarray
-    c0: np.ndarray
-    W_x: np.ndarray
-    W_h: np.ndarray
-    b: np.ndarray
-    dL_dh: np.ndarray
 
 
 @st.composite

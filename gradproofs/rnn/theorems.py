@@ -35,7 +35,7 @@ SMOOTH = ("tanh", "sigmoid")
 
 
 def _draw_problem(data, *, activation=None, max_steps=6, max_batch=3, max_width=4, spectral_norm=None):
-    """An RNN problem: activation, x (T, B, I), h0, W_x, W_h, b, dL_dh."""
+    """An activation and an RNN problem (:class:`gradproofs.rnn.engine.Sequence`)."""
     if activation is None:
         activation = data.draw(st.sampled_from(activations.NAMES), label="activation")
     steps = data.draw(st.integers(1, max_steps), label="T")
@@ -52,7 +52,7 @@ def _draw_problem(data, *, activation=None, max_steps=6, max_batch=3, max_width=
         W_h = data.draw(strategies.weight_matrices((hidden, hidden), spectral_norm=spectral_norm), label="W_h")
     b = data.draw(hnp.arrays(np.float64, hidden, elements=real), label="b")
     dL_dh = data.draw(hnp.arrays(np.float64, (steps, batch, hidden), elements=real), label="dL_dh")
-    return activation, (x, h0, W_x, W_h, b), dL_dh
+    return activation, rnn.Sequence(x, h0, W_x, W_h, b, dL_dh)
 
 
 # --- BPTT and the Jacobian product -------------------------------------------------
@@ -112,10 +112,10 @@ def _derive_bptt() -> Derivation:
 
 def _check_bptt(data, device: str) -> Evidence:
     torch = devices.torch()
-    activation, problem, dL_dh = _draw_problem(data)
-    reference = rnn.reference(*problem, dL_dh, activation=activation)
+    activation, problem = _draw_problem(data)
+    reference = rnn.reference(*problem, activation=activation)
     assume(reference.well_conditioned(EPS64))  # the inputs' conditioning: amplification, relu kinks
-    agreements = [reference.assert_matches("numpy", rnn.bptt(*problem, dL_dh, activation=activation),
+    agreements = [reference.assert_matches("numpy", rnn.bptt(*problem, activation=activation),
                                            precision="float64", derivative_from_output=False)]
     engines = [("torch loop", partial(rnn.bptt_torch, device=device))]
     if activation in rnn.NN_RNN_ACTIVATIONS:
@@ -127,7 +127,7 @@ def _check_bptt(data, device: str) -> Evidence:
             # cuDNN multiplies float32 matrices in TF32 by default: float16's rounding in float32's range
             tf32 = name == "torch.nn.RNN" and device == "cuda" and dtype == "float32" \
                 and torch.backends.cudnn.allow_tf32
-            result = engine(*problem, dL_dh, activation=activation, dtype=dtype)
+            result = engine(*problem, activation=activation, dtype=dtype)
             agreements.append(reference.assert_matches(f"{name} {dtype} ({device})", result,
                                                        precision="tf32" if tf32 else dtype,
                                                        derivative_from_output=True))
@@ -191,11 +191,11 @@ def _check_jacobian_bound(data, device: str) -> Evidence:
     activation = data.draw(st.sampled_from(SMOOTH), label="activation")
     gamma = float(activations.get(activation).derivative_bound)
     sigma = data.draw(st.floats(0.05, 3.0 / gamma), label="sigma_max(W_h)")
-    _, problem, _ = _draw_problem(data, activation=activation, max_steps=40, spectral_norm=sigma)
-    steps, hidden = problem[0].shape[0], problem[3].shape[0]
+    _, problem = _draw_problem(data, activation=activation, max_steps=40, spectral_norm=sigma)
+    steps, hidden = problem.x.shape[0], problem.W_h.shape[0]
     t = data.draw(st.integers(0, steps), label="t")
     k = data.draw(st.integers(0, t), label="k")
-    norms = np.array([np.linalg.norm(J, 2) for J in rnn.jacobian(*problem, t, k, activation=activation)])
+    norms = np.array([np.linalg.norm(J, 2) for J in rnn.jacobian(*problem[:-1], t, k, activation=activation)])
     bound = (gamma * sigma) ** (t - k)
     # t − k products of H × H matrices, each rounding relative to the product of norms,
     # and the SVD's few ulps: 4·(t − k + 1)·(H + 2)·eps relative.
