@@ -20,7 +20,7 @@ oracle (``oracle.py``, which checks other people's code; all offered by
   ``initialisation_theorems.py``).
 - ``rnn``: the Elman RNN and the LSTM: backpropagation through time (``engine.py``),
   Pascanu et al.'s single-unit cliff (``cliff.py``) and their theorems.
-- ``lm``: the seed's character language model: its BPTT, its training with and
+- ``lm``: a character-level RNN language model: its BPTT, its training with and
   without clipping, and its theorems.
 - ``clipping``: gradient clipping by value, norm and global norm in each
   framework's convention (``engine.py``), what the frameworks were observed to

@@ -16,12 +16,14 @@ from gradproofs.families.activations import costs, engine as activations
 from gradproofs.families.chain import engine as chain
 from gradproofs.formats import FORMATS
 
-__all__ = ["FAMILY", "EPS", "SOURCE", "WINDOW_PUBLISHED", "window", "window_width"]
+__all__ = ["FAMILY", "NIELSEN_CH5", "EPS", "SOURCE", "WINDOW_PUBLISHED", "window", "window_width"]
+
+NIELSEN_CH5 = "[Nielsen, Neural Networks and Deep Learning, ch. 5](http://neuralnetworksanddeeplearning.com/chap5.html)"
 
 FAMILY = family(Family(
     "chain",
     "The chain: one neuron per layer",
-    "The textbook network of Nielsen's chapter 5: $L$ neurons in a row, "
+    "The textbook network of " + NIELSEN_CH5 + ": $L$ neurons in a row, "
     "$z_j = w_j a_{j-1} + b_j$, $a_j = f(z_j)$, $a_0 = x$, cost $C(a_L, y)$. "
     "Backpropagation turns into a product of one factor $w_{j+1} f'(z_j)$ per layer, "
     "and every statement about vanishing and exploding gradients is a statement "
@@ -29,7 +31,7 @@ FAMILY = family(Family(
 ))
 
 EPS = {name: FORMATS[name].eps for name in ("float64", "float32")}
-SOURCE = "Nielsen, Neural Networks and Deep Learning, ch. 5, eq. 121–122"
+SOURCE = NIELSEN_CH5 + ", eq. 121–122"
 
 
 # --- the product form ------------------------------------------------------------
@@ -198,7 +200,8 @@ register(Theorem(
               r"$\sigma'(z_L)$ of the quadratic cost's $\delta_L = \sigma'(z_L)(\sigma(z_L) - y)$ cancels, so a "
               r"saturated output neuron still learns.",
     latex=r"\frac{\partial}{\partial z}\Big[-y\ln\sigma(z) - (1-y)\ln(1-\sigma(z))\Big] = \sigma(z) - y",
-    source="Nielsen, Neural Networks and Deep Learning, ch. 3, eq. 61",
+    source="[Nielsen, Neural Networks and Deep Learning, ch. 3](http://neuralnetworksanddeeplearning.com/chap3.html), "
+           "eq. 61",
     kind="exact",
     engines=("sympy", "mpmath", "numpy", "torch"),
     derive=_derive_output_delta,
@@ -417,7 +420,7 @@ register(Theorem(
               r"\partial C/\partial a_4$ exactly; at depth $L$ the factor is $\tfrac14\cdot 25^{L-1}$.",
     latex=r"\frac{\partial C}{\partial b_1} = \tfrac14\cdot 25^{L-1}\frac{\partial C}{\partial a_L},"
           r"\quad L = 4:\ 3906.25",
-    source="Nielsen, Neural Networks and Deep Learning, ch. 5 (the exploding gradient problem)",
+    source=NIELSEN_CH5 + " (the exploding gradient problem)",
     kind="exact",
     engines=("sympy", "fractions", "numpy", "torch"),
     derive=_derive_exploding_example,
@@ -517,8 +520,7 @@ register(Theorem(
               r"$|w| \approx 6.894151$, and tends to 0 at $|w| = 4$ and as $|w| \to \infty$.",
     latex=r"\text{width}(|w|) = \frac{2}{|w|}\ln\!\Big(\frac{|w|(1+r)}{2} - 1\Big),\quad "
           r"r = \sqrt{1 - \frac{4}{|w|}}",
-    source="Nielsen, Neural Networks and Deep Learning, ch. 5, problem in "
-           "'The exploding gradient problem'",
+    source=NIELSEN_CH5 + ", problem in 'The exploding gradient problem'",
     kind="exact",
     engines=("sympy", "numpy (brute force)"),
     derive=lambda: window()[4],

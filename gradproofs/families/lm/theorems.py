@@ -1,4 +1,5 @@
-"""The seed's recurrent network: the lecture's toy networks that show why its gradients misbehave."""
+"""A character-level RNN language model, its BPTT, and the toy networks of Hung-yi Lee's lecture that show
+why its gradients misbehave."""
 
 from __future__ import annotations
 
@@ -17,28 +18,34 @@ from gradproofs.families.rnn import engine as rnn
 from gradproofs.formats import FORMATS, format_of
 
 __all__ = [
-    "FAMILY", "EPS64", "EPS32", "SOURCE_NOTES", "LECTURE", "TOY_STEPS", "TOY_PUBLISHED", "linear_unit",
-    "linear_unit_torch", "linear_unit_exact", "MIN_ENTRY", "BPTT_SHAPES", "VALUE_THRESHOLD"
+    "FAMILY", "EPS64", "EPS32", "BRITZ", "MIN_CHAR_RNN", "LECTURE", "PASCANU", "SOURCE_NOTES", "TOY_STEPS",
+    "TOY_PUBLISHED", "linear_unit", "linear_unit_torch", "linear_unit_exact", "MIN_ENTRY", "BPTT_SHAPES",
+    "VALUE_THRESHOLD"
 ]
+
+BRITZ = ("[Britz, \"Recurrent Neural Networks Tutorial, Part 3: Backpropagation Through Time and Vanishing "
+         "Gradients\" (WildML, 2015)](https://dennybritz.com/posts/wildml/recurrent-neural-networks-tutorial-part-3/)")
+MIN_CHAR_RNN = "[Karpathy's min-char-rnn (2015)](https://gist.github.com/karpathy/d4dee566867f8291f086)"
+LECTURE = ("Hung-yi Lee, Machine Learning (National Taiwan University, 2016), lecture [\"Recurrent Neural Network "
+           "(Part II)\"](https://speech.ee.ntu.edu.tw/~tlkagk/courses/ML_2016/Lecture/RNN%20%28v2%29.pdf)")
+PASCANU = ("[Pascanu, Mikolov & Bengio, \"On the difficulty of training recurrent neural networks\" (2013)]"
+           "(https://arxiv.org/abs/1211.5063)")
 
 FAMILY = family(Family(
     "lm",
-    "The seed's recurrent network",
-    "The material this project grew from: the Simple RNN language model of the \"BPTT steps\" notes, "
-    "$h_t = \\tanh(U x_t + W h_{t-1} + b)$, $\\hat y_t = \\operatorname{softmax}(V h_t + c)$, "
-    "$E = \\sum_t -\\log \\hat y_t[y_t]$ with one-hot $x_t$ (`gradproofs.lm`), and the lecture those notes "
-    "summarise, whose toy networks show why training it is hard: the same recurrent weight is applied "
-    "at every step, so the output is a high power of it, and the error surface is flat on one side "
-    "and a cliff on the other. The sigmoid is not to blame: a ReLU unit, whose factor is the weight "
-    "itself, explodes where a sigmoid unit vanishes.",
+    "A character-level RNN language model",
+    "The toy networks of " + LECTURE + ", which show why a recurrent network is hard to train: the same "
+    "recurrent weight is applied at every step, so the output is a high power of it, and the error surface is flat "
+    "on one side and a cliff on the other. The sigmoid is not to blame: a ReLU unit, whose factor is the weight "
+    "itself, explodes where a sigmoid unit vanishes. Then the character-level RNN language model of " + BRITZ
+    + " and " + MIN_CHAR_RNN + ": one-hot inputs $x_t$, $h_t = \\tanh(U x_t + W h_{t-1} + b)$, "
+    "$\\hat y_t = \\operatorname{softmax}(V h_t + c)$, $E = \\sum_t -\\log \\hat y_t[y_t]$ (`gradproofs.lm`): its "
+    "BPTT steps derived by hand, why its gradients vanish or explode, and how clipping bounds its updates.",
 ))
 
 EPS64 = FORMATS["float64"].eps
 EPS32 = FORMATS["float32"].eps
-SOURCE_NOTES = ("The BPTT steps of the Simple RNN language model, as in Britz, \"Recurrent Neural Networks "
-                "Tutorial, Part 3: Backpropagation Through Time and Vanishing Gradients\" (WildML, 2015), and "
-                "Karpathy's min-char-rnn (2015)")
-LECTURE = "Hung-yi Lee, Machine Learning, lecture \"Recurrent Neural Network (Part II)\" (National Taiwan University)"
+SOURCE_NOTES = "The BPTT steps of the character-level RNN language model, as in " + BRITZ + " and " + MIN_CHAR_RNN
 
 
 # --- the toy network: y = w^999 ------------------------------------------------------------
@@ -373,7 +380,7 @@ register(Theorem(
               r"$\rho(W_h)^{T-k}$), while the sigmoid's is at most $(\sigma_{\max}(W_h)/4)^{T-k}$ in norm.",
     latex=r"\Big\|\frac{\partial h_T}{\partial h_k}\Big\|_2 \le \Big(\frac{\sigma_{\max}(W_h)}{4}\Big)^{T-k}"
           r"\ \text{(sigmoid)},\qquad \frac{\partial h_T}{\partial h_k} = W_h^{T-k}\ \text{(ReLU, } a_t > 0)",
-    source=LECTURE + ", on replacing the sigmoid by ReLU; the bound as in Pascanu, Mikolov & Bengio (2013), §2.1",
+    source=LECTURE + ", on replacing the sigmoid by ReLU; the bound as in " + PASCANU + ", §2.1",
     kind="bound",
     engines=("sympy", "mpmath", "numpy", "torch"),
     derive=_derive_not_the_sigmoid,
@@ -431,7 +438,7 @@ def _derive_lm_bptt() -> Derivation:
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
     d.say("Let $f$ be any differentiable activation (an undefined SymPy function; the model's is tanh) and "
           r"$E = \sum_t -\log \operatorname{softmax}(V h_t + c)[y_t]$, $h_t = f(U e(x_t) + W h_{t-1} + b)$. "
-          "`lm`'s recurrence (the notes' BPTT steps), run on arrays of SymPy symbols, must equal plain "
+          "`lm`'s recurrence (the BPTT steps above), run on arrays of SymPy symbols, must equal plain "
           "`sympy.diff` of the unrolled network for every parameter and $h_0$:")
     for steps, vocabulary, hidden, tokens, targets in BPTT_SHAPES:
         h0, U, W, b, V, c = _symbolic_lm(steps, vocabulary, hidden)
@@ -610,7 +617,7 @@ register(Theorem(
               r"$\partial E/\partial W$, term by term.",
     latex=r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
           r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W}",
-    source=SOURCE_NOTES,
+    source=SOURCE_NOTES + "; the bound as in " + PASCANU + ", §2.1, eq. 6–7",
     kind="exact",
     engines=("sympy", "mpmath"),
     derive=_derive_decomposition,
@@ -638,7 +645,7 @@ def _derive_clipped_updates() -> Derivation:
             r"$\eta c \sqrt P$, its largest:", lr * sympy.sqrt(sympy.Add(*[c ** 2] * 4, evaluate=False),
                                                             evaluate=False), 2 * lr * c)
     d.say(r"Norm clipping at $\tau$ rescales $g$ to length at most $\tau$, so the step is at most $\eta\tau$ long. "
-          r"With $c = 15$, the notes' rule: every entry of every update is at most $15\eta$, the update at most "
+          r"With $c = 15$, the lecture's rule: every entry of every update is at most $15\eta$, the update at most "
           r"$15\eta\sqrt P$ — whatever the cliff the gradient came from.")
     d.conclude(r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P\ "
                r"(\text{value, } c = 15),\qquad \|\Delta\theta\|_2 \le \eta\,\tau\ (\text{norm})")
@@ -696,7 +703,7 @@ register(Theorem(
               "gradient came from.",
     latex=r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P,\quad "
           r"\|\Delta\theta\|_2 \le \eta\,\tau",
-    source=SOURCE_NOTES,
+    source=LECTURE + ", on clipping (a gradient above 15 is set to 15); " + PASCANU + ", §3.2",
     kind="bound",
     engines=("sympy", "numpy", "torch"),
     derive=_derive_clipped_updates,
