@@ -51,7 +51,7 @@ SOURCE_NOTES = "The BPTT steps of the character-level RNN language model, as in 
 # --- the toy network: y = w^999 ------------------------------------------------------------
 
 TOY_STEPS = 1000
-TOY_PUBLISHED = {"y(1.01)": ("20751.64", "20751.639"), "y(0.99)": "4.36073e-5",
+TOY_PUBLISHED = {"y(1.01)": "20751.639", "y(0.99)": "4.36073e-5",
                  "dy/dw(1.01)": "2.05256e7", "dy/dw(0.99)": "0.0440"}
 
 
@@ -116,36 +116,41 @@ def _derive_toy() -> Derivation:
           "and $x_t = 0$ after; the output is the last state, $y = h_T$. Claim: $h_t = w^{t-1}$.")
     d.holds("Base case.", w * 0 + 1 == w ** 0, r"h_1 = w \cdot 0 + 1 = 1 = w^0")
     d.equal("Induction step: if $h_{t-1} = w^{t-2}$, then for $t \\ge 2$, $h_t = w h_{t-1} + 0$ is",
-            w * w ** (t - 2) + 0, w ** (t - 1))
+            w * w ** (t - 2) + 0, w ** (t - 1), label="h_t")
     unrolled = sympy.Integer(0)
     for step in range(1, TOY_STEPS + 1):
         unrolled = w * unrolled + (1 if step == 1 else 0)
     d.holds(f"Unrolled by SymPy over all $T = {TOY_STEPS}$ steps, the recurrence gives the same.",
             unrolled == w ** (TOY_STEPS - 1), f"y = h_{{{TOY_STEPS}}} = {sympy.latex(unrolled)}")
     y = w ** (T - 1)
-    d.equal("Differentiate $y = w^{T-1}$:", sympy.diff(y, w), (T - 1) * w ** (T - 2), label=r"\frac{dy}{dw}")
+    d.equal("Differentiate $y = w^{T-1}$:", sympy.Derivative(y, w), (T - 1) * w ** (T - 2), label=r"\frac{dy}{dw}",
+            simplify=lambda e: sympy.simplify(e.doit()))
     y, slope = y.subs(T, TOY_STEPS), sympy.diff(y, w).subs(T, TOY_STEPS)
     up, down, small = sympy.Rational(101, 100), sympy.Rational(99, 100), sympy.Rational(1, 100)
     d.holds("At $w = 1$, exactly:", y.subs(w, 1) == 1 and slope.subs(w, 1) == 999,
             r"y = 1^{999} = 1,\quad \frac{dy}{dw} = 999 \cdot 1^{998} = 999")
-    for value, name in ((up, "1.01"), (down, "0.99")):
-        d.show(f"At $w = {name}$, evaluated from the exact rationals to 15 digits ($y$, then $dy/dw$):",
-               sympy.Tuple(y.subs(w, value).evalf(15), slope.subs(w, value).evalf(15)),
-               lhs=rf"\big(y, \tfrac{{dy}}{{dw}}\big)\big|_{{w = {name}}}")
+    d.show("At $w = 1.01$ and $w = 0.99$, evaluated from the exact rationals to 15 digits:", "\\begin{aligned}\n"
+           + " \\\\\n".join(rf"y({name}) &= {_digits(y.subs(w, value))},\quad & \frac{{dy}}{{dw}}({name}) &= "
+                            rf"{_digits(slope.subs(w, value))}" for value, name in ((up, "1.01"), (down, "0.99")))
+           + "\n\\end{aligned}")
     tiny = y.subs(w, small)
     d.holds("At $w = 0.01$, exactly, far below float64's smallest positive number $2^{-1074}$: float64 "
             "holds it as 0.", tiny == sympy.Rational(1, 10 ** 1998) and tiny < sympy.Rational(1, 2 ** 1074)
             and float(tiny) == 0.0, r"y = 0.01^{999} = 10^{-1998} < 2^{-1074}")
     d.agrees_with("the lecture's toy example, figures recomputed independently",
-                  *[("y(1.01)", y.subs(w, up), figure) for figure in TOY_PUBLISHED["y(1.01)"]],
+                  ("y(1.01)", y.subs(w, up), TOY_PUBLISHED["y(1.01)"]),
                   ("y(0.99)", y.subs(w, down), TOY_PUBLISHED["y(0.99)"]),
                   (r"\frac{dy}{dw}(1.01)", slope.subs(w, up), TOY_PUBLISHED["dy/dw(1.01)"]),
                   (r"\frac{dy}{dw}(0.99)", slope.subs(w, down), TOY_PUBLISHED["dy/dw(0.99)"]))
     ratio = slope.subs(w, up) / slope.subs(w, down)
-    d.holds("The slopes one percent either side of $w = 1$ differ, exactly as rationals, by",
+    d.holds("The slopes $dy/dw$ one percent either side of $w = 1$ differ, exactly as rationals, by",
             ratio == (up / down) ** 998,
             r"\frac{dy/dw|_{w = 1.01}}{dy/dw|_{w = 0.99}} = \frac{999 \cdot 1.01^{998}}{999 \cdot 0.99^{998}} = "
             rf"\Big(\frac{{101}}{{99}}\Big)^{{998}} = {sympy.latex(ratio.evalf(10))}\ldots")
+    values = y.subs(w, up) / y.subs(w, down)
+    d.holds("and the values $y$ themselves by one factor $101/99$ more (the ratio the figure `lm-w999.png` prints):",
+            values == (up / down) ** 999,
+            rf"\frac{{y(1.01)}}{{y(0.99)}} = \Big(\frac{{101}}{{99}}\Big)^{{999}} = {sympy.latex(values.evalf(10))}\ldots")
     d.say("So the error surface is flat on one side of $w = 1$ and a cliff on the other: a learning rate "
           f"that moves $w$ usefully where $dy/dw \\approx {float(slope.subs(w, down)):.3g}$ throws it "
           f"${_power_of_ten(ratio)}$ times as far where $dy/dw \\approx {_power_of_ten(slope.subs(w, up))}$. "
@@ -153,6 +158,14 @@ def _derive_toy() -> Derivation:
     d.conclude(r"y = h_{1000} = w^{999},\quad \frac{dy}{dw} = 999\,w^{998},\quad "
                rf"\frac{{dy/dw|_{{1.01}}}}{{dy/dw|_{{0.99}}}} = \Big(\frac{{1.01}}{{0.99}}\Big)^{{998}} \approx {_power_of_ten(ratio)}")
     return d
+
+
+def _digits(value) -> str:
+    """``value`` to 15 significant digits as LaTeX, in scientific notation (m \\times 10^e) outside [0.01, 10⁵)."""
+    if 1e-2 <= abs(value) < 1e5:
+        return f"{float(value):.15g}"
+    mantissa, exponent = f"{float(value):.14e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
 
 
 def _power_of_ten(value) -> str:
@@ -205,11 +218,12 @@ register(Theorem(
     title="The RNN amplifies how much a weight change matters",
     statement=r"Feed one linear unit with recurrent weight $w$, $h_t = w\,h_{t-1} + x_t$, $h_0 = 0$, the input 1 "
               r"at the first of 1000 steps and 0 after: $y = h_{1000} = w^{999}$ and $dy/dw = 999\,w^{998}$. At "
-              r"$w = 1$, $y = 1$ and $dy/dw = 999$; at $w = 1.01$, $y \approx 20751.64$ and $dy/dw \approx "
+              r"$w = 1$, $y = 1$ and $dy/dw = 999$; at $w = 1.01$, $y \approx 20751.639$ and $dy/dw \approx "
               r"2.05256 \times 10^{7}$; at $w = 0.99$, $y \approx 4.36073 \times 10^{-5}$ and $dy/dw \approx 0.0440$; "
-              r"at $w = 0.01$, $y = 10^{-1998}$, 0 in float64. The slopes one percent either side of $w = 1$ "
-              r"differ by $(1.01/0.99)^{998} \approx 4.66 \times 10^{8}$: the error surface is flat on one side "
-              "and a cliff on the other, and no single learning rate fits.",
+              r"at $w = 0.01$, $y = 10^{-1998}$, 0 in float64. The slopes $dy/dw$ at $w = 1.01$ and $w = 0.99$ "
+              r"differ by $(101/99)^{998} \approx 4.66 \times 10^{8}$, the values $y$ by $(101/99)^{999} \approx "
+              r"4.76 \times 10^{8}$: the error surface is flat on one side and a cliff on the other, and no single "
+              "learning rate fits.",
     latex=r"y = h_{1000} = w^{999},\quad \frac{dy}{dw} = 999\,w^{998}",
     source=LECTURE + ", the toy example of why RNN training is hard",
     kind="exact",
