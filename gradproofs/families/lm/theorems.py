@@ -436,6 +436,142 @@ def _sympy_log_sum_exp(o):
     return np.frompyfunc(sympy.log, 1, 1)(np.frompyfunc(sympy.exp, 1, 1)(o).sum(axis=1))
 
 
+# (T, K, H, tokens, targets): the tanh network on which δ_t is derived by hand, step by step
+BY_HAND = (3, 2, 2, [0, 1, 1], [1, 0, 1])
+
+
+def _unrolled_tanh_lm():
+    """The tanh language model of :data:`BY_HAND` unrolled on SymPy symbols: its states h_0..h_T and outputs
+    o_1..o_T, and plain ``sympy.diff`` of its loss E with respect to every parameter and to every o_t, h_t and
+    a_t (each taken by adding a symbol ε to that quantity in the forward pass and differentiating at ε = 0)."""
+    import sympy
+
+    steps, vocabulary, hidden, tokens, targets = BY_HAND
+
+    def matrix(name, rows, columns):
+        return sympy.Matrix(rows, columns, lambda i, j: sympy.Symbol(
+            f"{name}_{{{i + 1}{j + 1 if columns > 1 else ''}}}", real=True))
+
+    U, W, V = matrix("U", hidden, vocabulary), matrix("W", hidden, hidden), matrix("V", vocabulary, hidden)
+    b, c, h0 = matrix("b", hidden, 1), matrix("c", vocabulary, 1), matrix("h0", hidden, 1)
+    nudges = {kind: [matrix(rf"\varepsilon^{kind}_{t}", size, 1) for t in range(1, steps + 1)]
+              for kind, size in (("o", vocabulary), ("h", hidden), ("a", hidden))}
+    h, o, loss = [h0], [], sympy.Integer(0)
+    for t in range(steps):
+        a = U * _basis(tokens[t], vocabulary) + W * h[t] + b + nudges["a"][t]
+        h.append(a.applyfunc(sympy.tanh) + nudges["h"][t])
+        o.append(V * h[t + 1] + c + nudges["o"][t])
+        loss += sympy.log(sum(sympy.exp(v) for v in o[t])) - o[t][targets[t]]
+    at_zero = {symbol: 0 for kind in nudges.values() for nudge in kind for symbol in nudge}
+
+    def diff(variable):
+        return sympy.ImmutableMatrix(*variable.shape, lambda i, j: sympy.diff(loss, variable[i, j]).xreplace(at_zero))
+
+    return dict(U=U, W=W, V=V, b=b, c=c, h0=h0, h=[m.xreplace(at_zero) for m in h], o=[m.xreplace(at_zero) for m in o],
+                tokens=tokens, targets=targets, steps=steps, vocabulary=vocabulary, hidden=hidden,
+                wrt={kind: [diff(nudge) for nudge in kind_nudges] for kind, kind_nudges in nudges.items()},
+                grad={name: diff(value) for name, value in dict(U=U, W=W, V=V, b=b, c=c, h0=h0).items()})
+
+
+def _basis(v: int, size: int):
+    """e(v), the one-hot column of ``v`` among ``size``, as a SymPy matrix."""
+    import sympy
+
+    return sympy.ImmutableMatrix(size, 1, lambda i, _: int(i == v))
+
+
+def _vanishes_under(*substitutions):
+    """A ``simplify`` for :meth:`Derivation.equal` on matrix expressions: the difference with the named matrices
+    replaced by their entries, under each of ``substitutions`` in turn, expanded and stacked (the zero matrix
+    exactly when it vanishes under every one)."""
+    import sympy
+
+    return lambda difference: sympy.Matrix.vstack(*[
+        sympy.Matrix(difference.xreplace(s).doit()).applyfunc(sympy.expand) for s in substitutions])
+
+
+def _derive_by_hand(d: Derivation) -> None:
+    """δ_t of the tanh language model by hand, each step checked at every t of :data:`BY_HAND`."""
+    import sympy
+    from sympy import MatrixSymbol
+
+    net = _unrolled_tanh_lm()
+    steps, K, H = net["steps"], net["vocabulary"], net["hidden"]
+    ts = range(1, steps + 1)
+    one_hot = [_basis(v, K) for v in net["targets"]]
+    inputs = [_basis(v, K) for v in net["tokens"]]
+    zero = sympy.ImmutableMatrix.zeros(H, 1)
+    true = {kind: dict(zip(ts, values)) for kind, values in net["wrt"].items()}
+
+    def softmax(o):
+        return sympy.ImmutableMatrix([sympy.exp(v) for v in o]) / sum(sympy.exp(v) for v in o)
+
+    def tanh_prime(t):
+        return sympy.ImmutableMatrix(sympy.diag(*[1 - v ** 2 for v in net["h"][t]]))
+
+    V, W = MatrixSymbol(r"V^{\top}", H, K), MatrixSymbol(r"W^{\top}", H, H)  # shown as they enter: transposed
+    dE_do, dE_dh = MatrixSymbol(r"\frac{\partial E}{\partial o_t}", K, 1), MatrixSymbol(r"\frac{\partial E}{\partial h_t}", H, 1)
+    dE_da = MatrixSymbol(r"\frac{\partial E}{\partial a_t}", H, 1)
+    y_hat, target = MatrixSymbol(r"\hat y_t", K, 1), MatrixSymbol("e(y_{t})", K, 1)
+    delta_o, delta_next = MatrixSymbol(r"\delta^o_t", K, 1), MatrixSymbol(r"\delta_{t+1}", H, 1)
+    slope = MatrixSymbol(r"\operatorname{diag}(1 - h_t^{2})", H, H)
+    weights = {V: sympy.ImmutableMatrix(net["V"].T), W: sympy.ImmutableMatrix(net["W"].T)}
+
+    d.say(r"Now by hand, for the model itself: $a_t = U x_t + W h_{t-1} + b$, $h_t = \tanh(a_t)$, "
+          r"$o_t = V h_t + c$, $\hat y_t = \operatorname{softmax}(o_t)$, $E = \sum_t -\log \hat y_t[y_t]$. "
+          f"SymPy checks each step at every $t$ of a network with $T = {steps}$, $K = {K}$, $H = {H}$ (tokens "
+          f"{net['tokens']}, targets {net['targets']}, every parameter a symbol): a derivative of $E$ is plain "
+          "`sympy.diff` of the unrolled loss; one with respect to $o_t$, $h_t$ or $a_t$ is taken by adding a "
+          "symbol to that quantity in the forward pass and differentiating at 0.")
+    d.equal(r"Only step $t$'s loss depends on $o_t$, so the output error is the one above:",
+            dE_do, y_hat - target, label=r"\delta^o_t",
+            simplify=_vanishes_under(*[{dE_do: true["o"][t], y_hat: softmax(net["o"][t - 1]), target: one_hot[t - 1]}
+                                       for t in ts]))
+    d.equal(r"$h_t$ feeds two places, $o_t = V h_t + c$ and $a_{t+1} = U x_{t+1} + W h_t + b$, and the chain rule "
+            r"adds the two paths, with $\delta_{t+1} = \partial E/\partial a_{t+1}$ ($\delta_{T+1} = 0$: the last "
+            "state feeds no later step):", dE_dh, V * delta_o + W * delta_next,
+            simplify=_vanishes_under(*[{**weights, dE_dh: true["h"][t], delta_o: true["o"][t],
+                                        delta_next: true["a"].get(t + 1, zero)} for t in ts]))
+    a = sympy.Symbol("a", real=True)
+    d.equal(r"$h_t = \tanh(a_t)$ entry by entry, and $\tanh' = 1 - \tanh^2$, which is $1 - h^2$ at $h = \tanh a$:",
+            sympy.Derivative(sympy.tanh(a), a), 1 - sympy.tanh(a) ** 2, simplify=lambda e: sympy.simplify(e.doit()))
+    d.equal(r"So $\partial h_t/\partial a_t = \operatorname{diag}(1 - h_t^2)$, and $\delta_t$ is "
+            r"$(1 - h_t^2) \odot \partial E/\partial h_t$:", dE_da, slope * dE_dh, label=r"\delta_t",
+            simplify=_vanishes_under(*[{dE_da: true["a"][t], slope: tanh_prime(t), dE_dh: true["h"][t]} for t in ts]))
+    backward = {steps + 1: zero}
+    for t in reversed(ts):
+        backward[t] = tanh_prime(t) * (net["V"].T * (softmax(net["o"][t - 1]) - one_hot[t - 1])
+                                       + net["W"].T * backward[t + 1])
+    d.equal(r"Together, the backward pass: from $\delta_{T+1} = 0$, for $t = T, \dots, 1$. Here every "
+            r"$\delta^o_t$ and $\delta_{t+1}$ on the right is the one these formulas gave, not SymPy's:",
+            dE_da, slope * (V * delta_o + W * delta_next), label=r"\delta_t",
+            simplify=_vanishes_under(*[{**weights, dE_da: true["a"][t], slope: tanh_prime(t),
+                                        delta_o: softmax(net["o"][t - 1]) - one_hot[t - 1],
+                                        delta_next: backward[t + 1]} for t in ts]))
+    deltas = [MatrixSymbol(rf"\delta_{{{t}}}", H, 1) for t in ts]
+    deltas_o = [MatrixSymbol(rf"\delta^o_{{{t}}}", K, 1) for t in ts]
+    states = [MatrixSymbol(rf"h_{{{t}}}^{{\top}}", 1, H) for t in range(steps + 1)]  # rows: h_t transposed
+    tokens = [MatrixSymbol(rf"e(x_{{{t}}})^{{\top}}", 1, K) for t in ts]
+    given = {**weights, **{m: backward[t] for m, t in zip(deltas, ts)},
+             **{m: softmax(net["o"][t - 1]) - one_hot[t - 1] for m, t in zip(deltas_o, ts)},
+             **{m: sympy.ImmutableMatrix(net["h"][t].T) for t, m in enumerate(states)},
+             **{m: x.T for m, x in zip(tokens, inputs)}}
+    for name, text, shape, formula in (
+            ("W", r"The parameters, with the $\delta_t$ of the backward pass. $W$ enters every step through "
+                  r"$W h_{t-1}$, and $\partial a_{t,i}/\partial W_{ij} = h_{t-1,j}$: one outer product per step,",
+             (H, H), sum((d_t * h for d_t, h in zip(deltas, states)), sympy.ZeroMatrix(H, H))),
+            ("U", r"$U$ through $U x_t$, the one-hot input $e(x_t)$,", (H, K),
+             sum((d_t * x for d_t, x in zip(deltas, tokens)), sympy.ZeroMatrix(H, K))),
+            ("b", r"$b$ through every $a_t$ with $\partial a_t/\partial b = I$,", (H, 1),
+             sum(deltas, sympy.ZeroMatrix(H, 1))),
+            ("V", r"$V$ through every $o_t = V h_t + c$, with $\delta^o_t$ in place of $\delta_t$,", (K, H),
+             sum((d_t * h for d_t, h in zip(deltas_o, states[1:])), sympy.ZeroMatrix(K, H))),
+            ("c", "$c$ likewise,", (K, 1), sum(deltas_o, sympy.ZeroMatrix(K, 1))),
+            ("h0", r"and the initial state $h_0$ through $a_1$ alone:", (H, 1), W * deltas[0])):
+        gradient = MatrixSymbol(rf"\frac{{\partial E}}{{\partial {name.replace('h0', 'h_0')}}}", *shape)
+        d.equal(text, gradient, formula, simplify=_vanishes_under({**given, gradient: net["grad"][name]}))
+
+
 def _derive_lm_bptt() -> Derivation:
     import sympy
 
@@ -448,9 +584,11 @@ def _derive_lm_bptt() -> Derivation:
             all(sympy.simplify(sympy.diff(-sympy.log(p[y]), o[k]) - (p[k] - (1 if k == y else 0))) == 0
                 for y in range(3) for k in range(3)),
             r"\frac{\partial E_t}{\partial o_t} = \hat y_t - e(y_t)")
+    _derive_by_hand(d)
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
-    d.say("Let $f$ be any differentiable activation (an undefined SymPy function; the model's is tanh) and "
+    d.say("The same steps hold with $f'(a_t)$ in place of $1 - h_t^2$ for any activation $f$. Let $f$ be any "
+          "differentiable activation (an undefined SymPy function) and "
           r"$E = \sum_t -\log \operatorname{softmax}(V h_t + c)[y_t]$, $h_t = f(U e(x_t) + W h_{t-1} + b)$. "
           "`lm`'s recurrence (the BPTT steps above), run on arrays of SymPy symbols, must equal plain "
           "`sympy.diff` of the unrolled network for every parameter and $h_0$:")
@@ -509,7 +647,7 @@ register(Theorem(
     id="lm-bptt",
     family=FAMILY.id,
     title="The language model's BPTT steps",
-    statement=r"For the Simple RNN language model (one-hot $x_t$, $h_t = \tanh(U x_t + W h_{t-1} + b)$, "
+    statement=r"For the character-level RNN language model (one-hot $x_t$, $h_t = \tanh(U x_t + W h_{t-1} + b)$, "
               r"$\hat y_t = \operatorname{softmax}(V h_t + c)$, $E = \sum_t -\log \hat y_t[y_t]$): "
               r"$\delta^o_t = \hat y_t - e(y_t)$, $\partial E/\partial V = \sum_t \delta^o_t h_t^\top$, "
               r"$\partial E/\partial c = \sum_t \delta^o_t$, $\delta_t = (V^\top\delta^o_t + W^\top\delta_{t+1}) "
