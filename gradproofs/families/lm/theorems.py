@@ -482,12 +482,14 @@ def _basis(v: int, size: int):
 
 def _vanishes_under(*substitutions):
     """A ``simplify`` for :meth:`Derivation.equal` on matrix expressions: the difference with the named matrices
-    replaced by their entries, under each of ``substitutions`` in turn, expanded and stacked (the zero matrix
-    exactly when it vanishes under every one)."""
+    replaced by their entries, under each of ``substitutions`` in turn, expanded (every f′ of an undefined f
+    written one way, :func:`gradproofs.symbolic.canonical`) and stacked: the zero matrix exactly when it
+    vanishes under every one."""
     import sympy
 
     return lambda difference: sympy.Matrix.vstack(*[
-        sympy.Matrix(difference.xreplace(s).doit()).applyfunc(sympy.expand) for s in substitutions])
+        sympy.Matrix(difference.xreplace(s).doit()).applyfunc(lambda entry: sympy.expand(symbolic.canonical(entry)))
+        for s in substitutions])
 
 
 def _derive_by_hand(d: Derivation) -> None:
@@ -722,9 +724,18 @@ register(Theorem(
 # --- why RNN gradients vanish or explode: the decomposition ---------------------------------------
 
 def _derive_decomposition() -> Derivation:
+    import sympy
+    from sympy import MatrixSymbol
+
     d = Derivation()
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
+    w, previous, u = sympy.symbols("W H_{t-1} u_t", real=True)
+    d.equal(r"$W$ reaches $H_t = f(a_t)$, $a_t = U x_t + W H_{t-1} + b$, in two ways: directly, and through "
+            r"$H_{t-1}$, which depends on $W$ too. The immediate partial derivative $\partial^+ H_t/\partial W$ is the "
+            r"first alone: the derivative of $H_t$ with respect to $W$ with $H_{t-1}$ held fixed (one unit shown, "
+            r"$u_t = U x_t + b$):", sympy.Derivative(f(w * previous + u), w), fprime(w * previous + u) * previous,
+            simplify=symbolic.canonical, label=r"\frac{\partial^+ H_t}{\partial W}")
     d.say(r"With $H_k$ the state of step $k$ and $E_k = -\log \hat y_k[y_k]$ its loss, the chain rule through "
           r"every path from $W$ to $E_k$ gives, term by term,",
           r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
@@ -740,8 +751,37 @@ def _derive_decomposition() -> Derivation:
         d.holds(f"$T = {len(tokens)}$, $H = {hidden}$: the double sum over $k$ and $t$ (`lm.decomposition`) equals BPTT's "
                 r"$\partial E/\partial W$ in every entry, on SymPy symbols.",
                 all(symbolic.agree(u, v) for u, v in zip(terms.ravel(), result.W.ravel())))
-    d.conclude(r"\frac{\partial E}{\partial W} = \sum_k \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
-               r"\Big(\prod_{j=t+1}^{k} \operatorname{diag}(f'(a_j))\,W\Big) \frac{\partial^+ H_t}{\partial W}")
+    W = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"W_{{{i + 1}{j + 1}}}", real=True))
+    state = sympy.Matrix(sympy.symbols("H_{t1} H_{t2}", real=True))
+    inputs = [sympy.Matrix(sympy.symbols(f"u_{{{s}1}} u_{{{s}2}}", real=True)) for s in ("t+1", "t+2")]
+    pre, states = [], [state]
+    for u_j in inputs:
+        pre.append(W * states[-1] + u_j)
+        states.append(pre[-1].applyfunc(f))
+    slopes = [sympy.ImmutableMatrix(sympy.diag(*[fprime(v) for v in a_j])) for a_j in pre]
+    shown = [MatrixSymbol(rf"\operatorname{{diag}}(f'(a_{{{s}}}))", 2, 2) for s in ("t+1", "t+2")]
+    jacobian, weight = MatrixSymbol(r"\frac{\partial H_{t+2}}{\partial H_t}", 2, 2), MatrixSymbol("W", 2, 2)
+    d.equal(r"Why the terms from far back vanish or explode: the chain from $H_t$ to $H_k$ multiplies one factor "
+            r"$\partial H_j/\partial H_{j-1} = \operatorname{diag}(f'(a_j))\,W$ per step, the later ones on the "
+            r"left, $\partial H_k/\partial H_t = \operatorname{diag}(f'(a_k))\,W \cdots "
+            r"\operatorname{diag}(f'(a_{t+1}))\,W$. Two steps of a 2-unit network, the Jacobian by SymPy:",
+            jacobian, shown[1] * weight * shown[0] * weight,
+            simplify=_vanishes_under({jacobian: sympy.ImmutableMatrix(states[-1].jacobian(state)),
+                                      weight: sympy.ImmutableMatrix(W), shown[0]: slopes[0], shown[1]: slopes[1]}))
+    d.say(r"The 2-norm of a product is at most the product of the norms, and $\|\operatorname{diag}(f'(a_j))\|_2 = "
+          r"\max_i |f'(a_{j,i})| \le \gamma = \sup|f'|$, so",
+          r"\Big\|\frac{\partial H_k}{\partial H_t}\Big\|_2 \le \prod_{j=t+1}^{k} "
+          r"\|\operatorname{diag}(f'(a_j))\|_2\,\|W\|_2 \le \big(\gamma\,\|W\|_2\big)^{k-t}")
+    d.holds(r"For tanh, $\gamma = 1$ (*The derivative of tanh and its bound*). So when $\gamma\|W\|_2 < 1$, here "
+            r"$\|W\|_2 < 1$, the terms from steps $t$ far before $k$ shrink geometrically in $k - t$: the gradient "
+            r"vanishes. They can grow only when $\|W\|_2 > 1/\gamma$: necessary for exploding, not sufficient "
+            r"(*Pascanu's bound: vanishing is sufficient, exploding only necessary*, checked numerically there).",
+            activations.get("tanh").derivative_bound == 1, r"\gamma = \sup_z \tanh'(z) = 1")
+    d.conclude("\\begin{aligned}\n"
+               r"\frac{\partial E}{\partial W} &= \sum_k \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
+               r"\Big(\prod_{j=t+1}^{k} \operatorname{diag}(f'(a_j))\,W\Big) \frac{\partial^+ H_t}{\partial W}, \\" "\n"
+               r"\Big\|\frac{\partial H_k}{\partial H_t}\Big\|_2 &\le \big(\gamma\,\|W\|_2\big)^{k-t}" "\n"
+               r"\end{aligned}")
     return d
 
 
@@ -764,9 +804,12 @@ register(Theorem(
     family=FAMILY.id,
     title=r"Why RNN gradients vanish or explode: $\partial E_k/\partial W$ as a sum over earlier steps",
     statement=r"$\partial E_k/\partial W = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}\big(\prod_{j=t+1}^{k} "
-              r"\frac{\partial H_j}{\partial H_{j-1}}\big) \frac{\partial^+ H_t}{\partial W}$ with "
-              r"$\partial H_j/\partial H_{j-1} = \operatorname{diag}(\tanh'(a_j))\,W$; summed over $k$ it is BPTT's "
-              r"$\partial E/\partial W$, term by term.",
+              r"\frac{\partial H_j}{\partial H_{j-1}}\big) \frac{\partial^+ H_t}{\partial W}$, where $\partial^+$ is the "
+              r"immediate partial derivative ($H_{t-1}$ held fixed) and $\partial H_j/\partial H_{j-1} = "
+              r"\operatorname{diag}(\tanh'(a_j))\,W$; summed over $k$ it is BPTT's $\partial E/\partial W$, term by term. "
+              r"The product, later factors on the left, has norm at most $(\gamma\|W\|_2)^{k-t}$ ($\gamma = \sup|f'|$, 1 "
+              r"for tanh): when $\gamma\|W\|_2 < 1$ the terms from far-back steps vanish geometrically; they can grow "
+              r"only when $\|W\|_2 > 1/\gamma$ (necessary, not sufficient).",
     latex=r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
           r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W}",
     source=SOURCE_NOTES + "; the bound as in " + PASCANU + ", §2.1, eq. 6–7",
