@@ -172,9 +172,10 @@ def _derive_output_delta() -> Derivation:
                                 ("quadratic", sigmoid.derivative * (sigmoid.expr - y))):
         cost = costs.get(cost_name)
         d.show(f"The {cost_name.replace('_', '-')} cost.", cost.expr(a, y), lhs="C")
-        d.equal("Differentiate through $a_L = \\sigma(z_L)$:",
-                sympy.diff(cost.expr(sigmoid.expr, y), z), expected,
-                simplify=lambda e: sympy.simplify(e.rewrite(sympy.exp)), label=r"\frac{\partial C}{\partial z}")
+        d.equal("Differentiate through $a_L = \\sigma(z_L)$ ($z$ for $z_L$):",
+                sympy.Derivative(cost.expr(sigmoid.expr, y), z), expected,
+                simplify=lambda e: sympy.simplify(e.doit().rewrite(sympy.exp)), label=r"\frac{\partial C}{\partial z}",
+                names={sigmoid.expr: sympy.Symbol(r"\sigma(z)")})
     d.conclude(r"\delta_L^{\text{CE}} = \sigma(z_L) - y,\qquad "
                r"\delta_L^{\text{quadratic}} = \sigma'(z_L)\,(\sigma(z_L) - y)")
     return d
