@@ -56,7 +56,7 @@ clipping-tames-the-cliff.png
     E_50 before each step: the unclipped step of ≈ 78 throws θ onto a flat
     plateau where learning stops; the norm-clipped run keeps descending.
 lm-training.png
-    The seed's character model (``lm``: H = 16, K = 21, windows of
+    A character-level RNN language model (``lm``: H = 16, K = 21, windows of
     T = 50 characters, B = 4 per step, E summed) trained by 300 SGD steps with
     η = 0.012 from the same θ_0 three ways (``lm.train``): unclipped,
     value-clipped at 15 and norm-clipped at τ = 25. Top, the loss E on each
@@ -69,12 +69,13 @@ lm-training.png
     first loss and ends under 10% of it. Value-clipped, each entry of a step is
     bounded but not its length, and the path turns chaotic too.
 lm-w999.png
-    The seed's toy network (the lecture its notes summarise): one linear unit
-    with recurrent weight w, input 1 at the first of 1000 steps and 0 after,
-    so y₁₀₀₀ = w⁹⁹⁹ and dy/dw = 999·w⁹⁹⁸, for w from 0.98 to 1.02 (log
-    scale). w = 0.99, 1 and 1.01 are marked: y = 4.361e−5, 1 and 2.075e4,
-    dy/dw = 0.0440, 999 and 2.053e7 — a 2% change of w moves y by a factor
-    of 4.76e8.
+    The toy network of Hung-yi Lee's lecture "Recurrent Neural Network
+    (Part II)" (NTU): one linear unit with recurrent weight w, input 1 at the
+    first of 1000 steps and 0 after, so y₁₀₀₀ = w⁹⁹⁹ and dy/dw = 999·w⁹⁹⁸, for
+    w from 0.98 to 1.02 (log scale). w = 0.99, 1 and 1.01 are marked:
+    y = 4.361e−5, 1 and 2.075e4, dy/dw = 0.0440, 999 and 2.053e7. A 2% change
+    of w moves the value y by a factor of (101/99)⁹⁹⁹ ≈ 4.76e8 (printed on the
+    figure) and the slope dy/dw by (101/99)⁹⁹⁸ ≈ 4.66e8.
 """
 
 from __future__ import annotations
@@ -402,7 +403,7 @@ def _lm_training_figure(path: Path) -> None:
     for ax in (losses, norms):
         ax.grid(alpha=0.3)
     losses.legend(fontsize=8, loc="upper right")
-    losses.set_title(f"The seed's character model (H = {lm.HIDDEN}, K = {len(lm.VOCABULARY)}) by SGD, "
+    losses.set_title(f"A character-level RNN language model (H = {lm.HIDDEN}, K = {len(lm.VOCABULARY)}) by SGD, "
                      f"η = {lm.LR}, with and without clipping", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

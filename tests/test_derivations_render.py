@@ -80,14 +80,19 @@ def extract(text: str, name: str) -> list[Math]:
     return found
 
 
+# A Markdown link's target, ](https://...): an address, not prose (its _ and ~ are no formula).
+_LINK_TARGET = re.compile(r"\]\([^)\s]*\)")
+
+
 def prose(text: str) -> list[tuple[int, str]]:
-    """(line number, text) of every line outside display math, with its code spans and inline math removed."""
+    """(line number, text) of every line outside display math, with its code spans, link targets and inline
+    math removed."""
     lines, inside = [], False
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip() == "$$":
             inside = not inside
         elif not inside:
-            lines.append((number, _INLINE.sub("", _CODE_SPAN.sub("", line))))
+            lines.append((number, _INLINE.sub("", _LINK_TARGET.sub("]", _CODE_SPAN.sub("", line)))))
     return lines
 
 
@@ -186,9 +191,11 @@ def test_prose_writes_formulas_in_math():
 
 
 def test_the_prose_check_catches_a_plain_formula():
-    text = "The Jacobian is W_h^(t−k).\nNot `code_span` nor $W_h^{t-k}$.\n$$\nx_1\n$$\nThen σ′.\n"
+    text = ("The Jacobian is W_h^(t−k).\nNot `code_span` nor $W_h^{t-k}$.\n$$\nx_1\n$$\nThen σ′.\n"
+            "A [link](https://example.org/ML_2016/a~b.pdf) is no formula, [x_1](https://example.org) is.\n")
     assert [(number, bool(PLAIN_FORMULA.search(line))) for number, line in prose(text)] == [
-        (1, True), (2, False), (6, True)]
+        (1, True), (2, False), (6, True), (7, True)]
+    assert prose("[a](https://example.org/ML_2016)")[0][1] == "[a]"
 
 
 _TEX = re.compile(r"\\begin\b|\\end\b|\\\\|\\[A-Za-z]+|\\.|[{}=]|[^\\{}=]+")

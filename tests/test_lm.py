@@ -1,4 +1,4 @@
-"""The seed's language model: the engines agree with the exact recurrence and with finite
+"""The character-level RNN language model: the engines agree with the exact recurrence and with finite
 differences, and bad input is refused naming the argument, inputs untouched."""
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""The seed's toy networks: the published figures, and checks that fail when the statement is wrong."""
+"""The toy networks of Hung-yi Lee's RNN lecture and the language model: the published figures, and checks
+that fail when the statement is wrong."""
 
 import numpy as np
 import pytest

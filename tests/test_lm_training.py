@@ -1,4 +1,4 @@
-"""Training the seed's language model by SGD: clipping bounds every update, the unclipped run
+"""Training the character-level RNN language model by SGD: clipping bounds every update, the unclipped run
 shows the trouble the defaults are documented to show, and the NumPy and torch engines take the
 same steps. Bad arguments are refused naming the argument."""
 

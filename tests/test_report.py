@@ -109,7 +109,7 @@ def test_lm_training_figure_draws_non_finite_losses(tmp_path, monkeypatch):
 
 
 def test_w999_figure_matches_the_exact_powers():
-    """y = w⁹⁹⁹ and 999·w⁹⁹⁸ at the marks against exact rationals, and the seed's checked figures. The
+    """y = w⁹⁹⁹ and 999·w⁹⁹⁸ at the marks against exact rationals, and the lecture's figures, checked. The
     float w = 1.01 (or 0.99) is 101/100·(1 + δ), |δ| ≤ eps/2, so w⁹⁹⁹ carries 999·eps/2 relative, and
     the power itself a few roundings more: 1000·eps."""
     pytest.importorskip("matplotlib")

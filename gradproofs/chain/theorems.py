@@ -16,12 +16,14 @@ from gradproofs.activations import costs, engine as activations
 from gradproofs.chain import engine as chain
 from gradproofs.formats import FORMATS
 
-__all__ = ["FAMILY", "EPS", "SOURCE", "WINDOW_PUBLISHED", "window", "window_width"]
+__all__ = ["FAMILY", "NIELSEN_CH5", "EPS", "SOURCE", "WINDOW_PUBLISHED", "window", "window_width"]
+
+NIELSEN_CH5 = "[Nielsen, Neural Networks and Deep Learning, ch. 5](http://neuralnetworksanddeeplearning.com/chap5.html)"
 
 FAMILY = family(Family(
     "chain",
     "The chain: one neuron per layer",
-    "The textbook network of Nielsen's chapter 5: $L$ neurons in a row, "
+    "The textbook network of " + NIELSEN_CH5 + ": $L$ neurons in a row, "
     "$z_j = w_j a_{j-1} + b_j$, $a_j = f(z_j)$, $a_0 = x$, cost $C(a_L, y)$. "
     "Backpropagation turns into a product of one factor $w_{j+1} f'(z_j)$ per layer, "
     "and every statement about vanishing and exploding gradients is a statement "
@@ -29,7 +31,7 @@ FAMILY = family(Family(
 ))
 
 EPS = {name: FORMATS[name].eps for name in ("float64", "float32")}
-SOURCE = "Nielsen, Neural Networks and Deep Learning, ch. 5, eq. 121–122"
+SOURCE = NIELSEN_CH5 + ", eq. 121–122"
 
 
 # --- the product form ------------------------------------------------------------
@@ -64,6 +66,17 @@ def _derive_product_form() -> Derivation:
             sympy.diff(w_j * a_prev + b_j, b_j) == 1
             and sympy.diff(w_j * a_prev + b_j, w_j) == a_prev,
             r"\frac{\partial C}{\partial b_1} = f'(z_1) \prod_{j=2}^{L} w_j f'(z_j)\; C'(a_L)")
+    w, b, x, y = chain.symbols(4)
+    z, a = [], x
+    for w_k, b_k in zip(w, b):
+        z.append(w_k * a + b_k)
+        a = f(z[-1])
+    written_out = fprime(z[0]) * w[1] * fprime(z[1]) * w[2] * fprime(z[2]) * w[3] * fprime(z[3]) * cprime(a)
+    d.holds("Written out for Nielsen's four neurons (ch. 5, eq. 121, there with $f = \\sigma$), checked against plain `sympy.diff` of "
+            "$C(f(w_4 f(w_3 f(w_2 f(w_1 a_0 + b_1) + b_2) + b_3) + b_4))$:",
+            symbolic.agree(sympy.diff(cost(a), b[0]), written_out),
+            r"\frac{\partial C}{\partial b_1} = f'(z_1)\,w_2\,f'(z_2)\,w_3\,f'(z_3)\,w_4\,f'(z_4)\,"
+            r"\frac{\partial C}{\partial a_4}")
     for depth in range(1, 7):
         w, b, x, y = chain.symbols(depth)
         product = chain.product_form(w, b, x, y, f, fprime, lambda z, a, _: fprime(z) * cprime(a))
@@ -159,9 +172,10 @@ def _derive_output_delta() -> Derivation:
                                 ("quadratic", sigmoid.derivative * (sigmoid.expr - y))):
         cost = costs.get(cost_name)
         d.show(f"The {cost_name.replace('_', '-')} cost.", cost.expr(a, y), lhs="C")
-        d.equal("Differentiate through $a_L = \\sigma(z_L)$:",
-                sympy.diff(cost.expr(sigmoid.expr, y), z), expected,
-                simplify=lambda e: sympy.simplify(e.rewrite(sympy.exp)), label=r"\frac{\partial C}{\partial z}")
+        d.equal("Differentiate through $a_L = \\sigma(z_L)$ ($z$ for $z_L$):",
+                sympy.Derivative(cost.expr(sigmoid.expr, y), z), expected,
+                simplify=lambda e: sympy.simplify(e.doit().rewrite(sympy.exp)), label=r"\frac{\partial C}{\partial z}",
+                names={sigmoid.expr: sympy.Symbol(r"\sigma(z)")})
     d.conclude(r"\delta_L^{\text{CE}} = \sigma(z_L) - y,\qquad "
                r"\delta_L^{\text{quadratic}} = \sigma'(z_L)\,(\sigma(z_L) - y)")
     return d
@@ -198,7 +212,8 @@ register(Theorem(
               r"$\sigma'(z_L)$ of the quadratic cost's $\delta_L = \sigma'(z_L)(\sigma(z_L) - y)$ cancels, so a "
               r"saturated output neuron still learns.",
     latex=r"\frac{\partial}{\partial z}\Big[-y\ln\sigma(z) - (1-y)\ln(1-\sigma(z))\Big] = \sigma(z) - y",
-    source="Nielsen, Neural Networks and Deep Learning, ch. 3, eq. 61",
+    source="[Nielsen, Neural Networks and Deep Learning, ch. 3](http://neuralnetworksanddeeplearning.com/chap3.html), "
+           "eq. 61",
     kind="exact",
     engines=("sympy", "mpmath", "numpy", "torch"),
     derive=_derive_output_delta,
@@ -224,11 +239,23 @@ def _derive_vanishing_bound() -> Derivation:
            4 * sigmoid.derivative_bound, lhs=r"4\gamma")
     equality = sympy.solveset(sympy.simplify(4 * sigmoid.derivative - 1), z, sympy.S.Reals)
     d.show("A factor equals 1 exactly where $4\\sigma'(z) = 1$:", equality, lhs="z")
-    d.holds("So the product is 1 if and only if every $z_j = 0$.", equality == sympy.FiniteSet(0))
+    d.holds("So the product is 1 if and only if every $z_j = 0$: with every $w_j \\ne 0$ ($j \\ge 2$) and "
+            "$\\partial C/\\partial a_L \\ne 0$, equality holds exactly there.", equality == sympy.FiniteSet(0))
+    w2, w3, slope = sympy.symbols("w_2 w_3 C'", real=True)
+    factors = [sigmoid.derivative.subs(z, sympy.Symbol(f"z_{j}", real=True)) for j in (1, 2, 3)]
+    gradient = factors[0] * w2 * factors[1] * w3 * factors[2] * slope
+    ceiling = sympy.Rational(1, 64) * sympy.Abs(w2) * sympy.Abs(w3) * sympy.Abs(slope)
+    d.holds("Otherwise both sides are 0, whatever the $z_j$: with some $w_j = 0$ ($j \\ge 2$) or "
+            "$\\partial C/\\partial a_L = 0$ the bound holds with equality too (depth 3 checked, $C' = "
+            "\\partial C/\\partial a_3$).", all(gradient.subs(v, 0) == 0 and ceiling.subs(v, 0) == 0
+                                              for v in (w2, w3, slope)),
+            r"w_j = 0 \ \text{or}\ \frac{\partial C}{\partial a_L} = 0 \implies "
+            r"\frac{\partial C}{\partial b_1} = 0 = 4^{-L}\prod_{j=2}^{L}|w_j|\,\Big|\frac{\partial C}{\partial a_L}\Big|")
     d.say("Corollary: when every $|w_j| < 1$, each layer multiplies the gradient by "
           "$|w_{j+1}\\sigma'(z_j)| \\le |w_{j+1}|/4 < 1/4$.")
     d.conclude(r"\left|\frac{\partial C}{\partial b_1}\right| \le 4^{-L}\prod_{j=2}^{L}|w_j|\,"
-               r"\left|\frac{\partial C}{\partial a_L}\right|,\ \text{equality iff } z_1 = \dots = z_L = 0")
+               r"\left|\frac{\partial C}{\partial a_L}\right|,\ \text{equality iff every } z_j = 0 \text{ or both "
+               r"sides are } 0")
     return d
 
 
@@ -272,7 +299,7 @@ register(Theorem(
     title=r"The sigmoid chain's gradient is at most $4^{-L}\prod_{j\ge2}|w_j|$",
     statement=r"In a sigmoid chain of depth $L$, $|\partial C/\partial b_1| \le "
               r"4^{-L}\prod_{j\ge2}|w_j|\cdot|\partial C/\partial a_L|$, with equality exactly when every "
-              r"$z_j = 0$. Each factor $|w\,\sigma'(z)| \le |w|/4 < 1/4$ when $|w| < 1$.",
+              r"$z_j = 0$, or when some $w_j$ ($j \ge 2$) or $\partial C/\partial a_L$ is 0 (both sides 0). Each factor $|w\,\sigma'(z)| \le |w|/4 < 1/4$ when $|w| < 1$.",
     latex=r"\left|\frac{\partial C}{\partial b_1}\right| \le 4^{-L}\prod_{j=2}^{L}|w_j|\,"
           r"\left|\frac{\partial C}{\partial a_L}\right|",
     source=SOURCE,
@@ -417,7 +444,7 @@ register(Theorem(
               r"\partial C/\partial a_4$ exactly; at depth $L$ the factor is $\tfrac14\cdot 25^{L-1}$.",
     latex=r"\frac{\partial C}{\partial b_1} = \tfrac14\cdot 25^{L-1}\frac{\partial C}{\partial a_L},"
           r"\quad L = 4:\ 3906.25",
-    source="Nielsen, Neural Networks and Deep Learning, ch. 5 (the exploding gradient problem)",
+    source=NIELSEN_CH5 + " (the exploding gradient problem)",
     kind="exact",
     engines=("sympy", "fractions", "numpy", "torch"),
     derive=_derive_exploding_example,
@@ -517,8 +544,7 @@ register(Theorem(
               r"$|w| \approx 6.894151$, and tends to 0 at $|w| = 4$ and as $|w| \to \infty$.",
     latex=r"\text{width}(|w|) = \frac{2}{|w|}\ln\!\Big(\frac{|w|(1+r)}{2} - 1\Big),\quad "
           r"r = \sqrt{1 - \frac{4}{|w|}}",
-    source="Nielsen, Neural Networks and Deep Learning, ch. 5, problem in "
-           "'The exploding gradient problem'",
+    source=NIELSEN_CH5 + ", problem in 'The exploding gradient problem'",
     kind="exact",
     engines=("sympy", "numpy (brute force)"),
     derive=lambda: window()[4],
@@ -576,7 +602,7 @@ def _check_layer_ratio(data, device: str) -> Evidence:
 register(Theorem(
     id="chain-layer-ratio",
     family=FAMILY.id,
-    title="Two layers apart, the gradient shrinks by at least $|w_2 w_3|/16$",
+    title="Two layers apart, the gradient is multiplied by at most $|w_2 w_3|/16$",
     statement=r"$(\partial C/\partial b_1)/(\partial C/\partial b_3) = \sigma'(z_1)\,w_2\,\sigma'(z_2)\,w_3$ "
               r"at every depth $L \ge 3$, so $|\partial C/\partial b_1| \le |\partial C/\partial b_3|\cdot|w_2 w_3|/16$.",
     latex=r"\frac{\partial C/\partial b_1}{\partial C/\partial b_3} = \sigma'(z_1)\,w_2\,\sigma'(z_2)\,w_3,"

@@ -1,4 +1,4 @@
-"""The seed's character language model: one-hot inputs, a tanh RNN, softmax outputs.
+"""A character-level RNN language model: one-hot inputs, a tanh RNN, softmax outputs.
 
 ``engine``: its BPTT over float64, mpmath and torch, the loss decomposed term by term,
 and SGD training with and without clipping; ``theorems``: the lm family of the catalogue

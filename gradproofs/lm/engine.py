@@ -1,15 +1,16 @@
-"""The seed's recurrent language model: one-hot inputs, a tanh RNN, softmax outputs, summed cross-entropy.
+"""A character-level RNN language model: one-hot inputs, a tanh RNN, softmax outputs, summed cross-entropy.
 
-The Simple RNN of the "BPTT steps" notes, over a batch of B sequences of T
-tokens from a vocabulary of K (samples are rows, as in the rest of gradproofs):
+The model of Britz's WildML RNN tutorial (part 3, BPTT) and Karpathy's
+min-char-rnn (2015), over a batch of B sequences of T tokens from a
+vocabulary of K (samples are rows, as in the rest of gradproofs):
 
     h_t = tanh(U e(x_t) + W h_(t−1) + b),   o_t = V h_t + c,   ŷ_t = softmax(o_t),
     E = Σ_t −log ŷ_t[y_t]                   (summed over time; the batch's mean, or its sum)
 
 x_t and y_t are token ids (``tokens`` and ``targets``, (T, B)), e(v) the one-hot
 vector of v (``tokens`` may also be given one-hot, (T, B, K)); U (H, K), W (H, H),
-b (H,), V (K, H), c (K,), h_0 (B, H). Backpropagation through time, the notes'
-steps:
+b (H,), V (K, H), c (K,), h_0 (B, H). Backpropagation through time, step by
+step:
 
     δᵒ_t = ŷ_t − e(y_t)                                        (the output error)
     ∂E/∂V = Σ_t δᵒ_t h_tᵀ,   ∂E/∂c = Σ_t δᵒ_t
@@ -23,9 +24,10 @@ once and runs over float64 (``backward``) and mpmath (``backward_exact``, the
 truth numeric checks compare with); ``backward_torch`` is independent: one-hot
 inputs or ``nn.Embedding``, ``nn.RNN``, ``nn.Linear`` and
 ``F.cross_entropy(reduction="sum")`` through autograd. :func:`decomposition`
-writes ∂E/∂W one loss term at a time, as the notes explain vanishing and
-exploding gradients; :func:`train` and :func:`train_torch` train the model by
-SGD on a generated text, unclipped, value-clipped at 15 and norm-clipped.
+writes ∂E/∂W one loss term at a time, the form in which Pascanu et al.
+(2013) explain vanishing and exploding gradients; :func:`train` and
+:func:`train_torch` train the model by SGD on a generated text, unclipped,
+value-clipped at 15 and norm-clipped.
 """
 
 from __future__ import annotations
@@ -257,7 +259,8 @@ def backward_torch(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
 # --- why the gradients vanish or explode: one loss term at a time ------------------------------------
 
 def decomposition(tokens, targets, h0, U, W, b, V, c, *, exact: bool = False, dps: int = 40):
-    """∂E/∂W as the notes decompose it: Σ_k Σ_(t≤k) ∂E_k/∂H_k · (∏_(j=t+1..k) ∂H_j/∂H_(j−1)) · ∂⁺H_t/∂W.
+    """∂E/∂W one loss term at a time, as Pascanu et al. (2013, eq. 3–5) write it:
+    Σ_k Σ_(t≤k) ∂E_k/∂H_k · (∏_(j=t+1..k) ∂H_j/∂H_(j−1)) · ∂⁺H_t/∂W.
 
     E_k = −log ŷ_k[y_k] is step k's loss and H_k = h_k; ∂H_j/∂H_(j−1) =
     diag(tanh′(a_j))·W; ∂⁺H_t/∂W is the immediate partial (H_(t−1) held fixed),

@@ -1,4 +1,4 @@
-"""check_rnn_lm: the seed's recurrent language model (min-char-rnn's lossFun), in the user's conventions."""
+"""check_rnn_lm: the character-level RNN language model (min-char-rnn's lossFun), in the user's conventions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The seed's recurrent network: the lecture's toy networks that show why its gradients misbehave."""
+"""A character-level RNN language model, its BPTT, and the toy networks of Hung-yi Lee's lecture that show
+why its gradients misbehave."""
 
 from __future__ import annotations
 
@@ -17,34 +18,40 @@ from gradproofs.rnn import engine as rnn
 from gradproofs.formats import FORMATS, format_of
 
 __all__ = [
-    "FAMILY", "EPS64", "EPS32", "SOURCE_NOTES", "LECTURE", "TOY_STEPS", "TOY_PUBLISHED", "linear_unit",
-    "linear_unit_torch", "linear_unit_exact", "MIN_ENTRY", "BPTT_SHAPES", "VALUE_THRESHOLD"
+    "FAMILY", "EPS64", "EPS32", "BRITZ", "MIN_CHAR_RNN", "LECTURE", "PASCANU", "SOURCE_NOTES", "TOY_STEPS",
+    "TOY_PUBLISHED", "linear_unit", "linear_unit_torch", "linear_unit_exact", "MIN_ENTRY", "BPTT_SHAPES",
+    "VALUE_THRESHOLD"
 ]
+
+BRITZ = ("[Britz, \"Recurrent Neural Networks Tutorial, Part 3: Backpropagation Through Time and Vanishing "
+         "Gradients\" (WildML, 2015)](https://dennybritz.com/posts/wildml/recurrent-neural-networks-tutorial-part-3/)")
+MIN_CHAR_RNN = "[Karpathy's min-char-rnn (2015)](https://gist.github.com/karpathy/d4dee566867f8291f086)"
+LECTURE = ("Hung-yi Lee, Machine Learning (National Taiwan University, 2016), lecture [\"Recurrent Neural Network "
+           "(Part II)\"](https://speech.ee.ntu.edu.tw/~tlkagk/courses/ML_2016/Lecture/RNN%20%28v2%29.pdf)")
+PASCANU = ("[Pascanu, Mikolov & Bengio, \"On the difficulty of training recurrent neural networks\" (2013)]"
+           "(https://arxiv.org/abs/1211.5063)")
 
 FAMILY = family(Family(
     "lm",
-    "The seed's recurrent network",
-    "The material this project grew from: the Simple RNN language model of the \"BPTT steps\" notes, "
-    "$h_t = \\tanh(U x_t + W h_{t-1} + b)$, $\\hat y_t = \\operatorname{softmax}(V h_t + c)$, "
-    "$E = \\sum_t -\\log \\hat y_t[y_t]$ with one-hot $x_t$ (`gradproofs.lm`), and the lecture those notes "
-    "summarise, whose toy networks show why training it is hard: the same recurrent weight is applied "
-    "at every step, so the output is a high power of it, and the error surface is flat on one side "
-    "and a cliff on the other. The sigmoid is not to blame: a ReLU unit, whose factor is the weight "
-    "itself, explodes where a sigmoid unit vanishes.",
+    "A character-level RNN language model",
+    "The toy networks of " + LECTURE + ", which show why a recurrent network is hard to train: the same "
+    "recurrent weight is applied at every step, so the output is a high power of it, and the error surface is flat "
+    "on one side and a cliff on the other. The sigmoid is not to blame: a ReLU unit, whose factor is the weight "
+    "itself, explodes where a sigmoid unit vanishes. Then the character-level RNN language model of " + BRITZ
+    + " and " + MIN_CHAR_RNN + ": one-hot inputs $x_t$, $h_t = \\tanh(U x_t + W h_{t-1} + b)$, "
+    "$\\hat y_t = \\operatorname{softmax}(V h_t + c)$, $E = \\sum_t -\\log \\hat y_t[y_t]$ (`gradproofs.lm`): its "
+    "BPTT steps derived by hand, why its gradients vanish or explode, and how clipping bounds its updates.",
 ))
 
 EPS64 = FORMATS["float64"].eps
 EPS32 = FORMATS["float32"].eps
-SOURCE_NOTES = ("The BPTT steps of the Simple RNN language model, as in Britz, \"Recurrent Neural Networks "
-                "Tutorial, Part 3: Backpropagation Through Time and Vanishing Gradients\" (WildML, 2015), and "
-                "Karpathy's min-char-rnn (2015)")
-LECTURE = "Hung-yi Lee, Machine Learning, lecture \"Recurrent Neural Network (Part II)\" (National Taiwan University)"
+SOURCE_NOTES = "The BPTT steps of the character-level RNN language model, as in " + BRITZ + " and " + MIN_CHAR_RNN
 
 
 # --- the toy network: y = w^999 ------------------------------------------------------------
 
 TOY_STEPS = 1000
-TOY_PUBLISHED = {"y(1.01)": ("20751.64", "20751.639"), "y(0.99)": "4.36073e-5",
+TOY_PUBLISHED = {"y(1.01)": "20751.639", "y(0.99)": "4.36073e-5",
                  "dy/dw(1.01)": "2.05256e7", "dy/dw(0.99)": "0.0440"}
 
 
@@ -109,36 +116,41 @@ def _derive_toy() -> Derivation:
           "and $x_t = 0$ after; the output is the last state, $y = h_T$. Claim: $h_t = w^{t-1}$.")
     d.holds("Base case.", w * 0 + 1 == w ** 0, r"h_1 = w \cdot 0 + 1 = 1 = w^0")
     d.equal("Induction step: if $h_{t-1} = w^{t-2}$, then for $t \\ge 2$, $h_t = w h_{t-1} + 0$ is",
-            w * w ** (t - 2) + 0, w ** (t - 1))
+            w * w ** (t - 2) + 0, w ** (t - 1), label="h_t")
     unrolled = sympy.Integer(0)
     for step in range(1, TOY_STEPS + 1):
         unrolled = w * unrolled + (1 if step == 1 else 0)
     d.holds(f"Unrolled by SymPy over all $T = {TOY_STEPS}$ steps, the recurrence gives the same.",
             unrolled == w ** (TOY_STEPS - 1), f"y = h_{{{TOY_STEPS}}} = {sympy.latex(unrolled)}")
     y = w ** (T - 1)
-    d.equal("Differentiate $y = w^{T-1}$:", sympy.diff(y, w), (T - 1) * w ** (T - 2), label=r"\frac{dy}{dw}")
+    d.equal("Differentiate $y = w^{T-1}$:", sympy.Derivative(y, w), (T - 1) * w ** (T - 2), label=r"\frac{dy}{dw}",
+            simplify=lambda e: sympy.simplify(e.doit()))
     y, slope = y.subs(T, TOY_STEPS), sympy.diff(y, w).subs(T, TOY_STEPS)
     up, down, small = sympy.Rational(101, 100), sympy.Rational(99, 100), sympy.Rational(1, 100)
     d.holds("At $w = 1$, exactly:", y.subs(w, 1) == 1 and slope.subs(w, 1) == 999,
             r"y = 1^{999} = 1,\quad \frac{dy}{dw} = 999 \cdot 1^{998} = 999")
-    for value, name in ((up, "1.01"), (down, "0.99")):
-        d.show(f"At $w = {name}$, evaluated from the exact rationals to 15 digits ($y$, then $dy/dw$):",
-               sympy.Tuple(y.subs(w, value).evalf(15), slope.subs(w, value).evalf(15)),
-               lhs=rf"\big(y, \tfrac{{dy}}{{dw}}\big)\big|_{{w = {name}}}")
+    d.show("At $w = 1.01$ and $w = 0.99$, evaluated from the exact rationals to 15 digits:", "\\begin{aligned}\n"
+           + " \\\\\n".join(rf"y({name}) &= {_digits(y.subs(w, value))},\quad & \frac{{dy}}{{dw}}({name}) &= "
+                            rf"{_digits(slope.subs(w, value))}" for value, name in ((up, "1.01"), (down, "0.99")))
+           + "\n\\end{aligned}")
     tiny = y.subs(w, small)
     d.holds("At $w = 0.01$, exactly, far below float64's smallest positive number $2^{-1074}$: float64 "
             "holds it as 0.", tiny == sympy.Rational(1, 10 ** 1998) and tiny < sympy.Rational(1, 2 ** 1074)
             and float(tiny) == 0.0, r"y = 0.01^{999} = 10^{-1998} < 2^{-1074}")
     d.agrees_with("the lecture's toy example, figures recomputed independently",
-                  *[("y(1.01)", y.subs(w, up), figure) for figure in TOY_PUBLISHED["y(1.01)"]],
+                  ("y(1.01)", y.subs(w, up), TOY_PUBLISHED["y(1.01)"]),
                   ("y(0.99)", y.subs(w, down), TOY_PUBLISHED["y(0.99)"]),
                   (r"\frac{dy}{dw}(1.01)", slope.subs(w, up), TOY_PUBLISHED["dy/dw(1.01)"]),
                   (r"\frac{dy}{dw}(0.99)", slope.subs(w, down), TOY_PUBLISHED["dy/dw(0.99)"]))
     ratio = slope.subs(w, up) / slope.subs(w, down)
-    d.holds("The slopes one percent either side of $w = 1$ differ, exactly as rationals, by",
+    d.holds("The slopes $dy/dw$ one percent either side of $w = 1$ differ, exactly as rationals, by",
             ratio == (up / down) ** 998,
             r"\frac{dy/dw|_{w = 1.01}}{dy/dw|_{w = 0.99}} = \frac{999 \cdot 1.01^{998}}{999 \cdot 0.99^{998}} = "
             rf"\Big(\frac{{101}}{{99}}\Big)^{{998}} = {sympy.latex(ratio.evalf(10))}\ldots")
+    values = y.subs(w, up) / y.subs(w, down)
+    d.holds("and the values $y$ themselves by one factor $101/99$ more (the ratio the figure `lm-w999.png` prints):",
+            values == (up / down) ** 999,
+            rf"\frac{{y(1.01)}}{{y(0.99)}} = \Big(\frac{{101}}{{99}}\Big)^{{999}} = {sympy.latex(values.evalf(10))}\ldots")
     d.say("So the error surface is flat on one side of $w = 1$ and a cliff on the other: a learning rate "
           f"that moves $w$ usefully where $dy/dw \\approx {float(slope.subs(w, down)):.3g}$ throws it "
           f"${_power_of_ten(ratio)}$ times as far where $dy/dw \\approx {_power_of_ten(slope.subs(w, up))}$. "
@@ -146,6 +158,14 @@ def _derive_toy() -> Derivation:
     d.conclude(r"y = h_{1000} = w^{999},\quad \frac{dy}{dw} = 999\,w^{998},\quad "
                rf"\frac{{dy/dw|_{{1.01}}}}{{dy/dw|_{{0.99}}}} = \Big(\frac{{1.01}}{{0.99}}\Big)^{{998}} \approx {_power_of_ten(ratio)}")
     return d
+
+
+def _digits(value) -> str:
+    """``value`` to 15 significant digits as LaTeX, in scientific notation (m \\times 10^e) outside [0.01, 10⁵)."""
+    if 1e-2 <= abs(value) < 1e5:
+        return f"{float(value):.15g}"
+    mantissa, exponent = f"{float(value):.14e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
 
 
 def _power_of_ten(value) -> str:
@@ -198,11 +218,12 @@ register(Theorem(
     title="The RNN amplifies how much a weight change matters",
     statement=r"Feed one linear unit with recurrent weight $w$, $h_t = w\,h_{t-1} + x_t$, $h_0 = 0$, the input 1 "
               r"at the first of 1000 steps and 0 after: $y = h_{1000} = w^{999}$ and $dy/dw = 999\,w^{998}$. At "
-              r"$w = 1$, $y = 1$ and $dy/dw = 999$; at $w = 1.01$, $y \approx 20751.64$ and $dy/dw \approx "
+              r"$w = 1$, $y = 1$ and $dy/dw = 999$; at $w = 1.01$, $y \approx 20751.639$ and $dy/dw \approx "
               r"2.05256 \times 10^{7}$; at $w = 0.99$, $y \approx 4.36073 \times 10^{-5}$ and $dy/dw \approx 0.0440$; "
-              r"at $w = 0.01$, $y = 10^{-1998}$, 0 in float64. The slopes one percent either side of $w = 1$ "
-              r"differ by $(1.01/0.99)^{998} \approx 4.66 \times 10^{8}$: the error surface is flat on one side "
-              "and a cliff on the other, and no single learning rate fits.",
+              r"at $w = 0.01$, $y = 10^{-1998}$, 0 in float64. The slopes $dy/dw$ at $w = 1.01$ and $w = 0.99$ "
+              r"differ by $(101/99)^{998} \approx 4.66 \times 10^{8}$, the values $y$ by $(101/99)^{999} \approx "
+              r"4.76 \times 10^{8}$: the error surface is flat on one side and a cliff on the other, and no single "
+              "learning rate fits.",
     latex=r"y = h_{1000} = w^{999},\quad \frac{dy}{dw} = 999\,w^{998}",
     source=LECTURE + ", the toy example of why RNN training is hard",
     kind="exact",
@@ -373,7 +394,7 @@ register(Theorem(
               r"$\rho(W_h)^{T-k}$), while the sigmoid's is at most $(\sigma_{\max}(W_h)/4)^{T-k}$ in norm.",
     latex=r"\Big\|\frac{\partial h_T}{\partial h_k}\Big\|_2 \le \Big(\frac{\sigma_{\max}(W_h)}{4}\Big)^{T-k}"
           r"\ \text{(sigmoid)},\qquad \frac{\partial h_T}{\partial h_k} = W_h^{T-k}\ \text{(ReLU, } a_t > 0)",
-    source=LECTURE + ", on replacing the sigmoid by ReLU; the bound as in Pascanu, Mikolov & Bengio (2013), §2.1",
+    source=LECTURE + ", on replacing the sigmoid by ReLU; the bound as in " + PASCANU + ", §2.1",
     kind="bound",
     engines=("sympy", "mpmath", "numpy", "torch"),
     derive=_derive_not_the_sigmoid,
@@ -415,6 +436,144 @@ def _sympy_log_sum_exp(o):
     return np.frompyfunc(sympy.log, 1, 1)(np.frompyfunc(sympy.exp, 1, 1)(o).sum(axis=1))
 
 
+# (T, K, H, tokens, targets): the tanh network on which δ_t is derived by hand, step by step
+BY_HAND = (3, 2, 2, [0, 1, 1], [1, 0, 1])
+
+
+def _unrolled_tanh_lm():
+    """The tanh language model of :data:`BY_HAND` unrolled on SymPy symbols: its states h_0..h_T and outputs
+    o_1..o_T, and plain ``sympy.diff`` of its loss E with respect to every parameter and to every o_t, h_t and
+    a_t (each taken by adding a symbol ε to that quantity in the forward pass and differentiating at ε = 0)."""
+    import sympy
+
+    steps, vocabulary, hidden, tokens, targets = BY_HAND
+
+    def matrix(name, rows, columns):
+        return sympy.Matrix(rows, columns, lambda i, j: sympy.Symbol(
+            f"{name}_{{{i + 1}{j + 1 if columns > 1 else ''}}}", real=True))
+
+    U, W, V = matrix("U", hidden, vocabulary), matrix("W", hidden, hidden), matrix("V", vocabulary, hidden)
+    b, c, h0 = matrix("b", hidden, 1), matrix("c", vocabulary, 1), matrix("h0", hidden, 1)
+    nudges = {kind: [matrix(rf"\varepsilon^{kind}_{t}", size, 1) for t in range(1, steps + 1)]
+              for kind, size in (("o", vocabulary), ("h", hidden), ("a", hidden))}
+    h, o, loss = [h0], [], sympy.Integer(0)
+    for t in range(steps):
+        a = U * _basis(tokens[t], vocabulary) + W * h[t] + b + nudges["a"][t]
+        h.append(a.applyfunc(sympy.tanh) + nudges["h"][t])
+        o.append(V * h[t + 1] + c + nudges["o"][t])
+        loss += sympy.log(sum(sympy.exp(v) for v in o[t])) - o[t][targets[t]]
+    at_zero = {symbol: 0 for kind in nudges.values() for nudge in kind for symbol in nudge}
+
+    def diff(variable):
+        return sympy.ImmutableMatrix(*variable.shape, lambda i, j: sympy.diff(loss, variable[i, j]).xreplace(at_zero))
+
+    return dict(U=U, W=W, V=V, b=b, c=c, h0=h0, h=[m.xreplace(at_zero) for m in h], o=[m.xreplace(at_zero) for m in o],
+                tokens=tokens, targets=targets, steps=steps, vocabulary=vocabulary, hidden=hidden,
+                wrt={kind: [diff(nudge) for nudge in kind_nudges] for kind, kind_nudges in nudges.items()},
+                grad={name: diff(value) for name, value in dict(U=U, W=W, V=V, b=b, c=c, h0=h0).items()})
+
+
+def _basis(v: int, size: int):
+    """e(v), the one-hot column of ``v`` among ``size``, as a SymPy matrix."""
+    import sympy
+
+    return sympy.ImmutableMatrix(size, 1, lambda i, _: int(i == v))
+
+
+def _vanishes_under(*substitutions):
+    """A ``simplify`` for :meth:`Derivation.equal` on matrix expressions: the difference with the named matrices
+    replaced by their entries, under each of ``substitutions`` in turn, expanded (every f′ of an undefined f
+    written one way, :func:`gradproofs.symbolic.canonical`) and stacked: the zero matrix exactly when it
+    vanishes under every one."""
+    import sympy
+
+    return lambda difference: sympy.Matrix.vstack(*[
+        sympy.Matrix(difference.xreplace(s).doit()).applyfunc(lambda entry: sympy.expand(symbolic.canonical(entry)))
+        for s in substitutions])
+
+
+def _derive_by_hand(d: Derivation) -> None:
+    """δ_t of the tanh language model by hand, each step checked at every t of :data:`BY_HAND`."""
+    import sympy
+    from sympy import MatrixSymbol
+
+    net = _unrolled_tanh_lm()
+    steps, K, H = net["steps"], net["vocabulary"], net["hidden"]
+    ts = range(1, steps + 1)
+    one_hot = [_basis(v, K) for v in net["targets"]]
+    inputs = [_basis(v, K) for v in net["tokens"]]
+    zero = sympy.ImmutableMatrix.zeros(H, 1)
+    true = {kind: dict(zip(ts, values)) for kind, values in net["wrt"].items()}
+
+    def softmax(o):
+        return sympy.ImmutableMatrix([sympy.exp(v) for v in o]) / sum(sympy.exp(v) for v in o)
+
+    def tanh_prime(t):
+        return sympy.ImmutableMatrix(sympy.diag(*[1 - v ** 2 for v in net["h"][t]]))
+
+    V, W = MatrixSymbol(r"V^{\top}", H, K), MatrixSymbol(r"W^{\top}", H, H)  # shown as they enter: transposed
+    dE_do, dE_dh = MatrixSymbol(r"\frac{\partial E}{\partial o_t}", K, 1), MatrixSymbol(r"\frac{\partial E}{\partial h_t}", H, 1)
+    dE_da = MatrixSymbol(r"\frac{\partial E}{\partial a_t}", H, 1)
+    y_hat, target = MatrixSymbol(r"\hat y_t", K, 1), MatrixSymbol("e(y_{t})", K, 1)
+    delta_o, delta_next = MatrixSymbol(r"\delta^o_t", K, 1), MatrixSymbol(r"\delta_{t+1}", H, 1)
+    slope = MatrixSymbol(r"\operatorname{diag}(1 - h_t^{2})", H, H)
+    weights = {V: sympy.ImmutableMatrix(net["V"].T), W: sympy.ImmutableMatrix(net["W"].T)}
+
+    d.say(r"Now by hand, for the model itself: $a_t = U x_t + W h_{t-1} + b$, $h_t = \tanh(a_t)$, "
+          r"$o_t = V h_t + c$, $\hat y_t = \operatorname{softmax}(o_t)$, $E = \sum_t -\log \hat y_t[y_t]$. "
+          f"SymPy checks each step at every $t$ of a network with $T = {steps}$, $K = {K}$, $H = {H}$ (tokens "
+          f"{net['tokens']}, targets {net['targets']}, every parameter a symbol): a derivative of $E$ is plain "
+          "`sympy.diff` of the unrolled loss; one with respect to $o_t$, $h_t$ or $a_t$ is taken by adding a "
+          "symbol to that quantity in the forward pass and differentiating at 0.")
+    d.equal(r"Only step $t$'s loss depends on $o_t$, so the output error is the one above:",
+            dE_do, y_hat - target, label=r"\delta^o_t",
+            simplify=_vanishes_under(*[{dE_do: true["o"][t], y_hat: softmax(net["o"][t - 1]), target: one_hot[t - 1]}
+                                       for t in ts]))
+    d.equal(r"$h_t$ feeds two places, $o_t = V h_t + c$ and $a_{t+1} = U x_{t+1} + W h_t + b$, and the chain rule "
+            r"adds the two paths, with $\delta_{t+1} = \partial E/\partial a_{t+1}$ ($\delta_{T+1} = 0$: the last "
+            "state feeds no later step):", dE_dh, V * delta_o + W * delta_next,
+            simplify=_vanishes_under(*[{**weights, dE_dh: true["h"][t], delta_o: true["o"][t],
+                                        delta_next: true["a"].get(t + 1, zero)} for t in ts]))
+    a = sympy.Symbol("a", real=True)
+    d.equal(r"$h_t = \tanh(a_t)$ entry by entry, and $\tanh' = 1 - \tanh^2$, which is $1 - h^2$ at $h = \tanh a$:",
+            sympy.Derivative(sympy.tanh(a), a), 1 - sympy.tanh(a) ** 2, simplify=lambda e: sympy.simplify(e.doit()))
+    d.equal(r"So $\partial h_t/\partial a_t = \operatorname{diag}(1 - h_t^2)$, and $\delta_t$ is "
+            r"$(1 - h_t^2) \odot \partial E/\partial h_t$:", dE_da, slope * dE_dh, label=r"\delta_t",
+            simplify=_vanishes_under(*[{dE_da: true["a"][t], slope: tanh_prime(t), dE_dh: true["h"][t]} for t in ts]))
+    backward = {steps + 1: zero}
+    for t in reversed(ts):
+        backward[t] = tanh_prime(t) * (net["V"].T * (softmax(net["o"][t - 1]) - one_hot[t - 1])
+                                       + net["W"].T * backward[t + 1])
+    d.equal(r"Together, the backward pass: from $\delta_{T+1} = 0$, for $t = T, \dots, 1$. Here every "
+            r"$\delta^o_t$ and $\delta_{t+1}$ on the right is the one these formulas gave, not SymPy's:",
+            dE_da, slope * (V * delta_o + W * delta_next), label=r"\delta_t",
+            simplify=_vanishes_under(*[{**weights, dE_da: true["a"][t], slope: tanh_prime(t),
+                                        delta_o: softmax(net["o"][t - 1]) - one_hot[t - 1],
+                                        delta_next: backward[t + 1]} for t in ts]))
+    deltas = [MatrixSymbol(rf"\delta_{{{t}}}", H, 1) for t in ts]
+    deltas_o = [MatrixSymbol(rf"\delta^o_{{{t}}}", K, 1) for t in ts]
+    states = [MatrixSymbol(rf"h_{{{t}}}^{{\top}}", 1, H) for t in range(steps + 1)]  # rows: h_t transposed
+    tokens = [MatrixSymbol(rf"e(x_{{{t}}})^{{\top}}", 1, K) for t in ts]
+    given = {**weights, **{m: backward[t] for m, t in zip(deltas, ts)},
+             **{m: softmax(net["o"][t - 1]) - one_hot[t - 1] for m, t in zip(deltas_o, ts)},
+             **{m: sympy.ImmutableMatrix(net["h"][t].T) for t, m in enumerate(states)},
+             **{m: x.T for m, x in zip(tokens, inputs)}}
+    for name, text, shape, formula in (
+            ("W", r"The parameters, with the $\delta_t$ of the backward pass. $W$ enters every step through "
+                  r"$W h_{t-1}$, and $\partial a_{t,i}/\partial W_{ij} = h_{t-1,j}$: one outer product per step,",
+             (H, H), sum((d_t * h for d_t, h in zip(deltas, states)), sympy.ZeroMatrix(H, H))),
+            ("U", r"$U$ through $U x_t$, the one-hot input $e(x_t)$,", (H, K),
+             sum((d_t * x for d_t, x in zip(deltas, tokens)), sympy.ZeroMatrix(H, K))),
+            ("b", r"$b$ through every $a_t$ with $\partial a_t/\partial b = I$,", (H, 1),
+             sum(deltas, sympy.ZeroMatrix(H, 1))),
+            ("V", r"$V$ through every $o_t = V h_t + c$, with $\delta^o_t$ in place of $\delta_t$,", (K, H),
+             sum((d_t * h for d_t, h in zip(deltas_o, states[1:])), sympy.ZeroMatrix(K, H))),
+            ("c", "$c$ likewise,", (K, 1), sum(deltas_o, sympy.ZeroMatrix(K, 1))),
+            ("h0", r"and the initial state $h_0$ through $a_1$ alone:", (H, 1), W * deltas[0])):
+        gradient = MatrixSymbol(rf"\frac{{\partial E}}{{\partial {name.replace('h0', 'h_0')}}}", *shape)
+        d.equal(text, gradient, formula, simplify=_vanishes_under({**given, gradient: net["grad"][name]}))
+
+
 def _derive_lm_bptt() -> Derivation:
     import sympy
 
@@ -427,11 +586,13 @@ def _derive_lm_bptt() -> Derivation:
             all(sympy.simplify(sympy.diff(-sympy.log(p[y]), o[k]) - (p[k] - (1 if k == y else 0))) == 0
                 for y in range(3) for k in range(3)),
             r"\frac{\partial E_t}{\partial o_t} = \hat y_t - e(y_t)")
+    _derive_by_hand(d)
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
-    d.say("Let $f$ be any differentiable activation (an undefined SymPy function; the model's is tanh) and "
+    d.say("The same steps hold with $f'(a_t)$ in place of $1 - h_t^2$ for any activation $f$. Let $f$ be any "
+          "differentiable activation (an undefined SymPy function) and "
           r"$E = \sum_t -\log \operatorname{softmax}(V h_t + c)[y_t]$, $h_t = f(U e(x_t) + W h_{t-1} + b)$. "
-          "`lm`'s recurrence (the notes' BPTT steps), run on arrays of SymPy symbols, must equal plain "
+          "`lm`'s recurrence (the BPTT steps above), run on arrays of SymPy symbols, must equal plain "
           "`sympy.diff` of the unrolled network for every parameter and $h_0$:")
     for steps, vocabulary, hidden, tokens, targets in BPTT_SHAPES:
         h0, U, W, b, V, c = _symbolic_lm(steps, vocabulary, hidden)
@@ -488,7 +649,7 @@ register(Theorem(
     id="lm-bptt",
     family=FAMILY.id,
     title="The language model's BPTT steps",
-    statement=r"For the Simple RNN language model (one-hot $x_t$, $h_t = \tanh(U x_t + W h_{t-1} + b)$, "
+    statement=r"For the character-level RNN language model (one-hot $x_t$, $h_t = \tanh(U x_t + W h_{t-1} + b)$, "
               r"$\hat y_t = \operatorname{softmax}(V h_t + c)$, $E = \sum_t -\log \hat y_t[y_t]$): "
               r"$\delta^o_t = \hat y_t - e(y_t)$, $\partial E/\partial V = \sum_t \delta^o_t h_t^\top$, "
               r"$\partial E/\partial c = \sum_t \delta^o_t$, $\delta_t = (V^\top\delta^o_t + W^\top\delta_{t+1}) "
@@ -563,9 +724,18 @@ register(Theorem(
 # --- why RNN gradients vanish or explode: the decomposition ---------------------------------------
 
 def _derive_decomposition() -> Derivation:
+    import sympy
+    from sympy import MatrixSymbol
+
     d = Derivation()
     f, fprime = symbolic.undefined("f")
     elementwise = [np.frompyfunc(g, 1, 1) for g in (f, fprime)]
+    w, previous, u = sympy.symbols("W H_{t-1} u_t", real=True)
+    d.equal(r"$W$ reaches $H_t = f(a_t)$, $a_t = U x_t + W H_{t-1} + b$, in two ways: directly, and through "
+            r"$H_{t-1}$, which depends on $W$ too. The immediate partial derivative $\partial^+ H_t/\partial W$ is the "
+            r"first alone: the derivative of $H_t$ with respect to $W$ with $H_{t-1}$ held fixed (one unit shown, "
+            r"$u_t = U x_t + b$):", sympy.Derivative(f(w * previous + u), w), fprime(w * previous + u) * previous,
+            simplify=symbolic.canonical, label=r"\frac{\partial^+ H_t}{\partial W}")
     d.say(r"With $H_k$ the state of step $k$ and $E_k = -\log \hat y_k[y_k]$ its loss, the chain rule through "
           r"every path from $W$ to $E_k$ gives, term by term,",
           r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
@@ -581,8 +751,37 @@ def _derive_decomposition() -> Derivation:
         d.holds(f"$T = {len(tokens)}$, $H = {hidden}$: the double sum over $k$ and $t$ (`lm.decomposition`) equals BPTT's "
                 r"$\partial E/\partial W$ in every entry, on SymPy symbols.",
                 all(symbolic.agree(u, v) for u, v in zip(terms.ravel(), result.W.ravel())))
-    d.conclude(r"\frac{\partial E}{\partial W} = \sum_k \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
-               r"\Big(\prod_{j=t+1}^{k} \operatorname{diag}(f'(a_j))\,W\Big) \frac{\partial^+ H_t}{\partial W}")
+    W = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"W_{{{i + 1}{j + 1}}}", real=True))
+    state = sympy.Matrix(sympy.symbols("H_{t1} H_{t2}", real=True))
+    inputs = [sympy.Matrix(sympy.symbols(f"u_{{{s}1}} u_{{{s}2}}", real=True)) for s in ("t+1", "t+2")]
+    pre, states = [], [state]
+    for u_j in inputs:
+        pre.append(W * states[-1] + u_j)
+        states.append(pre[-1].applyfunc(f))
+    slopes = [sympy.ImmutableMatrix(sympy.diag(*[fprime(v) for v in a_j])) for a_j in pre]
+    shown = [MatrixSymbol(rf"\operatorname{{diag}}(f'(a_{{{s}}}))", 2, 2) for s in ("t+1", "t+2")]
+    jacobian, weight = MatrixSymbol(r"\frac{\partial H_{t+2}}{\partial H_t}", 2, 2), MatrixSymbol("W", 2, 2)
+    d.equal(r"Why the terms from far back vanish or explode: the chain from $H_t$ to $H_k$ multiplies one factor "
+            r"$\partial H_j/\partial H_{j-1} = \operatorname{diag}(f'(a_j))\,W$ per step, the later ones on the "
+            r"left, $\partial H_k/\partial H_t = \operatorname{diag}(f'(a_k))\,W \cdots "
+            r"\operatorname{diag}(f'(a_{t+1}))\,W$. Two steps of a 2-unit network, the Jacobian by SymPy:",
+            jacobian, shown[1] * weight * shown[0] * weight,
+            simplify=_vanishes_under({jacobian: sympy.ImmutableMatrix(states[-1].jacobian(state)),
+                                      weight: sympy.ImmutableMatrix(W), shown[0]: slopes[0], shown[1]: slopes[1]}))
+    d.say(r"The 2-norm of a product is at most the product of the norms, and $\|\operatorname{diag}(f'(a_j))\|_2 = "
+          r"\max_i |f'(a_{j,i})| \le \gamma = \sup|f'|$, so",
+          r"\Big\|\frac{\partial H_k}{\partial H_t}\Big\|_2 \le \prod_{j=t+1}^{k} "
+          r"\|\operatorname{diag}(f'(a_j))\|_2\,\|W\|_2 \le \big(\gamma\,\|W\|_2\big)^{k-t}")
+    d.holds(r"For tanh, $\gamma = 1$ (*The derivative of tanh and its bound*). So when $\gamma\|W\|_2 < 1$, here "
+            r"$\|W\|_2 < 1$, the terms from steps $t$ far before $k$ shrink geometrically in $k - t$: the gradient "
+            r"vanishes. They can grow only when $\|W\|_2 > 1/\gamma$: necessary for exploding, not sufficient "
+            r"(*Pascanu's bound: vanishing is sufficient, exploding only necessary*, checked numerically there).",
+            activations.get("tanh").derivative_bound == 1, r"\gamma = \sup_z \tanh'(z) = 1")
+    d.conclude("\\begin{aligned}\n"
+               r"\frac{\partial E}{\partial W} &= \sum_k \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
+               r"\Big(\prod_{j=t+1}^{k} \operatorname{diag}(f'(a_j))\,W\Big) \frac{\partial^+ H_t}{\partial W}, \\" "\n"
+               r"\Big\|\frac{\partial H_k}{\partial H_t}\Big\|_2 &\le \big(\gamma\,\|W\|_2\big)^{k-t}" "\n"
+               r"\end{aligned}")
     return d
 
 
@@ -605,12 +804,15 @@ register(Theorem(
     family=FAMILY.id,
     title=r"Why RNN gradients vanish or explode: $\partial E_k/\partial W$ as a sum over earlier steps",
     statement=r"$\partial E_k/\partial W = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}\big(\prod_{j=t+1}^{k} "
-              r"\frac{\partial H_j}{\partial H_{j-1}}\big) \frac{\partial^+ H_t}{\partial W}$ with "
-              r"$\partial H_j/\partial H_{j-1} = \operatorname{diag}(\tanh'(a_j))\,W$; summed over $k$ it is BPTT's "
-              r"$\partial E/\partial W$, term by term.",
+              r"\frac{\partial H_j}{\partial H_{j-1}}\big) \frac{\partial^+ H_t}{\partial W}$, where $\partial^+$ is the "
+              r"immediate partial derivative ($H_{t-1}$ held fixed) and $\partial H_j/\partial H_{j-1} = "
+              r"\operatorname{diag}(\tanh'(a_j))\,W$; summed over $k$ it is BPTT's $\partial E/\partial W$, term by term. "
+              r"The product, later factors on the left, has norm at most $(\gamma\|W\|_2)^{k-t}$ ($\gamma = \sup|f'|$, 1 "
+              r"for tanh): when $\gamma\|W\|_2 < 1$ the terms from far-back steps vanish geometrically; they can grow "
+              r"only when $\|W\|_2 > 1/\gamma$ (necessary, not sufficient).",
     latex=r"\frac{\partial E_k}{\partial W} = \sum_{t \le k} \frac{\partial E_k}{\partial H_k}"
           r"\Big(\prod_{j=t+1}^{k} \frac{\partial H_j}{\partial H_{j-1}}\Big) \frac{\partial^+ H_t}{\partial W}",
-    source=SOURCE_NOTES,
+    source=SOURCE_NOTES + "; the bound as in " + PASCANU + ", §2.1, eq. 6–7",
     kind="exact",
     engines=("sympy", "mpmath"),
     derive=_derive_decomposition,
@@ -638,7 +840,7 @@ def _derive_clipped_updates() -> Derivation:
             r"$\eta c \sqrt P$, its largest:", lr * sympy.sqrt(sympy.Add(*[c ** 2] * 4, evaluate=False),
                                                             evaluate=False), 2 * lr * c)
     d.say(r"Norm clipping at $\tau$ rescales $g$ to length at most $\tau$, so the step is at most $\eta\tau$ long. "
-          r"With $c = 15$, the notes' rule: every entry of every update is at most $15\eta$, the update at most "
+          r"With $c = 15$, the lecture's rule: every entry of every update is at most $15\eta$, the update at most "
           r"$15\eta\sqrt P$ — whatever the cliff the gradient came from.")
     d.conclude(r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P\ "
                r"(\text{value, } c = 15),\qquad \|\Delta\theta\|_2 \le \eta\,\tau\ (\text{norm})")
@@ -696,7 +898,7 @@ register(Theorem(
               "gradient came from.",
     latex=r"|\Delta\theta_i| \le 15\,\eta,\quad \|\Delta\theta\|_2 \le 15\,\eta\sqrt P,\quad "
           r"\|\Delta\theta\|_2 \le \eta\,\tau",
-    source=SOURCE_NOTES,
+    source=LECTURE + ", on clipping (a gradient above 15 is set to 15); " + PASCANU + ", §3.2",
     kind="bound",
     engines=("sympy", "numpy", "torch"),
     derive=_derive_clipped_updates,
