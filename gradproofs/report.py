@@ -58,7 +58,7 @@ clipping-tames-the-cliff.png
 lm-training.png
     A character-level RNN language model (``lm``: H = 16, K = 21, windows of
     T = 50 characters, B = 4 per step, E summed) trained by 300 SGD steps with
-    η = 0.012 from the same θ_0 three ways (``lm.train``): unclipped,
+    η = 0.012 from the same θ_0 three ways (``training.train``): unclipped,
     value-clipped at 15 and norm-clipped at τ = 25. Top, the loss E on each
     step's batch, with the first loss (the untrained model's) dashed; a
     non-finite loss would be marked × at the top edge. Bottom, ‖∇E‖₂ before
@@ -93,7 +93,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from gradproofs.activations import engine as activations  # noqa: E402
 from gradproofs.chain import engine as chain  # noqa: E402
 from gradproofs.chain.theorems import window, window_width  # noqa: E402
-from gradproofs.lm import engine as lm  # noqa: E402
+from gradproofs.lm import training  # noqa: E402
 from gradproofs.mlp import engine as mlp  # noqa: E402
 from gradproofs.mlp.initialisation import initialise, synthetic_images  # noqa: E402
 from gradproofs.rnn import cliff, engine as rnn  # noqa: E402
@@ -373,14 +373,14 @@ def _tamed_figure(path: Path) -> None:
 
 @cache
 def lm_training_runs() -> dict:
-    """The figure's three runs of :func:`gradproofs.lm.train` with its defaults, keyed by clip."""
-    return {clip: lm.train(clip=clip) for clip in lm.CLIPS}
+    """The figure's three runs of :func:`gradproofs.training.train` with its defaults, keyed by clip."""
+    return {clip: training.train(clip=clip) for clip in training.CLIPS}
 
 
 def _lm_training_figure(path: Path) -> None:
     runs = lm_training_runs()
-    labels = {None: "unclipped", "value": f"value-clipped at {lm.VALUE_THRESHOLD:g}",
-              "norm": f"norm-clipped at τ = {lm.NORM_THRESHOLD:g}"}
+    labels = {None: "unclipped", "value": f"value-clipped at {training.VALUE_THRESHOLD:g}",
+              "norm": f"norm-clipped at τ = {training.NORM_THRESHOLD:g}"}
     fig, (losses, norms) = plt.subplots(2, 1, sharex=True, figsize=(8, 6.5))
     first = runs[None].losses[0]
     for colour, (clip, run) in zip(("C3", "C1", "C0"), runs.items()):
@@ -393,18 +393,18 @@ def _lm_training_figure(path: Path) -> None:
                         transform=losses.get_xaxis_transform(), label=f"{labels[clip]}: non-finite loss")
     losses.axhline(first, color="k", linestyle="--", linewidth=1,
                    label=f"the first loss, the untrained model's ({first:.0f})")
-    norms.axhline(lm.NORM_THRESHOLD, color="C0", linestyle="--", linewidth=1)
-    norms.annotate(f"τ = {lm.NORM_THRESHOLD:g}", (0.01, lm.NORM_THRESHOLD), xycoords=("axes fraction", "data"),
+    norms.axhline(training.NORM_THRESHOLD, color="C0", linestyle="--", linewidth=1)
+    norms.annotate(f"τ = {training.NORM_THRESHOLD:g}", (0.01, training.NORM_THRESHOLD), xycoords=("axes fraction", "data"),
                    xytext=(0, -3), textcoords="offset points", va="top", fontsize=9, color="C0")
     norms.set_yscale("log")
-    losses.set_ylabel(f"$E$ on the step's batch ({lm.BATCH} × {lm.SEQ_LENGTH} characters)")
+    losses.set_ylabel(f"$E$ on the step's batch ({training.BATCH} × {training.SEQ_LENGTH} characters)")
     norms.set_ylabel(r"$\|\nabla E\|_2$ before clipping")
     norms.set_xlabel("SGD step")
     for ax in (losses, norms):
         ax.grid(alpha=0.3)
     losses.legend(fontsize=8, loc="upper right")
-    losses.set_title(f"A character-level RNN language model (H = {lm.HIDDEN}, K = {len(lm.VOCABULARY)}) by SGD, "
-                     f"η = {lm.LR}, with and without clipping", fontsize=11)
+    losses.set_title(f"A character-level RNN language model (H = {training.HIDDEN}, K = {len(training.VOCABULARY)}) by SGD, "
+                     f"η = {training.LR}, with and without clipping", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

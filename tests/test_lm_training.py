@@ -6,32 +6,32 @@ import numpy as np
 import pytest
 
 from gradproofs.clipping import engine as clipping
-from gradproofs.lm import engine as lm
+from gradproofs.lm import engine as lm, training
 
 EPS = float(np.finfo(np.float64).eps)
 SHORT = 40  # steps of the short runs in NumPy
 SHORT_TORCH = 20  # and in torch, slower at this size
-P = 2 * lm.HIDDEN * len(lm.VOCABULARY) + lm.HIDDEN ** 2 + lm.HIDDEN + len(lm.VOCABULARY)
+P = 2 * training.HIDDEN * len(training.VOCABULARY) + training.HIDDEN ** 2 + training.HIDDEN + len(training.VOCABULARY)
 
 
 @pytest.fixture(scope="module")
 def short_runs():
     """The default scenario's first 40 steps, three ways, in NumPy."""
-    return {clip: lm.train(clip=clip, steps=SHORT) for clip in lm.CLIPS}
+    return {clip: training.train(clip=clip, steps=SHORT) for clip in training.CLIPS}
 
 
 def _engines(short_runs, clip, device):
-    return {"numpy": short_runs[clip], f"torch ({device})": lm.train_torch(clip=clip, steps=SHORT_TORCH, device=device)}
+    return {"numpy": short_runs[clip], f"torch ({device})": training.train_torch(clip=clip, steps=SHORT_TORCH, device=device)}
 
 
 def _norm_rounding(update) -> float:
     """Relative error of a computed 2-norm over θ's shapes (:func:`clipping.norm_tolerance`: the
     sums of squares and the root, with a factor 2 to spare); the gradient has θ's shapes too."""
-    return clipping.norm_tolerance(list(lm.split(update, lm.HIDDEN).values()))
+    return clipping.norm_tolerance(list(training.split(update, training.HIDDEN).values()))
 
 
 def test_value_clipping_bounds_every_entry_and_the_norm_of_every_update(short_runs, device):
-    lr, c = lm.LR, lm.VALUE_THRESHOLD
+    lr, c = training.LR, training.VALUE_THRESHOLD
     for engine, run in _engines(short_runs, "value", device).items():
         assert run.parameters.shape[1] == P
         after = np.abs(run.parameters[1:])
@@ -50,7 +50,7 @@ def test_value_clipping_bounds_every_entry_and_the_norm_of_every_update(short_ru
 
 
 def test_norm_clipping_bounds_the_norm_of_every_update(short_runs, device):
-    lr, tau = lm.LR, lm.NORM_THRESHOLD
+    lr, tau = training.LR, training.NORM_THRESHOLD
     for engine, run in _engines(short_runs, "norm", device).items():
         for k, update in enumerate(run.updates):
             rho = _norm_rounding(update)
@@ -74,26 +74,26 @@ NUDGES = {"as drawn": lambda theta: theta,
 EARLY = 6
 
 
-def _theta0(nudge, seed=lm.SEED):
-    theta = NUDGES[nudge](lm.flatten(lm.initial_parameters(seed=seed)))
-    assert nudge == "as drawn" or np.all(theta != lm.flatten(lm.initial_parameters(seed=seed)))
+def _theta0(nudge, seed=training.SEED):
+    theta = NUDGES[nudge](training.flatten(training.initial_parameters(seed=seed)))
+    assert nudge == "as drawn" or np.all(theta != training.flatten(training.initial_parameters(seed=seed)))
     return theta
 
 
 @pytest.mark.parametrize("nudge", NUDGES)
 def test_the_first_unclipped_steps_overshoot_and_the_clipped_do_not(nudge):
-    """The trouble :func:`lm.train` documents for its defaults, before chaos sets in: unclipped, the
+    """The trouble :func:`training.train` documents for its defaults, before chaos sets in: unclipped, the
     first step over 10 times the norm-clipped bound lr·τ, steps 2 and 3 over 25 times, and the loss past
     its first value (the untrained model's) within the first 6 steps; value- and norm-clipped, no loss of
     their first 40 steps reaches the first."""
     theta = _theta0(nudge)
-    unclipped = lm.train(steps=EARLY, initial=theta)
+    unclipped = training.train(steps=EARLY, initial=theta)
     first = unclipped.losses[0]
-    assert unclipped.update_norms[0] > 10 * lm.LR * lm.NORM_THRESHOLD
-    assert np.all(unclipped.update_norms[2:4] > 25 * lm.LR * lm.NORM_THRESHOLD)
+    assert unclipped.update_norms[0] > 10 * training.LR * training.NORM_THRESHOLD
+    assert np.all(unclipped.update_norms[2:4] > 25 * training.LR * training.NORM_THRESHOLD)
     assert np.any(unclipped.losses[1:EARLY] > first)
     for clip in ("value", "norm"):
-        run = lm.train(clip=clip, steps=SHORT, initial=theta)
+        run = training.train(clip=clip, steps=SHORT, initial=theta)
         assert run.losses[0] == first  # the same θ_0 and data
         assert np.all(np.isfinite(run.losses)), clip
         assert run.losses[1:].max() < first, clip
@@ -109,9 +109,9 @@ def test_the_trouble_and_its_remedy_do_not_hang_on_the_seed_or_the_last_bit(seed
     nudges), and value clipping makes no promise either: it bounds each entry, not the step, and
     seed 3 moved down by one ulp climbs above its first loss."""
     theta = _theta0(nudge, seed)
-    unclipped, norm = lm.train(steps=1, initial=theta), lm.train(clip="norm", initial=theta)
+    unclipped, norm = training.train(steps=1, initial=theta), training.train(clip="norm", initial=theta)
     first = unclipped.losses[0]
-    assert unclipped.update_norms[0] > 5 * lm.LR * lm.NORM_THRESHOLD
+    assert unclipped.update_norms[0] > 5 * training.LR * training.NORM_THRESHOLD
     assert norm.losses[0] == first
     assert norm.losses[1:].max() < first
 
@@ -121,9 +121,9 @@ def test_the_norm_clipped_run_is_not_chaotic():
     """Why the norm-clipped claims hold on every machine: θ_0 moved by one ulp either way keeps the
     default run's 300 steps within 10⁻⁶ (relative) of its path, loss by loss and entry by entry, while
     the unclipped run's nudges grow past 1 % of the loss within 15 steps."""
-    runs = {nudge: lm.train(clip="norm", initial=_theta0(nudge)) for nudge in NUDGES}
+    runs = {nudge: training.train(clip="norm", initial=_theta0(nudge)) for nudge in NUDGES}
     path = runs.pop("as drawn")
-    unclipped = {nudge: lm.train(steps=15, initial=_theta0(nudge)) for nudge in NUDGES}
+    unclipped = {nudge: training.train(steps=15, initial=_theta0(nudge)) for nudge in NUDGES}
     for nudge, run in runs.items():
         np.testing.assert_allclose(run.losses, path.losses, rtol=1e-6, atol=0, err_msg=nudge)
         np.testing.assert_allclose(run.parameters, path.parameters, rtol=0,
@@ -134,10 +134,10 @@ def test_the_norm_clipped_run_is_not_chaotic():
 
 
 def test_the_three_runs_start_from_the_same_parameters(short_runs, device):
-    theta0 = lm.flatten(lm.initial_parameters())
+    theta0 = training.flatten(training.initial_parameters())
     for run in short_runs.values():
         np.testing.assert_array_equal(run.parameters[0], theta0)
-    np.testing.assert_array_equal(lm.train_torch(steps=1, device=device).parameters[0], theta0)
+    np.testing.assert_array_equal(training.train_torch(steps=1, device=device).parameters[0], theta0)
 
 
 # --- the engines agree, step by step -------------------------------------------------------------------
@@ -163,17 +163,17 @@ def _one_step_bounds(theta, step, clip, lr, update):
     and |log ŷ_t[y_t]| for the log; the sum of the T·B terms adds T·B·E. Twice the first-order sums.
     """
     H, T, B = SMALL["hidden"], SMALL["seq_length"], SMALL["batch"]
-    K = len(lm.VOCABULARY)
-    x, y = lm.windows(step, seq_length=T, batch=B)
-    parameters = lm.split(theta, H)
+    K = len(training.VOCABULARY)
+    x, y = training.windows(step, seq_length=T, batch=B)
+    parameters = training.split(theta, H)
     reference = lm.reference(x, y, np.zeros((B, H)), **parameters, reduction="sum")
     assert reference.well_conditioned(EPS)
-    t = sum(lm.flatten(reference.rounding_tolerance(EPS, derivative_from_output=torch_like))
+    t = sum(training.flatten(reference.rounding_tolerance(EPS, derivative_from_output=torch_like))
             for torch_like in (False, True))
     exact = reference.exact
     gradient = [np.asarray(getattr(exact, name), dtype=float) for name in ("U", "W", "b", "V", "c")]
     rho = clipping.norm_tolerance(gradient)
-    gradient_norm = np.linalg.norm(lm.flatten(gradient))
+    gradient_norm = np.linalg.norm(training.flatten(gradient))
 
     states = np.abs(np.asarray(exact.states[1:], dtype=float))
     scale = ((states + 1) @ np.abs(parameters["V"]).T + np.abs(parameters["c"])).max(axis=2)  # S_o, (T, B)
@@ -209,28 +209,28 @@ def _assert_same_step(label, run, k, other, clip, lr):
         assert np.all(np.abs(difference) <= step_bound), (label, k)
 
 
-@pytest.mark.parametrize("clip", lm.CLIPS)
+@pytest.mark.parametrize("clip", training.CLIPS)
 def test_numpy_and_torch_take_the_same_steps(clip, device):
     """Each engine's step k, from its own θ_k, is the other engine's one step from that θ_k: this
     checks both training loops (batches, zeroed gradients, clipping, the update) without letting
     rounding differences compound over the steps."""
-    lr = lm.LR
+    lr = training.LR
     options = dict(clip=clip, threshold=THRESHOLDS[clip], lr=lr, **SMALL)
-    runs = {"numpy": lm.train(steps=SMALL_STEPS, **options),
-            "torch": lm.train_torch(steps=SMALL_STEPS, device=device, **options)}
+    runs = {"numpy": training.train(steps=SMALL_STEPS, **options),
+            "torch": training.train_torch(steps=SMALL_STEPS, device=device, **options)}
     np.testing.assert_array_equal(runs["numpy"].parameters[0], runs["torch"].parameters[0])
     for k in range(SMALL_STEPS):
-        one_torch_step = lm.train_torch(steps=1, initial=runs["numpy"].parameters[k], start=k, device=device,
+        one_torch_step = training.train_torch(steps=1, initial=runs["numpy"].parameters[k], start=k, device=device,
                                         **options)
         _assert_same_step("torch after numpy", runs["numpy"], k, one_torch_step, clip, lr)
         if k:  # θ_0 is shared: step 0 is the same comparison
-            one_numpy_step = lm.train(steps=1, initial=runs["torch"].parameters[k], start=k, **options)
+            one_numpy_step = training.train(steps=1, initial=runs["torch"].parameters[k], start=k, **options)
             _assert_same_step("numpy after torch", runs["torch"], k, one_numpy_step, clip, lr)
 
 
 def test_a_resumed_run_continues_the_run_it_resumes():
-    whole = lm.train(clip="norm", steps=4, **SMALL)
-    resumed = lm.train(clip="norm", steps=2, initial=whole.parameters[2], start=2, **SMALL)
+    whole = training.train(clip="norm", steps=4, **SMALL)
+    resumed = training.train(clip="norm", steps=2, initial=whole.parameters[2], start=2, **SMALL)
     np.testing.assert_array_equal(resumed.parameters, whole.parameters[2:])
     np.testing.assert_array_equal(resumed.losses, whole.losses[2:])
 
@@ -238,7 +238,7 @@ def test_a_resumed_run_continues_the_run_it_resumes():
 def test_an_overflowing_step_turns_both_engines_to_nan_without_raising(device):
     """lr = 1e308 overflows the first update (lr·g is ∞ for entries |g| > 1.8), so θ_1 holds ±∞ and every
     later loss, gradient norm and θ is NaN, in both engines alike."""
-    for run in (lm.train(lr=1e308, steps=3, **SMALL), lm.train_torch(lr=1e308, steps=3, device=device, **SMALL)):
+    for run in (training.train(lr=1e308, steps=3, **SMALL), training.train_torch(lr=1e308, steps=3, device=device, **SMALL)):
         assert np.isfinite(run.losses[0]) and np.all(np.isfinite(run.parameters[0]))
         assert np.any(np.isinf(run.parameters[1]))
         assert np.all(np.isnan(run.losses[1:])) and np.all(np.isnan(run.gradient_norms[1:]))
@@ -246,15 +246,15 @@ def test_an_overflowing_step_turns_both_engines_to_nan_without_raising(device):
 
 
 def test_windows_are_consecutive_slices_of_the_text():
-    tokens, targets = lm.windows(1, seq_length=5, batch=3)
-    text = "".join(lm.VOCABULARY[i] for i in lm.TEXT_TOKENS)
-    assert text == lm.TEXT
+    tokens, targets = training.windows(1, seq_length=5, batch=3)
+    text = "".join(training.VOCABULARY[i] for i in training.TEXT_TOKENS)
+    assert text == training.TEXT
     for j in range(3):
         start = 5 * (3 + j)
-        assert "".join(lm.VOCABULARY[i] for i in tokens[:, j]) == lm.TEXT[start:start + 5]
-        assert "".join(lm.VOCABULARY[i] for i in targets[:, j]) == lm.TEXT[start + 1:start + 6]
-    count = (len(lm.TEXT) - 1) // 5
-    np.testing.assert_array_equal(lm.windows(count, seq_length=5, batch=1)[0], lm.windows(0, seq_length=5,
+        assert "".join(training.VOCABULARY[i] for i in tokens[:, j]) == training.TEXT[start:start + 5]
+        assert "".join(training.VOCABULARY[i] for i in targets[:, j]) == training.TEXT[start + 1:start + 6]
+    count = (len(training.TEXT) - 1) // 5
+    np.testing.assert_array_equal(training.windows(count, seq_length=5, batch=1)[0], training.windows(0, seq_length=5,
                                                                                          batch=1)[0])
 
 
@@ -270,24 +270,24 @@ def test_windows_are_consecutive_slices_of_the_text():
     (dict(steps=2.0), TypeError, "steps must be an integer"),
     (dict(seed=-1), ValueError, "seed must be at least 0"),
     (dict(hidden=0), ValueError, "hidden must be at least 1"),
-    (dict(seq_length=len(lm.TEXT)), ValueError, "seq_length must be at most"),
+    (dict(seq_length=len(training.TEXT)), ValueError, "seq_length must be at most"),
     (dict(seq_length=1000, batch=4), ValueError, "batch must be at most 3"),
     (dict(start=-1), ValueError, "start must be at least 0"),
     (dict(initial=np.zeros(3)), ValueError, "initial must hold the P = "),
     (dict(initial=np.full(P, np.inf)), ValueError, "initial must be finite"),
 ])
-@pytest.mark.parametrize("engine", [lm.train, lm.train_torch])
+@pytest.mark.parametrize("engine", [training.train, training.train_torch])
 def test_training_refuses_bad_arguments(engine, kwargs, error, message):
     with pytest.raises(error, match=message):
         engine(**kwargs)
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: lm.windows(-1), ValueError, "step must be at least 0"),
-    (lambda: lm.windows(0, seq_length=0), ValueError, "seq_length must be at least 1"),
-    (lambda: lm.windows(0, batch=100), ValueError, "batch must be at most 66"),
-    (lambda: lm.split(np.zeros(P + 1), lm.HIDDEN), ValueError, f"theta must hold the P = {P} numbers"),
-    (lambda: lm.parameter_count(0), ValueError, "hidden must be at least 1"),
+    (lambda: training.windows(-1), ValueError, "step must be at least 0"),
+    (lambda: training.windows(0, seq_length=0), ValueError, "seq_length must be at least 1"),
+    (lambda: training.windows(0, batch=100), ValueError, "batch must be at most 66"),
+    (lambda: training.split(np.zeros(P + 1), training.HIDDEN), ValueError, f"theta must hold the P = {P} numbers"),
+    (lambda: training.parameter_count(0), ValueError, "hidden must be at least 1"),
 ])
 def test_helpers_refuse_bad_arguments(call, error, message):
     with pytest.raises(error, match=message):
@@ -295,18 +295,18 @@ def test_helpers_refuse_bad_arguments(call, error, message):
 
 
 def test_theta_flattens_and_splits_back():
-    assert lm.parameter_count(lm.HIDDEN) == P == 965
-    parameters = lm.initial_parameters()
-    parts = lm.split(lm.flatten(parameters), lm.HIDDEN)
+    assert training.parameter_count(training.HIDDEN) == P == 965
+    parameters = training.initial_parameters()
+    parts = training.split(training.flatten(parameters), training.HIDDEN)
     assert list(parts) == ["U", "W", "b", "V", "c"]
     for name, value in parameters.items():
         np.testing.assert_array_equal(parts[name], value)
 
 
 def test_training_leaves_the_callers_parameters_alone():
-    theta = lm.flatten(lm.initial_parameters(hidden=SMALL["hidden"]))
+    theta = training.flatten(training.initial_parameters(hidden=SMALL["hidden"]))
     kept = theta.copy()
-    for engine in (lm.train, lm.train_torch):
+    for engine in (training.train, training.train_torch):
         engine(steps=2, initial=theta, **SMALL)
         np.testing.assert_array_equal(theta, kept)
 
@@ -315,39 +315,39 @@ def test_the_default_thresholds_and_the_seed_beside_an_initial_theta():
     # Not parametrized, so that mutation runs can select it. θ_0 × 40 makes ‖∇E‖₂ ≈ 69, above both
     # thresholds: with no threshold, clipping by norm rescales the update to lr·τ·n/(n + 10⁻⁶) with
     # τ = 25 (torch's ε), and clipping by value clamps the largest entries to lr·15.
-    theta = lm.flatten(lm.initial_parameters(hidden=SMALL["hidden"])) * 40
-    by_norm = lm.train(clip="norm", steps=1, initial=theta, **SMALL)
+    theta = training.flatten(training.initial_parameters(hidden=SMALL["hidden"])) * 40
+    by_norm = training.train(clip="norm", steps=1, initial=theta, **SMALL)
     n = by_norm.gradient_norms[0]
     assert n > 25
     assert by_norm.update_norms[0] == pytest.approx(0.012 * 25 * n / (n + 1e-6), rel=1e-12)
-    by_value = lm.train(clip="value", steps=1, initial=theta, **SMALL)
+    by_value = training.train(clip="value", steps=1, initial=theta, **SMALL)
     assert np.max(np.abs(by_value.updates)) == pytest.approx(0.012 * 15, rel=1e-12)
     # The seed goes unused beside an initial θ, but is checked all the same; 0 is a seed.
     with pytest.raises(ValueError) as raised:
-        lm.train(seed=-1, initial=theta, steps=1, **SMALL)
+        training.train(seed=-1, initial=theta, steps=1, **SMALL)
     assert str(raised.value) == "seed must be at least 0, got -1"
-    np.testing.assert_array_equal(lm.train(seed=0, initial=theta, steps=1, **SMALL).parameters,
-                                  lm.train(seed=5, initial=theta, steps=1, **SMALL).parameters)
+    np.testing.assert_array_equal(training.train(seed=0, initial=theta, steps=1, **SMALL).parameters,
+                                  training.train(seed=5, initial=theta, steps=1, **SMALL).parameters)
 
 
 def test_the_texts_windows_and_the_arguments_at_their_limits():
     # Not parametrized, so that mutation runs can select it: every message in full, each limit from
     # both sides (the longest window, as many windows as the text holds).
-    n = len(lm.TEXT_TOKENS)
-    assert lm.windows(0, seq_length=n - 1, batch=1)[0].shape == (n - 1, 1)
+    n = len(training.TEXT_TOKENS)
+    assert training.windows(0, seq_length=n - 1, batch=1)[0].shape == (n - 1, 1)
     count = (n - 1) // 50
-    assert lm.windows(0, seq_length=50, batch=count)[0].shape == (50, count)
+    assert training.windows(0, seq_length=50, batch=count)[0].shape == (50, count)
     refusals = [
-        (lambda: lm.windows(0, seq_length=n, batch=1), ValueError,
+        (lambda: training.windows(0, seq_length=n, batch=1), ValueError,
          f"seq_length must be at most {n - 1} (the text's length − 1), got {n}"),
-        (lambda: lm.windows(0, seq_length=50, batch=count + 1), ValueError,
+        (lambda: training.windows(0, seq_length=50, batch=count + 1), ValueError,
          f"batch must be at most {count}, the text's windows of seq_length 50, got {count + 1}"),
-        (lambda: lm.train(threshold=15.0), ValueError,
+        (lambda: training.train(threshold=15.0), ValueError,
          "threshold applies to clip='value' or 'norm' only, got threshold=15.0 with clip=None"),
-        (lambda: lm.train(lr="fast"), TypeError, "lr must be a real number, got str"),
-        (lambda: lm.train(hidden=0), ValueError, "hidden must be at least 1, got 0"),
-        (lambda: lm.initial_parameters(hidden=0), ValueError, "hidden must be at least 1, got 0"),
-        (lambda: lm.windows(0, seq_length=5, batch=0), ValueError, "batch must be at least 1, got 0"),
+        (lambda: training.train(lr="fast"), TypeError, "lr must be a real number, got str"),
+        (lambda: training.train(hidden=0), ValueError, "hidden must be at least 1, got 0"),
+        (lambda: training.initial_parameters(hidden=0), ValueError, "hidden must be at least 1, got 0"),
+        (lambda: training.windows(0, seq_length=5, batch=0), ValueError, "batch must be at least 1, got 0"),
     ]
     for call, error, message in refusals:
         with pytest.raises(error) as raised:
@@ -358,11 +358,11 @@ def test_the_texts_windows_and_the_arguments_at_their_limits():
 def test_initial_parameters_are_normal_with_the_stated_scale_and_training_records_are_read_only():
     # U and V: N(0, 0.5²) entries (H·K = 336 each): the sample standard deviation within 20 % of 0.5,
     # and no entry beyond 6σ; b and c start at 0.
-    parameters = lm.initial_parameters()
+    parameters = training.initial_parameters()
     for name in ("U", "V"):
         assert 0.4 < parameters[name].std() < 0.6 and np.abs(parameters[name]).max() < 3.0, name
     assert not parameters["b"].any() and not parameters["c"].any()
-    record = lm.train(steps=1, **SMALL)
+    record = training.train(steps=1, **SMALL)
     for array in (record.parameters, record.losses, record.gradient_norms):
         with pytest.raises(ValueError, match="read-only"):
             array[0] = 0.0

@@ -77,18 +77,18 @@ def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
 def test_lm_training_figure_shows_the_trouble_and_its_remedy():
     pytest.importorskip("matplotlib")
     from gradproofs import report
-    from gradproofs.lm import engine as lm
+    from gradproofs.lm import training
 
     runs = report.lm_training_runs()
-    assert set(runs) == set(lm.CLIPS)
+    assert set(runs) == set(training.CLIPS)
     first = runs[None].losses[0]
     for clip, run in runs.items():
-        assert len(run.losses) == lm.STEPS and np.all(np.isfinite(run.losses)), clip
+        assert len(run.losses) == training.STEPS and np.all(np.isfinite(run.losses)), clip
         assert run.losses[0] == first, clip  # the same θ_0 and batches
     # Only what does not hang on the last bit of a sum (tests/test_lm_training.py checks the same claims
     # with θ_0 moved by one ulp): the unclipped run before it turns chaotic, and the norm-clipped run.
     unclipped = runs[None]
-    assert unclipped.update_norms[0] > 10 * lm.LR * lm.NORM_THRESHOLD
+    assert unclipped.update_norms[0] > 10 * training.LR * training.NORM_THRESHOLD
     assert np.any(unclipped.losses[1:6] > first)
     assert runs["norm"].losses[1:].max() < first
     assert runs["norm"].losses[-20:].mean() < 0.1 * first  # where the norm-clipped run has got to
@@ -97,11 +97,11 @@ def test_lm_training_figure_shows_the_trouble_and_its_remedy():
 def test_lm_training_figure_draws_non_finite_losses(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from gradproofs import report
-    from gradproofs.lm import engine as lm
+    from gradproofs.lm import training
 
     small = dict(hidden=4, seq_length=6, batch=2, steps=3)
-    runs = {None: lm.train(lr=1e308, **small), "value": lm.train(clip="value", **small),
-            "norm": lm.train(clip="norm", **small)}
+    runs = {None: training.train(lr=1e308, **small), "value": training.train(clip="value", **small),
+            "norm": training.train(clip="norm", **small)}
     assert not np.all(np.isfinite(runs[None].losses))
     monkeypatch.setattr(report, "lm_training_runs", lambda: runs)
     report.FIGURES["lm-training.png"](tmp_path / "lm-training.png")

@@ -6,5 +6,10 @@ f′ derived by SymPy and rewritten in terms of f, and its bound γ = sup |f′|
 ``theorems``: the activation family of the catalogue (derivations/activations.md).
 """
 
-from gradproofs.activations.engine import *  # noqa: F403 - the engine's public names
-from gradproofs.activations.engine import __all__
+from gradproofs.activations.engine import (
+    Activation, NAMES, digits_lost, mpmath_elementwise, extra_digits, get
+)
+
+__all__ = [
+    "Activation", "NAMES", "digits_lost", "mpmath_elementwise", "extra_digits", "get"
+]

@@ -10,5 +10,13 @@ strategies of gradient lists, thresholds and norm types; ``oracle``:
 people's code.
 """
 
-from gradproofs.clipping.engine import *  # noqa: F403 - the engine's public names
-from gradproofs.clipping.engine import __all__
+from gradproofs.clipping.engine import (
+    CONVENTIONS, DTYPES, TORCH_EPSILON, PARALLEL_ELEMENTS, VALUE_CONVENTIONS, total_norm, scaled_norm,
+    gradual_underflow, clip_grad_norm, clip_grads_with_norm, clip_grad_value, norm_tolerance
+)
+
+__all__ = [
+    "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS", "total_norm",
+    "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value",
+    "norm_tolerance"
+]

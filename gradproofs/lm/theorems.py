@@ -437,16 +437,17 @@ def _sympy_log_sum_exp(o):
 
 
 # (T, K, H, tokens, targets): the tanh network on which δ_t is derived by hand, step by step
-BY_HAND = (3, 2, 2, [0, 1, 1], [1, 0, 1])
+_BY_HAND = (3, 2, 2, [0, 1, 1], [1, 0, 1])
 
 
 def _unrolled_tanh_lm():
-    """The tanh language model of :data:`BY_HAND` unrolled on SymPy symbols: its states h_0..h_T and outputs
-    o_1..o_T, and plain ``sympy.diff`` of its loss E with respect to every parameter and to every o_t, h_t and
-    a_t (each taken by adding a symbol ε to that quantity in the forward pass and differentiating at ε = 0)."""
+    """The tanh language model of ``_BY_HAND``'s sizes and tokens unrolled on SymPy symbols: its states
+    h_0..h_T and outputs o_1..o_T, and plain ``sympy.diff`` of its loss E with respect to every parameter
+    and to every o_t, h_t and a_t (each taken by adding a symbol ε to that quantity in the forward pass and
+    differentiating at ε = 0)."""
     import sympy
 
-    steps, vocabulary, hidden, tokens, targets = BY_HAND
+    steps, vocabulary, hidden, tokens, targets = _BY_HAND
 
     def matrix(name, rows, columns):
         return sympy.Matrix(rows, columns, lambda i, j: sympy.Symbol(
@@ -493,7 +494,7 @@ def _vanishes_under(*substitutions):
 
 
 def _derive_by_hand(d: Derivation) -> None:
-    """δ_t of the tanh language model by hand, each step checked at every t of :data:`BY_HAND`."""
+    """δ_t of the tanh language model by hand, each step checked at every t of the sizes and tokens of ``_BY_HAND``."""
     import sympy
     from sympy import MatrixSymbol
 

@@ -8,5 +8,13 @@ and ``initialisation_theorems``: the mlp family of the catalogue (derivations/ml
 ``check_mlp``, for other people's code.
 """
 
-from gradproofs.mlp.engine import *  # noqa: F403 - the engine's public names
-from gradproofs.mlp.engine import __all__
+from gradproofs.mlp.engine import (
+    COSTS, MLPGradients, output_activation_of, recurrence, backward, backward_exact, backward_extended,
+    backward_torch, backward_jax, backward_tf, FRAMEWORK_ENGINES, MAX_AMPLIFICATION, Reference, reference
+)
+
+__all__ = [
+    "COSTS", "MLPGradients", "output_activation_of", "recurrence", "backward", "backward_exact",
+    "backward_extended", "backward_torch", "backward_jax", "backward_tf", "FRAMEWORK_ENGINES",
+    "MAX_AMPLIFICATION", "Reference", "reference"
+]

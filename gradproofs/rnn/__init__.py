@@ -8,5 +8,18 @@ and recurrent matrices; ``oracle``: ``check_rnn_bptt`` and ``check_lstm_bptt``, 
 other people's code.
 """
 
-from gradproofs.rnn.engine import *  # noqa: F403 - the engine's public names
-from gradproofs.rnn.engine import __all__
+from gradproofs.rnn.engine import (
+    Sequence, LSTMSequence, NN_RNN_ACTIVATIONS, RNNGradients, LSTMStates, LSTMGradients, unroll, recurrence,
+    backpropagate, forward, bptt, mpmath_array, bptt_exact, bptt_extended, jacobian, bptt_torch, bptt_nn_rnn,
+    bptt_jax, bptt_tf, FRAMEWORK_ENGINES, lstm_forward, lstm_backward, lstm_backward_exact,
+    lstm_backward_extended, cell_jacobian, lstm_backward_nn, MAX_AMPLIFICATION, RNN_FIELDS, LSTM_FIELDS,
+    Reference, reference, LSTMReference, lstm_reference
+)
+
+__all__ = [
+    "Sequence", "LSTMSequence", "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll",
+    "recurrence", "backpropagate", "forward", "bptt", "mpmath_array", "bptt_exact", "bptt_extended", "jacobian",
+    "bptt_torch", "bptt_nn_rnn", "bptt_jax", "bptt_tf", "FRAMEWORK_ENGINES", "lstm_forward", "lstm_backward",
+    "lstm_backward_exact", "lstm_backward_extended", "cell_jacobian", "lstm_backward_nn", "MAX_AMPLIFICATION",
+    "RNN_FIELDS", "LSTM_FIELDS", "Reference", "reference", "LSTMReference", "lstm_reference"
+]
