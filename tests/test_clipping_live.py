@@ -50,7 +50,7 @@ from gradproofs.extras import install_hint
 
 pytestmark = pytest.mark.differential
 
-EXTRA = f"the frameworks extra is not installed ({install_hint('frameworks')})"
+EXTRA = f"the frameworks extra is not installed: {install_hint('frameworks')}"
 
 # The device fixture is a name and the wrappers a module: nothing in either changes between examples.
 LIVE = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None)

@@ -8,6 +8,9 @@ import pytest
 
 import gradproofs
 from gradproofs import cli
+from gradproofs.extras import install_hint
+
+PLOTS = f"the plots extra is not installed: {install_hint('plots')}"
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = {"chain-vanishing.png", "chain-window.png", "dense-speed-of-learning.png",
@@ -17,7 +20,7 @@ NAMES = {"chain-vanishing.png", "chain-window.png", "dense-speed-of-learning.png
 
 @pytest.mark.slow
 def test_write_draws_every_figure(tmp_path):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
 
     paths = report.write(tmp_path / "figures")
@@ -32,7 +35,7 @@ def test_write_draws_every_figure(tmp_path):
 
 
 def test_delta_figure_stays_under_its_spectral_bound():
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
 
     log_norms, log_bound = report.delta_norms_and_bounds()
@@ -44,7 +47,7 @@ def test_delta_figure_stays_under_its_spectral_bound():
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 def test_rnn_jacobian_figure_stays_under_its_bound(activation):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
 
     distances, norms, bounds, radii = report.jacobian_norms(activation)
@@ -58,7 +61,7 @@ def test_rnn_jacobian_figure_stays_under_its_bound(activation):
 
 
 def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
     from gradproofs.rnn import cliff
 
@@ -75,7 +78,7 @@ def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
 
 
 def test_lm_training_figure_shows_the_trouble_and_its_remedy():
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
     from gradproofs.lm import training
 
@@ -95,7 +98,7 @@ def test_lm_training_figure_shows_the_trouble_and_its_remedy():
 
 
 def test_lm_training_figure_draws_non_finite_losses(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
     from gradproofs.lm import training
 
@@ -112,7 +115,7 @@ def test_w999_figure_matches_the_exact_powers():
     """y = w⁹⁹⁹ and 999·w⁹⁹⁸ at the marks against exact rationals, and the lecture's figures, checked. The
     float w = 1.01 (or 0.99) is 101/100·(1 + δ), |δ| ≤ eps/2, so w⁹⁹⁹ carries 999·eps/2 relative, and
     the power itself a few roundings more: 1000·eps."""
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
 
     w, y, slope = report.w999_curve()
@@ -131,7 +134,7 @@ def test_w999_figure_matches_the_exact_powers():
 
 
 def test_report_command_succeeds(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=PLOTS)
     from gradproofs import report
 
     # Every figure is drawn by the test above; here one is enough to test the command.
