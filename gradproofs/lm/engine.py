@@ -39,6 +39,7 @@ import numpy as np
 from gradproofs import _validate, compare, devices
 from gradproofs.activations import engine as activations
 from gradproofs.rnn import cliff, engine as rnn
+from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "REDUCTIONS", "LMGradients", "one_hot", "recurrence", "backward", "backward_exact", "backward_extended",
@@ -79,26 +80,26 @@ def _tokens(name: str, value, vocabulary: int) -> np.ndarray:
     array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
     if array.ndim == 3:
         if array.shape[2] != vocabulary:
-            raise ValueError(f"{name} given one-hot must have shape (T, B, {vocabulary}) (the vocabulary of U), "
+            raise InvalidArgument(f"{name} given one-hot must have shape (T, B, {vocabulary}) (the vocabulary of U), "
                              f"got {array.shape}")
         if array.dtype.kind not in "biuf" or not np.all((array == 0) | (array == 1)) \
                 or not np.all(array.sum(axis=2) == 1):
             bad = np.argwhere(~(((array == 0) | (array == 1)).all(axis=2) & (array.sum(axis=2) == 1)))[0]
-            raise ValueError(f"{name} given one-hot must hold exactly one 1 and otherwise 0 in each row; row "
+            raise InvalidArgument(f"{name} given one-hot must hold exactly one 1 and otherwise 0 in each row; row "
                              f"{tuple(int(i) for i in bad)} is {array[tuple(bad)].tolist()}")
         array = array.argmax(axis=2)
     elif array.dtype.kind not in "iu" or array.dtype == bool:
-        raise TypeError(f"{name} must be integer token ids (T, B) or one-hot rows (T, B, K), got dtype "
+        raise InvalidArgument(f"{name} must be integer token ids (T, B) or one-hot rows (T, B, K), got dtype "
                         f"{array.dtype} and shape {array.shape}")
     if array.ndim != 2:
-        raise ValueError(f"{name} must have shape (T, B) (or (T, B, K) one-hot), got {array.shape}")
+        raise InvalidArgument(f"{name} must have shape (T, B) (or (T, B, K) one-hot), got {array.shape}")
     if array.shape[0] == 0:
-        raise ValueError(f"{name} must hold at least one step (T = 0 has no loss to differentiate)")
+        raise InvalidArgument(f"{name} must hold at least one step (T = 0 has no loss to differentiate)")
     if array.shape[1] == 0:
-        raise ValueError(f"{name} must hold at least one sequence (B ≥ 1)")
+        raise InvalidArgument(f"{name} must hold at least one sequence (B ≥ 1)")
     if array.size and (array.min() < 0 or array.max() >= vocabulary):
         bad = np.argwhere((array < 0) | (array >= vocabulary))[0]
-        raise ValueError(f"{name} must lie in [0, {vocabulary}) (the vocabulary of U), got {array[tuple(bad)]} "
+        raise InvalidArgument(f"{name} must lie in [0, {vocabulary}) (the vocabulary of U), got {array[tuple(bad)]} "
                          f"at {tuple(int(i) for i in bad)}")
     return np.array(array, dtype=np.int64)
 
@@ -107,29 +108,29 @@ def _check(tokens, targets, h0, U, W, b, V, c, reduction):
     U = _validate.real_array("U", U, ndim=2)
     hidden, vocabulary = U.shape
     if hidden == 0:
-        raise ValueError(f"U must have shape (H, K) with H ≥ 1, got {U.shape}")
+        raise InvalidArgument(f"U must have shape (H, K) with H ≥ 1, got {U.shape}")
     if vocabulary < 2:
-        raise ValueError(f"U must have at least 2 columns (a vocabulary of K ≥ 2 tokens), got shape {U.shape}")
+        raise InvalidArgument(f"U must have at least 2 columns (a vocabulary of K ≥ 2 tokens), got shape {U.shape}")
     W = _validate.real_array("W", W, ndim=2)
     if W.shape != (hidden, hidden):
-        raise ValueError(f"W must have shape ({hidden}, {hidden}) to match U of shape {U.shape}, got {W.shape}")
+        raise InvalidArgument(f"W must have shape ({hidden}, {hidden}) to match U of shape {U.shape}, got {W.shape}")
     b = _validate.real_array("b", b, ndim=1)
     if b.shape != (hidden,):
-        raise ValueError(f"b must have shape ({hidden},) to match U, got {b.shape}")
+        raise InvalidArgument(f"b must have shape ({hidden},) to match U, got {b.shape}")
     V = _validate.real_array("V", V, ndim=2)
     if V.shape != (vocabulary, hidden):
-        raise ValueError(f"V must have shape ({vocabulary}, {hidden}) (K, H) to match U of shape {U.shape}, "
+        raise InvalidArgument(f"V must have shape ({vocabulary}, {hidden}) (K, H) to match U of shape {U.shape}, "
                          f"got {V.shape}")
     c = _validate.real_array("c", c, ndim=1)
     if c.shape != (vocabulary,):
-        raise ValueError(f"c must have shape ({vocabulary},) to match V, got {c.shape}")
+        raise InvalidArgument(f"c must have shape ({vocabulary},) to match V, got {c.shape}")
     x = _tokens("tokens", tokens, vocabulary)
     y = _tokens("targets", targets, vocabulary)
     if y.shape != x.shape:
-        raise ValueError(f"targets must have the shape of tokens, (T, B) = {x.shape}, got {y.shape}")
+        raise InvalidArgument(f"targets must have the shape of tokens, (T, B) = {x.shape}, got {y.shape}")
     h0 = _validate.real_array("h0", h0, ndim=2)
     if h0.shape != (x.shape[1], hidden):
-        raise ValueError(f"h0 must have shape (B, H) = ({x.shape[1]}, {hidden}), got {h0.shape}")
+        raise InvalidArgument(f"h0 must have shape (B, H) = ({x.shape[1]}, {hidden}), got {h0.shape}")
     return x, y, h0, U, W, b, V, c, _validate.choice("reduction", reduction, REDUCTIONS)
 
 
@@ -490,7 +491,7 @@ def split(theta, hidden: int) -> dict:
     K, H, size = len(VOCABULARY), hidden, parameter_count(hidden)
     theta = np.asarray(theta)
     if theta.shape != (size,):
-        raise ValueError(f"theta must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden {hidden}, "
+        raise InvalidArgument(f"theta must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden {hidden}, "
                          f"got shape {theta.shape}")
     shapes = dict(U=(H, K), W=(H, H), b=(H,), V=(K, H), c=(K,))
     ends = np.cumsum([int(np.prod(shape)) for shape in shapes.values()])
@@ -511,11 +512,11 @@ def _window_count(seq_length, batch) -> int:
     """N = ⌊(len − 1)/T⌋, the text's windows of T = ``seq_length``, after checking T and B = ``batch``."""
     seq_length = _validate.positive_int("seq_length", seq_length)
     if seq_length > len(TEXT_TOKENS) - 1:
-        raise ValueError(f"seq_length must be at most {len(TEXT_TOKENS) - 1} (the text's length − 1), "
+        raise InvalidArgument(f"seq_length must be at most {len(TEXT_TOKENS) - 1} (the text's length − 1), "
                          f"got {seq_length}")
     count = (len(TEXT_TOKENS) - 1) // seq_length
     if _validate.positive_int("batch", batch) > count:
-        raise ValueError(f"batch must be at most {count}, the text's windows of seq_length {seq_length}, "
+        raise InvalidArgument(f"batch must be at most {count}, the text's windows of seq_length {seq_length}, "
                          f"got {batch}")
     return count
 
@@ -547,18 +548,18 @@ class _Arguments:
 
 def _training_arguments(clip, threshold, lr, steps, seed, hidden, seq_length, batch, initial, start) -> _Arguments:
     if not any(clip is option for option in CLIPS):
-        raise ValueError(f"unknown clip {clip!r}; expected None, 'value' or 'norm'")
+        raise InvalidArgument(f"unknown clip {clip!r}; expected None, 'value' or 'norm'")
     if clip is None and threshold is not None:
-        raise ValueError(f"threshold applies to clip='value' or 'norm' only, got threshold={threshold!r} "
+        raise InvalidArgument(f"threshold applies to clip='value' or 'norm' only, got threshold={threshold!r} "
                          "with clip=None")
     if clip is not None:
         default = VALUE_THRESHOLD if clip == "value" else NORM_THRESHOLD
         threshold = default if threshold is None else _validate.real_scalar("threshold", threshold)
         if threshold <= 0:
-            raise ValueError(f"threshold must be positive, got {threshold}")
+            raise InvalidArgument(f"threshold must be positive, got {threshold}")
     lr = _validate.real_scalar("lr", lr)
     if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
+        raise InvalidArgument(f"lr must be positive, got {lr}")
     steps = _validate.positive_int("steps", steps)
     size = parameter_count(hidden)
     _window_count(seq_length, batch)
@@ -569,7 +570,7 @@ def _training_arguments(clip, threshold, lr, steps, seed, hidden, seq_length, ba
         _validate.positive_int("seed", seed, minimum=0)
         initial = _validate.real_vector("initial", initial)
         if initial.size != size:
-            raise ValueError(f"initial must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden "
+            raise InvalidArgument(f"initial must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden "
                              f"{hidden}, got {initial.size}")
     return _Arguments(clip, threshold, lr, steps, int(hidden), dict(seq_length=int(seq_length), batch=int(batch)),
                       np.array(initial), start)
