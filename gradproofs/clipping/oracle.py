@@ -13,12 +13,9 @@ from gradproofs.clipping import engine as clipping
 from gradproofs.clipping.strategies import GRADIENT_DTYPES
 
 __all__ = [
-    "FLUSHING", "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm", "ClipValue",
+    "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm", "ClipValue",
     "check_clip_grad_value", "torch_in_place"
 ]
-
-# The conventions whose CPU kernels flush float32 and float64 subnormals to zero (TensorFlow, XLA).
-FLUSHING = ("tensorflow", "keras", "keras_global", "optax")
 
 NORM_ARGUMENTS = ("grads", "max_norm", "norm_type")
 VALUE_ARGUMENTS = ("grads", "clip_value")
@@ -191,7 +188,8 @@ class ClipNorm(_Clipping):
     name = "clip-norm"
     function = "check_clip_grad_norm"
     signature = "fn(grads, max_norm, norm_type) -> (clipped, total_norm)"
-    spec = (options.Option("convention", "torch", "whose clipping fn reproduces", values=clipping.CONVENTIONS),
+    spec = (options.Option("convention", "torch", "whose clipping fn reproduces",
+                           values=tuple(clipping.CONVENTIONS)),
             options.flag("error_if_nonfinite", False, "fn raises where the norm is not finite"),
             options.flag("returns_norm", True, "fn returns the norm with the clipped gradients"),
             *DOMAIN, options.ARGUMENTS.but(default=NORM_ARGUMENTS), *SIZES)
@@ -205,24 +203,22 @@ class ClipNorm(_Clipping):
 
         from gradproofs import strategies
 
-        convention = self.convention
+        convention, rule = self.convention, clipping.CONVENTIONS[self.convention]
         # Built once: building a strategy inspects its source, which costs more than drawing from it.
-        one_dtype = convention in ("tensorflow", "keras_global")  # both raise on mixed dtypes
-        lists = {empty: self._lists(mixed=not one_dtype, empty=empty) for empty in (False, True)}
+        lists = {empty: self._lists(mixed=not rule.one_dtype, empty=empty) for empty in (False, True)}
         one_more = self._one_more()
         norm_types = strategies.norm_types(allow_zero=True, allow_negative=True)
         thresholds = strategies.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True)
         where = st.sampled_from(["a threshold", "the norm", "near the norm"])
         ratios = st.floats(1e-3, 2.0)
 
-        any_p = convention == "torch" and "norm_type" in self.arguments  # else fn cannot be told p: 2
+        any_p = rule.any_p and "norm_type" in self.arguments  # else fn cannot be told p: 2
 
         @st.composite
         def cases(draw):
             p = draw(norm_types, label="norm_type") if any_p else 2.0
             grads = draw(lists[bool(0 <= p < np.inf)], label="grads")
-            # Keras's optimizer and d2l's grad_clipping raise on no gradient.
-            if convention in ("keras", "keras_global", "d2l") and all(g is None for g in grads):
+            if rule.needs_a_gradient and all(g is None for g in grads):
                 grads.append(draw(one_more, label="one more")[0])
             kind = draw(where, label="max_norm is")
             if kind == "a threshold":
@@ -251,7 +247,7 @@ class ClipNorm(_Clipping):
             try:
                 return self._judge(clipped, norm, grads, p, expected, expected_norm, max_norm)
             except Failure as failure:
-                if self.convention not in FLUSHING:
+                if not clipping.CONVENTIONS[self.convention].flushes:
                     raise
                 flushed_failure = failure
             # The same rule in IEEE arithmetic, as NumPy (or a GPU) computes it, keeps the subnormals that
@@ -269,7 +265,7 @@ class ClipNorm(_Clipping):
         tolerance = clipping.norm_tolerance(grads, p, convention=self.convention)
         reason = "two orders of summing the norm"
         worst = Agreement()
-        if self.returns_norm and self.convention != "keras":
+        if self.returns_norm and not clipping.CONVENTIONS[self.convention].per_array:
             norm = _as_array(norm, "the returned norm")
             if norm.size != 1:
                 fail("norm structure", f"the returned norm must be one number, got shape {norm.shape}")
