@@ -41,7 +41,7 @@ def _check(x, blocks, shortcuts):
                              f"got {W1.shape}, {b1.shape}, {W2.shape}")
         checked.append(Block(W1, b1, W2))
     lam = np.ones(len(blocks)) if shortcuts is None else _validate.real_vector(
-        "shortcuts", shortcuts, length=len(blocks))
+        "shortcuts", shortcuts, like=("blocks", len(blocks)))
     return x, checked, lam
 
 
