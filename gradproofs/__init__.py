@@ -10,8 +10,8 @@ torch (autograd, any device), and where installed JAX and TensorFlow
 JAX and TensorFlow, and none of the families.
 """
 
-from gradproofs.errors import DerivationError, Mismatch
+from gradproofs.errors import DerivationError, InvalidArgument, Mismatch
 
-__all__ = ["Mismatch", "DerivationError", "__version__"]
+__all__ = ["Mismatch", "DerivationError", "InvalidArgument", "__version__"]
 __version__ = "0.1.0"
 

@@ -8,6 +8,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from gradproofs.errors import InvalidArgument
+
 __all__ = ["DEFAULT_MAX_EXAMPLES", "parser", "main"]
 
 DEFAULT_MAX_EXAMPLES = 50
@@ -233,12 +235,12 @@ def _load_target(spec: str):
     """The object a TARGET names: ``module:attr.attr`` or ``path/to/file.py:attr``, from the current directory."""
     location, _, attribute = spec.rpartition(":")
     if not location or not attribute:
-        raise ValueError(f"TARGET must be module:name or path/to/file.py:name, got {spec!r}")
+        raise InvalidArgument(f"TARGET must be module:name or path/to/file.py:name, got {spec!r}")
     sys.path.insert(0, str(Path.cwd()))
     if location.endswith(".py") or "/" in location or "\\" in location:
         path = Path(location)
         if not path.is_file():
-            raise ValueError(f"TARGET names the file {location!r}, which does not exist")
+            raise InvalidArgument(f"TARGET names the file {location!r}, which does not exist")
         sys.path.insert(0, str(path.resolve().parent))  # so that the file's own imports work
         loader = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(loader)
@@ -249,7 +251,7 @@ def _load_target(spec: str):
     target = module
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise AttributeError(f"{location}:{attribute}: {type(target).__name__} {getattr(target, '__name__', '')!r} "
+            raise InvalidArgument(f"{location}:{attribute}: {type(target).__name__} {getattr(target, '__name__', '')!r} "
                                  f"has no attribute {part!r}")
         target = getattr(target, part)
     return target
@@ -264,7 +266,7 @@ def _options(pairs) -> dict:
     for pair in pairs:
         name, equals, value = pair.partition("=")
         if not equals or not name.isidentifier():
-            raise ValueError(f"--option must be NAME=VALUE, got {pair!r}")
+            raise InvalidArgument(f"--option must be NAME=VALUE, got {pair!r}")
         try:
             options[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -273,28 +275,19 @@ def _options(pairs) -> dict:
 
 
 def _check(args) -> int:
-    import inspect
-
     from gradproofs.errors import Mismatch
-    from gradproofs.oracle import ORACLES
-    from gradproofs.oracle.harness import reproduce_option
+    from gradproofs.oracle import ORACLES, options
 
-    oracle = ORACLES[args.oracle]
     try:
-        options = _options(args.option)
-        for name in ("activation", "cost"):
+        given = _options(args.option)
+        for name in ("activation", "cost", "max_examples", "reproduce"):
             if getattr(args, name) is not None:
-                options[name] = getattr(args, name)
-        accepted = inspect.signature(oracle.__init__).parameters
-        unknown = [name for name in options if name not in accepted or name == "self"]
-        if unknown:
-            raise ValueError(f"the {args.oracle} oracle has no option {unknown[0]!r}; its options: "
-                             f"{', '.join(name for name in accepted if name != 'self')}")
-        checker = oracle(**options)
+                given[name] = getattr(args, name)
+        given.setdefault("max_examples", 100)
+        checker, run = options.prepared(ORACLES[args.oracle], given)
         fn = _load_target(args.target)
-        report = checker.run(fn, max_examples=args.max_examples, reproduce=reproduce_option(args.reproduce),
-                             replay="run the same command with --reproduce '{blob}'")
-    except (ValueError, ImportError, AttributeError, TypeError) as error:
+        report = checker.run(fn, **run, replay="run the same command with --reproduce '{blob}'")
+    except (InvalidArgument, ImportError) as error:
         print(f"gradproofs check: {error}", file=sys.stderr)
         return 2
     except Mismatch as failure:
@@ -358,7 +351,7 @@ def parser() -> argparse.ArgumentParser:
                             "VALUE is read as a Python literal, else as a string")
     check.add_argument("--activation", help="the activation (for chain, mlp and rnn)")
     check.add_argument("--cost", help="the cost (for chain and mlp)")
-    check.add_argument("--max-examples", type=int, default=100, help="Hypothesis examples (default 100)")
+    check.add_argument("--max-examples", type=int, help="Hypothesis examples (default 100)")
     check.add_argument("--reproduce", metavar="BLOB", help="replay the failure a report printed")
     check.set_defaults(run=_check)
 
@@ -369,7 +362,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "max_examples", 1) < 1:
+    if getattr(args, "max_examples", None) is not None and args.max_examples < 1:
         parser().error("--max-examples must be at least 1")
     if getattr(args, "jobs", 1) < 1:
         parser().error("--jobs must be at least 1")

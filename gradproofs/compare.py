@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradproofs.errors import Mismatch
+from gradproofs.errors import InvalidArgument, Mismatch
 from gradproofs.formats import FORMATS, Format, format_named, format_of
 
 __all__ = ["to_numpy", "norm", "underflow_floor", "Agreement", "assert_close", "Expected", "judge", "Reference"]
@@ -99,7 +99,7 @@ def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
     if got_np.shape != expected_np.shape:
         raise Mismatch(f"{name}: got {got_np.size} values, expected {expected_np.size}")
     if np.any(scale_np < 0):  # a negative scale would leave its entry unjudged
-        raise ValueError(f"{name}: scales are magnitudes, got {float(scale_np.min()):.3g}")
+        raise InvalidArgument(f"{name}: scales are magnitudes, got {float(scale_np.min()):.3g}")
     precision = format_of(got, name) if precision is None else format_named(precision)
     compared = scale_np > underflow_floor(precision)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradproofs.errors import InvalidArgument
+
 __all__ = ["DEVICES", "torch", "cuda_available", "available", "missing", "resolve", "float_dtype", "tensors"]
 
 DEVICES = ("cpu", "cuda")
@@ -38,11 +40,11 @@ def missing() -> dict[str, str]:
 def resolve(device: str) -> str:
     """Check ``device`` is 'cpu' or 'cuda' and that it exists here."""
     if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+        raise InvalidArgument(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
     if device == "cuda" and not cuda_available():
         t = torch()
         built = t.version.cuda or "none (a CPU-only build)"
-        raise ValueError(
+        raise InvalidArgument(
             f"device='cuda' was requested but CUDA is not available "
             f"(torch {t.__version__}, CUDA build: {built})"
         )
@@ -55,7 +57,7 @@ def float_dtype(dtype):
     if isinstance(dtype, str):
         dtype = getattr(t, dtype, None)
     if dtype not in (t.float16, t.bfloat16, t.float32, t.float64):
-        raise TypeError(f"dtype must be a torch floating dtype, got {dtype!r}")
+        raise InvalidArgument(f"dtype must be a torch floating dtype, got {dtype!r}")
     return dtype
 
 

@@ -1,6 +1,6 @@
-"""The two ways a statement can fail."""
+"""The ways a statement or a call can fail."""
 
-__all__ = ["Mismatch", "DerivationError"]
+__all__ = ["Mismatch", "DerivationError", "InvalidArgument"]
 
 
 class Mismatch(AssertionError):
@@ -13,3 +13,10 @@ class Mismatch(AssertionError):
 
 class DerivationError(AssertionError):
     """A symbolic proof step did not close (SymPy could not show it)."""
+
+
+class InvalidArgument(ValueError, TypeError):
+    """A bad argument, refused before any work: the message names the argument and what it must be.
+
+    Both a ValueError and a TypeError, so that either catches it, whichever the mistake is.
+    """

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradproofs.errors import InvalidArgument
+
 __all__ = ["DTYPE", "EPS", "AVAILABLE", "FROM_OPERATIONS", "ENGINES", "cast", "chosen"]
 
 DTYPE = np.longdouble
@@ -46,6 +48,6 @@ def chosen(engine: str, operations: int) -> bool:
 
     engine = _validate.choice("engine", engine, ENGINES)
     if engine == "extended" and not AVAILABLE:
-        raise ValueError("engine='extended' needs a long double wider than float64, which this machine's "
+        raise InvalidArgument("engine='extended' needs a long double wider than float64, which this machine's "
                          "NumPy does not have; use 'mpmath'")
     return engine == "extended" or (engine == "auto" and AVAILABLE and operations > FROM_OPERATIONS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gradproofs.errors import InvalidArgument
+
 __all__ = ["EXTRAS", "install_hint"]
 
 EXTRAS = ("plots", "frameworks")  # the extras a command or an engine may find missing
@@ -10,5 +12,5 @@ EXTRAS = ("plots", "frameworks")  # the extras a command or an engine may find m
 def install_hint(extra: str) -> str:
     """The command that installs ``extra`` (one of :data:`EXTRAS`)."""
     if extra not in EXTRAS:
-        raise ValueError(f"unknown extra {extra!r}; expected one of {list(EXTRAS)}")
+        raise InvalidArgument(f"unknown extra {extra!r}; expected one of {list(EXTRAS)}")
     return f'pip install -c ci/constraints.txt ".[{extra}]"'

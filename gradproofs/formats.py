@@ -31,6 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradproofs import _validate
+from gradproofs.errors import InvalidArgument
+
 __all__ = ["Format", "FORMATS", "format_named", "format_of", "coarsest"]
 
 
@@ -73,10 +76,7 @@ def format_named(precision: "Format | str", argument: str = "precision") -> Form
     """The :class:`Format` ``precision`` names (a name from :data:`FORMATS` or a Format itself)."""
     if isinstance(precision, Format):
         return precision
-    if isinstance(precision, str) and precision in FORMATS:
-        return FORMATS[precision]
-    raise TypeError(f"{argument} must be one of {', '.join(FORMATS)} (or a gradproofs.formats.Format), "
-                    f"got {precision!r}")
+    return FORMATS[_validate.choice(argument, precision, tuple(FORMATS))]
 
 
 def format_of(values, argument: str = "values") -> Format:
@@ -90,7 +90,7 @@ def format_of(values, argument: str = "values") -> Format:
         return FORMATS["float64"]
     name = str(dtype).removeprefix("torch.")
     if name not in FORMATS or name == "tf32":
-        raise TypeError(f"{argument} has dtype {dtype}, not a floating format gradproofs judges "
+        raise InvalidArgument(f"{argument} has dtype {dtype}, not a floating format gradproofs judges "
                         f"({', '.join(n for n in FORMATS if n != 'tf32')})")
     return FORMATS[name]
 

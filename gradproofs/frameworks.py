@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from gradproofs.extras import install_hint
+from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "NAMES", "DTYPES", "installed", "available", "engines", "module", "jax_cpu", "tensorflow_cpu", "float_dtype"
@@ -45,7 +46,7 @@ def _module(name: str):
 def installed(name: str) -> bool:
     """Whether the framework ``name`` (one of :data:`NAMES`) can be imported here; imports it."""
     if name not in NAMES:
-        raise ValueError(f"unknown framework {name!r}; expected one of {list(NAMES)}")
+        raise InvalidArgument(f"unknown framework {name!r}; expected one of {list(NAMES)}")
     return _module(name) is not None
 
 
@@ -91,5 +92,5 @@ def float_dtype(dtype) -> str:
     except TypeError:
         name = None
     if name not in DTYPES:
-        raise TypeError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+        raise InvalidArgument(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
     return name

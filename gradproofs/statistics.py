@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from gradproofs.errors import Mismatch
+from gradproofs.errors import InvalidArgument, Mismatch
 
 __all__ = [
     "FALSE_FAILURE", "NORMAL_TAIL", "APPROXIMATION", "band", "BAND", "mean_and_standard_error", "shape",
@@ -55,7 +55,7 @@ APPROXIMATION = FALSE_FAILURE - NORMAL_TAIL
 def band(probability: float) -> float:
     """The k with P(|Z| > k) = erfc(k/√2) = ``probability`` for a standard normal Z."""
     if not 0 < probability < 1:
-        raise ValueError(f"probability must lie in (0, 1), got {probability!r}")
+        raise InvalidArgument(f"probability must lie in (0, 1), got {probability!r}")
     low, high = 0.0, 40.0  # erfc(40/√2) underflows: every representable probability is inside
     for _ in range(200):
         middle = (low + high) / 2
@@ -152,7 +152,7 @@ def assert_in_band(estimate: float, standard_error: float, prediction: float, *,
     """
     estimate, standard_error, prediction = float(estimate), float(standard_error), float(prediction)
     if not standard_error >= 0:
-        raise ValueError(f"standard_error must be a non-negative number, got {standard_error!r}")
+        raise InvalidArgument(f"standard_error must be a non-negative number, got {standard_error!r}")
     difference = abs(estimate - prediction)
     if standard_error > 0:
         off = difference / standard_error
@@ -170,7 +170,7 @@ def assert_in_band(estimate: float, standard_error: float, prediction: float, *,
 def _samples(samples) -> np.ndarray:
     values = np.asarray(samples, dtype=np.float64).ravel()
     if values.size < 2:
-        raise ValueError(f"samples must hold at least 2 values, got {values.size}")
+        raise InvalidArgument(f"samples must hold at least 2 values, got {values.size}")
     if not np.all(np.isfinite(values)):
-        raise ValueError("samples must be finite")
+        raise InvalidArgument("samples must be finite")
     return values

@@ -99,7 +99,7 @@ def test_centred_biases_make_every_pre_activation_zero():
 
 BAD = [
     (dict(w=[], b=[]), ValueError, "w must not be empty"),
-    (dict(w=[1.0, 2.0], b=[1.0]), ValueError, "b must have length 2"),
+    (dict(w=[1.0, 2.0], b=[1.0]), ValueError, r"b must have the length of w \(2\), got 1"),
     (dict(w=[1.0, np.nan]), ValueError, "w must be finite"),
     (dict(b=[0.0, np.inf, 0.0, 0.0]), ValueError, "b must be finite"),
     (dict(x=np.inf), ValueError, "x must be finite"),

@@ -1,6 +1,9 @@
 """The one table of floating-point formats, against NumPy's and torch's own figures and IEEE 754's."""
 
+import re
+
 import numpy as np
+
 import pytest
 import torch
 
@@ -56,9 +59,17 @@ def test_any_other_dtype_is_a_type_error_naming_it(values, dtype):
 
 
 @pytest.mark.parametrize("name", ["float8", "half", 2.0 ** -52, None])
-def test_an_unknown_precision_name_is_a_type_error(name):
-    with pytest.raises(TypeError, match=r"precision must be one of float64, float32, tf32, float16, bfloat16"):
+def test_an_unknown_precision_is_refused_as_the_oracles_refuse_it(name):
+    from gradproofs import InvalidArgument
+    from gradproofs.oracle.options import PRECISION
+
+    with pytest.raises(InvalidArgument) as named:
         format_named(name)
+    assert str(named.value) == (f"unknown precision {name!r}; expected one of ['float64', 'float32', 'tf32', "
+                                f"'float16', 'bfloat16']")
+    if name is not None:
+        with pytest.raises(InvalidArgument, match=f"^{re.escape(str(named.value))}$"):
+            PRECISION.validated(name)
 
 
 def test_coarsest_prefers_the_larger_epsilon_then_the_narrower_range():

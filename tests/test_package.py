@@ -277,11 +277,11 @@ def test_check_reaches_every_oracle_from_a_module_or_a_file(oracle, name, option
 
 @pytest.mark.parametrize("arguments, message", [
     (["check", "targets:mlp_fn", "--oracle", "mlp", "--option", "reduction=avg"], "unknown reduction 'avg'"),
-    (["check", "targets:mlp_fn", "--oracle", "mlp", "--option", "axes=batch"], "the mlp oracle has no option 'axes'"),
+    (["check", "targets:mlp_fn", "--oracle", "mlp", "--option", "axes=batch"], "check_mlp has no option 'axes'"),
     (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "axes=batch time"], "axes must be a permutation"),
     (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "returns={'W_z': 'dWz'}"],
      "returns names 'W_z', which is not a gradient check_rnn_bptt knows"),
-    (["check", "targets:rnn_fn", "--oracle", "rnn", "--cost", "quadratic"], "the rnn oracle has no option 'cost'"),
+    (["check", "targets:rnn_fn", "--oracle", "rnn", "--cost", "quadratic"], "check_rnn_bptt has no option 'cost'"),
     (["check", "targets:rnn_fn", "--oracle", "rnn", "--option", "inputs"], "--option must be NAME=VALUE"),
     (["check", "targets:nothing", "--oracle", "mlp"], "has no attribute 'nothing'"),
     (["check", "missing.py:fn"], "names the file 'missing.py', which does not exist"),

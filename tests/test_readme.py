@@ -63,3 +63,10 @@ def test_python_examples_run(index):
 def test_each_extra_is_installed_as_the_readme_says(extra):
     assert install_hint(extra) in README
 
+
+
+def test_the_table_of_oracle_options_is_the_one_their_specification_gives():
+    from gradproofs.oracle import ORACLES, options
+
+    start = README.index("| option | values (default first) | oracles | meaning |")
+    assert README[start:README.index("\n\n", start)] == options.table(ORACLES.values())

@@ -263,7 +263,7 @@ def test_lstm_states_of_an_empty_sequence_and_an_unknown_engine():
     with pytest.raises(ValueError) as raised:
         rnn.lstm_reference(np.zeros((1, 1, 1)), np.zeros((1, 1)), np.zeros((1, 1)), np.ones((4, 1)), np.ones((4, 1)),
                            np.zeros(4), np.ones((1, 1, 1)), engine="gpu")
-    assert str(raised.value) == "unknown engine 'gpu'; expected one of ['auto', 'extended', 'mpmath']"
+    assert str(raised.value) == "unknown engine 'gpu'; expected one of ['auto', 'mpmath', 'extended']"
 
 
 def test_lstm_tolerances_of_a_scalar_cell_worked_by_hand():

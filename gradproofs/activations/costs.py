@@ -12,6 +12,7 @@ from typing import Callable
 
 from gradproofs import devices, frameworks
 from gradproofs._validate import choice
+from gradproofs.errors import InvalidArgument
 
 __all__ = ["Cost", "NAMES", "get"]
 
@@ -86,7 +87,7 @@ def get(name: str, *, activation: str | None = None) -> Cost:
     """The cost called ``name``; checks it is defined for the output ``activation``."""
     cost = _COSTS[choice("cost", name, _COSTS)]
     if activation is not None and cost.requires not in (None, activation):
-        raise ValueError(
+        raise InvalidArgument(
             f"cost {name!r} needs a {cost.requires} output (a in (0, 1)); "
             f"activation is {activation!r}"
         )

@@ -26,6 +26,7 @@ import numpy as np
 
 from gradproofs import _validate, compare, devices, frameworks
 from gradproofs.activations import costs, engine as activations
+from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "ChainGradients", "product_form", "symbols", "symbolic_gradients", "sympy_functions", "nested_cost",
@@ -68,11 +69,11 @@ def _check(w, b, x, y, activation, cost):
     act = activations.get(activation)
     cst = costs.get(cost, activation=activation)
     w = _validate.real_vector("w", w)
-    b = _validate.real_vector("b", b, length=w.size)
+    b = _validate.real_vector("b", b, like=("w", w.size))
     x = _validate.real_scalar("x", x)
     y = _validate.real_scalar("y", y)
     if cst.name == "cross_entropy" and not 0.0 <= y <= 1.0:
-        raise ValueError(f"y must lie in [0, 1] for the cross_entropy cost, got {y}")
+        raise InvalidArgument(f"y must lie in [0, 1] for the cross_entropy cost, got {y}")
     return w, b, x, y, act, cst
 
 
@@ -342,7 +343,7 @@ def log_abs_db(w, b, x, y, *, activation: str = "sigmoid", cost: str = "quadrati
         z[j] = w[j] * previous + b[j]
         previous = float(act.numpy(z[j]))
         if not np.isfinite(z[j]):
-            raise ValueError(f"the forward pass overflows float64 at layer {j + 1} (z = {z[j]})")
+            raise InvalidArgument(f"the forward pass overflows float64 at layer {j + 1} (z = {z[j]})")
     a_last = previous
     with np.errstate(divide="ignore"):
         log_residual = np.log(np.abs(a_last - y))

@@ -162,18 +162,21 @@ import math
 import os
 import types
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
 
+from gradproofs import _validate
 from gradproofs.formats import format_of
+from gradproofs.errors import InvalidArgument
 
 __all__ = [
-    "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS", "total_norm", "scaled_norm",
-    "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value", "norm_tolerance"
+    "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS", "total_norm",
+    "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value", "norm_tolerance"
 ]
 
-CONVENTIONS = ("torch", "tensorflow", "keras", "keras_global", "optax", "pascanu", "d2l")
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 TORCH_EPSILON = 1e-6
 _INF = math.inf
@@ -190,7 +193,7 @@ class _Gradients:
         if self.bare:
             entries = [grads]
         elif isinstance(grads, (str, bytes)) or not hasattr(grads, "__iter__"):
-            raise TypeError(f"grads must be an array or a list of arrays (None for no gradient), "
+            raise InvalidArgument(f"grads must be an array or a list of arrays (None for no gradient), "
                             f"got {type(grads).__name__}")
         else:
             entries = list(grads)
@@ -202,10 +205,10 @@ class _Gradients:
             if isinstance(entry, np.floating):  # a NumPy scalar: a 0-dim gradient
                 entries[i] = entry = np.asarray(entry)
             if not isinstance(entry, np.ndarray):
-                raise TypeError(f"{name} must be a NumPy array (or scalar) of float16, float32 or "
+                raise InvalidArgument(f"{name} must be a NumPy array (or scalar) of float16, float32 or "
                                 f"float64, or None, got {type(entry).__name__}")
             if entry.dtype not in DTYPES:
-                raise TypeError(f"{name} must have dtype float16, float32 or float64, "
+                raise InvalidArgument(f"{name} must have dtype float16, float32 or float64, "
                                 f"got {entry.dtype}")
         self.entries = entries
         self.arrays = [entry for entry in entries if entry is not None]
@@ -224,10 +227,10 @@ class _Gradients:
 def _number(name: str, value) -> float:
     """A real number (±∞ allowed) as a float; NaN, bools and strings are refused."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise InvalidArgument(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
     if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN")
+        raise InvalidArgument(f"{name} must not be NaN")
     return value
 
 
@@ -236,16 +239,14 @@ def _norm_type(value) -> float:
     if isinstance(value, str):
         if value.strip().lower() in ("inf", "+inf", "-inf"):
             return float(value)
-        raise TypeError(f"norm_type must be a number (or 'inf'), got the string {value!r}: "
+        raise InvalidArgument(f"norm_type must be a number (or 'inf'), got the string {value!r}: "
                         "torch's clip_grad_norm_ computes p-norms only, so 'fro' and "
                         "'nuc' have no meaning here")
     return _number("norm_type", value)
 
 
-def _convention(value) -> str:
-    if value not in CONVENTIONS:
-        raise ValueError(f"unknown convention {value!r}; expected one of {', '.join(CONVENTIONS)}")
-    return value
+def _convention(value) -> "Convention":
+    return CONVENTIONS[_validate.choice("convention", value, CONVENTIONS)]
 
 
 def _cast(dtype, value):
@@ -368,7 +369,7 @@ def _torch_total_norm(arrays, p: float, safe: bool, names):
         return np.float32(0.0)
     for name, array in zip(names, arrays):
         if array.size == 0 and (p < 0 or math.isinf(p)):
-            raise ValueError(f"{name} is empty (a zero-size array), and the {p:g}-norm of an empty array "
+            raise InvalidArgument(f"{name} is empty (a zero-size array), and the {p:g}-norm of an empty array "
                              "has no value: torch raises here")
     norms = [_torch_vector_norm(arrays[i], p, safe) for group in _torch_groups(arrays) for i in group]
     dtype = np.result_type(*norms)
@@ -592,7 +593,7 @@ def _one_dtype(grads: _Gradients, convention: str):
     dtypes = {a.dtype for a in grads.arrays}
     if len(dtypes) > 1:
         described = ", ".join(f"{name}: {entry.dtype}" for name, entry in _names(grads) if entry is not None)
-        raise TypeError(f"grads mixes dtypes ({described}); convention {convention!r} needs one dtype "
+        raise InvalidArgument(f"grads mixes dtypes ({described}); convention {convention!r} needs one dtype "
                         "for all arrays, because TensorFlow's global norm stacks the per-array sums "
                         "and tf.stack raises on mixed dtypes")
     return dtypes.pop() if dtypes else np.dtype(np.float32)
@@ -626,7 +627,7 @@ def _tensorflow_scale(arrays, max_norm, norm):
 
 def _keras_needs_a_gradient(grads: _Gradients) -> None:
     if not grads.arrays:
-        raise ValueError("grads holds no gradient; Keras's optimizer raises here "
+        raise InvalidArgument("grads holds no gradient; Keras's optimizer raises here "
                          "('No gradients provided for any variable')")
 
 
@@ -671,7 +672,7 @@ def _keras_global_scale(arrays, max_norm, norm):
     if not max_norm > 0:
         return [a.copy() for a in arrays]
     if len({a.dtype for a in arrays}) > 1:
-        raise TypeError(f"grads mixes dtypes ({', '.join(sorted({a.dtype.name for a in arrays}))}); Keras's "
+        raise InvalidArgument(f"grads mixes dtypes ({', '.join(sorted({a.dtype.name for a in arrays}))}); Keras's "
                         "global_clipnorm multiplies each array by the global scale, and TensorFlow raises on "
                         "a product of two dtypes")
     dtype = norm.dtype
@@ -740,7 +741,7 @@ def _d2l_norm(grads: _Gradients, safe):
     """``sqrt(sum(torch.sum(g ** 2) for g in grads))``: Python's ``sum`` starts from the integer 0 and
     adds 0-dim tensors, so the partial sums take the promoted dtype as they go."""
     if not grads.arrays:
-        raise ValueError("grads holds no gradient; d2l's grad_clipping raises here (torch.sqrt of the integer 0)")
+        raise InvalidArgument("grads holds no gradient; d2l's grad_clipping raises here (torch.sqrt of the integer 0)")
     total = _squares_sum(grads.arrays[0])
     with np.errstate(over="ignore"):
         for s in map(_squares_sum, grads.arrays[1:]):
@@ -762,17 +763,33 @@ def _d2l_scale(arrays, max_norm, norm):
     return _map(lambda a: _torch_scale(a, factor), arrays)
 
 
-# Each convention as its norm (of the validated gradients, p, safe) and its clip (of the arrays, c, n).
-_NORMS = {"torch": _torch_norm,
-          "tensorflow": lambda grads, p, safe: _tensorflow_norm(grads, safe),
-          "keras": lambda grads, p, safe: _keras_norms(grads, safe),
-          "keras_global": lambda grads, p, safe: _keras_global_norm(grads, safe),
-          "optax": lambda grads, p, safe: _optax_norm(grads, safe),
-          "pascanu": lambda grads, p, safe: _pascanu_norm(grads, safe),
-          "d2l": lambda grads, p, safe: _d2l_norm(grads, safe)}
-_CLIPS = {"torch": _torch_clip, "tensorflow": _tensorflow_scale, "keras": _keras_scale,
-          "keras_global": _keras_global_scale, "optax": _optax_scale, "pascanu": _pascanu_scale,
-          "d2l": _d2l_scale}
+@dataclass(frozen=True)
+class Convention:
+    """What a clipping convention is: its norm (of the validated gradients, p, safe), its clip (of
+    the arrays, c, n), and the properties the engine, the theorems and the oracle read."""
+
+    norm: Callable
+    clip: Callable
+    any_p: bool = False  # takes any p (the others clip by the L2 norm)
+    per_array: bool = False  # measures and clips each array alone: one norm per array
+    one_dtype: bool = False  # raises on gradients of mixed dtypes
+    needs_a_gradient: bool = False  # raises on no gradient
+    flushes: bool = False  # its CPU kernels flush float32 and float64 subnormals to zero
+    widened_squares: bool = False  # squares float16 in float32 (else in the array's dtype)
+
+
+CONVENTIONS = {
+    "torch": Convention(_torch_norm, _torch_clip, any_p=True, widened_squares=True),
+    "tensorflow": Convention(lambda grads, p, safe: _tensorflow_norm(grads, safe), _tensorflow_scale,
+                             one_dtype=True, flushes=True),
+    "keras": Convention(lambda grads, p, safe: _keras_norms(grads, safe), _keras_scale, per_array=True,
+                        needs_a_gradient=True, flushes=True),
+    "keras_global": Convention(lambda grads, p, safe: _keras_global_norm(grads, safe), _keras_global_scale,
+                               one_dtype=True, needs_a_gradient=True, flushes=True),
+    "optax": Convention(lambda grads, p, safe: _optax_norm(grads, safe), _optax_scale, flushes=True),
+    "pascanu": Convention(lambda grads, p, safe: _pascanu_norm(grads, safe), _pascanu_scale),
+    "d2l": Convention(lambda grads, p, safe: _d2l_norm(grads, safe), _d2l_scale, needs_a_gradient=True),
+}
 
 
 def _names(grads: _Gradients):
@@ -828,15 +845,15 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, convention: str = "torch",
     gradients = _Gradients(grads)
     max_norm = _number("max_norm", max_norm)
     p = _norm_type(norm_type)
-    convention = _convention(convention)
-    if convention != "torch" and p != 2:
-        raise ValueError(f"norm_type must be 2 for convention {convention!r}, which clips by the L2 "
-                         f"norm; got {norm_type!r} (only 'torch' takes any p)")
-    norm = _NORMS[convention](gradients, p, bool(safe_norm))
-    for n in norm if convention == "keras" else [norm]:
+    rule = _convention(convention)
+    if not rule.any_p and p != 2:
+        raise InvalidArgument(f"norm_type must be 2 for convention {convention!r}, which clips by the L2 "
+                              f"norm; got {norm_type!r} (only 'torch' takes any p)")
+    norm = rule.norm(gradients, p, bool(safe_norm))
+    for n in norm if rule.per_array else [norm]:
         _refuse_nonfinite(error_if_nonfinite, n, p)
-    clipped = _CLIPS[convention](gradients.arrays, max_norm, norm) if gradients.arrays else []
-    return gradients.result(clipped), gradients.placed(norm) if convention == "keras" else norm
+    clipped = rule.clip(gradients.arrays, max_norm, norm) if gradients.arrays else []
+    return gradients.result(clipped), gradients.placed(norm) if rule.per_array else norm
 
 
 def _norm_value(name: str, value):
@@ -844,7 +861,7 @@ def _norm_value(name: str, value):
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if not isinstance(value, np.floating) or value.dtype not in DTYPES:
-        raise TypeError(f"{name} must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, "
+        raise InvalidArgument(f"{name} must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, "
                         f"as clip_grad_norm returns it), got {type(value).__name__} {value!r}")
     return value
 
@@ -863,20 +880,20 @@ def clip_grads_with_norm(grads, max_norm, total_norm, *, convention: str = "torc
     """
     gradients = _Gradients(grads)
     max_norm = _number("max_norm", max_norm)
-    convention = _convention(convention)
-    if convention == "keras":
+    rule = _convention(convention)
+    if rule.per_array:
         entries = [total_norm] if gradients.bare else total_norm
         if isinstance(entries, (str, bytes)) or not isinstance(entries, (list, tuple)) \
                 or len(entries) != len(gradients.entries):
-            raise TypeError(f"total_norm must hold one norm per entry of grads ({len(gradients.entries)}) for "
-                            f"convention 'keras', which measures each array alone; got {total_norm!r}")
+            raise InvalidArgument(f"total_norm must hold one norm per entry of grads ({len(gradients.entries)}) for "
+                            f"convention {convention!r}, which measures each array alone; got {total_norm!r}")
         for i, (n, entry) in enumerate(zip(entries, gradients.entries)):
             if (n is None) != (entry is None):
-                raise TypeError(f"total_norm[{i}] must be None exactly where grads[{i}] is None, got {n!r}")
+                raise InvalidArgument(f"total_norm[{i}] must be None exactly where grads[{i}] is None, got {n!r}")
         norm = [_norm_value(f"total_norm[{i}]", n) for i, n in enumerate(entries) if n is not None]
     else:
         norm = _norm_value("total_norm", total_norm)
-    clipped = _CLIPS[convention](gradients.arrays, max_norm, norm) if gradients.arrays else []
+    clipped = rule.clip(gradients.arrays, max_norm, norm) if gradients.arrays else []
     return gradients.result(clipped)
 
 
@@ -928,17 +945,15 @@ def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
     """
     gradients = _Gradients(grads)
     clip_value = _number("clip_value", clip_value)
-    if convention not in VALUE_CONVENTIONS:
-        raise ValueError(f"unknown convention {convention!r} for clipping by value; expected one of "
-                         f"{', '.join(VALUE_CONVENTIONS)}")
+    _validate.choice("convention", convention, VALUE_CONVENTIONS)
     if convention == "keras":
         _keras_needs_a_gradient(gradients)
     if not gradients.arrays and convention == "torch":
-        raise ValueError("grads holds no gradient to clip (torch's clip_grad_value_ raises here too)")
+        raise InvalidArgument("grads holds no gradient to clip (torch's clip_grad_value_ raises here too)")
     if convention == "torch" and math.isfinite(clip_value):
         for name, entry in _names(gradients):
             if entry is not None and abs(clip_value) > float(np.finfo(entry.dtype).max):
-                raise ValueError(f"clip_value={clip_value!r} does not fit {name}'s {entry.dtype} (largest "
+                raise InvalidArgument(f"clip_value={clip_value!r} does not fit {name}'s {entry.dtype} (largest "
                                  f"{float(np.finfo(entry.dtype).max):g}): torch raises here ('value cannot be "
                                  f"converted to type ... without overflow')")
     clamp = _CLAMPS[convention]
@@ -964,7 +979,7 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
     """
     gradients = _Gradients(grads)
     p = _norm_type(norm_type)
-    convention = _convention(convention)
+    rule = _convention(convention)
     if not gradients.arrays or p == 0 or math.isinf(p):
         return 0.0
     shrink = min(abs(p), 1.0)
@@ -975,7 +990,7 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
     def one_sum(count, acc, result) -> float:
         return (count + 1) * u(acc) / shrink + u(acc) + u(result)
 
-    squares_in = _accumulator if convention == "torch" else (lambda dtype: dtype)
+    squares_in = _accumulator if rule.widened_squares else (lambda dtype: dtype)
     per_array = max(one_sum(a.size, squares_in(a.dtype), a.dtype) for a in gradients.arrays)
     promoted = np.result_type(*gradients.arrays)
     second = one_sum(len(gradients.arrays), _accumulator(promoted), promoted)

@@ -6,43 +6,49 @@ import numpy as np
 
 from gradproofs import _validate
 from gradproofs.compare import Agreement
-from gradproofs.oracle import conventions
-from gradproofs.oracle.harness import Case, Choices, Failure, Oracle, call, describe, examples_option, fail, \
-    judged, qualified_name, reproduce_option
-from gradproofs.errors import Mismatch
+from gradproofs.oracle import conventions, options
+from gradproofs.oracle.harness import Case, Choices, Failure, Oracle, call, describe, fail, judged, qualified_name
+from gradproofs.errors import InvalidArgument, Mismatch
 from gradproofs.clipping import engine as clipping
+from gradproofs.clipping.strategies import GRADIENT_DTYPES
 
 __all__ = [
-    "FLUSHING", "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "ClipNorm", "check_clip_grad_norm", "ClipValue",
+    "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm", "ClipValue",
     "check_clip_grad_value", "torch_in_place"
 ]
-
-# The conventions whose CPU kernels flush float32 and float64 subnormals to zero (TensorFlow, XLA).
-FLUSHING = ("tensorflow", "keras", "keras_global", "optax")
 
 NORM_ARGUMENTS = ("grads", "max_norm", "norm_type")
 VALUE_ARGUMENTS = ("grads", "clip_value")
 
 
+def _dtypes(name: str, value) -> tuple:
+    """A non-empty tuple of gradient dtypes' names."""
+    if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
+        raise InvalidArgument(f"{name} must be a non-empty tuple of {list(GRADIENT_DTYPES)}, got {value!r}")
+    return tuple(_validate.choice(name, dtype, GRADIENT_DTYPES) for dtype in value)
+
+
+# The declared domain and the sizes, which both clipping oracles take.
+DOMAIN = (options.flag("in_place", False, "fn clips the arrays of `grads` in place"),
+          options.Option("dtypes", GRADIENT_DTYPES, "the gradients' dtypes drawn", check=_dtypes,
+                         domain="a non-empty tuple of them"),
+          options.flag("nonfinite", True, "∞ and NaN are drawn"),
+          options.flag("empty", True, "empty arrays are drawn"),
+          options.flag("scalars", True, "0-dim arrays are drawn"),
+          options.flag("nones", True, "None (a parameter without a gradient) is drawn"))
+SIZES = (options.size("max_arrays", 8, "number of gradients"),
+         options.size("max_dims", 3, "number of dimensions (at least 1 with `scalars=False`)", minimum=0),
+         options.size("max_side", 4, "side of a gradient"))
+
+
 class _Clipping(Oracle):
     """What both clipping oracles share: the declared domain, in-place functions, the sizes."""
 
-    def _domain(self, dtypes, nonfinite, empty, scalars, nones, in_place, max_arrays, max_dims, max_side):
-        from gradproofs.strategies import GRADIENT_DTYPES
+    returns_norm = False  # whether fn returns the norm with the clipped arrays (an option of ClipNorm)
 
-        if isinstance(dtypes, str) or not isinstance(dtypes, (tuple, list)) or not dtypes:
-            raise TypeError(f"dtypes must be a non-empty tuple of {list(GRADIENT_DTYPES)}, got {dtypes!r}")
-        for dtype in dtypes:
-            conventions.choice("dtypes", dtype, GRADIENT_DTYPES)
-        self.dtypes = tuple(dtypes)
-        self.nonfinite = conventions.flag("nonfinite", nonfinite)
-        self.empty = conventions.flag("empty", empty)
-        self.scalars = conventions.flag("scalars", scalars)
-        self.nones = conventions.flag("nones", nones)
-        self.in_place = conventions.flag("in_place", in_place)
-        self.max_arrays = _validate.positive_int("max_arrays", max_arrays)
-        self.max_dims = _validate.positive_int("max_dims", max_dims, minimum=0 if self.scalars else 1)
-        self.max_side = _validate.positive_int("max_side", max_side)
+    def settle(self) -> None:
+        if not self.scalars:
+            _validate.positive_int("max_dims", self.max_dims)
 
     def _lists(self, *, mixed: bool, empty: bool):
         from gradproofs import strategies
@@ -60,9 +66,14 @@ class _Clipping(Oracle):
                                          min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
                                          max_side=self.max_side)
 
-    def _clipped(self, fn, case: Case, returns_norm: bool):
+    def _verdict(self, fn, case: Case, judgement) -> Agreement:
+        """fn's result judged: ``judgement(its clipped arrays, its norm or None)``."""
+        return self.verdict(fn, case, lambda result, passed: judgement(*self._clipped(result, passed, case)),
+                            in_place=("grads",) if self.in_place else ())
+
+    def _clipped(self, result, passed, case: Case):
         """(fn's clipped arrays, its norm or None): from its result, or from its arguments if in place."""
-        result, passed = call(fn, case, in_place=("grads",) if self.in_place else ())
+        returns_norm = self.returns_norm
         grads = case.arguments["grads"]
         if self.in_place:
             return _arrays(passed["grads"], grads, "the gradients fn clipped in place"), (
@@ -149,45 +160,65 @@ def _sizes(grads) -> str:
 # --- by norm ------------------------------------------------------------------------------------
 
 class ClipNorm(_Clipping):
-    """Clipping by norm, as :func:`gradproofs.clipping.clip_grad_norm` does for a convention."""
+    """Test ``fn(grads, max_norm, norm_type) -> (clipped, total_norm)`` against a clipping convention.
+
+    ``grads`` is a list of 1 to ``max_arrays`` NumPy arrays (of ``dtypes``,
+    mixed unless the convention needs one dtype; magnitudes from 1e-30 to 1e30
+    within each dtype's range; some None, some holding ∞ or NaN, some of size
+    0); ``max_norm`` is often exactly the norm, and may be 0, negative or +∞;
+    ``norm_type`` is any p (0, negative and ±∞ included) for ``"torch"`` and
+    2.0 for the others (and for fn whose ``arguments`` leave it out). ``fn``
+    must return the clipped arrays (a list, None kept, each of its gradient's
+    dtype and shape) and the norm measured before clipping, both as
+    :func:`gradproofs.clipping.clip_grad_norm` computes them for ``convention``,
+    including its NaN, sign flips, overflow and flush of subnormals to zero on
+    the CPU. The norm is not judged for a convention that measures each array
+    alone (Keras's optimizer returns none). The only freedom is the order of the
+    sums: values agree within :func:`gradproofs.clipping.norm_tolerance`; NaN
+    and ∞ must sit where the convention puts them. For the conventions whose
+    CPU kernels flush subnormals to zero, fn may flush them as those kernels do
+    or keep them as NumPy does: it must agree with one of the two on the whole
+    example. With ``error_if_nonfinite`` fn must raise (any exception) exactly
+    where the norm is not finite, leaving its arguments as they were. Raises
+    :class:`gradproofs.Mismatch` naming each kind of disagreement (the NaN
+    placement, finite values, the norm, …) with its smallest counterexample;
+    returns a Report.
+    """
 
     name = "clip-norm"
     function = "check_clip_grad_norm"
     signature = "fn(grads, max_norm, norm_type) -> (clipped, total_norm)"
+    spec = (options.Option("convention", "torch", "whose clipping fn reproduces",
+                           values=tuple(clipping.CONVENTIONS)),
+            options.flag("error_if_nonfinite", False, "fn raises where the norm is not finite"),
+            options.flag("returns_norm", True, "fn returns the norm with the clipped gradients"),
+            *DOMAIN, options.ARGUMENTS.but(default=NORM_ARGUMENTS), *SIZES)
 
-    def __init__(self, *, convention="torch", error_if_nonfinite=False, returns_norm=True, in_place=False,
-                 dtypes=("float16", "float32", "float64"), nonfinite=True, empty=True, scalars=True, nones=True,
-                 arguments=NORM_ARGUMENTS, max_arrays=8, max_dims=3, max_side=4):
-        self.remember(locals())
-        self.convention = conventions.choice("convention", convention, clipping.CONVENTIONS)
-        self.error_if_nonfinite = conventions.flag("error_if_nonfinite", error_if_nonfinite)
-        self.returns_norm = conventions.flag("returns_norm", returns_norm)
-        self._domain(dtypes, nonfinite, empty, scalars, nones, in_place, max_arrays, max_dims, max_side)
-        self.arguments = conventions.arguments(arguments, NORM_ARGUMENTS)
+    def settle(self) -> None:
+        super().settle()
+        self.arguments = conventions.arguments(self.arguments, NORM_ARGUMENTS)
 
     def strategy(self):
         from hypothesis import strategies as st
 
         from gradproofs import strategies
 
-        convention = self.convention
+        convention, rule = self.convention, clipping.CONVENTIONS[self.convention]
         # Built once: building a strategy inspects its source, which costs more than drawing from it.
-        one_dtype = convention in ("tensorflow", "keras_global")  # both raise on mixed dtypes
-        lists = {empty: self._lists(mixed=not one_dtype, empty=empty) for empty in (False, True)}
+        lists = {empty: self._lists(mixed=not rule.one_dtype, empty=empty) for empty in (False, True)}
         one_more = self._one_more()
         norm_types = strategies.norm_types(allow_zero=True, allow_negative=True)
         thresholds = strategies.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True)
         where = st.sampled_from(["a threshold", "the norm", "near the norm"])
         ratios = st.floats(1e-3, 2.0)
 
-        any_p = convention == "torch" and "norm_type" in self.arguments  # else fn cannot be told p: 2
+        any_p = rule.any_p and "norm_type" in self.arguments  # else fn cannot be told p: 2
 
         @st.composite
         def cases(draw):
             p = draw(norm_types, label="norm_type") if any_p else 2.0
             grads = draw(lists[bool(0 <= p < np.inf)], label="grads")
-            # Keras's optimizer and d2l's grad_clipping raise on no gradient.
-            if convention in ("keras", "keras_global", "d2l") and all(g is None for g in grads):
+            if rule.needs_a_gradient and all(g is None for g in grads):
                 grads.append(draw(one_more, label="one more")[0])
             kind = draw(where, label="max_norm is")
             if kind == "a threshold":
@@ -200,7 +231,7 @@ class ClipNorm(_Clipping):
 
         return cases()
 
-    def check(self, fn, example) -> float:
+    def check(self, fn, example) -> Agreement:
         grads, max_norm, p = example
         given = {"grads": grads, "max_norm": max_norm, "norm_type": p}
         case = Case({name: given[name] for name in self.arguments}, _sizes(grads))
@@ -212,12 +243,11 @@ class ClipNorm(_Clipping):
             judged(case, lambda: call(fn, case, raises=True))
             return Agreement()  # the refusal is the whole expectation
 
-        def judgement():
-            clipped, norm = self._clipped(fn, case, self.returns_norm)
+        def judgement(clipped, norm):
             try:
                 return self._judge(clipped, norm, grads, p, expected, expected_norm, max_norm)
             except Failure as failure:
-                if self.convention not in FLUSHING:
+                if not clipping.CONVENTIONS[self.convention].flushes:
                     raise
                 flushed_failure = failure
             # The same rule in IEEE arithmetic, as NumPy (or a GPU) computes it, keeps the subnormals that
@@ -229,13 +259,13 @@ class ClipNorm(_Clipping):
                 except Failure:
                     raise flushed_failure from None
 
-        return judged(case, judgement)
+        return self._verdict(fn, case, judgement)
 
     def _judge(self, clipped, norm, grads, p, expected, expected_norm, max_norm) -> Agreement:
         tolerance = clipping.norm_tolerance(grads, p, convention=self.convention)
         reason = "two orders of summing the norm"
         worst = Agreement()
-        if self.returns_norm and self.convention != "keras":
+        if self.returns_norm and not clipping.CONVENTIONS[self.convention].per_array:
             norm = _as_array(norm, "the returned norm")
             if norm.size != 1:
                 fail("norm structure", f"the returned norm must be one number, got shape {norm.shape}")
@@ -264,71 +294,37 @@ class ClipNorm(_Clipping):
                 if not self.in_place else []]
 
 
-def check_clip_grad_norm(fn, *, convention: str = "torch", error_if_nonfinite: bool = False,
-                         returns_norm: bool = True, in_place: bool = False,
-                         dtypes=("float16", "float32", "float64"), nonfinite: bool = True, empty: bool = True,
-                         scalars: bool = True, nones: bool = True, arguments=NORM_ARGUMENTS,
-                         max_examples: int | None = None, max_arrays: int = 8, max_dims: int = 3, max_side: int = 4,
-                         reproduce=None):
-    """Test ``fn(grads, max_norm, norm_type) -> (clipped, total_norm)`` against a clipping convention.
-
-    ``grads`` is a list of 1 to ``max_arrays`` NumPy arrays (of ``dtypes``,
-    mixed unless ``convention`` is ``"tensorflow"`` or ``"keras_global"``; 0 to
-    ``max_dims`` dimensions of up to ``max_side`` entries; magnitudes from 1e-30
-    to 1e30 within each dtype's range; some None, some holding ∞ or NaN, some of
-    size 0); ``max_norm`` is often exactly the norm, and may be 0, negative or
-    +∞; ``norm_type`` is any p (0, negative and ±∞ included) for ``"torch"`` and
-    2.0 for the others (and for fn whose ``arguments`` leave it out).
-    ``fn`` must return the clipped arrays (a list, None kept, each of its
-    gradient's dtype and shape) and the norm measured before clipping, both as
-    :func:`gradproofs.clipping.clip_grad_norm` computes them for ``convention``
-    ("torch", "tensorflow", "keras", "keras_global", "optax", "pascanu", "d2l"),
-    including its NaN, sign flips, overflow and, for TensorFlow, Keras and
-    optax, their flush of subnormals to zero on the CPU. The norm is not judged
-    for ``"keras"``, whose optimizer returns none. The only freedom is the order
-    of the sums: values agree within :func:`gradproofs.clipping.norm_tolerance`;
-    NaN and ∞ must sit where the convention puts them. For the conventions
-    whose CPU kernels flush subnormals to zero (TensorFlow, Keras, optax), fn
-    may flush them as those kernels do or keep them as NumPy does: it must
-    agree with one of the two on the whole example.
-
-    Declared conventions: ``returns_norm=False``, fn returns only the clipped
-    arrays; ``in_place=True``, fn clips the arrays of ``grads`` in place (and
-    returns the norm, or nothing with ``returns_norm=False``); ``arguments``,
-    the names fn takes, in order (``("grads", "max_norm")`` for a function
-    without a norm type). The declared domain: only ``dtypes``; without ∞ and
-    NaN (``nonfinite=False``), empty arrays (``empty=False``), 0-dim arrays
-    (``scalars=False``) or None (``nones=False``) for code that does not claim
-    to handle them: nothing outside the domain is drawn. With
-    ``error_if_nonfinite`` fn must raise (any exception) exactly where the norm
-    is not finite, leaving its arguments as they were. Without
-    ``max_examples`` the active Hypothesis profile sets the number of examples.
-    Raises :class:`gradproofs.Mismatch` naming each kind of disagreement (the
-    NaN placement, finite values, the norm, …) with its smallest
-    counterexample; returns a Report.
-    """
-    oracle = ClipNorm(convention=convention, error_if_nonfinite=error_if_nonfinite, returns_norm=returns_norm,
-                      in_place=in_place, dtypes=dtypes, nonfinite=nonfinite, empty=empty, scalars=scalars,
-                      nones=nones, arguments=arguments, max_arrays=max_arrays, max_dims=max_dims, max_side=max_side)
-    return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))
+check_clip_grad_norm = options.check_function(ClipNorm)
 
 
 # --- by value -------------------------------------------------------------------------------------
 
 class ClipValue(_Clipping):
-    """Clipping by value, as :func:`gradproofs.clipping.clip_grad_value` does (torch and optax)."""
+    """Test ``fn(grads, clip_value) -> clipped`` against torch's and optax's clamp to [−c, c].
+
+    ``grads`` as for :func:`check_clip_grad_norm` (at least one array);
+    ``clip_value`` is often exactly an entry's magnitude, and may be 0, +∞ and
+    (unless ``negative_thresholds=False``, for TensorFlow's ``clip_by_value``,
+    which differs there) negative, where every entry becomes c. The clipped
+    arrays must equal :func:`gradproofs.clipping.clip_grad_value`'s exactly
+    (NaN where NaN; the sign of a zero is not judged), in the gradients' dtypes
+    and shapes, without modifying ``grads`` (unless ``in_place=True``: then fn
+    clamps the arrays of ``grads`` in place, and what it returns is ignored).
+    A finite |c| beyond a gradient's dtype (65504 for float16) is never drawn:
+    torch raises there, optax clamps to ±∞. Raises :class:`gradproofs.Mismatch`
+    naming each kind of disagreement with its smallest counterexample; returns
+    a Report.
+    """
 
     name = "clip-value"
     function = "check_clip_grad_value"
     signature = "fn(grads, clip_value) -> clipped"
+    spec = (options.flag("negative_thresholds", True, "negative thresholds are drawn"), *DOMAIN,
+            options.ARGUMENTS.but(default=VALUE_ARGUMENTS), *SIZES)
 
-    def __init__(self, *, negative_thresholds=True, in_place=False, dtypes=("float16", "float32", "float64"),
-                 nonfinite=True, empty=True, scalars=True, nones=True, arguments=VALUE_ARGUMENTS, max_arrays=8,
-                 max_dims=3, max_side=4):
-        self.remember(locals())
-        self.negative = conventions.flag("negative_thresholds", negative_thresholds)
-        self._domain(dtypes, nonfinite, empty, scalars, nones, in_place, max_arrays, max_dims, max_side)
-        self.arguments = conventions.arguments(arguments, VALUE_ARGUMENTS)
+    def settle(self) -> None:
+        super().settle()
+        self.arguments = conventions.arguments(self.arguments, VALUE_ARGUMENTS)
 
     def strategy(self):
         from hypothesis import strategies as st
@@ -339,7 +335,7 @@ class ClipValue(_Clipping):
         one_more = self._one_more()
         # |c| fits every gradient's dtype: beyond it torch raises (after clamping the arrays before).
         thresholds = {largest: strategies.thresholds(max_value=largest, allow_zero=True,
-                                                     allow_negative=self.negative, allow_infinity=True)
+                                                     allow_negative=self.negative_thresholds, allow_infinity=True)
                       for largest in (float(np.finfo(np.float16).max), 1e6)}
 
         @st.composite
@@ -356,50 +352,24 @@ class ClipValue(_Clipping):
 
         return cases()
 
-    def check(self, fn, example) -> float:
+    def check(self, fn, example) -> Agreement:
         grads, clip_value = example
         given = {"grads": grads, "clip_value": clip_value}
         case = Case({name: given[name] for name in self.arguments}, _sizes(grads))
         expected = clipping.clip_grad_value(grads, clip_value)
 
-        def judgement():
-            clipped, _ = self._clipped(fn, case, returns_norm=False)
+        def judgement(clipped, _):
             return Agreement.worst(_compare(f"clipped[{i}]", c, e, 0.0, 0.0, "a clamp is exact")
                                    for i, (c, e) in enumerate(zip(clipped, expected)) if e is not None)
 
-        return judged(case, judgement)
+        return self._verdict(fn, case, judgement)
 
     def alternatives(self) -> list:
         return [[("fn clips its arguments in place: declare in_place=True", self.but(in_place=True))]
                 if not self.in_place else []]
 
 
-def check_clip_grad_value(fn, *, negative_thresholds: bool = True, in_place: bool = False,
-                          dtypes=("float16", "float32", "float64"), nonfinite: bool = True, empty: bool = True,
-                          scalars: bool = True, nones: bool = True, arguments=VALUE_ARGUMENTS,
-                          max_examples: int | None = None, max_arrays: int = 8, max_dims: int = 3,
-                          max_side: int = 4, reproduce=None):
-    """Test ``fn(grads, clip_value) -> clipped`` against torch's and optax's clamp to [−c, c].
-
-    ``grads`` as for :func:`check_clip_grad_norm` (at least one array);
-    ``clip_value`` is often exactly an entry's magnitude, and may be 0, +∞ and
-    (unless ``negative_thresholds=False``, for TensorFlow's ``clip_by_value``,
-    which differs there) negative, where every entry becomes c. The clipped
-    arrays must equal :func:`gradproofs.clipping.clip_grad_value`'s exactly
-    (NaN where NaN; the sign of a zero is not judged), in the gradients' dtypes
-    and shapes, without modifying ``grads`` (unless ``in_place=True``: then fn
-    clamps the arrays of ``grads`` in place, and what it returns is ignored).
-    ``arguments``, the declared domain (``dtypes``, ``nonfinite``, ``empty``,
-    ``scalars``, ``nones``) and the sizes as for :func:`check_clip_grad_norm`.
-    A finite |c| beyond a gradient's dtype (65504 for float16) is never drawn:
-    torch raises there, optax clamps to ±∞. Raises :class:`gradproofs.Mismatch`
-    naming each kind of disagreement with its smallest counterexample; returns
-    a Report.
-    """
-    oracle = ClipValue(negative_thresholds=negative_thresholds, in_place=in_place, dtypes=dtypes,
-                       nonfinite=nonfinite, empty=empty, scalars=scalars, nones=nones, arguments=arguments,
-                       max_arrays=max_arrays, max_dims=max_dims, max_side=max_side)
-    return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))
+check_clip_grad_value = options.check_function(ClipValue)
 
 
 # --- torch's in-place functions -------------------------------------------------------------------

@@ -87,7 +87,7 @@ def _underflow_floor(convention: str, dtype, tau: float) -> float:
 def _groups(grads, clipped, norm, convention):
     """(gradients, clipped, computed norm) per norm the convention measures: one, or one per array (Keras)."""
     pairs = [(g, c) for g, c in zip(grads, clipped) if g is not None]
-    if convention != "keras":
+    if not _per_array(convention):
         return [([g for g, _ in pairs], [c for _, c in pairs], norm)]
     norms = [n for n in norm if n is not None]
     return [([g], [c], n) for (g, c), n in zip(pairs, norms)]
@@ -111,7 +111,7 @@ def _tau_range(convention: str, arrays, norm: float):
     if convention in TF_SCALE:  # min(1/n, 1/τ): 1/τ must be a normal number too
         low = max(low, 4 / float(promoted.max))
         high = min(high, 0.25 / float(promoted.tiny))
-    if convention == "keras":
+    if _per_array(convention):
         for a in arrays:
             info, magnitudes = np.finfo(a.dtype), np.abs(a[a != 0]).astype(np.float64)
             if magnitudes.size:  # a factor of 2 clear of the range, for the rounding of g·τ
@@ -120,7 +120,13 @@ def _tau_range(convention: str, arrays, norm: float):
     return low, high
 
 
-def _draw_case(data, *, conventions=clipping.CONVENTIONS, any_p=True, dtypes=strategies.GRADIENT_DTYPES):
+def _per_array(convention: str) -> bool:
+    """Whether ``convention`` measures and clips each array alone."""
+    return clipping.CONVENTIONS[convention].per_array
+
+
+def _draw_case(data, *, conventions=tuple(clipping.CONVENTIONS), any_p=True,
+               dtypes=strategies.GRADIENT_DTYPES):
     """A convention, finite gradients, p (any for torch) and τ > 0, often near or at the norm.
 
     τ lies in :func:`_tau_range`; a gradient for which that range is empty is
@@ -128,16 +134,17 @@ def _draw_case(data, *, conventions=clipping.CONVENTIONS, any_p=True, dtypes=str
     """
     convention = data.draw(st.sampled_from(conventions), label="convention")
     p = data.draw(strategies.norm_types(allow_negative=True), label="norm_type") \
-        if convention == "torch" and any_p else 2.0
+        if clipping.CONVENTIONS[convention].any_p and any_p else 2.0
     # optax casts the global norm to each leaf's dtype (a float16 leaf is zeroed once it passes
     # 65504) and TensorFlow and Keras's global_clipnorm refuse mixed dtypes: one dtype per list for all.
-    grads = data.draw(strategies.gradient_lists(mixed_dtypes=convention not in ("tensorflow", "keras_global", "optax"),
-                                                allow_none=True, dtypes=dtypes), label="grads")
+    one_dtype = clipping.CONVENTIONS[convention].one_dtype or convention == "optax"
+    grads = data.draw(strategies.gradient_lists(mixed_dtypes=not one_dtype, allow_none=True, dtypes=dtypes),
+                      label="grads")
     if not _arrays(grads):
         grads.append(data.draw(strategies.gradient_lists(min_arrays=1, max_arrays=1, dtypes=dtypes),
                                label="one more")[0])
     arrays = _arrays(grads)
-    norms = [_true_norm(arrays, p)] if convention != "keras" else [_true_norm([g], p) for g in arrays]
+    norms = [_true_norm(arrays, p)] if not _per_array(convention) else [_true_norm([g], p) for g in arrays]
     low, high = _tau_range(convention, arrays, max(_true_norm(arrays, 2.0), max(norms)))
     assume(low <= high)
     usable = [n for n in norms if low <= n <= high]
@@ -477,7 +484,7 @@ def _derive_unchanged() -> Derivation:
 def _check_unchanged(data, device: str) -> Evidence:
     convention, grads, p, _ = _draw_case(data)
     arrays = _arrays(grads)
-    norms = [_true_norm(arrays, p)] if convention != "keras" else [_true_norm([g], p) for g in arrays]
+    norms = [_true_norm(arrays, p)] if not _per_array(convention) else [_true_norm([g], p) for g in arrays]
     margin = clipping.norm_tolerance(arrays, p, convention=convention) + 8 * _coarsest(arrays)
     # τ above the trigger by more than the norm's rounding: n + ε for torch, n for the others.
     trigger = (max(norms) + (EPSILON if convention == "torch" else 0.0)) * (1 + margin)
@@ -572,9 +579,9 @@ def _check_idempotent(data, device: str) -> Evidence:
     for engine, clip in engines:
         once, norm = clip(grads)
         groups = _judged(engine, convention, grads, once, norm, p, engine.endswith("safe_norm"))
-        if len(groups) < (len(_arrays(grads)) if convention == "keras" else 1):
+        if len(groups) < (len(_arrays(grads)) if _per_array(convention) else 1):
             continue  # a plain norm that under- or overflowed: its safe run covers this input
-        if convention == "keras":  # the second pass forms clip(g)·τ, which must not underflow either
+        if _per_array(convention):  # the second pass forms clip(g)·τ, which must not underflow either
             low, high = _tau_range(convention, _arrays(once), 0.0)
             if not low <= tau <= high:
                 continue
@@ -786,18 +793,18 @@ def _check_step(data, device: str) -> Evidence:
         engine = f"numpy ({convention})"
         ours, norm = clipping.clip_grad_norm(grads, tau, convention=convention)
         groups = _judged(engine, convention, grads, ours, norm, 2.0, False)
-        if len(groups) < (len(grads) if convention == "keras" else 1):
+        if len(groups) < (len(grads) if _per_array(convention) else 1):
             # The plain sum of squares under- or overflowed (its outcome checked): step with the safe norm.
             engine = f"numpy ({convention}, safe_norm)"
             ours, norm = clipping.clip_grad_norm(grads, tau, convention=convention, safe_norm=True)
             if not all(np.isfinite(n) for n in (norm if isinstance(norm, list) else [norm])):
                 return Evidence.vacuous("of the bound")  # a norm the dtype cannot hold: zeros, or TensorFlow's NaN
-        bound = lr * tau * (math.sqrt(len(grads)) if convention == "keras" else 1.0)
+        bound = lr * tau * (math.sqrt(len(grads)) if _per_array(convention) else 1.0)
         steps = {engine: ours}
         if convention == "torch":
             steps[f"torch SGD after clip_grad_norm_ ({device})"] = torch_sgd_step(
                 device, grads, params, lr, lambda ps: torch.nn.utils.clip_grad_norm_(ps, tau))
-        label = f"lr·τ{'·√k' if convention == 'keras' else ''} = {bound!r}"
+        label = f"lr·τ{'·√k' if _per_array(convention) else ''} = {bound!r}"
     evidence = None
     for engine, result in steps.items():
         if engine.startswith("numpy"):

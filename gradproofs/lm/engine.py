@@ -39,6 +39,7 @@ import numpy as np
 
 from gradproofs import _validate, compare, devices
 from gradproofs.activations import engine as activations
+from gradproofs.errors import InvalidArgument
 from gradproofs.rnn import engine as rnn
 
 __all__ = [
@@ -78,26 +79,26 @@ def _tokens(name: str, value, vocabulary: int) -> np.ndarray:
     array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
     if array.ndim == 3:
         if array.shape[2] != vocabulary:
-            raise ValueError(f"{name} given one-hot must have shape (T, B, {vocabulary}) (the vocabulary of U), "
+            raise InvalidArgument(f"{name} given one-hot must have shape (T, B, {vocabulary}) (the vocabulary of U), "
                              f"got {array.shape}")
         if array.dtype.kind not in "biuf" or not np.all((array == 0) | (array == 1)) \
                 or not np.all(array.sum(axis=2) == 1):
             bad = np.argwhere(~(((array == 0) | (array == 1)).all(axis=2) & (array.sum(axis=2) == 1)))[0]
-            raise ValueError(f"{name} given one-hot must hold exactly one 1 and otherwise 0 in each row; row "
+            raise InvalidArgument(f"{name} given one-hot must hold exactly one 1 and otherwise 0 in each row; row "
                              f"{tuple(int(i) for i in bad)} is {array[tuple(bad)].tolist()}")
         array = array.argmax(axis=2)
     elif array.dtype.kind not in "iu" or array.dtype == bool:
-        raise TypeError(f"{name} must be integer token ids (T, B) or one-hot rows (T, B, K), got dtype "
+        raise InvalidArgument(f"{name} must be integer token ids (T, B) or one-hot rows (T, B, K), got dtype "
                         f"{array.dtype} and shape {array.shape}")
     if array.ndim != 2:
-        raise ValueError(f"{name} must have shape (T, B) (or (T, B, K) one-hot), got {array.shape}")
+        raise InvalidArgument(f"{name} must have shape (T, B) (or (T, B, K) one-hot), got {array.shape}")
     if array.shape[0] == 0:
-        raise ValueError(f"{name} must hold at least one step (T = 0 has no loss to differentiate)")
+        raise InvalidArgument(f"{name} must hold at least one step (T = 0 has no loss to differentiate)")
     if array.shape[1] == 0:
-        raise ValueError(f"{name} must hold at least one sequence (B ≥ 1)")
+        raise InvalidArgument(f"{name} must hold at least one sequence (B ≥ 1)")
     if array.size and (array.min() < 0 or array.max() >= vocabulary):
         bad = np.argwhere((array < 0) | (array >= vocabulary))[0]
-        raise ValueError(f"{name} must lie in [0, {vocabulary}) (the vocabulary of U), got {array[tuple(bad)]} "
+        raise InvalidArgument(f"{name} must lie in [0, {vocabulary}) (the vocabulary of U), got {array[tuple(bad)]} "
                          f"at {tuple(int(i) for i in bad)}")
     return np.array(array, dtype=np.int64)
 
@@ -106,29 +107,29 @@ def _check(tokens, targets, h0, U, W, b, V, c, reduction):
     U = _validate.real_array("U", U, ndim=2)
     hidden, vocabulary = U.shape
     if hidden == 0:
-        raise ValueError(f"U must have shape (H, K) with H ≥ 1, got {U.shape}")
+        raise InvalidArgument(f"U must have shape (H, K) with H ≥ 1, got {U.shape}")
     if vocabulary < 2:
-        raise ValueError(f"U must have at least 2 columns (a vocabulary of K ≥ 2 tokens), got shape {U.shape}")
+        raise InvalidArgument(f"U must have at least 2 columns (a vocabulary of K ≥ 2 tokens), got shape {U.shape}")
     W = _validate.real_array("W", W, ndim=2)
     if W.shape != (hidden, hidden):
-        raise ValueError(f"W must have shape ({hidden}, {hidden}) to match U of shape {U.shape}, got {W.shape}")
+        raise InvalidArgument(f"W must have shape ({hidden}, {hidden}) to match U of shape {U.shape}, got {W.shape}")
     b = _validate.real_array("b", b, ndim=1)
     if b.shape != (hidden,):
-        raise ValueError(f"b must have shape ({hidden},) to match U, got {b.shape}")
+        raise InvalidArgument(f"b must have shape ({hidden},) to match U, got {b.shape}")
     V = _validate.real_array("V", V, ndim=2)
     if V.shape != (vocabulary, hidden):
-        raise ValueError(f"V must have shape ({vocabulary}, {hidden}) (K, H) to match U of shape {U.shape}, "
+        raise InvalidArgument(f"V must have shape ({vocabulary}, {hidden}) (K, H) to match U of shape {U.shape}, "
                          f"got {V.shape}")
     c = _validate.real_array("c", c, ndim=1)
     if c.shape != (vocabulary,):
-        raise ValueError(f"c must have shape ({vocabulary},) to match V, got {c.shape}")
+        raise InvalidArgument(f"c must have shape ({vocabulary},) to match V, got {c.shape}")
     x = _tokens("tokens", tokens, vocabulary)
     y = _tokens("targets", targets, vocabulary)
     if y.shape != x.shape:
-        raise ValueError(f"targets must have the shape of tokens, (T, B) = {x.shape}, got {y.shape}")
+        raise InvalidArgument(f"targets must have the shape of tokens, (T, B) = {x.shape}, got {y.shape}")
     h0 = _validate.real_array("h0", h0, ndim=2)
     if h0.shape != (x.shape[1], hidden):
-        raise ValueError(f"h0 must have shape (B, H) = ({x.shape[1]}, {hidden}), got {h0.shape}")
+        raise InvalidArgument(f"h0 must have shape (B, H) = ({x.shape[1]}, {hidden}), got {h0.shape}")
     return x, y, h0, U, W, b, V, c, _validate.choice("reduction", reduction, REDUCTIONS)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from gradproofs.compare import Agreement
+from gradproofs.errors import InvalidArgument
 from gradproofs.lm import engine as lm
 from gradproofs.rnn.oracle import Recurrent
-from gradproofs.oracle import conventions
-from gradproofs.oracle.harness import Case, cached_reference, examples_option, reproduce_option
+from gradproofs.oracle import conventions, options
+from gradproofs.oracle.harness import Case, cached_reference
 
 __all__ = ["GRADIENTS", "ARGUMENTS", "TOKENS", "RNNLM", "check_rnn_lm"]
 
@@ -17,31 +18,60 @@ ARGUMENTS = ("tokens", "targets", "h0", "U", "W", "b", "V", "c")
 TOKENS = ("ids", "one_hot")
 
 
+def _clip_value(name: str, value) -> float | None:
+    """None, or the positive bound fn clips every gradient entry to before returning it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+        raise InvalidArgument(f"{name} must be a positive finite number (fn clips every gradient to [−c, c]), "
+                              f"got {value!r}")
+    return float(value)
+
+
 class RNNLM(Recurrent):
-    """The language model of :mod:`gradproofs.lm`, its arrays in the declared conventions."""
+    """Test ``fn(tokens, targets, h0, U, W, b, V, c) -> dict`` for a recurrent language model's BPTT.
+
+    The model of :mod:`gradproofs.lm`: h_t = tanh(U e(x_t) + W h_(t−1) + b),
+    ŷ_t = softmax(V h_t + c), E = Σ_t −log ŷ_t[y_t] summed over time and averaged
+    over the batch. By default fn gets integer ``tokens`` and ``targets`` (T, B),
+    h0 (B, H), U (H, K) for a vocabulary of K, W (H, H), b (H,), V (K, H), c (K,),
+    and returns a dict with "U", "W", "b", "V", "c" and "h0" (other keys are
+    ignored). min-char-rnn's ``lossFun`` is ``samples="single"`` (tokens (T,),
+    h0 (H, 1), b (H, 1), c (K, 1)), ``returns=(None, "U", "W", "V", "b", "c",
+    None)`` and ``clip_value=5``. Problems from
+    :func:`gradproofs.strategies.lm_sequences` (the longest in about half the
+    draws), compared with :func:`gradproofs.lm.backward_exact` under the bound of
+    :class:`gradproofs.lm.Reference`. Raises :class:`gradproofs.Mismatch` naming
+    each kind of disagreement with its smallest counterexample; returns a Report
+    when every example agrees.
+    """
 
     name = "rnn-lm"
     function = "check_rnn_lm"
     signature = "fn(tokens, targets, h0, U, W, b, V, c) -> {U, W, b, V, c, h0}"
     families = (("U", "W", "V"), ("b", "c"))  # the weights are one kind of mismatch, the biases another
+    spec = (options.Option("tokens", "ids", "integer tokens (T, B), or one-hot rows (T, B, K)", values=TOKENS),
+            options.AXES, options.WEIGHTS, options.SAMPLES.but(values=("rows", "single")), options.REDUCTION,
+            options.RETURNS,
+            options.Option("clip_value", None, "fn clips every gradient entry to [−c, c] before returning it "
+                                               "(min-char-rnn: 5); judged against the clipped exact gradient",
+                           check=_clip_value, domain="c > 0"),
+            options.PRECISION, options.ARGUMENTS.but(default=ARGUMENTS), options.MAX_STEPS, options.MAX_BATCH,
+            options.size("max_vocabulary", 5, "vocabulary", minimum=2), options.MAX_HIDDEN,
+            options.NEAR_POWERS_OF_TWO)
 
-    def __init__(self, *, tokens="ids", axes="time batch feature", weights="out_in", samples="rows", reduction=None,
-                 returns=None, clip_value=None, precision=None, arguments=ARGUMENTS, max_steps=6, max_batch=3,
-                 max_vocabulary=5, max_hidden=4, near_powers_of_two=False):
-        self.remember(locals())
-        self.tokens = conventions.choice("tokens", tokens, TOKENS)
-        self._layout(axes, weights, precision, near_powers_of_two, max_steps=max_steps, max_batch=max_batch,
-                     max_hidden=max_hidden)
-        self.max_vocabulary = _vocabulary(max_vocabulary)
-        self.samples = conventions.choice("samples", samples, ("rows", "single"))
-        if reduction is not None and self.samples == "single":
-            raise ValueError("reduction must be left out with samples='single': fn gets one sequence per call "
-                             "and returns that sequence's gradient, so there is nothing to reduce")
-        self.reduction = conventions.choice("reduction", reduction or "mean", conventions.REDUCTIONS)
-        self.returns = conventions.Returns(returns, known=GRADIENTS, default={name: name for name in GRADIENTS},
+    def settle(self) -> None:
+        if self.reduction is not None and self._single:
+            raise InvalidArgument("reduction must be left out with samples='single': fn gets one sequence per call "
+                                  "and returns that sequence's gradient, so there is nothing to reduce")
+        self.reduction = self.reduction or "mean"
+        self.returns = conventions.Returns(self.returns, known=GRADIENTS, default={name: name for name in GRADIENTS},
                                            function=self.function)
-        self.clip_value = _clip_value(clip_value)
-        self.arguments = conventions.arguments(arguments, ARGUMENTS)
+        self.arguments = conventions.arguments(self.arguments, ARGUMENTS)
+
+    @property
+    def _single(self) -> bool:
+        return conventions.SAMPLES[self.samples].single
 
     def strategy(self):
         from gradproofs import strategies
@@ -54,11 +84,11 @@ class RNNLM(Recurrent):
 
     @property
     def _columns(self) -> bool:
-        return self.samples == "single" or super()._columns
+        return conventions.SAMPLES[self.samples].columns or super()._columns
 
     def _ids(self, ids):
         """(T, B) token ids in the order time and batch take in the user's axes; (T,) for one sequence."""
-        if self.samples == "single":
+        if self._single:
             return ids[:, 0]
         return ids.T if self.axes.index("batch") < self.axes.index("time") else ids
 
@@ -66,10 +96,10 @@ class RNNLM(Recurrent):
         if self.tokens == "ids":
             return self._ids(ids)
         rows = lm.one_hot(ids, vocabulary)
-        return rows[:, 0, :] if self.samples == "single" else self._sequence(rows)
+        return rows[:, 0, :] if self._single else self._sequence(rows)
 
     def _state(self, array):
-        return array.T if self.samples == "single" else super()._state(array)
+        return array.T if self._single else super()._state(array)
 
     def case(self, example, sizes: str) -> Case:
         K = example.U.shape[1]
@@ -92,7 +122,7 @@ class RNNLM(Recurrent):
         T, B = example.tokens.shape
         K, H = example.V.shape
         sizes = f"T = {T}, B = {B}, K = {K}, H = {H}"
-        if self.samples != "single":
+        if not self._single:
             reference = self._reference(example, None)
             return self._judge(fn, reference, self.case(example, sizes), self._expectations)
         agreements = []
@@ -105,7 +135,7 @@ class RNNLM(Recurrent):
         return Agreement.worst(agreements)
 
     def _reference(self, example, sequence, one=None):
-        reduction = "sum" if self.samples == "single" else self.reduction
+        reduction = "sum" if self._single else self.reduction
         reference = cached_reference(example, (reduction, sequence), lambda: lm.reference(
             *(one or example), reduction=reduction))
         self._conditioned(reference)
@@ -115,67 +145,10 @@ class RNNLM(Recurrent):
         groups = super().alternatives()
         other = "one_hot" if self.tokens == "ids" else "ids"
         groups.append([(f"fn takes its tokens as {other}: declare tokens={other!r}", self.but(tokens=other))])
-        if self.samples != "single":
-            other = "sum" if self.reduction == "mean" else "mean"
-            word = {"sum": "sums the loss over the batch", "mean": "averages the loss over the batch"}[other]
-            groups.append([(f"fn {word}: declare reduction={other!r}", self.but(reduction=other))])
+        if not self._single:
+            groups.append([(f"fn {value.does}: declare reduction={other!r}", self.but(reduction=other))
+                           for other, value in conventions.REDUCTIONS.items() if other != self.reduction])
         return groups
 
 
-def _vocabulary(value) -> int:
-    from gradproofs import _validate
-
-    return _validate.positive_int("max_vocabulary", value, minimum=2)
-
-
-def _clip_value(value) -> float | None:
-    """None, or the positive bound fn clips every gradient entry to before returning it."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"clip_value must be a positive finite number (fn clips every gradient to [−c, c]), "
-                         f"got {value!r}")
-    return float(value)
-
-
-def check_rnn_lm(fn, *, tokens: str = "ids", axes: str = "time batch feature", weights: str = "out_in",
-                 samples: str = "rows", reduction: str | None = None, returns=None, clip_value: float | None = None,
-                 precision: str | None = None, arguments=ARGUMENTS, max_examples: int | None = None,
-                 max_steps: int = 6, max_batch: int = 3, max_vocabulary: int = 5, max_hidden: int = 4,
-                 near_powers_of_two: bool = False, reproduce=None):
-    """Test ``fn(tokens, targets, h0, U, W, b, V, c) -> dict`` for a recurrent language model's BPTT.
-
-    The model of :mod:`gradproofs.lm`: h_t = tanh(U e(x_t) + W h_(t−1) + b),
-    ŷ_t = softmax(V h_t + c), E = Σ_t −log ŷ_t[y_t] summed over time and averaged
-    over the batch (``reduction="sum"``: summed). By default fn gets integer
-    ``tokens`` and ``targets`` (T, B), h0 (B, H), U (H, K) for a vocabulary of K,
-    W (H, H), b (H,), V (K, H), c (K,), and returns a dict with "U", "W", "b",
-    "V", "c" and "h0" (other keys are ignored).
-
-    Declared conventions (:mod:`gradproofs.oracle.conventions`): ``tokens``
-    "ids" or "one_hot" (rows (T, B, K)); ``axes`` as for
-    :func:`gradproofs.oracle.check_rnn_bptt`; ``weights`` "out_in" or "in_out"
-    (U (K, H), V (H, K) and W transposed, used as ``x @ W``); ``samples="single"``:
-    one sequence per call with column vectors, as min-char-rnn's ``lossFun``
-    (tokens (T,), h0 (H, 1), b (H, 1), c (K, 1)), each sequence's gradient
-    judged; ``returns`` a tuple of names in order (None for what is not a
-    gradient: min-char-rnn returns ``loss, dWxh, dWhh, dWhy, dbh, dby, hprev``,
-    so ``(None, "U", "W", "V", "b", "c", None)``) or a dict {name: fn's key};
-    ``clip_value=c``: fn clips every gradient entry to [−c, c] before returning
-    it (min-char-rnn clips to ±5): it is judged against the clipped exact
-    gradient; ``arguments``, ``precision`` as for the other oracles.
-
-    Problems from :func:`gradproofs.strategies.lm_sequences` (1 to ``max_steps``
-    steps, the longest in about half the draws, 1 to ``max_batch`` sequences, 2 to
-    ``max_vocabulary`` tokens, 1 to ``max_hidden`` hidden units), compared with
-    :func:`gradproofs.lm.backward_exact` under the bound of
-    :class:`gradproofs.lm.Reference`. Without ``max_examples`` the active
-    Hypothesis profile sets the number of examples. Raises
-    :class:`gradproofs.Mismatch` naming each kind of disagreement with its
-    smallest counterexample; returns a Report when every example agrees.
-    """
-    oracle = RNNLM(tokens=tokens, axes=axes, weights=weights, samples=samples, reduction=reduction, returns=returns,
-                   clip_value=clip_value, precision=precision, arguments=arguments, max_steps=max_steps,
-                   max_batch=max_batch, max_vocabulary=max_vocabulary, max_hidden=max_hidden,
-                   near_powers_of_two=near_powers_of_two)
-    return oracle.run(fn, max_examples=examples_option(max_examples), reproduce=reproduce_option(reproduce))
+check_rnn_lm = options.check_function(RNNLM)

@@ -15,6 +15,7 @@ import numpy as np
 
 from gradproofs import _validate, devices
 from gradproofs.activations import engine as activations
+from gradproofs.errors import InvalidArgument
 from gradproofs.lm import engine
 from gradproofs.rnn import cliff
 
@@ -83,7 +84,7 @@ def split(theta, hidden: int) -> dict:
     K, H, size = len(VOCABULARY), hidden, parameter_count(hidden)
     theta = np.asarray(theta)
     if theta.shape != (size,):
-        raise ValueError(f"theta must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden {hidden}, "
+        raise InvalidArgument(f"theta must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden {hidden}, "
                          f"got shape {theta.shape}")
     shapes = dict(U=(H, K), W=(H, H), b=(H,), V=(K, H), c=(K,))
     ends = np.cumsum([int(np.prod(shape)) for shape in shapes.values()])
@@ -104,11 +105,11 @@ def _window_count(seq_length, batch) -> int:
     """N = ⌊(len − 1)/T⌋, the text's windows of T = ``seq_length``, after checking T and B = ``batch``."""
     seq_length = _validate.positive_int("seq_length", seq_length)
     if seq_length > len(TEXT_TOKENS) - 1:
-        raise ValueError(f"seq_length must be at most {len(TEXT_TOKENS) - 1} (the text's length − 1), "
+        raise InvalidArgument(f"seq_length must be at most {len(TEXT_TOKENS) - 1} (the text's length − 1), "
                          f"got {seq_length}")
     count = (len(TEXT_TOKENS) - 1) // seq_length
     if _validate.positive_int("batch", batch) > count:
-        raise ValueError(f"batch must be at most {count}, the text's windows of seq_length {seq_length}, "
+        raise InvalidArgument(f"batch must be at most {count}, the text's windows of seq_length {seq_length}, "
                          f"got {batch}")
     return count
 
@@ -140,18 +141,18 @@ class _Arguments:
 
 def _training_arguments(clip, threshold, lr, steps, seed, hidden, seq_length, batch, initial, start) -> _Arguments:
     if not any(clip is option for option in CLIPS):
-        raise ValueError(f"unknown clip {clip!r}; expected None, 'value' or 'norm'")
+        raise InvalidArgument(f"unknown clip {clip!r}; expected None, 'value' or 'norm'")
     if clip is None and threshold is not None:
-        raise ValueError(f"threshold applies to clip='value' or 'norm' only, got threshold={threshold!r} "
+        raise InvalidArgument(f"threshold applies to clip='value' or 'norm' only, got threshold={threshold!r} "
                          "with clip=None")
     if clip is not None:
         default = VALUE_THRESHOLD if clip == "value" else NORM_THRESHOLD
         threshold = default if threshold is None else _validate.real_scalar("threshold", threshold)
         if threshold <= 0:
-            raise ValueError(f"threshold must be positive, got {threshold}")
+            raise InvalidArgument(f"threshold must be positive, got {threshold}")
     lr = _validate.real_scalar("lr", lr)
     if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
+        raise InvalidArgument(f"lr must be positive, got {lr}")
     steps = _validate.positive_int("steps", steps)
     size = parameter_count(hidden)
     _window_count(seq_length, batch)
@@ -162,7 +163,7 @@ def _training_arguments(clip, threshold, lr, steps, seed, hidden, seq_length, ba
         _validate.positive_int("seed", seed, minimum=0)
         initial = _validate.real_vector("initial", initial)
         if initial.size != size:
-            raise ValueError(f"initial must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden "
+            raise InvalidArgument(f"initial must hold the P = {size} numbers of θ = (U, W, b, V, c) for hidden "
                              f"{hidden}, got {initial.size}")
     return _Arguments(clip, threshold, lr, steps, int(hidden), dict(seq_length=int(seq_length), batch=int(batch)),
                       np.array(initial), start)

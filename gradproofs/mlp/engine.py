@@ -35,6 +35,7 @@ import numpy as np
 
 from gradproofs import _validate, compare, devices, frameworks
 from gradproofs.activations import costs, engine as activations
+from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "COSTS", "MLPGradients", "output_activation_of", "recurrence", "backward", "backward_exact",
@@ -80,7 +81,7 @@ def output_activation_of(activation: str, cost: str, output_activation: str | No
     else:
         output = activations.get(output_activation).name
     if cost == "softmax_cross_entropy" and output != "identity":
-        raise ValueError(f"output_activation must be 'identity' for the softmax_cross_entropy cost (the softmax "
+        raise InvalidArgument(f"output_activation must be 'identity' for the softmax_cross_entropy cost (the softmax "
                          f"takes the linear z^L), got {output_activation!r}")
     if cost == "cross_entropy":
         costs.get(cost, activation=output)
@@ -91,36 +92,36 @@ def _check(weights, biases, x, y, activation, cost, output_activation=None):
     act = activations.get(activation)
     output = activations.get(output_activation_of(activation, cost, output_activation))
     if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
-        raise TypeError("weights must be a list of 2-D arrays, one per layer")
+        raise InvalidArgument("weights must be a list of 2-D arrays, one per layer")
     if not isinstance(biases, (list, tuple)):
-        raise TypeError("biases must be a list of 1-D arrays, one per layer")
+        raise InvalidArgument("biases must be a list of 1-D arrays, one per layer")
     if len(weights) == 0:
-        raise ValueError("weights must not be empty (a network needs at least one layer)")
+        raise InvalidArgument("weights must not be empty (a network needs at least one layer)")
     if len(biases) != len(weights):
-        raise ValueError(f"biases must have one entry per layer: {len(weights)} weights, "
+        raise InvalidArgument(f"biases must have one entry per layer: {len(weights)} weights, "
                          f"{len(biases)} biases")
     W = [_validate.real_array(f"weights[{l}]", w, ndim=2) for l, w in enumerate(weights)]
     b = [_validate.real_array(f"biases[{l}]", v, ndim=1) for l, v in enumerate(biases)]
     for l in range(len(W)):
         if b[l].shape[0] != W[l].shape[0]:
-            raise ValueError(f"biases[{l}] must have shape ({W[l].shape[0]},) to match "
+            raise InvalidArgument(f"biases[{l}] must have shape ({W[l].shape[0]},) to match "
                              f"weights[{l}] of shape {W[l].shape}, got {b[l].shape}")
         if l and W[l].shape[1] != W[l - 1].shape[0]:
-            raise ValueError(f"weights[{l}] must have {W[l - 1].shape[0]} columns to follow "
+            raise InvalidArgument(f"weights[{l}] must have {W[l - 1].shape[0]} columns to follow "
                              f"weights[{l - 1}] of shape {W[l - 1].shape}, got shape {W[l].shape}")
     x = _validate.real_array("x", x, ndim=2)
     y = _validate.real_array("y", y, ndim=2)
     if x.shape[1] != W[0].shape[1]:
-        raise ValueError(f"x must have shape (B, {W[0].shape[1]}) to match weights[0], got {x.shape}")
+        raise InvalidArgument(f"x must have shape (B, {W[0].shape[1]}) to match weights[0], got {x.shape}")
     if y.shape != (x.shape[0], W[-1].shape[0]):
-        raise ValueError(f"y must have shape ({x.shape[0]}, {W[-1].shape[0]}) (the batch of x, "
+        raise InvalidArgument(f"y must have shape ({x.shape[0]}, {W[-1].shape[0]}) (the batch of x, "
                          f"the width of the last layer), got {y.shape}")
     if x.shape[0] == 0:
-        raise ValueError("x must hold at least one sample (the cost is a mean over the batch)")
+        raise InvalidArgument("x must hold at least one sample (the cost is a mean over the batch)")
     if cost != "quadratic" and not np.all((y >= 0) & (y <= 1)):
-        raise ValueError(f"y must lie in [0, 1] for the {cost} cost")
+        raise InvalidArgument(f"y must lie in [0, 1] for the {cost} cost")
     if cost == "softmax_cross_entropy" and not np.allclose(y.sum(axis=1), 1.0, rtol=0, atol=1e-9):
-        raise ValueError("y's rows must sum to 1 for the softmax_cross_entropy cost (δ^L = softmax − y "
+        raise InvalidArgument("y's rows must sum to 1 for the softmax_cross_entropy cost (δ^L = softmax − y "
                          "holds only then)")
     return W, b, x, y, act, output
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradproofs import _validate
+from gradproofs.errors import InvalidArgument
 
 __all__ = ["SCHEMES", "orthogonal_matrix", "initialise", "synthetic_images"]
 
@@ -32,7 +33,7 @@ def initialise(widths, scheme: str, rng: np.random.Generator):
     _validate.choice("scheme", scheme, SCHEMES)
     widths = [_validate.positive_int(f"widths[{i}]", n) for i, n in enumerate(widths)]
     if len(widths) < 2:
-        raise ValueError(f"widths must name at least an input and an output width, got {widths}")
+        raise InvalidArgument(f"widths must name at least an input and an output width, got {widths}")
     weights, biases = [], []
     for n_in, n_out in zip(widths[:-1], widths[1:]):
         if scheme == "nielsen":

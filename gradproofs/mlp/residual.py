@@ -14,6 +14,7 @@ import numpy as np
 
 from gradproofs import _validate, devices
 from gradproofs.activations import engine as activations
+from gradproofs.errors import InvalidArgument
 
 __all__ = ["Block", "jacobian", "jacobian_torch"]
 
@@ -29,18 +30,18 @@ class Block(NamedTuple):
 def _check(x, blocks, shortcuts):
     x = _validate.real_array("x", x, ndim=1)
     if len(blocks) == 0:
-        raise ValueError("blocks must not be empty")
+        raise InvalidArgument("blocks must not be empty")
     checked = []
     for l, block in enumerate(blocks):
         W1 = _validate.real_array(f"blocks[{l}].W1", block[0], ndim=2)
         b1 = _validate.real_array(f"blocks[{l}].b1", block[1], ndim=1)
         W2 = _validate.real_array(f"blocks[{l}].W2", block[2], ndim=2)
         if W1.shape[1] != x.size or W2.shape != (x.size, W1.shape[0]) or b1.shape != (W1.shape[0],):
-            raise ValueError(f"blocks[{l}] must have W1 (m, {x.size}), b1 (m,), W2 ({x.size}, m); "
+            raise InvalidArgument(f"blocks[{l}] must have W1 (m, {x.size}), b1 (m,), W2 ({x.size}, m); "
                              f"got {W1.shape}, {b1.shape}, {W2.shape}")
         checked.append(Block(W1, b1, W2))
     lam = np.ones(len(blocks)) if shortcuts is None else _validate.real_vector(
-        "shortcuts", shortcuts, length=len(blocks))
+        "shortcuts", shortcuts, like=("blocks", len(blocks)))
     return x, checked, lam
 
 

@@ -1,93 +1,95 @@
 """Declared conventions: how a user's code lays out its arrays and what it returns.
 
-Each option is validated before any example runs (an error names the option)
-and translated once, here, into the layout of the arrays ``fn`` gets and of the
-gradients it is judged on, so that a user's adapter only wires names:
-
-==================  =============================================================================
-option              meaning
-==================  =============================================================================
-``reduction``       ``"mean"`` or ``"sum"``: the cost over the batch
-``targets``         ``"probabilities"`` (rows summing to 1) or ``"labels"`` (integer classes)
-``weights``         ``"out_in"``: W (n_out, n_in) used as ``x @ W.T``; ``"in_out"``: (n_in, n_out),
-                    ``x @ W``
-``samples``         ``"rows"`` (B, n), ``"columns"`` (n, B) with biases (n, 1), or ``"single"``:
-                    one sample per call as a column (n, 1), biases (n, 1)
-``axes``            the axes of a sequence, a permutation of ``"time batch feature"``
-``returns``         what fn returns: one name, a tuple of names in order, or a dict
-                    {gradproofs name: fn's key}; "{l}" in a key stands for the layer 1..L
-``inputs``          fn also returns the gradient with respect to the inputs
-``precision``       the rounding fn is judged with: float64, float32, float16 or bfloat16
-``arguments``       the names of the arguments fn takes, in order
-==================  =============================================================================
+What each value of a layout option means is here, once, as data (:data:`WEIGHTS`,
+:data:`REDUCTIONS`, :data:`SAMPLES`): the oracles translate the reference's arrays
+through these records, their hints and :mod:`gradproofs.oracle.options` describe the
+values from them. The options themselves (names, defaults, checks) are specified in
+:mod:`gradproofs.oracle.options`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-from gradproofs import _validate
-from gradproofs.formats import FORMATS
+from gradproofs.errors import InvalidArgument
 from gradproofs.oracle.harness import describe, fail
 
 __all__ = [
-    "REDUCTIONS", "TARGETS", "WEIGHTS", "SAMPLES", "AXES", "choice", "flag", "precision", "axes", "arguments",
-    "weight", "permutation", "sequence", "state", "vector", "Returns"
+    "Weights", "WEIGHTS", "Reduction", "REDUCTIONS", "Samples", "SAMPLES", "AXES", "axes", "arguments", "weight",
+    "permutation", "sequence", "state", "vector", "Returns"
 ]
 
-REDUCTIONS = ("mean", "sum")
-TARGETS = ("probabilities", "labels")
-WEIGHTS = ("out_in", "in_out")
-SAMPLES = ("rows", "columns", "single")
+
+@dataclass(frozen=True)
+class Weights:
+    """A value of ``weights``: the shape of W and how it is applied."""
+
+    shape: str
+    applied: str
+    transposed: bool  # held as the transpose of the reference's (n_out, n_in)
+
+    def __str__(self) -> str:
+        return f"weights of shape {self.shape}, used as {self.applied}"
+
+
+WEIGHTS = {"out_in": Weights("(n_out, n_in)", "x @ W.T", transposed=False),
+           "in_out": Weights("(n_in, n_out)", "x @ W", transposed=True)}
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A value of ``reduction``: how the per-sample costs make the batch's."""
+
+    summed: bool  # the gradients are the batch size times the mean's
+    does: str  # what fn does, in a hint: "sums the cost over the batch"
+
+
+REDUCTIONS = {"mean": Reduction(summed=False, does="averages the cost over the batch"),
+              "sum": Reduction(summed=True, does="sums the cost over the batch")}
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A value of ``samples``: how fn takes a batch."""
+
+    columns: bool  # samples (and biases) as columns
+    single: bool  # one sample per call
+    takes: str  # what fn takes, in a hint and the option's description
+
+
+SAMPLES = {"rows": Samples(columns=False, single=False, takes="one sample per row (B, n) and biases (n,)"),
+           "columns": Samples(columns=True, single=False, takes="one sample per column (n, B) and biases (n, 1)"),
+           "single": Samples(columns=True, single=True, takes="one sample per call as a column (n, 1) and "
+                                                             "biases (n, 1)")}
 AXES = ("time", "batch", "feature")
 
 
-def choice(name: str, value, options) -> str:
-    """``value`` if it is one of ``options``, else a ValueError naming ``name``."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {list(options)}, got {value!r}")
-    return _validate.choice(name, value, options)
-
-
-def flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def precision(value) -> str | None:
-    """None (the returned dtype's rounding) or a format name from :data:`gradproofs.formats.FORMATS`."""
-    return None if value is None else choice("precision", value, tuple(FORMATS))
-
-
-def axes(value) -> tuple:
+def axes(name: str, value) -> tuple:
     """An einops-style string naming the axes of a sequence: a permutation of "time batch feature"."""
-    if not isinstance(value, str):
-        raise TypeError(f"axes must be a string such as 'time batch feature', got {value!r}")
-    named = tuple(value.split())
-    if sorted(named) != sorted(AXES):
-        raise ValueError(f"axes must be a permutation of 'time batch feature' (each once), got {value!r}")
-    return named
+    if not isinstance(value, str) or sorted(value.split()) != sorted(AXES):
+        raise InvalidArgument(f"{name} must be a permutation of 'time batch feature' (each once), got {value!r}")
+    return tuple(value.split())
 
 
 def arguments(value, known: tuple) -> tuple:
     """The names of fn's positional arguments, in order: distinct names among ``known``."""
     if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
-        raise TypeError(f"arguments must be a non-empty tuple of names among {list(known)}, got {value!r}")
+        raise InvalidArgument(f"arguments must be a non-empty tuple of names among {list(known)}, got {value!r}")
     unknown = [name for name in value if name not in known]
     if unknown:
-        raise ValueError(f"arguments names {unknown[0]!r}, which is not an argument this check passes; "
-                         f"expected names among {list(known)}")
+        raise InvalidArgument(f"arguments names {unknown[0]!r}, which is not an argument this check passes; "
+                              f"expected names among {list(known)}")
     if len(set(value)) != len(value):
-        raise ValueError(f"arguments names an argument twice: {list(value)}")
+        raise InvalidArgument(f"arguments names an argument twice: {list(value)}")
     return tuple(value)
 
 
 def weight(matrix, weights: str):
     """A weight matrix (n_out, n_in) in the user's layout."""
-    return matrix if weights == "out_in" else np.swapaxes(matrix, -1, -2)
+    return np.swapaxes(matrix, -1, -2) if WEIGHTS[weights].transposed else matrix
 
 
 def permutation(order: tuple, of: tuple = AXES) -> list:
@@ -134,21 +136,21 @@ class Returns:
         elif isinstance(value, (tuple, list)):
             self.form, names = "sequence", {name: name for name in value if name is not None}
             if len(names) != len([name for name in value if name is not None]):
-                raise ValueError(f"returns names a gradient twice: {list(value)}")
+                raise InvalidArgument(f"returns names a gradient twice: {list(value)}")
         else:
-            raise TypeError(f"returns must be a name, a tuple of names or a dict {{name: fn's key}}, got "
+            raise InvalidArgument(f"returns must be a name, a tuple of names or a dict {{name: fn's key}}, got "
                             f"{value!r}")
         if not names:
-            raise ValueError("returns must name at least one gradient to check")
+            raise InvalidArgument("returns must name at least one gradient to check")
         for name, key in names.items():
             if name not in known:
                 extra = (" (the gradient of the inputs: pass inputs=True to check it)"
                          if name == inputs else "")
-                raise ValueError(f"returns names {name!r}, which is not a gradient {function} knows{extra}; "
+                raise InvalidArgument(f"returns names {name!r}, which is not a gradient {function} knows{extra}; "
                                  f"expected names among {list(k for k in known if k != inputs)}"
                                  + (f" and {inputs!r} with inputs=True" if inputs else ""))
             if not isinstance(key, str):
-                raise TypeError(f"returns maps {name!r} to {key!r}; fn's keys must be strings")
+                raise InvalidArgument(f"returns maps {name!r} to {key!r}; fn's keys must be strings")
         self.declared = value
         self.names = names  # gradproofs name -> fn's key (or the name itself)
         self.fields = tuple(names)

@@ -30,13 +30,13 @@ from functools import lru_cache
 import numpy as np
 
 from gradproofs import _validate
-from gradproofs.compare import Agreement
-from gradproofs.errors import Mismatch
+from gradproofs.compare import Agreement, judge
+from gradproofs.errors import InvalidArgument, Mismatch
 from gradproofs.formats import FORMATS, Format, coarsest, format_of
 
 __all__ = [
     "MAX_SHOWN", "CONDITIONING_EPS", "Report", "qualified_name", "literal", "describe", "Failure", "fail",
-    "judged", "Case", "copy", "same", "call", "examples_option", "reproduce_option", "cached_reference",
+    "judged", "Case", "copy", "same", "call", "cached_reference",
     "Unjudgeable", "judgeable", "conditioning_eps", "judging_precision", "callable_option", "ORACLES", "Oracle",
     "Choices", "precision_hints"
 ]
@@ -53,18 +53,16 @@ CONDITIONING_EPS = FORMATS["float32"].eps  # drawn problems must be judgeable at
 @dataclass(frozen=True)
 class Report:
     """What a passing check established: over every example, the largest error as a fraction of
-    its entry's scale, and the largest fraction of its tolerance an entry used (≤ 1; None where
-    the oracle's checks give the error alone)."""
+    its entry's scale, and the largest fraction of its tolerance an entry used (≤ 1)."""
 
     subject: str
     examples: int
     worst_error: float
-    worst_used: float | None = None
+    worst_used: float
 
     def __str__(self) -> str:
-        used = "within tolerance" if self.worst_used is None else f"at most {self.worst_used:.3g} of the tolerance used"
-        return (f"{self.subject}: agreed with the reference on {self.examples} examples; "
-                f"worst error {self.worst_error:.3g} of the scale ({used})")
+        return (f"{self.subject}: agreed with the reference on {self.examples} examples; worst error "
+                f"{self.worst_error:.3g} of the scale (at most {self.worst_used:.3g} of the tolerance used)")
 
 
 # --- describing values and callables ------------------------------------------------------
@@ -276,23 +274,7 @@ def _where(error: BaseException, fn) -> str:
     return "" if frame is None else f" at {os.path.basename(frame.filename)}:{frame.lineno}"
 
 
-# --- options ---------------------------------------------------------------------------------
-
-def examples_option(max_examples) -> int | None:
-    """None (follow the active Hypothesis profile) or a positive integer."""
-    return None if max_examples is None else _validate.positive_int("max_examples", max_examples)
-
-
-def reproduce_option(reproduce) -> bytes | None:
-    """A Hypothesis reproduction blob, as printed in a report (str or bytes)."""
-    if reproduce is None:
-        return None
-    if isinstance(reproduce, str):
-        reproduce = reproduce.encode()
-    if not isinstance(reproduce, bytes) or not reproduce:
-        raise TypeError(f"reproduce must be the blob a report printed (a str), got {reproduce!r}")
-    return reproduce
-
+# --- references ------------------------------------------------------------------------------
 
 _REFERENCES: dict = {}  # (id(example), key) -> (example, reference); the example is kept so its id stays its own
 
@@ -350,7 +332,7 @@ def judging_precision(declared: str | None, got: Mapping, reference) -> Format:
 
 def callable_option(fn) -> None:
     if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        raise InvalidArgument(f"fn must be callable, got {type(fn).__name__}")
 
 
 def _takes(fn, arguments: tuple, function: str) -> None:
@@ -367,7 +349,7 @@ def _takes(fn, arguments: tuple, function: str) -> None:
         positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         spread = any(p.kind == p.VAR_POSITIONAL for p in parameters)
         why = f"takes {len(positional)}" if len(positional) < len(arguments) and not spread else f"cannot: {error}"
-        raise TypeError(f"fn must take {len(arguments)} arguments ({', '.join(arguments)}), as {function} passes "
+        raise InvalidArgument(f"fn must take {len(arguments)} arguments ({', '.join(arguments)}), as {function} passes "
                         f"them; {_name(fn)}{signature} {why}") from None
 
 
@@ -378,33 +360,47 @@ ORACLES: dict = {}  # name -> Oracle subclass: every oracle, as the command line
 
 class Oracle:
     """One network kind's check. Subclasses set ``name`` (the command line's ``--oracle``),
-    ``function`` (``check_mlp``, …) and ``signature`` (what fn takes and returns), take their
-    options as keyword arguments of ``__init__`` with defaults, call :meth:`remember` with
-    them, validate them (before any example runs), set ``arguments`` (the names of the
-    arguments fn is passed, in order), and implement :meth:`strategy`,
-    :meth:`check` and :meth:`alternatives`. A subclass with a ``name`` is entered in
-    :data:`ORACLES` when it is defined."""
+    ``function`` (``check_mlp``, …), ``signature`` (what fn takes and returns), their
+    docstring (the check's), ``spec`` (their :class:`gradproofs.oracle.options.Option`
+    records, in the order the check takes them: each is validated by its record and kept
+    as an attribute of its name), :meth:`settle` (what depends on several options, and
+    ``arguments``), :meth:`strategy`, :meth:`check` and :meth:`alternatives`. A subclass
+    with a ``name`` is entered in :data:`ORACLES` when it is defined."""
 
     name = ""
     function = ""
     signature = ""
-    arguments: tuple  # set by each oracle from its options
+    spec: tuple = ()
+    arguments: tuple  # the names of the arguments fn is passed, in order: set by settle
+    families: tuple = ()  # groups of fields whose mismatches are one kind (the weights, …)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.name:
             ORACLES[cls.name] = cls
 
-    def remember(self, options: dict) -> None:
-        """Keep the options as given, for :meth:`but` and the report's subject."""
-        self.given = {key: value for key, value in options.items() if key not in ("self", "__class__")}
+    def __init__(self, **options):
+        from gradproofs.oracle.options import RUN
+
+        names = [option.name for option in self.spec]
+        unknown = [name for name in options if name not in names]
+        if unknown:
+            raise InvalidArgument(f"{self.function} has no option {unknown[0]!r}; its options: "
+                                  f"{', '.join(names + [option.name for option in RUN])}")
+        self.given = {option.name: options.get(option.name, option.default) for option in self.spec}
+        for option in self.spec:
+            setattr(self, option.name, option.validated(self.given[option.name]))
+        self.settle()
+
+    def settle(self) -> None:
+        """Check what depends on several options (an error names them) and set ``arguments``."""
+        raise NotImplementedError
 
     @property
     def options(self) -> dict:
         """The options that differ from their defaults."""
-        defaults = {name: parameter.default for name, parameter in
-                    inspect.signature(type(self).__init__).parameters.items()}
-        return {key: value for key, value in self.given.items() if not _equal(value, defaults.get(key))}
+        return {option.name: self.given[option.name] for option in self.spec
+                if not _equal(self.given[option.name], option.default)}
 
     def but(self, **changes) -> "Oracle":
         """The same oracle with some options changed."""
@@ -414,11 +410,27 @@ class Oracle:
         """The Hypothesis strategy of examples."""
         raise NotImplementedError
 
-    def check(self, fn, example) -> "Agreement | float":
-        """Judge fn on one example: its :class:`gradproofs.compare.Agreement` (or the worst error
-        as a fraction of the scale alone); raise a mismatch (:func:`fail`) on disagreement,
-        ``assume`` away what cannot be judged."""
+    def check(self, fn, example) -> Agreement:
+        """Judge fn on one example: its :class:`gradproofs.compare.Agreement`; raise a mismatch
+        (:func:`fail`) on disagreement, ``assume`` away what cannot be judged."""
         raise NotImplementedError
+
+    def verdict(self, fn, case: Case, judgement, *, in_place=(), kinds: Mapping | None = None) -> Agreement:
+        """Call fn on the case's arguments and judge what it returns: ``judgement(result, the
+        arguments after the call)``, with the case attached to a mismatch (:func:`judged`)."""
+        return judged(case, lambda: judgement(*call(fn, case, in_place=in_place)), kinds)
+
+    def gradients(self, fn, case: Case, reference, expectations, layers: int | None = None) -> Agreement:
+        """Judge the gradients fn returns (``self.returns``) against ``expectations(eps)``, the
+        reference's {field: Expected} in the user's layout, in the format fn is judged in."""
+
+        def judgement(result, _):
+            got = self.returns.read(result, layers)
+            precision = judging_precision(self.precision, got, reference)
+            expected = self.returns.expected(expectations(precision.eps), layers)
+            return judge("fn", got, expected, precision=precision, reason=reference.reason(True))
+
+        return self.verdict(fn, case, judgement, kinds=self.returns.kinds(layers, self.families))
 
     def alternatives(self) -> list:
         """[[(hint, oracle), …] or :class:`Choices`, …]: groups of other conventions. Where fn
@@ -581,17 +593,13 @@ def _blob(failure: BaseException) -> str:
 
 
 class _Tally:
-    """Examples that agreed, the largest error among them and the largest fraction of a tolerance
-    used (None once an example gave its error alone)."""
+    """Examples that agreed, the largest error among them and the largest fraction of a tolerance used."""
 
     def __init__(self):
         self.examples, self.error, self.used = 0, 0.0, 0.0
 
-    def add(self, judgement) -> None:
-        """Count one example's :class:`Agreement`, or its error alone (a number)."""
+    def add(self, agreement: Agreement) -> None:
+        """Count one example's :class:`Agreement`."""
         self.examples += 1
-        if isinstance(judgement, Agreement):
-            self.error = max(self.error, judgement.error)
-            self.used = None if self.used is None else max(self.used, judgement.used)
-        else:
-            self.error, self.used = max(self.error, float(judgement)), None
+        self.error = max(self.error, agreement.error)
+        self.used = max(self.used, agreement.used)

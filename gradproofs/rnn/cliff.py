@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradproofs import _validate, devices
+from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "W", "X0", "T", "TARGET", "CliffGradient", "gradient", "gradient_exact", "gradient_torch", "unstable_bias",
@@ -131,7 +132,7 @@ def train(b, *, w=W, clip="none", threshold=1.0, lr=0.1, sgd_steps=5, x0=X0, ste
     lr = _validate.real_scalar("lr", lr)
     threshold = _validate.real_scalar("threshold", threshold)
     if lr <= 0 or threshold <= 0:
-        raise ValueError(f"lr and threshold must be positive, got lr={lr}, threshold={threshold}")
+        raise InvalidArgument(f"lr and threshold must be positive, got lr={lr}, threshold={threshold}")
     theta = np.array([_validate.real_scalar("w", w), _validate.real_scalar("b", b)])
     history, losses, sizes = [theta.copy()], [], []
     for _ in range(_validate.positive_int("sgd_steps", sgd_steps)):

@@ -82,6 +82,7 @@ import numpy as np
 from gradproofs import _validate, compare, devices, frameworks
 from gradproofs.activations import engine as activations
 from gradproofs.mlp import engine as mlp
+from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "Sequence", "LSTMSequence", "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll", "recurrence", "backpropagate",
@@ -166,16 +167,16 @@ def _check_weights(W_in, W_rec, b, *, names, gates):
     W_in = _validate.real_array(names[0], W_in, ndim=2)
     rows = W_in.shape[0]
     if rows == 0 or rows % gates:
-        raise ValueError(f"{names[0]} must have {rows_name} rows with H ≥ 1 (the hidden size), "
+        raise InvalidArgument(f"{names[0]} must have {rows_name} rows with H ≥ 1 (the hidden size), "
                          f"got shape {W_in.shape}")
     hidden = rows // gates
     W_rec = _validate.real_array(names[1], W_rec, ndim=2)
     if W_rec.shape != (rows, hidden):
-        raise ValueError(f"{names[1]} must have shape ({rows}, {hidden}) to match {names[0]} "
+        raise InvalidArgument(f"{names[1]} must have shape ({rows}, {hidden}) to match {names[0]} "
                          f"of shape {W_in.shape}, got {W_rec.shape}")
     b = _validate.real_array("b", b, ndim=1)
     if b.shape != (rows,):
-        raise ValueError(f"b must have shape ({rows},) to match {names[0]} of shape {W_in.shape}, "
+        raise InvalidArgument(f"b must have shape ({rows},) to match {names[0]} of shape {W_in.shape}, "
                          f"got {b.shape}")
     return W_in, W_rec, b, hidden
 
@@ -183,7 +184,7 @@ def _check_weights(W_in, W_rec, b, *, names, gates):
 def _check_state(name, value, batch, hidden):
     state = _validate.real_array(name, value, ndim=2)
     if state.shape != (batch, hidden):
-        raise ValueError(f"{name} must have shape (B, H) = ({batch}, {hidden}) (the batch of x, "
+        raise InvalidArgument(f"{name} must have shape (B, H) = ({batch}, {hidden}) (the batch of x, "
                          f"the hidden size), got {state.shape}")
     return state
 
@@ -192,7 +193,7 @@ def _check_sequence(x, h0, W_in_name, inputs, hidden):
     """(x, h0): x (T, B, I) and h0 (B, H); B ≥ 1, as real_array refuses x an empty batch."""
     x = _validate.real_array("x", x, ndim=3)
     if x.shape[2] != inputs:
-        raise ValueError(f"x must have shape (T, B, {inputs}) to match the {inputs} columns of "
+        raise InvalidArgument(f"x must have shape (T, B, {inputs}) to match the {inputs} columns of "
                          f"{W_in_name}, got {x.shape}")
     return x, _check_state("h0", h0, x.shape[1], hidden)
 
@@ -201,7 +202,7 @@ def _check_gradient(dL_dh, x, hidden):
     dL_dh = _validate.real_array("dL_dh", dL_dh, ndim=3)
     expected = (x.shape[0], x.shape[1], hidden)
     if dL_dh.shape != expected:
-        raise ValueError(f"dL_dh must have shape (T, B, H) = {expected}, one gradient per state "
+        raise InvalidArgument(f"dL_dh must have shape (T, B, H) = {expected}, one gradient per state "
                          f"h_1..h_T, got {dL_dh.shape}")
     return dL_dh
 
@@ -223,7 +224,7 @@ def _check_lstm(x, h0, c0, W_ih, W_hh, b):
 def _check_step(name, value, *, minimum, maximum, maximum_is):
     step = _validate.positive_int(name, value, minimum=minimum)
     if step > maximum:
-        raise ValueError(f"{name} must be at most {maximum_is} = {maximum}, got {step}")
+        raise InvalidArgument(f"{name} must be at most {maximum_is} = {maximum}, got {step}")
     return step
 
 
@@ -389,7 +390,7 @@ def bptt_nn_rnn(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", device: 
     """
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     if act.name not in NN_RNN_ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(NN_RNN_ACTIVATIONS)} for torch.nn.RNN, "
+        raise InvalidArgument(f"activation must be one of {list(NN_RNN_ACTIVATIONS)} for torch.nn.RNN, "
                          f"got {activation!r}")
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     torch, tensor = devices.tensors(device, dtype)
