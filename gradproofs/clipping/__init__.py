@@ -11,12 +11,12 @@ people's code.
 """
 
 from gradproofs.clipping.engine import (
-    CONVENTIONS, DTYPES, TORCH_EPSILON, PARALLEL_ELEMENTS, VALUE_CONVENTIONS, total_norm, scaled_norm,
+    Convention, CONVENTIONS, DTYPES, TORCH_EPSILON, PARALLEL_ELEMENTS, VALUE_CONVENTIONS, total_norm, scaled_norm,
     gradual_underflow, clip_grad_norm, clip_grads_with_norm, clip_grad_value, norm_tolerance
 )
 
 __all__ = [
-    "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS", "total_norm",
-    "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value",
+    "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS",
+    "total_norm", "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value",
     "norm_tolerance"
 ]
