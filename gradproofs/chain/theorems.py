@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import assume, strategies as st
 
 from gradproofs import devices, frameworks, strategies, symbolic
-from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
 from gradproofs.activations import costs, engine as activations

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from gradproofs.catalogue import Derivation, Evidence, Theorem, register
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Theorem, register
 from gradproofs.errors import Mismatch
 from gradproofs.clipping.theorems import FAMILY
 from gradproofs.rnn import cliff

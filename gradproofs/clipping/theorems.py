@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import assume, strategies as st
 
 from gradproofs import devices, strategies
-from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Family, Theorem, family, register
 from gradproofs.errors import Mismatch
 from gradproofs.clipping import engine as clipping, observations as clipping_observations
 from gradproofs.formats import format_of

@@ -1,10 +1,29 @@
 """The seed's character language model: one-hot inputs, a tanh RNN, softmax outputs.
 
-``engine``: its BPTT over float64, mpmath and torch, the loss decomposed term by term,
-and SGD training with and without clipping; ``theorems``: the lm family of the catalogue
-(derivations/lm.md); ``strategies``: Hypothesis strategies of language-model problems;
-``oracle``: ``check_rnn_lm``, for other people's code.
+Its gradients by BPTT: ``backward`` (NumPy float64, ``LMGradients``), ``backward_exact`` (mpmath)
+and ``backward_torch``; ``reference`` builds the ``Reference`` the judges use; ``train`` runs SGD
+with and without clipping (a ``Training``). ``lm_sequences`` draws an ``LMSequence`` with
+Hypothesis; ``check_rnn_lm`` checks someone else's BPTT.
+
+The modules beneath this face are internal: ``engine``, ``theorems`` (derivations/lm.md),
+``strategies``, ``oracle`` and ``figures``.
+``FAMILY`` declares the family to the modules that read every family (``gradproofs.family``).
 """
 
-from gradproofs.lm.engine import *  # noqa: F403 - the engine's public names
-from gradproofs.lm.engine import __all__
+from gradproofs import family
+from gradproofs.lm.engine import (
+    LMGradients, Reference, Training, backward, backward_exact, backward_torch, reference, train)
+from gradproofs.lm.oracle import check_rnn_lm
+from gradproofs.lm.strategies import LMSequence, lm_sequences
+
+__all__ = ["FAMILY", "LMGradients", "Reference", "Training", "backward", "backward_exact", "backward_torch",
+           "reference", "train", "check_rnn_lm", "LMSequence", "lm_sequences"]
+
+FAMILY = family.Declaration(
+    after=("rnn", "clipping"),
+    theorems=("gradproofs.lm.theorems",),
+    oracles=("check_rnn_lm",),
+    strategies=("LMSequence", "lm_sequences"),
+    figures={"lm-training.png": "gradproofs.lm.figures:training_figure",
+             "lm-w999.png": "gradproofs.lm.figures:w999_figure"},
+)
