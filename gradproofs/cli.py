@@ -214,8 +214,10 @@ def _random_seed() -> int:
 
 
 def _report(args) -> int:
+    from gradproofs import report
+
     try:
-        from gradproofs import report
+        paths = report.write(Path(args.out))
     except ImportError as error:
         if "matplotlib" not in str(error):
             raise
@@ -223,7 +225,7 @@ def _report(args) -> int:
 
         print(f"gradproofs report needs matplotlib: {install_hint('plots')}", file=sys.stderr)
         return 2
-    for path in report.write(Path(args.out)):
+    for path in paths:
         print(f"wrote {path}")
     return 0
 

@@ -444,6 +444,7 @@ def test_a_face_offers_exactly_what_it_binds_and_what_it_declares(family):
     declaration = face.FAMILY
     assert set(declaration.oracles) | set(declaration.strategies) <= bound
     assert all(module.startswith(f"gradproofs.{family}.") for module in declaration.theorems)
+    assert all(name.startswith(f"{family}-") and name.endswith(".png") for name in declaration.figures)
     for reference in [*declaration.figures.values(), *declaration.bench.values()]:
         assert reference.startswith(f"gradproofs.{family}."), reference
 
