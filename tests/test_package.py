@@ -97,6 +97,16 @@ def test_each_family_has_its_derivation_document_and_verify_selects_by_family(ca
     assert "invalid choice: 'dense'" in capsys.readouterr().err
 
 
+def test_bench_runs_the_declared_sections_then_its_own(capsys):
+    from gradproofs import bench
+
+    declared = [name for declaration in catalogue.declarations().values() for name in declaration.bench]
+    assert list(bench.sections()) == [*declared, "reference"] and "mlp" in declared
+    with pytest.raises(SystemExit):
+        bench.main(["dense"])
+    assert "unknown section 'dense'" in capsys.readouterr().err
+
+
 def test_verify_explains_its_columns_and_names_the_devices_it_skipped(capsys, monkeypatch):
     from gradproofs import devices
 
