@@ -35,7 +35,7 @@ class Chain(Oracle):
         self.max_depth = _validate.positive_int("max_depth", max_depth)
 
     def strategy(self):
-        from gradproofs import strategies
+        from gradproofs.chain import strategies
 
         return strategies.chains(max_depth=self.max_depth, activation=self.activation, cost=self.cost)
 

@@ -11,22 +11,22 @@ from pathlib import Path
 import numpy as np
 
 from gradproofs import plotting
-from gradproofs.clipping.tamed import NORM_THRESHOLD, SCENARIO, step_bound
+from gradproofs.clipping.tamed import NORM_THRESHOLD, SCENARIO, step_bound, train
 from gradproofs.rnn import cliff
 
 
 def tamed_figure(path: Path) -> None:
     """Draw clipping-tames-the-cliff.png. Five SGD steps (η = 0.1) on θ = (w, b) of the same unit from b*, three ways
-    (``cliff.train``): unclipped, value-clipped at 15 and norm-clipped at τ = 1.
+    (``tamed.train``): unclipped, value-clipped at 15 and norm-clipped at τ = 1.
     Step sizes ‖Δθ‖₂ (log scale) with the bounds ητ and η·15·√2 dashed, and
     E_50 before each step: the unclipped step of ≈ 78 throws θ onto a flat
     plateau where learning stops; the norm-clipped run keeps descending.
     """
     plt = plotting.pyplot()
-    runs = {"unclipped": cliff.train(cliff.unstable_bias(), **SCENARIO),
-            f"value-clipped at {cliff.VALUE_THRESHOLD:g}": cliff.train(
+    runs = {"unclipped": train(cliff.unstable_bias(), **SCENARIO),
+            f"value-clipped at {cliff.VALUE_THRESHOLD:g}": train(
                 cliff.unstable_bias(), clip="value", threshold=cliff.VALUE_THRESHOLD, **SCENARIO),
-            f"norm-clipped at τ = {NORM_THRESHOLD:g}": cliff.train(
+            f"norm-clipped at τ = {NORM_THRESHOLD:g}": train(
                 cliff.unstable_bias(), clip="norm", threshold=NORM_THRESHOLD, **SCENARIO)}
     fig, (sizes, losses) = plt.subplots(1, 2, figsize=(10, 4.2))
     steps = np.arange(1, SCENARIO["sgd_steps"] + 1)

@@ -28,7 +28,7 @@ class _Clipping(Oracle):
     """What both clipping oracles share: the declared domain, in-place functions, the sizes."""
 
     def _domain(self, dtypes, nonfinite, empty, scalars, nones, in_place, max_arrays, max_dims, max_side):
-        from gradproofs.strategies import GRADIENT_DTYPES
+        from gradproofs.clipping.strategies import GRADIENT_DTYPES
 
         if isinstance(dtypes, str) or not isinstance(dtypes, (tuple, list)) or not dtypes:
             raise TypeError(f"dtypes must be a non-empty tuple of {list(GRADIENT_DTYPES)}, got {dtypes!r}")
@@ -45,7 +45,7 @@ class _Clipping(Oracle):
         self.max_side = _validate.positive_int("max_side", max_side)
 
     def _lists(self, *, mixed: bool, empty: bool):
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         return strategies.gradient_lists(max_arrays=self.max_arrays, dtypes=self.dtypes, mixed_dtypes=mixed,
                                          min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
@@ -54,7 +54,7 @@ class _Clipping(Oracle):
 
     def _one_more(self):
         """One array, for lists where every entry came out None."""
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         return strategies.gradient_lists(min_arrays=1, max_arrays=1, dtypes=self.dtypes,
                                          min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
@@ -168,7 +168,7 @@ class ClipNorm(_Clipping):
     def strategy(self):
         from hypothesis import strategies as st
 
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         convention = self.convention
         # Built once: building a strategy inspects its source, which costs more than drawing from it.
@@ -333,7 +333,7 @@ class ClipValue(_Clipping):
     def strategy(self):
         from hypothesis import strategies as st
 
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         lists = self._lists(mixed=True, empty=True)
         one_more = self._one_more()

@@ -80,8 +80,8 @@ from typing import Any
 import numpy as np
 
 from gradproofs import _validate, compare, devices, frameworks
+from gradproofs.compare import MAX_AMPLIFICATION
 from gradproofs.activations import engine as activations
-from gradproofs.mlp import engine as mlp
 
 __all__ = [
     "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll", "recurrence", "backpropagate",
@@ -611,7 +611,6 @@ def lstm_backward_nn(x, h0, c0, W_ih, W_hh, b, dL_dh, *, device: str = "cpu",
 
 # --- judging a float engine against the exact gradients -----------------------
 
-MAX_AMPLIFICATION = mlp.MAX_AMPLIFICATION  # the forward conditioning under which float engines are compared
 RNN_FIELDS = ("W_x", "W_h", "b", "h0", "x", "states")  # what Reference.assert_matches compares
 LSTM_FIELDS = ("W_ih", "W_hh", "b", "h0", "c0", "x", "states")  # and LSTMReference.assert_matches
 
