@@ -16,7 +16,7 @@ from gradproofs.derivation import Derivation
 from gradproofs.family import Declaration, ordered
 from gradproofs.theorem import Family, Theorem, recorded_families, recorded_theorems
 
-__all__ = ["declarations", "families", "theorems", "get", "derivation"]
+__all__ = ["declarations", "offered", "families", "theorems", "get", "derivation"]
 
 
 @cache
@@ -28,6 +28,16 @@ def declarations() -> dict[str, Declaration]:
         if isinstance(vars(package).get("FAMILY"), Declaration):
             declared[module.name] = package.FAMILY
     return {name: declared[name] for name in ordered({name: d.after for name, d in declared.items()})}
+
+
+def offered(kind: str) -> dict:
+    """The objects every family's face offers under ``kind`` (``"oracles"`` or ``"strategies"``), by
+    name, in the families' order."""
+    names = {}
+    for name, declaration in declarations().items():
+        face = importlib.import_module(f"gradproofs.{name}")
+        names.update({attribute: getattr(face, attribute) for attribute in getattr(declaration, kind)})
+    return names
 
 
 @cache

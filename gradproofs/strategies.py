@@ -15,21 +15,9 @@ Hypothesis seeds) and ``SMALL_FAN_IN`` (matrices summing more terms have their e
 down by their fan-in).
 """
 
-import importlib
-
 from gradproofs import catalogue
 from gradproofs.drawing import LARGE, SMALL_FAN_IN, depths, weight_matrices
 
-
-def _offered() -> dict:
-    """Every family's declared strategies, in the families' order."""
-    offered = {}
-    for name, declaration in catalogue.declarations().items():
-        package = importlib.import_module(f"gradproofs.{name}")
-        offered.update({attribute: getattr(package, attribute) for attribute in declaration.strategies})
-    return offered
-
-
-_OFFERED = _offered()
+_OFFERED = catalogue.offered("strategies")
 globals().update(_OFFERED)
 __all__ = ["depths", "weight_matrices", "LARGE", "SMALL_FAN_IN", *_OFFERED]

@@ -39,10 +39,7 @@ def _load() -> None:
     """Offer every family's declared oracle names here, and list ``harness.ORACLES`` in the families'
     order (any oracle defined outside a family after them); ``__all__`` names them all."""
     catalogue = importlib.import_module("gradproofs.catalogue")
-    offered = {}
-    for name, declaration in catalogue.declarations().items():
-        package = importlib.import_module(f"gradproofs.{name}")
-        offered.update({attribute: getattr(package, attribute) for attribute in declaration.oracles})
+    offered = catalogue.offered("oracles")
     rank = {f"gradproofs.{name}": index for index, name in enumerate(catalogue.declarations())}
     order = sorted(harness.ORACLES.items(), key=lambda item: rank.get(item[1].__module__.rpartition(".")[0],
                                                                        len(rank)))
