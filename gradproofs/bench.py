@@ -76,8 +76,7 @@ def _report_seconds(label: str, seconds: float) -> None:
 
 def sections() -> dict:
     """Section name → the function that prints it: every family's, then ``reference``."""
-    declared = {name: reference for declaration in catalogue.declarations().values()
-                for name, reference in declaration.bench.items()}
+    declared = catalogue.declared("bench")
     return {**{name: load(reference) for name, reference in declared.items()}, "reference": _reference_section}
 
 

@@ -16,7 +16,7 @@ from gradproofs.derivation import Derivation
 from gradproofs.family import Declaration, ordered
 from gradproofs.theorem import Family, Theorem, recorded_families, recorded_theorems
 
-__all__ = ["declarations", "offered", "families", "theorems", "get", "derivation"]
+__all__ = ["declarations", "offered", "declared", "families", "theorems", "get", "derivation"]
 
 
 @cache
@@ -38,6 +38,13 @@ def offered(kind: str) -> dict:
         face = importlib.import_module(f"gradproofs.{name}")
         names.update({attribute: getattr(face, attribute) for attribute in getattr(declaration, kind)})
     return names
+
+
+def declared(kind: str) -> dict:
+    """Every family's ``kind`` mapping (``"figures"`` or ``"bench"``: name → ``"module:function"``), merged
+    in the families' order."""
+    return {name: reference for declaration in declarations().values()
+            for name, reference in getattr(declaration, kind).items()}
 
 
 @cache

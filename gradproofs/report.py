@@ -17,8 +17,7 @@ __all__ = ["figures", "write"]
 
 def figures() -> dict[str, str]:
     """File name → ``"module:function"`` drawing it, for every family's figures."""
-    return {name: reference for declaration in catalogue.declarations().values()
-            for name, reference in declaration.figures.items()}
+    return catalogue.declared("figures")
 
 
 def write(out: Path) -> list[Path]:

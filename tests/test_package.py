@@ -45,7 +45,7 @@ def test_the_oracles_are_offered_in_the_families_order_whichever_family_came_fir
             "print(' '.join(ORACLES[name].__module__.split('.')[1] for name in ORACLES), check_mlp.__module__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     oracles, families, homes = result.stdout.splitlines()
-    assert oracles.split()[:2] == ["chain", "mlp"] and homes.split()[-1] == "gradproofs.mlp.oracle"
+    assert len(oracles.split()) == len(homes.split()) - 1 and homes.split()[-1] == "gradproofs.mlp.oracle"
     order = families.split()
     assert [order.index(home) for home in homes.split()[:-1]] == sorted(order.index(home) for home in homes.split()[:-1])
 
