@@ -24,7 +24,8 @@ import numpy as np
 from gradproofs.errors import Mismatch
 from gradproofs.formats import FORMATS, Format, format_named, format_of
 
-__all__ = ["MAX_AMPLIFICATION", "to_numpy", "norm", "underflow_floor", "Agreement", "assert_close", "Expected", "judge", "Reference"]
+__all__ = ["MAX_AMPLIFICATION", "to_numpy", "norm", "underflow_floor", "Agreement", "assert_close", "Expected",
+           "judge", "Reference"]
 
 MAX_AMPLIFICATION = 1e4  # the forward conditioning under which float engines are compared
 
