@@ -48,7 +48,7 @@ def _verify_one(theorem_id: str, device: str, max_examples: int, seed: int) -> d
     """Derive and check one theorem on one device: its record, as ``--json`` writes it."""
     import time
 
-    from gradproofs import catalogue
+    from gradproofs import catalogue, runner
 
     theorem = catalogue.get(theorem_id)
     start = time.perf_counter()
@@ -57,7 +57,7 @@ def _verify_one(theorem_id: str, device: str, max_examples: int, seed: int) -> d
         derived = None
     except AssertionError as failure:
         derived = failure
-    run = catalogue.verify(theorem, device, max_examples=max_examples, seed=seed)
+    run = runner.verify(theorem, device, max_examples=max_examples, seed=seed)
     failure = derived or run.failure
     worst = run.worst
     return {"id": theorem.id, "family": theorem.family, "kind": theorem.kind, "device": device,
@@ -167,8 +167,7 @@ def _verify(args) -> int:
         device_list = [devices.resolve(args.device)] if args.device else devices.available()
         selected = [catalogue.get(i) for i in args.only] if args.only else catalogue.theorems()
         if args.family:
-            families = {catalogue.family_id(name) for name in args.family}
-            selected = [theorem for theorem in selected if theorem.family in families]
+            selected = [theorem for theorem in selected if theorem.family in args.family]
     except ValueError as error:
         print(f"gradproofs verify: {error}", file=sys.stderr)
         return 2
@@ -217,8 +216,10 @@ def _random_seed() -> int:
 
 
 def _report(args) -> int:
+    from gradproofs import report
+
     try:
-        from gradproofs import report
+        paths = report.write(Path(args.out))
     except ImportError as error:
         if "matplotlib" not in str(error):
             raise
@@ -226,7 +227,7 @@ def _report(args) -> int:
 
         print(f"gradproofs report needs matplotlib: {install_hint('plots')}", file=sys.stderr)
         return 2
-    for path in report.write(Path(args.out)):
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -306,6 +307,9 @@ def _list(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from gradproofs import catalogue
+    from gradproofs.oracle import ORACLES
+
     main = argparse.ArgumentParser(prog="gradproofs", description=__doc__.split("\n")[0])
     commands = main.add_subparsers(dest="command", required=True)
 
@@ -319,9 +323,8 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--device", choices=("cpu", "cuda"),
                         help="only this device (default: cpu and, where available, cuda)")
     verify.add_argument("--only", nargs="+", metavar="ID", help="only these theorem ids")
-    verify.add_argument("--family", nargs="+", metavar="FAMILY",
-                        help="only the theorems of these families (activations, chain, mlp, rnn, clipping, lm; "
-                             "dense is mlp's former name)")
+    verify.add_argument("--family", nargs="+", choices=list(catalogue.declarations()), metavar="FAMILY",
+                        help=f"only the theorems of these families ({', '.join(catalogue.declarations())})")
     verify.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
                         help=f"Hypothesis examples per theorem and device (default {DEFAULT_MAX_EXAMPLES})")
     verify.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -338,13 +341,11 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="report", help="folder for the PNG files (default: report)")
     report.set_defaults(run=_report)
 
-    from gradproofs.oracle import ORACLES
-
     oracles = "; ".join(f"{name}: {oracle.signature}" for name, oracle in ORACLES.items())
     check = commands.add_parser("check", help="check your own gradient or clipping code against an oracle",
                                 description=f"The oracles and what fn takes and returns: {oracles}.")
     check.add_argument("target", help="your function, as module:name (module:object.method) or path/to/file.py:name")
-    check.add_argument("--oracle", "--network", dest="oracle", choices=list(ORACLES), default="chain",
+    check.add_argument("--oracle", choices=list(ORACLES), default="chain",
                        help="which oracle (default: chain)")
     check.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                        help="an option of the oracle, e.g. --option reduction=sum --option 'returns=(\"db\", \"dW\")'; "

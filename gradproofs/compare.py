@@ -8,7 +8,8 @@ dense networks, the RNN and the LSTM): a problem with its exact gradients, a
 scale per entry (the size of what float arithmetic adds up to form it) and a
 rounding tolerance per entry relative to that scale. :func:`judge` compares
 any engine's arrays with those expectations; the oracle calls it on arrays
-translated to a user's conventions.
+translated to a user's conventions. A float engine is judged only on problems whose
+forward pass amplifies a rounding error at most ``MAX_AMPLIFICATION``-fold.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import numpy as np
 from gradproofs.errors import InvalidArgument, Mismatch
 from gradproofs.formats import FORMATS, Format, format_named, format_of
 
-__all__ = ["to_numpy", "norm", "underflow_floor", "Agreement", "assert_close", "Expected", "judge", "Reference"]
+__all__ = ["MAX_AMPLIFICATION", "to_numpy", "norm", "underflow_floor", "Agreement", "assert_close", "Expected",
+           "judge", "Reference"]
+
+MAX_AMPLIFICATION = 1e4  # the forward conditioning under which float engines are compared
 
 
 def to_numpy(values) -> np.ndarray:

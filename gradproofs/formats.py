@@ -7,7 +7,7 @@ u = 2^(−p) (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
 from 1 to the next larger number (Higham §2.1). Every tolerance in the project
 is written in one of these two words with this meaning. The **smallest normal**
 2^(e_min) is where gradual underflow starts: below it the relative error bound
-u no longer holds.
+u no longer holds. ``FORMATS`` holds each format by name.
 
 =========  ==  =====  ==========  ==========================================
 format      p  ε      e_min       source

@@ -5,7 +5,7 @@ Installing gradproofs registers this module through the ``pytest11`` entry point
 ask for it: it loads no profile and imports neither Hypothesis nor torch until
 asked. A suite that calls the oracles gets:
 
-- the profiles ``gradproofs-dev`` (10 examples, no deadline),
+- the profiles (``PROFILES``) ``gradproofs-dev`` (10 examples, no deadline),
   ``gradproofs-ci`` (Hypothesis's own ci profile with 20 examples) and
   ``gradproofs-thorough`` (1000 examples), chosen with
   ``--hypothesis-profile NAME``, or loaded by the suite's conftest.py after
@@ -48,6 +48,7 @@ def register_profiles() -> None:
 
 
 def pytest_addoption(parser):
+    """Add ``--gradproofs-device`` (default: ``GRADPROOFS_DEVICE``, else all)."""
     parser.addoption("--gradproofs-device", choices=("cpu", "cuda", "all"),
                      default=os.environ.get("GRADPROOFS_DEVICE", "all"),
                      help="gradproofs: torch device(s) for tests that take the device fixture (default: all "
@@ -56,6 +57,7 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(tryfirst=True)  # before Hypothesis's plugin loads the profile named on the command line
 def pytest_configure(config):
+    """Register the ``PROFILES`` when ``--hypothesis-profile`` names one of them."""
     if config.getoption("--hypothesis-profile", None) in PROFILES:
         register_profiles()
     if config.getoption("--gradproofs-device") == "cuda":

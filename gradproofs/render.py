@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from gradproofs import catalogue
+from gradproofs.theorem import Family, Theorem
 
 __all__ = ["render_family", "plain", "render_all", "write", "stale"]
 
@@ -20,7 +21,7 @@ def _path(module: str) -> str:
     return module.replace(".", "/") + ".py"
 
 
-def _modules(theorem: catalogue.Theorem) -> list[str]:
+def _modules(theorem: Theorem) -> list[str]:
     """The files a theorem comes from: where it is registered (its check), then its derivation if elsewhere."""
     return list(dict.fromkeys(_path(f.__module__) for f in (theorem.check, theorem.derive)))
 
@@ -29,7 +30,7 @@ def _and(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
-def render_family(family: catalogue.Family) -> str:
+def render_family(family: Family) -> str:
     theorems = catalogue.theorems(family.id)
     modules = list(dict.fromkeys(m for theorem in theorems for m in _modules(theorem)))
     lines = [

@@ -4,8 +4,9 @@ import dataclasses
 
 import pytest
 
-from gradproofs import catalogue, render
-from gradproofs.catalogue import Derivation, Evidence, Theorem
+from gradproofs import catalogue, render, runner
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import KINDS, Evidence, Theorem
 
 THEOREMS = catalogue.theorems()
 
@@ -32,7 +33,7 @@ def test_property(theorem, uses_torch, device):
         evidence.append(theorem.check(data, device))
         return evidence[-1]
 
-    catalogue.property_test(dataclasses.replace(theorem, check=check), device)()
+    runner.property_test(dataclasses.replace(theorem, check=check), device)()
     assert evidence
     for outcome in evidence:  # an example that passed used at most its whole allowance
         assert isinstance(outcome, Evidence) and outcome.unit, outcome
@@ -48,7 +49,7 @@ def test_derivations_folder_is_in_sync(pytestconfig):
 def test_ids_are_unique_and_kinds_known():
     ids = [t.id for t in THEOREMS]
     assert len(ids) == len(set(ids))
-    assert {t.kind for t in THEOREMS} <= set(catalogue.KINDS)
+    assert {t.kind for t in THEOREMS} <= set(KINDS)
     assert {t.family for t in THEOREMS} == {f.id for f in catalogue.families()}
 
 
@@ -97,7 +98,7 @@ def test_verify_reports_a_false_statement_as_failed():
 
     theorem = Theorem("false-on-purpose", "chain", "t", "s", "l", "src", "bound", ("numpy",),
                       Derivation, check, uses_torch=False)
-    run = catalogue.verify(theorem, "cpu", max_examples=50)
+    run = runner.verify(theorem, "cpu", max_examples=50)
     assert not run.passed and "6 > 5" in str(run.failure)
 
 
@@ -117,7 +118,7 @@ def test_evidence_in_another_unit_beside_a_figure_keeps_the_figure_and_the_most_
     ("clip-unchanged-below-trigger", "ulps", 4), ("clip-idempotent", "ulps", None),
     ("linear-rnn-sandwich", "of the bound", None)])
 def test_a_theorem_reports_one_unit_whatever_the_seed(theorem_id, unit, largest):
-    runs = [catalogue.verify(catalogue.get(theorem_id), "cpu", max_examples=15, seed=seed) for seed in range(4)]
+    runs = [runner.verify(catalogue.get(theorem_id), "cpu", max_examples=15, seed=seed) for seed in range(4)]
     assert all(run.passed for run in runs), [run.failure for run in runs]
     assert {run.worst.unit for run in runs} == {unit}
     assert largest is None or all(0 <= run.worst.raw <= largest for run in runs), [run.worst for run in runs]

@@ -948,9 +948,10 @@ def test_strategies_validate_their_arguments(strategy, arguments):
 
 def test_the_benchmark_has_a_clipping_section(capsys, monkeypatch):
     from gradproofs import bench
+    from gradproofs.clipping import bench as section
 
-    monkeypatch.setattr(bench, "CLIP_ELEMENTS", 20_000)
-    monkeypatch.setattr(bench, "CLIP_REPEATS", 2)
+    monkeypatch.setattr(section, "CLIP_ELEMENTS", 20_000)
+    monkeypatch.setattr(section, "CLIP_REPEATS", 2)
     bench.main(["clipping"])
     printed = capsys.readouterr().out
     assert "torch.nn.utils.clip_grad_norm_" in printed and printed.count("ratio") >= 2

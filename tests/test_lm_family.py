@@ -6,7 +6,7 @@ import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
 from gradproofs.rnn import engine as rnn
-from gradproofs.catalogue import Derivation
+from gradproofs.derivation import Derivation
 from gradproofs.compare import Agreement, assert_close
 from gradproofs.errors import Mismatch
 from gradproofs.lm import theorems

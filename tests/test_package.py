@@ -3,7 +3,9 @@ that validate."""
 
 import ast
 import importlib
+import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis.errors import InvalidArgument
 
-from gradproofs import cli, extras, strategies
+from gradproofs import catalogue, cli, strategies
+from gradproofs.family import ordered
 
 
 def test_import_is_light():
@@ -25,26 +28,36 @@ def test_import_is_light():
     assert result.stdout.strip() == ""
 
 
-STRATEGIES = ["Chain", "chains", "depths", "LARGE", "SMALL_FAN_IN", "network_widths", "weight_matrices", "Network",
-              "networks", "batches", "GRADIENT_DTYPES", "gradient_lists", "thresholds", "norm_types", "Sequence",
-              "sequences", "LSTMSequence", "lstm_sequences", "LMSequence", "lm_sequences", "recurrent_matrices"]
-
-
-def test_every_familys_strategies_are_offered_in_one_place():
-    assert sorted(strategies.__all__) == sorted(STRATEGIES)
-    homes = {name: getattr(getattr(strategies, name), "__module__", None) for name in STRATEGIES}
+def test_every_familys_declared_strategies_are_offered_in_one_place():
+    declared = [name for declaration in catalogue.declarations().values() for name in declaration.strategies]
+    assert strategies.__all__ == ["depths", "weight_matrices", "LARGE", "SMALL_FAN_IN", *declared]
+    homes = {name: getattr(strategies, name).__module__ for name in declared if hasattr(getattr(strategies, name),
+                                                                                        "__module__")}
     assert homes["chains"] == "gradproofs.chain.strategies"
     assert homes["sequences"] == homes["recurrent_matrices"] == "gradproofs.rnn.strategies"
     assert homes["gradient_lists"] == "gradproofs.clipping.strategies"
-    assert all(home is None or home.startswith("gradproofs.") for home in homes.values())
 
 
-def test_the_oracles_are_offered_in_order_whichever_family_came_first():
+def test_the_oracles_are_offered_in_the_families_order_whichever_family_came_first():
     code = ("import gradproofs.clipping.oracle, gradproofs.rnn.oracle; "
-            "from gradproofs.oracle import ORACLES, check_mlp; print(' '.join(ORACLES), check_mlp.__module__)")
+            "from gradproofs.oracle import ORACLES, check_mlp; from gradproofs import catalogue; "
+            "print(' '.join(ORACLES)); print(' '.join(catalogue.declarations())); "
+            "print(' '.join(ORACLES[name].__module__.split('.')[1] for name in ORACLES), check_mlp.__module__)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["chain", "mlp", "rnn", "lstm", "rnn-lm", "clip-norm", "clip-value",
-                                     "gradproofs.mlp.oracle"]
+    oracles, families, homes = result.stdout.splitlines()
+    assert len(oracles.split()) == len(homes.split()) - 1 and homes.split()[-1] == "gradproofs.mlp.oracle"
+    order = families.split()
+    assert [order.index(home) for home in homes.split()[:-1]] == sorted(order.index(home) for home in homes.split()[:-1])
+
+
+def test_the_oracle_package_offers_exactly_the_declared_oracles():
+    from gradproofs import oracle
+
+    declared = sorted(name for declaration in catalogue.declarations().values() for name in declaration.oracles)
+    assert oracle.__all__ == ["ORACLES", "Oracle", "Report", *declared]
+    assert all(callable(getattr(oracle, name)) for name in declared)
+    with pytest.raises(AttributeError, match="no attribute 'check_perceptron'"):
+        oracle.check_perceptron  # noqa: B018 - the attribute access is the test
 
 
 def test_verify_prints_a_table_and_passes(capsys):
@@ -57,29 +70,41 @@ def test_verify_prints_a_table_and_passes(capsys):
     assert "chain-exploding-example" in out and "2 passed, 0 failed" in out
 
 
-def test_the_dense_networks_family_is_mlp_and_dense_still_names_it(capsys, monkeypatch):
-    from gradproofs import bench, catalogue
-    from gradproofs.mlp import theorems as mlp_theorems
+def test_families_come_after_those_they_build_on_and_ties_go_by_name():
+    assert ordered({"lm": ("rnn", "clipping"), "clipping": ("rnn",), "rnn": ("activations",), "mlp": ("activations",),
+                    "chain": ("activations",), "activations": ()}) == ["activations", "chain", "mlp", "rnn",
+                                                                       "clipping", "lm"]
+    assert ordered({"b": (), "a": ("c",), "c": ()}) == ["b", "c", "a"]
+    with pytest.raises(ValueError, match="in a loop"):
+        ordered({"a": ("b",), "b": ("a",)})
+    with pytest.raises(ValueError, match="does not exist"):
+        ordered({"a": ("nothing",)})
+    declared = catalogue.declarations()
+    assert list(declared) == ordered({name: declaration.after for name, declaration in declared.items()})
+    assert [family.id for family in catalogue.families()] == list(declared)
 
-    ids = [family.id for family in catalogue.families()]
-    assert sorted(ids) == ["activations", "chain", "clipping", "lm", "mlp", "rnn"]
-    assert mlp_theorems.FAMILY.id == catalogue.family_id("dense") == catalogue.family_id("mlp") == "mlp"
-    assert catalogue.theorems("dense") == catalogue.theorems("mlp") != []
-    with pytest.raises(ValueError, match="unknown family 'perceptrons'"):
-        catalogue.family_id("perceptrons")
+
+def test_each_family_has_its_derivation_document_and_verify_selects_by_family(capsys):
     derivations = Path(__file__).resolve().parent.parent / "derivations"
-    assert sorted(path.name for path in derivations.glob("*.md")) == sorted(f"{family}.md" for family in ids)
-
-    assert cli.main(["verify", "--device", "cpu", "--family", "dense", "--only", "saxe-orthogonal",
+    assert sorted(path.name for path in derivations.glob("*.md")) == sorted(f"{name}.md" for name in
+                                                                            catalogue.declarations())
+    assert cli.main(["verify", "--device", "cpu", "--family", "mlp", "--only", "saxe-orthogonal",
                      "chain-exploding-example", "--max-examples", "2", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "saxe-orthogonal" in out and "chain-exploding-example" not in out and "1 passed, 0 failed" in out
-    assert cli.main(["verify", "--family", "perceptrons"]) == 2
-    assert "unknown family 'perceptrons'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["verify", "--family", "dense"])
+    assert "invalid choice: 'dense'" in capsys.readouterr().err
 
-    monkeypatch.setitem(bench.SECTIONS, "mlp", lambda: print("the mlp section"))
-    bench.main(["dense"])
-    assert capsys.readouterr().out == "the mlp section\n"
+
+def test_bench_runs_the_declared_sections_then_its_own(capsys):
+    from gradproofs import bench
+
+    declared = [name for declaration in catalogue.declarations().values() for name in declaration.bench]
+    assert list(bench.sections()) == [*declared, "reference"] and "mlp" in declared
+    with pytest.raises(SystemExit):
+        bench.main(["dense"])
+    assert "unknown section 'dense'" in capsys.readouterr().err
 
 
 def test_verify_explains_its_columns_and_names_the_devices_it_skipped(capsys, monkeypatch):
@@ -194,8 +219,8 @@ def test_check_command_runs_check_mlp(tmp_path, monkeypatch, capsys):
         "    return [g * len(x) for g in r.dW], r.db\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert cli.main(["check", "mydense:good", "--network", "mlp", "--max-examples", "10"]) == 0
-    assert cli.main(["check", "mydense:summed", "--network", "mlp", "--max-examples", "30"]) == 1
+    assert cli.main(["check", "mydense:good", "--oracle", "mlp", "--max-examples", "10"]) == 0
+    assert cli.main(["check", "mydense:summed", "--oracle", "mlp", "--max-examples", "30"]) == 1
     assert "Smallest counterexample" in capsys.readouterr().out
 
 
@@ -261,6 +286,12 @@ CHECKS = [
     ("clip-value", "clip_value_fn", []),
     ("chain", "trainer.backprop", []),
 ]
+
+
+def test_every_oracle_is_reached_from_the_command_line_below():
+    from gradproofs.oracle import ORACLES
+
+    assert sorted({oracle for oracle, _, _ in CHECKS}) == sorted(ORACLES)
 
 
 @pytest.mark.parametrize("how", ["module", "file"])
@@ -348,7 +379,6 @@ def _modules() -> list:
 
 
 MODULES = _modules()
-PUBLIC = [(name, tree) for name, tree in MODULES if not any(part.startswith("_") for part in name.split("."))]
 
 
 def _private(name: str) -> bool:
@@ -373,27 +403,60 @@ def test_every_module_says_what_it_holds():
     assert not missing, f"modules without a docstring: {missing}"
 
 
-# The modules the extras bring, and the extra each comes with.
-OPTIONAL = {"matplotlib": "plots"}
+# The top-level modules the README teaches, beside the package, the oracles, the strategies and the faces.
+TAUGHT = ["gradproofs.compare", "gradproofs.formats", "gradproofs.pytest_plugin"]
 
 
-@pytest.mark.parametrize("name, tree", PUBLIC, ids=[name for name, _ in PUBLIC])
-def test_every_public_module_lists_exactly_its_public_names(name, tree):
-    defined = _defined(tree)
-    assert "__all__" in defined, f"{name} has no __all__"
-    offered = ast.literal_eval(defined["__all__"].value)
-    assert len(offered) == len(set(offered)), f"{name}.__all__ repeats a name"
-    try:
+def _surface() -> dict:
+    """Each public module's ``__all__``, by the module's name: the families' faces among them."""
+    names = ["gradproofs", "gradproofs.oracle", "gradproofs.strategies", *TAUGHT,
+             *(f"gradproofs.{family}" for family in catalogue.declarations())]
+    return {name: list(importlib.import_module(name).__all__) for name in names}
+
+
+def _undocumented(module, names: list, faces=()) -> list:
+    """The names without a docstring of their own (a function, a class) or, for data, a mention in the
+    module's docstring or in that of a face among ``faces`` that offers the same object."""
+    def documented(name):
+        value = getattr(module, name)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            own = (vars(value).get("__doc__") if inspect.isclass(value) else value.__doc__) or ""
+            return bool(own.strip()) and not own.startswith(f"{name}(")  # not a namedtuple's generated one
+        docs = [module.__doc__] + [face.__doc__ for face in faces if getattr(face, name, None) is value]
+        return any(re.search(rf"\b{re.escape(name)}\b", doc or "") for doc in docs)
+    return [name for name in names if not documented(name)]
+
+
+def test_the_public_surface_is_small_and_each_name_documented():
+    surface = _surface()
+    assert 100 < sum(map(len, surface.values())) <= 150, {name: len(names) for name, names in surface.items()}
+    for name, offered in surface.items():
         module = importlib.import_module(name)
-    except ModuleNotFoundError as missing:  # a module of an extra (the plots extra's matplotlib)
-        if missing.name not in OPTIONAL:
-            raise
-        pytest.skip(f"{name} needs {missing.name}, which is not installed: "
-                    f"{extras.install_hint(OPTIONAL[missing.name])}")
-    assert [n for n in offered if not hasattr(module, n)] == [], f"{name}.__all__ names what it lacks"
-    assert [n for n in offered if _private(n)] == []
-    unlisted = sorted(n for n in defined if not n.startswith("_") and n not in offered)
-    assert unlisted == [], f"{name} defines public names its __all__ leaves out"
+        assert len(offered) == len(set(offered)), f"{name}.__all__ repeats a name"
+        assert [n for n in offered if not hasattr(module, n)] == [], f"{name}.__all__ names what it lacks"
+        faces = [importlib.import_module(f"gradproofs.{family}") for family in catalogue.declarations()]
+        assert _undocumented(module, offered, faces) == [], f"{name} offers names without a docstring"
+
+
+def test_the_documentation_rule_can_fail():
+    """A name without a docstring, a generated one, or data the module does not mention, is caught."""
+    module = type(sys)("example", "Offers ``LIMIT``.")
+    module.LIMIT, module.OTHER, module.Pair = 1, 2, __import__("collections").namedtuple("Pair", "a b")
+    module.documented, module.bare = test_the_documentation_rule_can_fail, lambda: None
+    assert _undocumented(module, ["LIMIT", "OTHER", "Pair", "documented", "bare"]) == ["OTHER", "Pair", "bare"]
+
+
+@pytest.mark.parametrize("family", list(catalogue.declarations()))
+def test_a_face_offers_exactly_what_it_binds_and_what_it_declares(family):
+    face = importlib.import_module(f"gradproofs.{family}")
+    bound = {name for name, value in vars(face).items() if not name.startswith("_") and not inspect.ismodule(value)}
+    assert bound == set(face.__all__)
+    declaration = face.FAMILY
+    assert set(declaration.oracles) | set(declaration.strategies) <= bound
+    assert all(module.startswith(f"gradproofs.{family}.") for module in declaration.theorems)
+    assert all(name.startswith(f"{family}-") and name.endswith(".png") for name in declaration.figures)
+    for reference in [*declaration.figures.values(), *declaration.bench.values()]:
+        assert reference.startswith(f"gradproofs.{family}."), reference
 
 
 def _module_named(dotted: str):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gradproofs import cli
+from gradproofs import catalogue, cli
 from gradproofs.extras import EXTRAS, install_hint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +70,39 @@ def test_the_table_of_oracle_options_is_the_one_their_specification_gives():
 
     start = README.index("| option | values (default first) | oracles | meaning |")
     assert README[start:README.index("\n\n", start)] == options.table(ORACLES.values())
+
+
+def _layout_families() -> list:
+    layout = re.search(r"```\ngradproofs/\n(.*?)```", README, flags=re.S).group(1)
+    return [folder for folder in re.findall(r"^  (\w+)/ ", layout, flags=re.M) if folder in catalogue.declarations()]
+
+
+def test_the_readme_lists_the_families_as_they_are_declared():
+    declared = list(catalogue.declarations())
+    assert _layout_families() == declared
+    files = re.search(r"One Markdown file per family: (.*?)\. Each theorem", README, flags=re.S).group(1)
+    assert re.findall(r"`derivations/(\w+)\.md`", files) == declared
+    named = re.search(r"those of the named families: ([^)]*)\)", README).group(1)
+    assert re.findall(r"`(\w+)`", named) == declared
+
+
+def test_the_readme_lists_the_oracles_figures_and_sections_as_they_are_declared():
+    from gradproofs import bench, report
+    from gradproofs.oracle import ORACLES, __all__ as offered
+
+    assert re.search(r"--oracle ([\w\\|-]+)\]", README).group(1).split("\\|") == list(ORACLES)
+    table = {name for name in re.findall(r"^\| `(check_\w+)` \|", README, flags=re.M)}
+    assert table == {name for name in offered if name.startswith("check_")}
+    row = next(line for line in README.splitlines() if line.startswith("| `gradproofs report"))
+    assert re.findall(r"`([\w-]+\.png)`", row) == list(report.figures())
+    usage = re.search(r"`python -m gradproofs\.bench ((?:\[\w+\] ?)+)`", README).group(1)
+    assert re.findall(r"\[(\w+)\]", usage) == list(bench.sections())
+
+
+def test_the_layout_names_each_familys_files():
+    layout = re.search(r"```\ngradproofs/\n(.*?)```", README, flags=re.S).group(1)
+    blocks = re.split(r"^  (?=\w+/ |\w+\.py )", layout, flags=re.M)
+    for family in catalogue.declarations():
+        text = next(block for block in blocks if block.startswith(f"{family}/"))
+        files = {path.name for path in (ROOT / "gradproofs" / family).glob("*.py")} - {"__init__.py"}
+        assert set(re.findall(r"\b(\w+\.py)\b", text)) == files, family

@@ -13,9 +13,6 @@ from gradproofs.extras import install_hint
 PLOTS = f"the plots extra is not installed: {install_hint('plots')}"
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-NAMES = {"chain-vanishing.png", "chain-window.png", "dense-speed-of-learning.png",
-         "dense-delta-vs-depth.png", "rnn-jacobian-norms.png", "rnn-cliff.png",
-         "clipping-tames-the-cliff.png", "lm-training.png", "lm-w999.png"}
 
 
 @pytest.mark.slow
@@ -24,8 +21,7 @@ def test_write_draws_every_figure(tmp_path):
     from gradproofs import report
 
     paths = report.write(tmp_path / "figures")
-    assert {p.name for p in paths} == NAMES
-    assert len(paths) == len(NAMES)
+    assert [p.name for p in paths] == list(report.figures())
     for path in paths:
         assert path.is_file(), path
         assert path.parent == tmp_path / "figures", path
@@ -36,10 +32,10 @@ def test_write_draws_every_figure(tmp_path):
 
 def test_delta_figure_stays_under_its_spectral_bound():
     pytest.importorskip("matplotlib", reason=PLOTS)
-    from gradproofs import report
+    from gradproofs.mlp import figures
 
-    log_norms, log_bound = report.delta_norms_and_bounds()
-    assert log_norms.shape == log_bound.shape == (len(report.DELTA_WIDTHS) - 1, report.DELTA_BATCH)
+    log_norms, log_bound = figures.delta_norms_and_bounds()
+    assert log_norms.shape == log_bound.shape == (len(figures.DELTA_WIDTHS) - 1, figures.DELTA_BATCH)
     assert np.all(log_norms <= log_bound + 1e-12)
     assert np.array_equal(log_norms[-1], log_bound[-1])  # the bound starts at ‖δ^L‖ itself
     assert np.all(np.diff(log_norms, axis=0) > 0)  # the error shrinks layer by layer going back
@@ -48,12 +44,12 @@ def test_delta_figure_stays_under_its_spectral_bound():
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 def test_rnn_jacobian_figure_stays_under_its_bound(activation):
     pytest.importorskip("matplotlib", reason=PLOTS)
-    from gradproofs import report
+    from gradproofs.rnn import figures
 
-    distances, norms, bounds, radii = report.jacobian_norms(activation)
-    assert list(distances) == list(range(report.JACOBIAN_SIZES["T"] + 1))
-    assert set(norms) == set(bounds) == set(radii) == set(report.JACOBIAN_NORMS)
-    for sigma in report.JACOBIAN_NORMS:
+    distances, norms, bounds, radii = figures.jacobian_norms(activation)
+    assert list(distances) == list(range(figures.JACOBIAN_SIZES["T"] + 1))
+    assert set(norms) == set(bounds) == set(radii) == set(figures.JACOBIAN_NORMS)
+    for sigma in figures.JACOBIAN_NORMS:
         assert norms[sigma][0] == bounds[sigma][0] == 1.0  # ∂h_T/∂h_T = I
         assert np.all(norms[sigma] <= bounds[sigma] * (1 + 1e-12)), sigma
         assert norms[sigma][-1] < 1e-6, sigma  # |λ|_max < 1: every curve vanishes, whatever the bound
@@ -62,15 +58,15 @@ def test_rnn_jacobian_figure_stays_under_its_bound(activation):
 
 def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
     pytest.importorskip("matplotlib", reason=PLOTS)
-    from gradproofs import report
+    from gradproofs.rnn import figures
     from gradproofs.rnn import cliff
 
-    offsets, errors, norms, centre = report.cliff_curve()
+    offsets, errors, norms, centre = figures.cliff_curve()
     assert centre == cliff.unstable_bias()
-    assert offsets[0] == -report.CLIFF_SPAN and offsets[-1] == report.CLIFF_SPAN
-    assert set(report.CLIFF_MARKS) <= set(offsets)
-    marked = {offset: norms[offsets == offset][0] for offset in report.CLIFF_MARKS}
-    assert [round(marked[offset], 3) for offset in report.CLIFF_MARKS] == [779.398, 58.577, 0.193]
+    assert offsets[0] == -figures.CLIFF_SPAN and offsets[-1] == figures.CLIFF_SPAN
+    assert set(figures.CLIFF_MARKS) <= set(offsets)
+    marked = {offset: norms[offsets == offset][0] for offset in figures.CLIFF_MARKS}
+    assert [round(marked[offset], 3) for offset in figures.CLIFF_MARKS] == [779.398, 58.577, 0.193]
     peak = offsets[np.argmax(norms)]
     assert -1e-4 < peak < 0 and norms.max() > 5000  # the cliff lies just below b*
     assert norms[0] < 1 and norms[-1] < 1  # and the gradient is small on either side of it
@@ -79,10 +75,10 @@ def test_rnn_cliff_figure_has_the_spike_at_the_unstable_bias():
 
 def test_lm_training_figure_shows_the_trouble_and_its_remedy():
     pytest.importorskip("matplotlib", reason=PLOTS)
-    from gradproofs import report
+    from gradproofs.lm import figures
     from gradproofs.lm import training
 
-    runs = report.lm_training_runs()
+    runs = figures.lm_training_runs()
     assert set(runs) == set(training.CLIPS)
     first = runs[None].losses[0]
     for clip, run in runs.items():
@@ -99,15 +95,15 @@ def test_lm_training_figure_shows_the_trouble_and_its_remedy():
 
 def test_lm_training_figure_draws_non_finite_losses(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib", reason=PLOTS)
-    from gradproofs import report
+    from gradproofs.lm import figures
     from gradproofs.lm import training
 
     small = dict(hidden=4, seq_length=6, batch=2, steps=3)
     runs = {None: training.train(lr=1e308, **small), "value": training.train(clip="value", **small),
             "norm": training.train(clip="norm", **small)}
     assert not np.all(np.isfinite(runs[None].losses))
-    monkeypatch.setattr(report, "lm_training_runs", lambda: runs)
-    report.FIGURES["lm-training.png"](tmp_path / "lm-training.png")
+    monkeypatch.setattr(figures, "lm_training_runs", lambda: runs)
+    figures.training_figure(tmp_path / "lm-training.png")
     assert (tmp_path / "lm-training.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
@@ -116,17 +112,17 @@ def test_w999_figure_matches_the_exact_powers():
     float w = 1.01 (or 0.99) is 101/100·(1 + δ), |δ| ≤ eps/2, so w⁹⁹⁹ carries 999·eps/2 relative, and
     the power itself a few roundings more: 1000·eps."""
     pytest.importorskip("matplotlib", reason=PLOTS)
-    from gradproofs import report
+    from gradproofs.lm import figures
 
-    w, y, slope = report.w999_curve()
-    assert w[0] == report.W999_SPAN[0] and w[-1] == report.W999_SPAN[1]
-    assert np.all(np.diff(w) > 0) and set(report.W999_MARKS) <= set(w)
+    w, y, slope = figures.w999_curve()
+    assert w[0] == figures.W999_SPAN[0] and w[-1] == figures.W999_SPAN[1]
+    assert np.all(np.diff(w) > 0) and set(figures.W999_MARKS) <= set(w)
     eps = float(np.finfo(np.float64).eps)
     for mark, exact in ((0.99, Fraction(99, 100)), (1.0, Fraction(1)), (1.01, Fraction(101, 100))):
         at = w == mark
         assert y[at][0] == pytest.approx(float(exact ** 999), rel=1000 * eps)
         assert slope[at][0] == pytest.approx(float(999 * exact ** 998), rel=1000 * eps)
-    marked = {mark: (y[w == mark][0], slope[w == mark][0]) for mark in report.W999_MARKS}
+    marked = {mark: (y[w == mark][0], slope[w == mark][0]) for mark in figures.W999_MARKS}
     assert round(marked[1.01][0], 3) == 20751.639 and f"{marked[0.99][0]:.5e}" == "4.36073e-05"
     assert marked[1.0] == (1.0, 999.0)
     assert f"{marked[1.01][1]:.5e}" == "2.05256e+07" and f"{marked[0.99][1]:.3g}" == "0.044"
@@ -138,7 +134,8 @@ def test_report_command_succeeds(tmp_path, capsys, monkeypatch):
     from gradproofs import report
 
     # Every figure is drawn by the test above; here one is enough to test the command.
-    monkeypatch.setattr(report, "FIGURES", {"chain-window.png": report.FIGURES["chain-window.png"]})
+    chosen = {"chain-window.png": report.figures()["chain-window.png"]}
+    monkeypatch.setattr(report, "figures", lambda: chosen)
     assert cli.main(["report", "--out", str(tmp_path)]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"chain-window.png"}
     assert capsys.readouterr().out.count("wrote ") == 1

@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from gradproofs import catalogue, cli, statistics
-from gradproofs.catalogue import Derivation, Evidence, Theorem
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Theorem, recorded_theorems
 from gradproofs.compare import Agreement, assert_close
 from gradproofs.errors import Mismatch
 from gradproofs.oracle.harness import Report
@@ -84,7 +85,7 @@ def with_a_false_theorem(monkeypatch):
     theorem = Theorem("false-on-purpose", "chain", "t", "s", "l", "src", "bound", ("numpy",), Derivation,
                       _false_on_purpose, uses_torch=False)
     catalogue.theorems()  # load the catalogue before adding to it
-    monkeypatch.setitem(catalogue._THEOREMS, theorem.id, theorem)
+    monkeypatch.setitem(recorded_theorems(), theorem.id, theorem)
     return theorem
 
 

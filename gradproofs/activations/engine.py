@@ -20,7 +20,7 @@ import numpy as np
 
 from gradproofs import devices, frameworks
 from gradproofs._validate import choice
-from gradproofs.catalogue import Derivation
+from gradproofs.derivation import Derivation
 from gradproofs.errors import DerivationError
 
 __all__ = ["Activation", "NAMES", "digits_lost", "mpmath_elementwise", "extra_digits", "get"]

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradproofs import devices
-from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, assert_close
 from gradproofs.errors import Mismatch
 from gradproofs.activations import engine as activations

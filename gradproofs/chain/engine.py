@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gradproofs import _validate, compare, devices, frameworks
+from gradproofs.compare import MAX_AMPLIFICATION
 from gradproofs.activations import costs, engine as activations
 from gradproofs.errors import InvalidArgument
 
@@ -193,9 +194,6 @@ def forward_amplification(w, z, activation: str) -> float:
         running = max(0.0, running + gain)
         best = max(best, running)
     return float(np.exp(min(best, 700.0)))
-
-
-MAX_AMPLIFICATION = 1e4  # the forward conditioning under which float engines are compared
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,7 +39,7 @@ class Chain(Oracle):
         self.arguments = conventions.arguments(self.arguments, ARGUMENTS)
 
     def strategy(self):
-        from gradproofs import strategies
+        from gradproofs.chain import strategies
 
         return strategies.chains(max_depth=self.max_depth, activation=self.activation, cost=self.cost)
 

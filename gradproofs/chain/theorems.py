@@ -8,12 +8,13 @@ from functools import lru_cache, partial
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from gradproofs import devices, frameworks, strategies, symbolic
-from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs import devices, frameworks, symbolic
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
 from gradproofs.activations import costs, engine as activations
-from gradproofs.chain import engine as chain
+from gradproofs.chain import engine as chain, strategies
 from gradproofs.formats import FORMATS
 
 __all__ = ["FAMILY", "NIELSEN_CH5", "EPS", "SOURCE", "WINDOW_PUBLISHED", "window", "window_width"]

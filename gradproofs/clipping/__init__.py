@@ -1,22 +1,34 @@
 """Gradient clipping by value, norm and global norm, as each framework does it.
 
-``engine``: each framework's convention reproduced operation by operation in NumPy,
-and the overflow-safe norm; ``observations``: what each framework was observed to do,
-the evidence behind each convention (printed at the end of derivations/clipping.md);
-``theorems``: the clipping family of the catalogue (derivations/clipping.md);
-``tamed``: the cliff tamed by clipping, in the same family; ``strategies``: Hypothesis
-strategies of gradient lists, thresholds and norm types; ``oracle``:
-``check_clip_grad_norm``, ``check_clip_grad_value`` and ``torch_in_place``, for other
-people's code.
+``clip_grad_norm`` (each convention of ``CONVENTIONS``), ``clip_grads_with_norm``,
+``clip_grad_value`` (each of ``VALUE_CONVENTIONS``), ``total_norm`` and ``norm_tolerance``, in NumPy,
+operation by operation and in each operation's dtype. ``gradient_lists`` (of the dtypes
+``GRADIENT_DTYPES``), ``thresholds`` and ``norm_types`` draw with Hypothesis;
+``check_clip_grad_norm`` and ``check_clip_grad_value`` check someone else's clipping, and
+``torch_in_place`` wraps a torch-style in-place clipper for them.
+
+The modules beneath this face are internal: ``engine``, ``observations`` (what each framework was
+observed to do, the appendix of derivations/clipping.md), ``theorems`` and ``tamed`` (the cliff
+tamed by clipping; derivations/clipping.md), ``strategies``, ``oracle``, ``figures`` and ``bench``.
+``FAMILY`` declares the family to the modules that read every family (``gradproofs.family``).
 """
 
+from gradproofs import family
 from gradproofs.clipping.engine import (
-    Convention, CONVENTIONS, DTYPES, TORCH_EPSILON, PARALLEL_ELEMENTS, VALUE_CONVENTIONS, total_norm, scaled_norm,
-    gradual_underflow, clip_grad_norm, clip_grads_with_norm, clip_grad_value, norm_tolerance
-)
+    CONVENTIONS, VALUE_CONVENTIONS, clip_grad_norm, clip_grad_value, clip_grads_with_norm, norm_tolerance,
+    total_norm)
+from gradproofs.clipping.oracle import check_clip_grad_norm, check_clip_grad_value, torch_in_place
+from gradproofs.clipping.strategies import GRADIENT_DTYPES, gradient_lists, norm_types, thresholds
 
-__all__ = [
-    "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS",
-    "total_norm", "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value",
-    "norm_tolerance"
-]
+__all__ = ["FAMILY", "CONVENTIONS", "VALUE_CONVENTIONS", "clip_grad_norm", "clip_grad_value",
+           "clip_grads_with_norm", "norm_tolerance", "total_norm", "check_clip_grad_norm", "check_clip_grad_value",
+           "torch_in_place", "GRADIENT_DTYPES", "gradient_lists", "norm_types", "thresholds"]
+
+FAMILY = family.Declaration(
+    after=("rnn",),
+    theorems=("gradproofs.clipping.theorems", "gradproofs.clipping.tamed"),
+    oracles=("check_clip_grad_norm", "check_clip_grad_value", "torch_in_place"),
+    strategies=("GRADIENT_DTYPES", "gradient_lists", "thresholds", "norm_types"),
+    figures={"clipping-tames-the-cliff.png": "gradproofs.clipping.figures:tamed_figure"},
+    bench={"clipping": "gradproofs.clipping.bench:section"},
+)

@@ -51,7 +51,7 @@ class _Clipping(Oracle):
             _validate.positive_int("max_dims", self.max_dims)
 
     def _lists(self, *, mixed: bool, empty: bool):
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         return strategies.gradient_lists(max_arrays=self.max_arrays, dtypes=self.dtypes, mixed_dtypes=mixed,
                                          min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
@@ -60,7 +60,7 @@ class _Clipping(Oracle):
 
     def _one_more(self):
         """One array, for lists where every entry came out None."""
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         return strategies.gradient_lists(min_arrays=1, max_arrays=1, dtypes=self.dtypes,
                                          min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
@@ -201,7 +201,7 @@ class ClipNorm(_Clipping):
     def strategy(self):
         from hypothesis import strategies as st
 
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         convention, rule = self.convention, clipping.CONVENTIONS[self.convention]
         # Built once: building a strategy inspects its source, which costs more than drawing from it.
@@ -329,7 +329,7 @@ class ClipValue(_Clipping):
     def strategy(self):
         from hypothesis import strategies as st
 
-        from gradproofs import strategies
+        from gradproofs.clipping import strategies
 
         lists = self._lists(mixed=True, empty=True)
         one_more = self._one_more()

@@ -2,16 +2,88 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from hypothesis import strategies as st
 
-from gradproofs.catalogue import Derivation, Evidence, Theorem, register
-from gradproofs.errors import Mismatch
+from gradproofs import _validate, devices
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Theorem, register
+from gradproofs.errors import InvalidArgument, Mismatch
+from gradproofs.clipping import engine as clipping
 from gradproofs.clipping.theorems import FAMILY
 from gradproofs.rnn import cliff
 from gradproofs.formats import FORMATS
 
-__all__ = ["EPS64", "SCENARIO", "NORM_THRESHOLD", "step_bound"]
+__all__ = ["CLIPPINGS", "Training", "train", "train_torch", "EPS64", "SCENARIO", "NORM_THRESHOLD", "step_bound"]
+
+CLIPPINGS = ("none", "value", "norm")
+
+
+class Training(NamedTuple):
+    """SGD on θ = (w, b): the parameters after each step, E_T before each, and ‖Δθ‖₂ per step."""
+
+    parameters: np.ndarray  # (steps + 1, 2)
+    losses: np.ndarray      # (steps,)
+    step_sizes: np.ndarray  # (steps,)
+
+
+def train(b, *, w=cliff.W, clip="none", threshold=1.0, lr=0.1, sgd_steps=5, x0=cliff.X0, steps=cliff.T,
+          target=cliff.TARGET) -> Training:
+    """``sgd_steps`` SGD steps θ ← θ − lr·clip(∇E_T(θ)) from θ = (w, b), in float64.
+
+    ``clip``: "none", "value" (clamp each entry to [−threshold, threshold], torch's
+    ``clip_grad_value_``) or "norm" (rescale to global L2 norm ≤ threshold,
+    torch's ``clip_grad_norm_``), from :mod:`gradproofs.clipping`.
+    """
+    _validate.choice("clip", clip, CLIPPINGS)
+    lr = _validate.real_scalar("lr", lr)
+    threshold = _validate.real_scalar("threshold", threshold)
+    if lr <= 0 or threshold <= 0:
+        raise InvalidArgument(f"lr and threshold must be positive, got lr={lr}, threshold={threshold}")
+    theta = np.array([_validate.real_scalar("w", w), _validate.real_scalar("b", b)])
+    history, losses, sizes = [theta.copy()], [], []
+    for _ in range(_validate.positive_int("sgd_steps", sgd_steps)):
+        result = cliff.gradient(theta[1], w=theta[0], x0=x0, steps=steps, target=target)
+        grad = np.array([result.dE_dw, result.dE_db])
+        if clip == "value":
+            grad = clipping.clip_grad_value([grad], threshold)[0]
+        elif clip == "norm":
+            grad = clipping.clip_grad_norm([grad], threshold)[0][0]
+        theta = theta - lr * grad
+        history.append(theta.copy())
+        losses.append(result.error)
+        sizes.append(float(np.linalg.norm(history[-1] - history[-2])))
+    return Training(np.array(history), np.array(losses), np.array(sizes))
+
+
+def train_torch(b, *, w=cliff.W, clip="none", threshold=1.0, lr=0.1, sgd_steps=5, x0=cliff.X0,
+                steps=cliff.T, target=cliff.TARGET, device="cpu") -> Training:
+    """The same SGD through torch autograd, ``torch.nn.utils.clip_grad_*_`` and ``torch.optim.SGD``."""
+    _validate.choice("clip", clip, CLIPPINGS)
+    torch = devices.torch()
+    device = devices.resolve(device)
+    theta = torch.nn.Parameter(torch.tensor([float(w), float(b)], dtype=torch.float64, device=device))
+    optimiser = torch.optim.SGD([theta], lr=float(lr))
+    history, losses, sizes = [theta.detach().cpu().numpy().copy()], [], []
+    for _ in range(int(sgd_steps)):
+        optimiser.zero_grad()
+        x = torch.tensor(float(x0), dtype=torch.float64, device=device)
+        for _ in range(int(steps)):
+            x = theta[0] * torch.sigmoid(x) + theta[1]
+        loss = (torch.sigmoid(x) - target) ** 2
+        loss.backward()
+        if clip == "value":
+            torch.nn.utils.clip_grad_value_([theta], threshold)
+        elif clip == "norm":
+            torch.nn.utils.clip_grad_norm_([theta], threshold)
+        optimiser.step()
+        history.append(theta.detach().cpu().numpy().copy())
+        losses.append(float(loss.detach()))
+        sizes.append(float(np.linalg.norm(history[-1] - history[-2])))
+    return Training(np.array(history), np.array(losses), np.array(sizes))
+
 
 EPS64 = FORMATS["float64"].eps
 SCENARIO = dict(lr=0.1, sgd_steps=5)  # from b* = 0.5 − 5σ(0.5), w = 5, x₀ = 0.5, T = 50
@@ -38,7 +110,7 @@ def _derive() -> Derivation:
             r"$\eta c\sqrt d$:", sympy.sqrt(sympy.Add(*[(lr * c) ** 2] * 2, evaluate=False), evaluate=False),
             lr * c * sympy.sqrt(2))
     b_star = cliff.unstable_bias()
-    runs = {clip: cliff.train(b_star, clip=clip, threshold=threshold, **SCENARIO)
+    runs = {clip: train(b_star, clip=clip, threshold=threshold, **SCENARIO)
             for clip, threshold in (("none", 1.0), ("value", cliff.VALUE_THRESHOLD), ("norm", NORM_THRESHOLD))}
     rows = [r"\begin{array}{l|l}"]
     for rule, field, heading in (("", "step_sizes", r"\|\Delta\theta\|_2 \text{ per step}"),
@@ -70,8 +142,8 @@ def _check(data, device: str) -> Evidence:
     b = cliff.unstable_bias(w=w) + offset
     bound = step_bound(clip, threshold, lr)
     evidence = None
-    for engine, run in (("numpy", cliff.train(b, w=w, clip=clip, threshold=threshold, lr=lr, sgd_steps=3)),
-                        (f"torch ({device})", cliff.train_torch(b, w=w, clip=clip, threshold=threshold, lr=lr,
+    for engine, run in (("numpy", train(b, w=w, clip=clip, threshold=threshold, lr=lr, sgd_steps=3)),
+                        (f"torch ({device})", train_torch(b, w=w, clip=clip, threshold=threshold, lr=lr,
                                                                 sgd_steps=3, device=device))):
         # θ − η·g rounds once per entry, relative to |θ|: 4·eps·(|θ| + ηc) on the step's length.
         rounding = 4 * EPS64 * (np.abs(run.parameters).max() + bound)

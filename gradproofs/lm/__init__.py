@@ -1,25 +1,29 @@
 """A character-level RNN language model: one-hot inputs, a tanh RNN, softmax outputs.
 
-``engine``: its BPTT over float64, mpmath and torch, the loss decomposed term by term;
-``training``: SGD on a generated text, with and without clipping; ``theorems``: the lm family of the catalogue
-(derivations/lm.md); ``strategies``: Hypothesis strategies of language-model problems;
-``oracle``: ``check_rnn_lm``, for other people's code.
+Its gradients by BPTT: ``backward`` (NumPy float64, ``LMGradients``), ``backward_exact`` (mpmath)
+and ``backward_torch``; ``reference`` builds the ``Reference`` the judges use; ``train`` runs SGD
+with and without clipping (a ``Training``). ``lm_sequences`` draws an ``LMSequence`` with
+Hypothesis; ``check_rnn_lm`` checks someone else's BPTT.
+
+The modules beneath this face are internal: ``engine``, ``training`` (the generated text and
+the SGD loops), ``theorems`` (derivations/lm.md), ``strategies``, ``oracle`` and ``figures``.
+``FAMILY`` declares the family to the modules that read every family (``gradproofs.family``).
 """
 
-from gradproofs.lm.engine import (
-    REDUCTIONS, LMGradients, one_hot, recurrence, backward, backward_exact, backward_extended, backward_torch,
-    softmax, log_sum_exp, decomposition, decomposition_terms, LM_FIELDS, Reference, reference
-)
-from gradproofs.lm.training import (
-    PHRASES, TEXT, VOCABULARY, TEXT_TOKENS, CLIPS, VALUE_THRESHOLD, NORM_THRESHOLD, LR, STEPS, HIDDEN, SEQ_LENGTH,
-    BATCH, SEED, INITIAL_SCALE, Training, flatten, parameter_count, split, initial_parameters, windows, train,
-    train_torch
-)
+from gradproofs import family
+from gradproofs.lm.engine import LMGradients, Reference, backward, backward_exact, backward_torch, reference
+from gradproofs.lm.training import Training, train
+from gradproofs.lm.oracle import check_rnn_lm
+from gradproofs.lm.strategies import LMSequence, lm_sequences
 
-__all__ = [
-    "REDUCTIONS", "LMGradients", "one_hot", "recurrence", "backward", "backward_exact", "backward_extended",
-    "backward_torch", "softmax", "log_sum_exp", "decomposition", "decomposition_terms", "LM_FIELDS", "Reference",
-    "reference", "PHRASES", "TEXT", "VOCABULARY", "TEXT_TOKENS", "CLIPS", "VALUE_THRESHOLD", "NORM_THRESHOLD",
-    "LR", "STEPS", "HIDDEN", "SEQ_LENGTH", "BATCH", "SEED", "INITIAL_SCALE", "Training", "flatten",
-    "parameter_count", "split", "initial_parameters", "windows", "train", "train_torch"
-]
+__all__ = ["FAMILY", "LMGradients", "Reference", "Training", "backward", "backward_exact", "backward_torch",
+           "reference", "train", "check_rnn_lm", "LMSequence", "lm_sequences"]
+
+FAMILY = family.Declaration(
+    after=("rnn", "clipping"),
+    theorems=("gradproofs.lm.theorems",),
+    oracles=("check_rnn_lm",),
+    strategies=("LMSequence", "lm_sequences"),
+    figures={"lm-training.png": "gradproofs.lm.figures:training_figure",
+             "lm-w999.png": "gradproofs.lm.figures:w999_figure"},
+)

@@ -74,7 +74,7 @@ class RNNLM(Recurrent):
         return conventions.SAMPLES[self.samples].single
 
     def strategy(self):
-        from gradproofs import strategies
+        from gradproofs.lm import strategies
 
         return strategies.lm_sequences(max_steps=self.max_steps, max_batch=self.max_batch,
                                        max_vocabulary=self.max_vocabulary, max_hidden=self.max_hidden,

@@ -7,14 +7,15 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import _validate, devices, strategies, symbolic
-from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs import _validate, devices, symbolic
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, assert_close, to_numpy, underflow_floor
 from gradproofs.errors import Mismatch
 from gradproofs.activations import engine as activations
 from gradproofs.clipping import engine as clipping, tamed, theorems as clipping_theorems
-from gradproofs.lm import engine as lm
-from gradproofs.rnn import engine as rnn
+from gradproofs.lm import engine as lm, strategies
+from gradproofs.rnn import engine as rnn, strategies as rnn_strategies
 from gradproofs.formats import FORMATS, format_of
 
 __all__ = [
@@ -316,7 +317,7 @@ def _draw_positive_network(data):
     hidden = data.draw(st.one_of(st.just(1), st.integers(2, 4)), label="H")
     rho = data.draw(st.one_of(st.floats(1.0, 4.0, exclude_min=True, exclude_max=True), st.floats(0.1, 6.0)),
                     label="rho")
-    W_h = np.abs(data.draw(strategies.recurrent_matrices(hidden, spectral_radius=rho), label="W"))
+    W_h = np.abs(data.draw(rnn_strategies.recurrent_matrices(hidden, spectral_radius=rho), label="W"))
     W_h = np.where(W_h < MIN_ENTRY, 0.0, W_h)
     steps = data.draw(st.integers(1, 30), label="T")
     u = data.draw(hnp.arrays(np.float64, (steps, 1, hidden), elements=st.floats(0.01, 2.0)), label="u")

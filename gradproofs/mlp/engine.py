@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from gradproofs import _validate, compare, devices, frameworks
+from gradproofs.compare import MAX_AMPLIFICATION
 from gradproofs.activations import costs, engine as activations
 from gradproofs.errors import InvalidArgument
 
@@ -337,8 +338,6 @@ FRAMEWORK_ENGINES = {"jax": backward_jax, "tensorflow": backward_tf}  # by gradp
 
 
 # --- judging a float engine against the exact gradients ---------------------
-
-MAX_AMPLIFICATION = 1e4  # the forward conditioning under which float engines are compared
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,8 +25,10 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import statistics, strategies
-from gradproofs.catalogue import Derivation, Evidence, Theorem, register
+from gradproofs import statistics
+from gradproofs.mlp import strategies
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Theorem, register
 from gradproofs.errors import Mismatch
 from gradproofs.mlp.initialisation import initialise
 from gradproofs.mlp.theorems import FAMILY

@@ -69,7 +69,7 @@ class MLP(Oracle):
     # --- examples ---
 
     def strategy(self):
-        from gradproofs import strategies
+        from gradproofs.mlp import strategies
 
         kind = {"labels": "one_hot", "probabilities": "probabilities"}[self.targets] \
             if self.cost == "softmax_cross_entropy" else "unit"
@@ -166,7 +166,7 @@ class MLP(Oracle):
 @lru_cache(maxsize=None)
 def _batches(n_in: int, n_out: int, max_batch: int, targets: str, dense: bool):
     """One batch strategy per shape: building one inspects its source, which costs more than a draw."""
-    from gradproofs import strategies
+    from gradproofs.mlp import strategies
 
     return strategies.batches(n_in, n_out, max_batch=max_batch, targets=targets, dense=dense)
 

@@ -9,12 +9,13 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import devices, frameworks, strategies, symbolic
-from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs import devices, drawing, frameworks, symbolic
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, norm, to_numpy
 from gradproofs.errors import Mismatch
 from gradproofs.activations import engine as activations
-from gradproofs.mlp import engine as mlp, initialisation, residual
+from gradproofs.mlp import engine as mlp, initialisation, residual, strategies
 from gradproofs.formats import FORMATS
 
 __all__ = ["FAMILY", "EPS64", "EPS32", "RECURRENCE_SHAPES", "NIELSEN_SPEEDS", "SPEED_RATIO_LIMIT", "speeds"]
@@ -330,7 +331,7 @@ def _check_orthogonal(data, device: str) -> Evidence:
     torch = devices.torch()
     n = data.draw(st.integers(1, 16), label="width")
     depth = data.draw(st.integers(1, 32), label="depth")
-    weights = [data.draw(strategies.weight_matrices((n, n), orthogonal=True), label=f"W^{l + 1}")
+    weights = [data.draw(drawing.weight_matrices((n, n), orthogonal=True), label=f"W^{l + 1}")
                for l in range(depth)]
     upstream = data.draw(hnp.arrays(np.float64, n, elements=st.floats(-1e3, 1e3)), label="g_L")
     # Each layer is orthogonal to within n·eps (QR), and each product rounds relative to the
@@ -414,9 +415,9 @@ def _check_residual(data, device: str) -> Evidence:
     blocks = []
     for l in range(depth):
         # ‖J_F‖₂ ≤ ‖W2‖₂·γ·‖W1‖₂ = ε when ‖W1‖₂ = 1 and ‖W2‖₂ = ε/γ.
-        W1 = data.draw(strategies.weight_matrices((m, n), spectral_norm=1.0), label=f"W1[{l}]")
+        W1 = data.draw(drawing.weight_matrices((m, n), spectral_norm=1.0), label=f"W1[{l}]")
         b1 = data.draw(hnp.arrays(np.float64, m, elements=st.floats(-2, 2)), label=f"b1[{l}]")
-        W2 = data.draw(strategies.weight_matrices((n, m), spectral_norm=1.0), label=f"W2[{l}]") * epsilon / gamma
+        W2 = data.draw(drawing.weight_matrices((n, m), spectral_norm=1.0), label=f"W2[{l}]") * epsilon / gamma
         blocks.append(residual.Block(W1, b1, W2))
     x = data.draw(hnp.arrays(np.float64, n, elements=st.floats(-2, 2)), label="x_0")
     numpy_jacobian = residual.jacobian(x, blocks, activation=activation)

@@ -20,50 +20,43 @@ counterexample, reproducible. :data:`ORACLES` lists them by the name the
 command line uses (``gradproofs check TARGET --oracle NAME``).
 
 This package holds what the oracles share (:mod:`gradproofs.oracle.harness`,
-:mod:`gradproofs.oracle.conventions`); each oracle is in its family's package
-(``gradproofs.<family>.oracle``), and is offered here. Those modules
-import the harness, so they are imported on first use of a name below, all
-of them, in the order :data:`ORACLES` lists them.
+:mod:`gradproofs.oracle.conventions`); each oracle is in its family's package, whose
+declaration (``FAMILY.oracles``) names what it offers here. Those packages import the
+harness, so they are imported on first use of a name below, all of them, and
+:data:`ORACLES` lists their oracles in the families' order.
 """
 
 import importlib
+import importlib.util
 
 from gradproofs.oracle import harness
 from gradproofs.oracle.harness import Oracle, Report
 
-__all__ = ["ORACLES", "Oracle", "Report", "check_chain", "check_clip_grad_norm", "check_clip_grad_value",
-           "check_lstm_bptt", "check_mlp", "check_rnn_bptt", "check_rnn_lm", "torch_in_place"]
-
-# Each family's oracle module, in the order ORACLES lists their oracles, and the names it offers here.
-_FAMILY_ORACLES = {
-    "gradproofs.chain.oracle": ("check_chain",),
-    "gradproofs.mlp.oracle": ("check_mlp",),
-    "gradproofs.rnn.oracle": ("check_rnn_bptt", "check_lstm_bptt"),
-    "gradproofs.lm.oracle": ("check_rnn_lm",),
-    "gradproofs.clipping.oracle": ("check_clip_grad_norm", "check_clip_grad_value", "torch_in_place"),
-}
+_SHARED = ["ORACLES", "Oracle", "Report"]
 
 
 def _load() -> None:
-    """Import every family's oracle module and offer its names here; list ``harness.ORACLES`` in
-    their order (whichever module was imported first), any oracle defined elsewhere after them."""
-    modules = list(_FAMILY_ORACLES)
-    for name, offered in _FAMILY_ORACLES.items():
-        module = importlib.import_module(name)
-        globals().update({attribute: getattr(module, attribute) for attribute in offered})
-    order = sorted(harness.ORACLES.items(), key=lambda item: modules.index(item[1].__module__)
-                   if item[1].__module__ in modules else len(modules))
+    """Offer every family's declared oracle names here, and list ``harness.ORACLES`` in the families'
+    order (any oracle defined outside a family after them); ``__all__`` names them all."""
+    catalogue = importlib.import_module("gradproofs.catalogue")
+    offered = catalogue.offered("oracles")
+    rank = {f"gradproofs.{name}": index for index, name in enumerate(catalogue.declarations())}
+    order = sorted(harness.ORACLES.items(), key=lambda item: rank.get(item[1].__module__.rpartition(".")[0],
+                                                                       len(rank)))
     harness.ORACLES.clear()
     harness.ORACLES.update(order)
-    globals()["ORACLES"] = harness.ORACLES
+    globals().update(offered, ORACLES=harness.ORACLES, __all__=_SHARED + sorted(offered))
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    """The offered names (and ``__all__``), loaded on first use; a submodule is imported, not loaded here."""
+    if name == "__all__" or not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is None:
         _load()
-        return globals()[name]
+        if name in globals():
+            return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list:
-    return sorted(set(globals()) | set(__all__))
+    _load()
+    return sorted(globals())

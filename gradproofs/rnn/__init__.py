@@ -1,25 +1,39 @@
-"""Recurrent networks: the Elman RNN and the LSTM, and Pascanu et al.'s cliff.
+"""Recurrent networks: the Elman RNN and the LSTM.
 
-``engine``: backpropagation through time over float64, mpmath, a torch loop,
-``torch.nn.RNN``/``torch.nn.LSTM``, JAX and TensorFlow; ``cliff``: the single-unit network
-of the cliff, and SGD on it with and without clipping; ``theorems``: the rnn family of
-the catalogue (derivations/rnn.md); ``strategies``: Hypothesis strategies of sequences
-and recurrent matrices; ``oracle``: ``check_rnn_bptt`` and ``check_lstm_bptt``, for
-other people's code.
+The RNN's gradients by backpropagation through time: ``forward``, ``bptt`` (NumPy float64,
+``RNNGradients``), ``bptt_exact`` (mpmath), ``bptt_torch`` (a torch loop), ``bptt_nn_rnn``
+(``torch.nn.RNN``), ``bptt_jax``, ``bptt_tf``, and ``jacobian`` (∂h_t/∂h_k); the LSTM's:
+``lstm_forward``, ``lstm_backward`` (``LSTMGradients``), ``lstm_backward_exact`` and
+``lstm_backward_nn`` (``torch.nn.LSTM``). ``reference`` and ``lstm_reference`` build the
+``Reference`` and ``LSTMReference`` the judges use. ``sequences`` (a ``Sequence``),
+``lstm_sequences`` (an ``LSTMSequence``) and ``recurrent_matrices`` draw with Hypothesis;
+``check_rnn_bptt`` and ``check_lstm_bptt`` check someone else's BPTT.
+
+The modules beneath this face are internal: ``engine``, ``cliff`` (Pascanu et al.'s single-unit
+cliff), ``theorems`` (derivations/rnn.md), ``strategies``, ``oracle``, ``figures`` and ``bench``.
+``FAMILY`` declares the family to the modules that read every family (``gradproofs.family``).
 """
 
+from gradproofs import family
 from gradproofs.rnn.engine import (
-    Sequence, LSTMSequence, NN_RNN_ACTIVATIONS, RNNGradients, LSTMStates, LSTMGradients, unroll, recurrence,
-    backpropagate, forward, bptt, mpmath_array, bptt_exact, bptt_extended, jacobian, bptt_torch, bptt_nn_rnn,
-    bptt_jax, bptt_tf, FRAMEWORK_ENGINES, lstm_forward, lstm_backward, lstm_backward_exact,
-    lstm_backward_extended, cell_jacobian, lstm_backward_nn, MAX_AMPLIFICATION, RNN_FIELDS, LSTM_FIELDS,
-    Reference, reference, LSTMReference, lstm_reference
-)
+    LSTMGradients, LSTMReference, RNNGradients, Reference, bptt, bptt_exact, bptt_jax, bptt_nn_rnn, bptt_tf,
+    bptt_torch, forward, jacobian, lstm_backward, lstm_backward_exact, lstm_backward_nn, lstm_forward,
+    lstm_reference, reference)
+from gradproofs.rnn.oracle import check_lstm_bptt, check_rnn_bptt
+from gradproofs.rnn.strategies import LSTMSequence, Sequence, lstm_sequences, recurrent_matrices, sequences
 
-__all__ = [
-    "Sequence", "LSTMSequence", "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll",
-    "recurrence", "backpropagate", "forward", "bptt", "mpmath_array", "bptt_exact", "bptt_extended", "jacobian",
-    "bptt_torch", "bptt_nn_rnn", "bptt_jax", "bptt_tf", "FRAMEWORK_ENGINES", "lstm_forward", "lstm_backward",
-    "lstm_backward_exact", "lstm_backward_extended", "cell_jacobian", "lstm_backward_nn", "MAX_AMPLIFICATION",
-    "RNN_FIELDS", "LSTM_FIELDS", "Reference", "reference", "LSTMReference", "lstm_reference"
-]
+__all__ = ["FAMILY", "LSTMGradients", "LSTMReference", "RNNGradients", "Reference", "bptt", "bptt_exact",
+           "bptt_jax", "bptt_nn_rnn", "bptt_tf", "bptt_torch", "forward", "jacobian", "lstm_backward",
+           "lstm_backward_exact", "lstm_backward_nn", "lstm_forward", "lstm_reference", "reference",
+           "check_lstm_bptt", "check_rnn_bptt", "LSTMSequence", "Sequence", "lstm_sequences", "recurrent_matrices",
+           "sequences"]
+
+FAMILY = family.Declaration(
+    after=("activations",),
+    theorems=("gradproofs.rnn.theorems",),
+    oracles=("check_rnn_bptt", "check_lstm_bptt"),
+    strategies=("Sequence", "sequences", "LSTMSequence", "lstm_sequences", "recurrent_matrices"),
+    figures={"rnn-jacobian-norms.png": "gradproofs.rnn.figures:jacobian_norms_figure",
+             "rnn-cliff.png": "gradproofs.rnn.figures:cliff_figure"},
+    bench={"rnn": "gradproofs.rnn.bench:section"},
+)

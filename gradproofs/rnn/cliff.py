@@ -17,11 +17,10 @@ from typing import NamedTuple
 import numpy as np
 
 from gradproofs import _validate, devices
-from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "W", "X0", "T", "TARGET", "CliffGradient", "gradient", "gradient_exact", "gradient_torch", "unstable_bias",
-    "CLIPPINGS", "VALUE_THRESHOLD", "Training", "train", "train_torch"
+    "VALUE_THRESHOLD"
 ]
 
 W, X0, T, TARGET = 5.0, 0.5, 50, 0.7  # Pascanu et al.'s example
@@ -104,73 +103,4 @@ def unstable_bias(*, w=W, x0=X0) -> float:
     return float(x0 - w / (1.0 + np.exp(-x0)))
 
 
-# --- training on the cliff, with and without clipping ----------------------------------
-
-CLIPPINGS = ("none", "value", "norm")
 VALUE_THRESHOLD = 15.0  # "clip the slope at 15" (Mikolov's rule, as Pascanu et al. quote it)
-
-
-class Training(NamedTuple):
-    """SGD on θ = (w, b): the parameters after each step, E_T before each, and ‖Δθ‖₂ per step."""
-
-    parameters: np.ndarray  # (steps + 1, 2)
-    losses: np.ndarray      # (steps,)
-    step_sizes: np.ndarray  # (steps,)
-
-
-def train(b, *, w=W, clip="none", threshold=1.0, lr=0.1, sgd_steps=5, x0=X0, steps=T,
-          target=TARGET) -> Training:
-    """``sgd_steps`` SGD steps θ ← θ − lr·clip(∇E_T(θ)) from θ = (w, b), in float64.
-
-    ``clip``: "none", "value" (clamp each entry to [−threshold, threshold], torch's
-    ``clip_grad_value_``) or "norm" (rescale to global L2 norm ≤ threshold,
-    torch's ``clip_grad_norm_``), from :mod:`gradproofs.clipping`.
-    """
-    from gradproofs.clipping import engine as clipping
-
-    _validate.choice("clip", clip, CLIPPINGS)
-    lr = _validate.real_scalar("lr", lr)
-    threshold = _validate.real_scalar("threshold", threshold)
-    if lr <= 0 or threshold <= 0:
-        raise InvalidArgument(f"lr and threshold must be positive, got lr={lr}, threshold={threshold}")
-    theta = np.array([_validate.real_scalar("w", w), _validate.real_scalar("b", b)])
-    history, losses, sizes = [theta.copy()], [], []
-    for _ in range(_validate.positive_int("sgd_steps", sgd_steps)):
-        result = gradient(theta[1], w=theta[0], x0=x0, steps=steps, target=target)
-        grad = np.array([result.dE_dw, result.dE_db])
-        if clip == "value":
-            grad = clipping.clip_grad_value([grad], threshold)[0]
-        elif clip == "norm":
-            grad = clipping.clip_grad_norm([grad], threshold)[0][0]
-        theta = theta - lr * grad
-        history.append(theta.copy())
-        losses.append(result.error)
-        sizes.append(float(np.linalg.norm(history[-1] - history[-2])))
-    return Training(np.array(history), np.array(losses), np.array(sizes))
-
-
-def train_torch(b, *, w=W, clip="none", threshold=1.0, lr=0.1, sgd_steps=5, x0=X0, steps=T,
-                target=TARGET, device="cpu") -> Training:
-    """The same SGD through torch autograd, ``torch.nn.utils.clip_grad_*_`` and ``torch.optim.SGD``."""
-    _validate.choice("clip", clip, CLIPPINGS)
-    torch = devices.torch()
-    device = devices.resolve(device)
-    theta = torch.nn.Parameter(torch.tensor([float(w), float(b)], dtype=torch.float64, device=device))
-    optimiser = torch.optim.SGD([theta], lr=float(lr))
-    history, losses, sizes = [theta.detach().cpu().numpy().copy()], [], []
-    for _ in range(int(sgd_steps)):
-        optimiser.zero_grad()
-        x = torch.tensor(float(x0), dtype=torch.float64, device=device)
-        for _ in range(int(steps)):
-            x = theta[0] * torch.sigmoid(x) + theta[1]
-        loss = (torch.sigmoid(x) - target) ** 2
-        loss.backward()
-        if clip == "value":
-            torch.nn.utils.clip_grad_value_([theta], threshold)
-        elif clip == "norm":
-            torch.nn.utils.clip_grad_norm_([theta], threshold)
-        optimiser.step()
-        history.append(theta.detach().cpu().numpy().copy())
-        losses.append(float(loss.detach()))
-        sizes.append(float(np.linalg.norm(history[-1] - history[-2])))
-    return Training(np.array(history), np.array(losses), np.array(sizes))

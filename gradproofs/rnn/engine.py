@@ -80,13 +80,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradproofs import _validate, compare, devices, frameworks
+from gradproofs.compare import MAX_AMPLIFICATION
 from gradproofs.activations import engine as activations
-from gradproofs.mlp import engine as mlp
 from gradproofs.errors import InvalidArgument
 
 __all__ = [
-    "Sequence", "LSTMSequence", "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll", "recurrence", "backpropagate",
-    "forward", "bptt", "mpmath_array", "bptt_exact", "bptt_extended", "jacobian", "bptt_torch", "bptt_nn_rnn",
+    "Sequence", "LSTMSequence", "NN_RNN_ACTIVATIONS", "RNNGradients", "LSTMStates", "LSTMGradients", "unroll",
+    "recurrence", "backpropagate", "forward", "bptt", "mpmath_array", "bptt_exact", "bptt_extended", "jacobian", "bptt_torch", "bptt_nn_rnn",
     "bptt_jax", "bptt_tf", "FRAMEWORK_ENGINES", "lstm_forward", "lstm_backward", "lstm_backward_exact",
     "lstm_backward_extended", "cell_jacobian", "lstm_backward_nn", "MAX_AMPLIFICATION", "RNN_FIELDS",
     "LSTM_FIELDS", "Reference", "reference", "LSTMReference", "lstm_reference"
@@ -638,7 +638,6 @@ def lstm_backward_nn(x, h0, c0, W_ih, W_hh, b, dL_dh, *, device: str = "cpu",
 
 # --- judging a float engine against the exact gradients -----------------------
 
-MAX_AMPLIFICATION = mlp.MAX_AMPLIFICATION  # the forward conditioning under which float engines are compared
 RNN_FIELDS = ("W_x", "W_h", "b", "h0", "x", "states")  # what Reference.assert_matches compares
 LSTM_FIELDS = ("W_ih", "W_hh", "b", "h0", "c0", "x", "states")  # and LSTMReference.assert_matches
 

@@ -108,7 +108,7 @@ class RNN(Recurrent):
         self.arguments = conventions.arguments(self.arguments, RNN_ARGUMENTS)
 
     def strategy(self):
-        from gradproofs import strategies
+        from gradproofs.rnn import strategies
 
         return strategies.sequences(max_steps=self.max_steps, max_batch=self.max_batch, max_inputs=self.max_inputs,
                                     max_hidden=self.max_hidden, near_powers_of_two=self.near_powers_of_two)
@@ -194,7 +194,7 @@ class LSTM(Recurrent):
                                                known_arguments)
 
     def strategy(self):
-        from gradproofs import strategies
+        from gradproofs.rnn import strategies
 
         return strategies.lstm_sequences(max_steps=self.max_steps, max_batch=self.max_batch,
                                          max_inputs=self.max_inputs, max_hidden=self.max_hidden,

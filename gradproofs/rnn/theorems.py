@@ -8,8 +8,9 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradproofs import devices, frameworks, strategies, symbolic
-from gradproofs.catalogue import Derivation, Evidence, Family, Theorem, family, register
+from gradproofs import devices, drawing, frameworks, symbolic
+from gradproofs.derivation import Derivation
+from gradproofs.theorem import Evidence, Family, Theorem, family, register
 from gradproofs.compare import Agreement, to_numpy
 from gradproofs.errors import Mismatch
 from gradproofs.activations import engine as activations
@@ -49,7 +50,7 @@ def _draw_problem(data, *, activation=None, max_steps=6, max_batch=3, max_width=
     if spectral_norm is None:
         W_h = data.draw(hnp.arrays(np.float64, (hidden, hidden), elements=st.floats(-1, 1)), label="W_h")
     else:
-        W_h = data.draw(strategies.weight_matrices((hidden, hidden), spectral_norm=spectral_norm), label="W_h")
+        W_h = data.draw(drawing.weight_matrices((hidden, hidden), spectral_norm=spectral_norm), label="W_h")
     b = data.draw(hnp.arrays(np.float64, hidden, elements=real), label="b")
     dL_dh = data.draw(hnp.arrays(np.float64, (steps, batch, hidden), elements=real), label="dL_dh")
     return activation, rnn.Sequence(x, h0, W_x, W_h, b, dL_dh)
@@ -256,7 +257,7 @@ def _check_zero_state(data, device: str) -> Evidence:
     hidden = data.draw(st.integers(1, 8), label="H")
     steps = data.draw(st.integers(1, 40), label="T")
     lam = data.draw(st.floats(0.5, 1.5), label="lambda") * data.draw(st.sampled_from([-1.0, 1.0]), label="sign")
-    Q = data.draw(strategies.weight_matrices((hidden, hidden), orthogonal=True), label="Q")
+    Q = data.draw(drawing.weight_matrices((hidden, hidden), orthogonal=True), label="Q")
     problem = (np.zeros((steps, 1, 1)), np.zeros((1, hidden)), np.zeros((hidden, 1)), lam * Q, np.zeros(hidden))
     k = data.draw(st.integers(0, steps), label="k")
     J = rnn.jacobian(*problem, steps, k, activation="tanh")[0]
