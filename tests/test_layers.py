@@ -49,10 +49,15 @@ def _family(module: str):
 @cache
 def _reads_every_family(module: str) -> bool:
     """Whether a shared module imports, directly or through other shared modules, the catalogue or a family."""
-    if module == "gradproofs.catalogue":
-        return True
-    imported = _imports(ast.parse(_path(module).read_text(encoding="utf-8")))
-    return any(_family(name) or (name != module and _reads_every_family(name)) for name in imported)
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name == "gradproofs.catalogue" or _family(name):
+            return True
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_imports(ast.parse(_path(name).read_text(encoding="utf-8"))) - seen)
+    return False
 
 
 def _below(family: str) -> set:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gradproofs.compare import Agreement
 from gradproofs.activations import costs
 from gradproofs.chain import engine as chain
+from gradproofs.activations.option import ACTIVATION
 from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, conditioning_eps, judgeable, precision_hints
 
@@ -28,7 +29,7 @@ class Chain(Oracle):
     name = "chain"
     function = "check_chain"
     signature = "fn(w, b, x, y) -> (dw, db)"
-    spec = (options.ACTIVATION,
+    spec = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost of the output", values=costs.NAMES),
             options.RETURNS, options.PRECISION, options.ARGUMENTS.but(default=ARGUMENTS),
             options.MAX_DEPTH.but(default=16))

@@ -8,6 +8,7 @@ from functools import lru_cache
 from gradproofs.compare import Agreement
 from gradproofs.errors import InvalidArgument
 from gradproofs.mlp import engine as mlp
+from gradproofs.activations.option import ACTIVATION
 from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, conditioning_eps, judgeable, precision_hints
 
@@ -35,7 +36,7 @@ class MLP(Oracle):
     name = "mlp"
     function = "check_mlp"
     signature = "fn(weights, biases, x, y) -> (dW, db)"
-    spec = (options.ACTIVATION,
+    spec = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost per sample", values=mlp.COSTS),
             options.Option("output_activation", None, "the last layer's activation (None: the hidden one, or the "
                                                       "softmax's logits for softmax_cross_entropy; `'identity'`: a "

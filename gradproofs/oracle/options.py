@@ -21,7 +21,7 @@ from gradproofs.formats import FORMATS, format_named
 from gradproofs.oracle import conventions
 
 __all__ = [
-    "Option", "flag", "size", "ACTIVATION", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS",
+    "Option", "flag", "size", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS",
     "PRECISION", "ARGUMENTS", "NEAR_POWERS_OF_TWO", "MAX_DEPTH", "MAX_BATCH", "MAX_STEPS", "MAX_INPUTS",
     "MAX_HIDDEN", "RUN", "prepared", "check_function", "table"
 ]
@@ -70,18 +70,10 @@ def size(name: str, default: int, what: str, minimum: int = 1) -> Option:
                   domain=f"an integer ≥ {minimum}")
 
 
-def _activation(name: str, value) -> str:
-    from gradproofs.activations import engine as activations
-
-    return activations.get(value).name
-
-
 def _precision(name: str, value) -> str | None:
     return None if value is None else format_named(value, name).name
 
 
-ACTIVATION = Option("activation", "sigmoid", "the hidden layers' activation", check=_activation,
-                    domain="a name from `gradproofs.activations`")
 REDUCTION = Option("reduction", None, "the cost over the batch: None is `'mean'` (and nothing to reduce with "
                                       "`samples='single'`); " + "; ".join(
                                           f"`{name!r}`: fn {value.does}" for name, value in

@@ -9,9 +9,9 @@ import numpy as np
 from gradproofs.compare import Agreement, Expected
 from gradproofs.errors import InvalidArgument
 from gradproofs.rnn import engine as rnn
+from gradproofs.activations.option import ACTIVATION
 from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, conditioning_eps, judgeable, precision_hints
-from gradproofs.errors import InvalidArgument
 
 __all__ = [
     "TORCH_GATES", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED",
@@ -95,7 +95,7 @@ class RNN(Recurrent):
     name = "rnn"
     function = "check_rnn_bptt"
     signature = "fn(x, h0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0}"
-    spec = (options.ACTIVATION.but(default="tanh"), options.AXES, options.WEIGHTS, options.RETURNS, options.INPUTS,
+    spec = (ACTIVATION.but(default="tanh"), options.AXES, options.WEIGHTS, options.RETURNS, options.INPUTS,
             options.PRECISION, options.ARGUMENTS.but(default=RNN_ARGUMENTS), options.MAX_STEPS, options.MAX_BATCH,
             options.MAX_INPUTS, options.MAX_HIDDEN, options.NEAR_POWERS_OF_TWO)
 
