@@ -1,7 +1,10 @@
 """What the dense and recurrent networks' benchmark sections share: the floors an engine is timed against.
 
-The activation and its derivative over every pre-activation (transcendental passes no matrix product
-absorbs), and how an engine's time over its floor is printed.
+The mlp and rnn sections also time each NumPy engine's matrix products alone, on arrays allocated
+once (the floor): the engine's time over it has a target of at most 1.25. Beside it they time the
+activation and its derivative over as many values as the engine evaluates them (f(a) and f′(a) for
+every pre-activation: transcendental, memory-bound passes that no product can absorb) and print the
+engine's time over the floor plus that.
 """
 
 from __future__ import annotations

@@ -13,12 +13,8 @@ Torch runs on 2 threads; so does NumPy's BLAS, whose thread count is read
 from the environment when NumPy is first imported, which gradproofs.timing sets
 (unless already set) before NumPy is imported.
 
-mlp and rnn also time each NumPy engine's matrix products alone, on arrays
-allocated once (the floor): the engine's time over it has a target of at most 1.25.
-Beside it they time the activation and its derivative over as many values as the
-engine evaluates them (f(a) and f′(a) for every pre-activation: transcendental,
-memory-bound passes that no product can absorb) and print the engine's time over
-the floor plus that.
+Each NumPy engine is also timed against its floor, as
+:mod:`gradproofs.activations.bench` describes.
 
 Run by ``python -m gradproofs.bench`` (the family's declaration names this section); each time is the
 best of several repeats, nothing is asserted.

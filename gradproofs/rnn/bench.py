@@ -12,12 +12,8 @@ process (Linux: the high-water mark VmHWM, reset through
 ``/proc/self/clear_refs`` after a call on a tiny problem, less VmRSS before
 the call), which counts the allocator's own overhead too.
 
-mlp and rnn also time each NumPy engine's matrix products alone, on arrays
-allocated once (the floor): the engine's time over it has a target of at most 1.25.
-Beside it they time the activation and its derivative over as many values as the
-engine evaluates them (f(a) and f′(a) for every pre-activation: transcendental,
-memory-bound passes that no product can absorb) and print the engine's time over
-the floor plus that.
+Each NumPy engine is also timed against its floor, as
+:mod:`gradproofs.activations.bench` describes.
 
 Run by ``python -m gradproofs.bench`` (the family's declaration names this section); each time is the
 best of several repeats, nothing is asserted.
