@@ -516,3 +516,31 @@ def test_the_private_name_check_catches_both_forms():
     assert _borrowed_private_names("gradproofs.render", tree) == [
         "line 1: from gradproofs.clipping.engine import _scaled",
         "line 4: gradproofs.clipping.engine._scaled"]
+
+
+def test_the_command_line_takes_and_refuses_the_options_each_check_function_does(tmp_path, monkeypatch, capsys):
+    """Each check_* lists exactly its oracle's specified options (and the run's), and the command line
+    refuses an unknown option and a bad value with the very message the check_* raises."""
+    import inspect
+
+    import gradproofs.oracle
+    from gradproofs import InvalidArgument
+    from gradproofs.oracle import ORACLES, options
+
+    (tmp_path / "targets.py").write_text("def fn(*arguments):\n    raise AssertionError('never called')\n")
+    monkeypatch.chdir(tmp_path)
+    for name, oracle in ORACLES.items():
+        check = getattr(gradproofs.oracle, oracle.function)
+        specified = [option.name for option in (*oracle.spec, *options.RUN)]
+        assert list(inspect.signature(check).parameters)[1:] == specified, name
+        for bad in ({"no_such_option": 1}, {specified[0]: object()}):
+            with pytest.raises(InvalidArgument) as refused:
+                check(lambda *arguments: None, **bad)
+            option = next(iter(bad))
+            value = "object()" if option == specified[0] else "1"
+            assert cli.main(["check", "targets:fn", "--oracle", name, "--option", f"{option}={value}"]) == 2, name
+            err = capsys.readouterr().err
+            if option == "no_such_option":
+                assert str(refused.value) in err, name
+            else:  # the command line reads VALUE as the string "object()", a bad value all the same
+                assert err.startswith("gradproofs check: ") and option in err, name
