@@ -631,7 +631,7 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
         (lambda: clipping.total_norm(np.ones(0, f32), -1.0), ValueError,
          "grads is empty (a zero-size array), and the -1-norm of an empty array has no value: torch raises here"),
         (lambda: clipping.clip_grad_value([None], 1.0), ValueError,
-         "grads holds no gradient to clip (torch's clip_grad_value_ raises here too)"),
+         "grads holds no gradient; torch's clip_grad_value_ raises here too"),
         (lambda: clipping.clip_grad_value([f16_pair], 70000.0), ValueError,
          "clip_value=70000.0 does not fit grads[0]'s float16 (largest 65504): torch raises here ('value cannot "
          "be converted to type ... without overflow')"),

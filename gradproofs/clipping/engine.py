@@ -173,8 +173,9 @@ from gradproofs.formats import format_of
 from gradproofs.errors import InvalidArgument
 
 __all__ = [
-    "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS", "total_norm",
-    "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value", "norm_tolerance"
+    "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "ValueConvention",
+    "VALUE_CONVENTIONS", "total_norm", "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm",
+    "clip_grad_value", "norm_tolerance"
 ]
 
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -625,10 +626,12 @@ def _tensorflow_scale(arrays, max_norm, norm):
     return [_flush_op(np.multiply, a, scale) for a in arrays]
 
 
+_KERAS_NO_GRADIENT = "Keras's optimizer raises here ('No gradients provided for any variable')"
+
+
 def _keras_needs_a_gradient(grads: _Gradients) -> None:
     if not grads.arrays:
-        raise InvalidArgument("grads holds no gradient; Keras's optimizer raises here "
-                         "('No gradients provided for any variable')")
+        raise InvalidArgument(f"grads holds no gradient; {_KERAS_NO_GRADIENT}")
 
 
 def _keras_norms(grads: _Gradients, safe):
@@ -776,18 +779,28 @@ class Convention:
     needs_a_gradient: bool = False  # raises on no gradient
     flushes: bool = False  # its CPU kernels flush float32 and float64 subnormals to zero
     widened_squares: bool = False  # squares float16 in float32 (else in the array's dtype)
+    epsilon: float = 0.0  # added to n before c is divided by it: it clips when n + epsilon exceeds c
+    two_level: bool = False  # each array's norm in the array's dtype, then the norm of those (torch's)
+    min_scale: bool = False  # scales by c·min(1/n, 1/c) + (n − n): forms 1/c, and gives NaN for an infinite n
+    norm_per_dtype: bool = False  # casts the global norm to each array's dtype before dividing by it
+    quotient_first: bool = False  # forms g/n before multiplying by c, so g/n may underflow
+    roundings_below: int = 0  # the roundings by which it moves g below its trigger (0: g to the bit)
+    in_torch: str | None = None  # the torch.nn.utils function it is, which the theorems run beside it
 
 
 CONVENTIONS = {
-    "torch": Convention(_torch_norm, _torch_clip, any_p=True, widened_squares=True),
+    "torch": Convention(_torch_norm, _torch_clip, any_p=True, widened_squares=True, epsilon=TORCH_EPSILON,
+                        two_level=True, in_torch="clip_grad_norm_"),
     "tensorflow": Convention(lambda grads, p, safe: _tensorflow_norm(grads, safe), _tensorflow_scale,
-                             one_dtype=True, flushes=True),
+                             one_dtype=True, flushes=True, min_scale=True, roundings_below=2),
     "keras": Convention(lambda grads, p, safe: _keras_norms(grads, safe), _keras_scale, per_array=True,
-                        needs_a_gradient=True, flushes=True),
+                        needs_a_gradient=True, flushes=True, roundings_below=2),
     "keras_global": Convention(lambda grads, p, safe: _keras_global_norm(grads, safe), _keras_global_scale,
-                               one_dtype=True, needs_a_gradient=True, flushes=True),
-    "optax": Convention(lambda grads, p, safe: _optax_norm(grads, safe), _optax_scale, flushes=True),
-    "pascanu": Convention(lambda grads, p, safe: _pascanu_norm(grads, safe), _pascanu_scale),
+                               one_dtype=True, needs_a_gradient=True, flushes=True, min_scale=True,
+                               roundings_below=4),
+    "optax": Convention(lambda grads, p, safe: _optax_norm(grads, safe), _optax_scale, flushes=True,
+                        norm_per_dtype=True, quotient_first=True),
+    "pascanu": Convention(lambda grads, p, safe: _pascanu_norm(grads, safe), _pascanu_scale, two_level=True),
     "d2l": Convention(lambda grads, p, safe: _d2l_norm(grads, safe), _d2l_scale, needs_a_gradient=True),
 }
 
@@ -897,9 +910,6 @@ def clip_grads_with_norm(grads, max_norm, total_norm, *, convention: str = "torc
     return gradients.result(clipped)
 
 
-VALUE_CONVENTIONS = ("torch", "tensorflow", "keras", "optax")
-
-
 def _clamp_torch(array, c):
     """``clamp_min(−c)`` then ``clamp_max(c)``; c must fit the dtype (torch raises otherwise)."""
     low, high = _cast(array.dtype, -c), _cast(array.dtype, c)
@@ -924,7 +934,22 @@ def _clamp_optax(array, c):
     return _flushed(_xla_minimum(high, _flushed(_xla_maximum(low, _flushed(array))))).astype(array.dtype, copy=False)
 
 
-_CLAMPS = {"torch": _clamp_torch, "tensorflow": _clamp_tensorflow, "keras": _clamp_keras, "optax": _clamp_optax}
+@dataclass(frozen=True)
+class ValueConvention:
+    """What a value-clipping convention is: its clamp (of one array, c) and the arguments it refuses."""
+
+    clamp: Callable
+    no_gradient: str | None = None  # what raises on no gradient, where one does
+    fits_dtype: bool = False  # raises on a finite |c| beyond a gradient's dtype
+
+
+VALUE_CONVENTIONS = {
+    "torch": ValueConvention(_clamp_torch, no_gradient="torch's clip_grad_value_ raises here too",
+                             fits_dtype=True),
+    "tensorflow": ValueConvention(_clamp_tensorflow),
+    "keras": ValueConvention(_clamp_keras, no_gradient=_KERAS_NO_GRADIENT),
+    "optax": ValueConvention(_clamp_optax),
+}
 
 
 def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
@@ -945,19 +970,16 @@ def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
     """
     gradients = _Gradients(grads)
     clip_value = _number("clip_value", clip_value)
-    _validate.choice("convention", convention, VALUE_CONVENTIONS)
-    if convention == "keras":
-        _keras_needs_a_gradient(gradients)
-    if not gradients.arrays and convention == "torch":
-        raise InvalidArgument("grads holds no gradient to clip (torch's clip_grad_value_ raises here too)")
-    if convention == "torch" and math.isfinite(clip_value):
+    rule = VALUE_CONVENTIONS[_validate.choice("convention", convention, VALUE_CONVENTIONS)]
+    if not gradients.arrays and rule.no_gradient:
+        raise InvalidArgument(f"grads holds no gradient; {rule.no_gradient}")
+    if rule.fits_dtype and math.isfinite(clip_value):
         for name, entry in _names(gradients):
             if entry is not None and abs(clip_value) > float(np.finfo(entry.dtype).max):
                 raise InvalidArgument(f"clip_value={clip_value!r} does not fit {name}'s {entry.dtype} (largest "
                                  f"{float(np.finfo(entry.dtype).max):g}): torch raises here ('value cannot be "
                                  f"converted to type ... without overflow')")
-    clamp = _CLAMPS[convention]
-    return gradients.result(_map(lambda a: clamp(a, clip_value), gradients.arrays))
+    return gradients.result(_map(lambda a: rule.clamp(a, clip_value), gradients.arrays))
 
 
 def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
