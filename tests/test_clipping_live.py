@@ -76,7 +76,7 @@ def _assert_torch_agrees(grads, c, p, ours, parameters_after, their_norm, device
     if device == "cpu":
         assert_norm_and_clip(grads, c, "torch", ours, (theirs, their_norm), p, exact=False)  # torch's lanes
         return
-    clipped, norm = ours
+    clipped, (norm,) = ours
     tolerance = clipping.norm_tolerance(grads, p)
     assert norm.dtype == their_norm.dtype
     if not (np.isfinite(norm) and np.isfinite(their_norm)):

@@ -842,11 +842,12 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, convention: str = "torch",
                    error_if_nonfinite: bool = False, safe_norm: bool = False):
     """Clip ``grads`` so that their norm is at most ``max_norm``, as ``convention`` does.
 
-    Returns ``(clipped, norm)``: new arrays of the inputs' dtypes (None kept;
-    a bare array in, a bare array out) and the norm measured *before*
-    clipping, a NumPy scalar in the dtype the convention computes it in
-    (torch: the promoted dtype). For ``"keras"``, which measures each array on
-    its own, ``norm`` is the list of per-array norms. ``norm_type`` is any p
+    Returns ``(clipped, norms)``: new arrays of the inputs' dtypes (None kept;
+    a bare array in, a bare array out) and the norms the convention measured
+    *before* clipping, as a 1-D NumPy array in the dtype it computes them in
+    (torch: the promoted dtype): one entry for a global norm, and for
+    ``"keras"``, which measures each array on its own, one per array (None
+    skipped), each exact in its array's dtype. ``norm_type`` is any p
     for ``"torch"`` and must be 2 for the others (global L2). See the module
     documentation for each convention's formula and edge cases.
 
@@ -863,20 +864,11 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, convention: str = "torch",
         raise InvalidArgument(f"norm_type must be 2 for convention {convention!r}, which clips by the L2 "
                               f"norm; got {norm_type!r} (only 'torch' takes any p)")
     norm = rule.norm(gradients, p, bool(safe_norm))
-    for n in norm if rule.per_array else [norm]:
+    norms = norm if rule.per_array else [norm]
+    for n in norms:
         _refuse_nonfinite(error_if_nonfinite, n, p)
     clipped = rule.clip(gradients.arrays, max_norm, norm) if gradients.arrays else []
-    return gradients.result(clipped), gradients.placed(norm) if rule.per_array else norm
-
-
-def _norm_value(name: str, value):
-    """A norm as :func:`clip_grad_norm` returns it: a NumPy float scalar (or 0-dim array), whose dtype counts."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if not isinstance(value, np.floating) or value.dtype not in DTYPES:
-        raise InvalidArgument(f"{name} must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, "
-                        f"as clip_grad_norm returns it), got {type(value).__name__} {value!r}")
-    return value
+    return gradients.result(clipped), np.array(norms, dtype=np.result_type(*norms))
 
 
 def clip_grads_with_norm(grads, max_norm, total_norm, *, convention: str = "torch"):
@@ -886,26 +878,23 @@ def clip_grads_with_norm(grads, max_norm, total_norm, *, convention: str = "torc
     is ``clip_grads_with_norm(g, c, n, convention=k)`` with its own n. This
     is torch's ``clip_grads_with_norm_`` (and TensorFlow's ``use_norm``), and
     lets a norm summed in another order be applied exactly as the convention
-    applies its own. ``total_norm`` is a NumPy float scalar whose dtype is
-    the norm's; for ``"keras"`` one per entry of ``grads`` (None where it is
-    None; a bare number for a bare array). Returns the clipped arrays as
-    :func:`clip_grad_norm` does.
+    applies its own. ``total_norm`` is the norms as :func:`clip_grad_norm`
+    returns them: a 1-D NumPy float array whose dtype is the norm's, with one
+    entry, or for ``"keras"`` one per array (None skipped), read in its
+    array's dtype. Returns the clipped arrays as :func:`clip_grad_norm` does.
     """
     gradients = _Gradients(grads)
     max_norm = _number("max_norm", max_norm)
     rule = _convention(convention)
-    if rule.per_array:
-        entries = [total_norm] if gradients.bare else total_norm
-        if isinstance(entries, (str, bytes)) or not isinstance(entries, (list, tuple)) \
-                or len(entries) != len(gradients.entries):
-            raise InvalidArgument(f"total_norm must hold one norm per entry of grads ({len(gradients.entries)}) for "
-                            f"convention {convention!r}, which measures each array alone; got {total_norm!r}")
-        for i, (n, entry) in enumerate(zip(entries, gradients.entries)):
-            if (n is None) != (entry is None):
-                raise InvalidArgument(f"total_norm[{i}] must be None exactly where grads[{i}] is None, got {n!r}")
-        norm = [_norm_value(f"total_norm[{i}]", n) for i, n in enumerate(entries) if n is not None]
-    else:
-        norm = _norm_value("total_norm", total_norm)
+    count = len(gradients.arrays) if rule.per_array else 1
+    if not isinstance(total_norm, np.ndarray) or total_norm.dtype not in DTYPES or total_norm.shape != (count,):
+        what = f"{type(total_norm).__name__} {total_norm!r}" if not isinstance(total_norm, np.ndarray) \
+            else f"an array of {total_norm.dtype} and shape {total_norm.shape}"
+        held = f"one norm per array of grads ({count}), as convention {convention!r} measures each alone" \
+            if rule.per_array else "one norm"
+        raise InvalidArgument(f"total_norm must be a 1-D NumPy array of float16, float32 or float64 holding {held}, "
+                              f"as clip_grad_norm returns it; got {what}")
+    norm = [_cast(a.dtype, n) for a, n in zip(gradients.arrays, total_norm)] if rule.per_array else total_norm[0]
     clipped = rule.clip(gradients.arrays, max_norm, norm) if gradients.arrays else []
     return gradients.result(clipped)
 

@@ -82,12 +82,12 @@ def _underflow_floor(convention: str, dtype, tau: float) -> float:
 
 
 def _groups(grads, clipped, norm, convention):
-    """(gradients, clipped, computed norm) per norm the convention measures: one, or one per array (Keras)."""
+    """(gradients, clipped, computed norm) per norm the convention measures (``norm``, as clip_grad_norm
+    returns them): one, or one per array, in its dtype (Keras)."""
     pairs = [(g, c) for g, c in zip(grads, clipped) if g is not None]
     if not _per_array(convention):
-        return [([g for g, _ in pairs], [c for _, c in pairs], norm)]
-    norms = [n for n in norm if n is not None]
-    return [([g], [c], n) for (g, c), n in zip(pairs, norms)]
+        return [([g for g, _ in pairs], [c for _, c in pairs], norm[0])]
+    return [([g], [c], g.dtype.type(n)) for (g, c), n in zip(pairs, norm)]
 
 
 def _tau_range(convention: str, arrays, norm: float):
@@ -160,10 +160,16 @@ def _draw_case(data, *, conventions=tuple(clipping.CONVENTIONS), any_p=True,
 
 
 def _torch_clip(convention: str, device):
-    """The torch function ``convention`` is, clipping in place on ``device``."""
+    """The torch function ``convention`` is, clipping in place on ``device``; its norm as clip_grad_norm's."""
     from gradproofs.clipping.oracle import torch_in_place
 
-    return torch_in_place(getattr(devices.torch().nn.utils, _rule(convention).in_torch), device=device)
+    clip = torch_in_place(getattr(devices.torch().nn.utils, _rule(convention).in_torch), device=device)
+
+    def clipped(grads, tau, p):
+        arrays, norm = clip(grads, tau, p)
+        return arrays, np.reshape(norm, 1)
+
+    return clipped
 
 
 def _runs(convention, grads, tau, p, device, *, safe=True):
@@ -801,7 +807,7 @@ def _check_step(data, device: str) -> Evidence:
             # The plain sum of squares under- or overflowed (its outcome checked): step with the safe norm.
             engine = f"numpy ({convention}, safe_norm)"
             ours, norm = clipping.clip_grad_norm(grads, tau, convention=convention, safe_norm=True)
-            if not all(np.isfinite(n) for n in (norm if isinstance(norm, list) else [norm])):
+            if not np.all(np.isfinite(norm)):
                 return Evidence.vacuous("of the bound")  # a norm the dtype cannot hold: zeros, or TensorFlow's NaN
         bound = lr * tau * (math.sqrt(len(grads)) if _per_array(convention) else 1.0)
         steps = {engine: ours}
