@@ -40,10 +40,10 @@ def threshold(data, grads, convention, norm_type=2.0, *, excluded=()):
     """A drawn threshold (but none of ``excluded``, ±0 told apart), or the convention's norm of ``grads``
     (one of them, for Keras's clipnorm) exactly, or the next number of the norm's dtype up or down."""
     try:
-        norm = clipping.clip_grad_norm(grads, 1.0, norm_type, convention=convention)[1]
+        norms = clipping.clip_grad_norm(grads, 1.0, norm_type, convention=convention)[1]
     except (TypeError, ValueError):  # mixed dtypes, no gradient, an empty array's ∞-norm
-        norm = None
-    finite = [n for n in (norm if isinstance(norm, list) else [norm]) if n is not None and np.isfinite(n)]
+        norms = []
+    finite = [n for n in norms if np.isfinite(n)]
     kind = data.draw(st.sampled_from(["drawn"] + ["the norm", "next to the norm"] * bool(finite)),
                      label="the threshold is")
     if kind == "drawn":
@@ -100,8 +100,9 @@ def raised(ours, theirs) -> bool:
 def assert_norm_and_clip(grads, c, convention, ours, theirs, norm_type=2.0, *, exact: bool) -> None:
     """The norms of the same dtype and bit for bit, and then the clipped arrays too; or, unless ``exact``
     (the model adds in the library's order), the norms within ``clipping.norm_tolerance`` and the clipped
-    arrays bit for bit as the convention clips with the library's norm (``clipping.clip_grads_with_norm``)."""
-    (clipped, norm), (their_clipped, their_norm) = ours, theirs
+    arrays bit for bit as the convention clips with the library's norm (``clipping.clip_grads_with_norm``).
+    ``ours`` is what clip_grad_norm returns (one global norm), ``theirs`` the library's clipped arrays and norm."""
+    (clipped, (norm,)), (their_clipped, their_norm) = ours, theirs
     assert np.asarray(norm).dtype == np.asarray(their_norm).dtype, (norm, their_norm)
     assert same(norm, their_norm) or not exact, f"{convention}: the norm {norm!r}, the library's {their_norm!r}"
     if same(norm, their_norm):
@@ -112,7 +113,7 @@ def assert_norm_and_clip(grads, c, convention, ours, theirs, norm_type=2.0, *, e
     tolerance = clipping.norm_tolerance(grads, norm_type, convention=convention)
     assert np.isfinite(norm) and np.isfinite(their_norm), (norm, their_norm)
     assert abs(float(norm) - float(their_norm)) <= tolerance * abs(float(their_norm)), (norm, their_norm, tolerance)
-    with_theirs = clipping.clip_grads_with_norm(grads, c, their_norm, convention=convention)
+    with_theirs = clipping.clip_grads_with_norm(grads, c, np.reshape(their_norm, 1), convention=convention)
     assert_same_list(with_theirs, their_clipped, f"{convention}, clipped with the library's norm {their_norm!r}")
 
 

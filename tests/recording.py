@@ -165,7 +165,9 @@ def model(kind: str, convention: str, grads, c, recorded: dict) -> dict:
     with np.errstate(all="raise"):
         if kind == "value":
             return values(lambda: clipping.clip_grad_value(grads, c, convention=convention))
-        ours = outcome(lambda: clipping.clip_grad_norm(grads, c, convention=convention))
+        ours = outcome(lambda: clipping.clip_grad_norm(grads, c, convention=convention),
+                       norm_of=lambda result: list(result[1]) if clipping.CONVENTIONS[convention].per_array
+                       else result[1][0])
         if "raises" in ours or "raises" in recorded:
             return ours
         if "norm" not in recorded:
@@ -177,7 +179,8 @@ def model(kind: str, convention: str, grads, c, recorded: dict) -> dict:
         norm = float.fromhex(ours["norm"][1])
         tolerance = clipping.norm_tolerance(grads, convention=convention)
         near = abs(norm - float(theirs)) <= tolerance * abs(float(theirs))
-        with_theirs = values(lambda: clipping.clip_grads_with_norm(grads, c, theirs, convention=convention))
+        with_theirs = values(lambda: clipping.clip_grads_with_norm(grads, c, np.reshape(theirs, 1),
+                                                                   convention=convention))
         return {**with_theirs, "norm": recorded["norm"] if near else ours["norm"]}
 
 

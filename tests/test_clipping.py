@@ -255,9 +255,9 @@ def test_row_14_mixed_dtypes(convention):
     (first, second), norm = clip(grads, 1.0, convention)
     assert first.dtype == f32 and second.dtype == f64
     if convention == "keras":
-        assert [n.dtype for n in norm] == [f32, f64]
+        assert same(norm, np.array([5.0, 12.0], f64))
     else:
-        assert norm == 13.0 and norm.dtype == f64
+        assert same(norm, np.array([13.0], f64))
 
 
 # Row 15: value clipping with c < 0 sets every element to c (torch, optax; TF to −c); c = 0 gives
@@ -374,7 +374,7 @@ def test_clip_grads_with_norm_is_the_second_half_of_clip_grad_norm(convention):
         clipped, norm = clip(grads, c, convention)
         again = clipping.clip_grads_with_norm(grads, c, norm, convention=convention)
         assert all((a is None and b is None) or same(a, b) for a, b in zip(clipped, again))
-    other = [np.float32(2.0), None, np.float32(26.0)] if convention == "keras" else np.float32(26.0)
+    other = a32(2.0, 26.0) if convention == "keras" else a32(26.0)
     halved = clipping.clip_grads_with_norm(grads, 13.0, other, convention=convention)
     if convention not in ("keras", "keras_global", "tensorflow"):  # these scale by c·min(1/n, 1/c): ½ here
         return
@@ -383,12 +383,17 @@ def test_clip_grads_with_norm_is_the_second_half_of_clip_grad_norm(convention):
 
 def test_clip_grads_with_norm_refuses_a_norm_without_its_dtype():
     grads = [a32(3, 4)]
-    with pytest.raises(TypeError, match="total_norm must be a NumPy float16, float32 or float64 scalar"):
+    with pytest.raises(TypeError, match="total_norm must be a 1-D NumPy array of float16, float32 or float64 "
+                                        "holding one norm, as clip_grad_norm returns it; got float 5.0"):
         clipping.clip_grads_with_norm(grads, 1.0, 5.0)
-    with pytest.raises(TypeError, match="total_norm must hold one norm per entry"):
-        clipping.clip_grads_with_norm(grads, 1.0, f32(5), convention="keras")
-    with pytest.raises(TypeError, match=r"total_norm\[0\] must be None exactly where grads\[0\] is None"):
-        clipping.clip_grads_with_norm([None, a32(1)], 1.0, [f32(1), f32(1)], convention="keras")
+    with pytest.raises(TypeError, match=r"got an array of float32 and shape \(\)"):
+        clipping.clip_grads_with_norm(grads, 1.0, np.array(5.0, f32))
+    with pytest.raises(TypeError, match=r"got an array of int64 and shape \(1,\)"):
+        clipping.clip_grads_with_norm(grads, 1.0, np.array([5]))
+    with pytest.raises(TypeError, match=r"holding one norm per array of grads \(1\), as convention 'keras' "
+                                        r"measures each alone, as clip_grad_norm returns it; got an array of "
+                                        r"float32 and shape \(2,\)"):
+        clipping.clip_grads_with_norm([None, a32(1)], 1.0, a32(1, 1), convention="keras")
 
 
 # --- the library's promises ----------------------------------------------------------------------
@@ -501,7 +506,6 @@ def test_safe_norm_in_every_convention_where_the_squares_overflow_or_underflow()
             plain = clipping.clip_grad_norm(g, 1.0, convention=convention)[1]
             safe = clipping.clip_grad_norm(g, 1.0, convention=convention, safe_norm=True)[1]
             expected = [exact([a]) for a in g] if convention == "keras" else [exact(g)]
-            plain, safe = (plain, safe) if convention == "keras" else ([plain], [safe])
             assert all(n == plain_norm for n in plain), (convention, plain_norm)
             for n, e in zip(safe, expected, strict=True):
                 assert n.dtype == f32 and abs(float(n) - float(e)) <= float(np.spacing(f32(float(e)))), convention
@@ -553,7 +557,7 @@ def test_mixed_dtypes_scale_as_torch_does_with_our_norm():
         grads = [rng.standard_normal(rng.integers(1, 40)).astype(dtype) * 10.0 ** rng.integers(-3, 4)
                  for dtype in (f32, f64, f16)]
         c = float(rng.uniform(0.01, 2.0))
-        ours, norm = clipping.clip_grad_norm(grads, c)
+        ours, (norm,) = clipping.clip_grad_norm(grads, c)
         assert norm.dtype == f64
         after = parameters(torch, grads, "cpu")
         torch.nn.utils.clip_grads_with_norm_(after, c, torch.tensor(norm))
@@ -631,13 +635,13 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
         (lambda: clipping.total_norm(np.ones(0, f32), -1.0), ValueError,
          "grads is empty (a zero-size array), and the -1-norm of an empty array has no value: torch raises here"),
         (lambda: clipping.clip_grad_value([None], 1.0), ValueError,
-         "grads holds no gradient to clip (torch's clip_grad_value_ raises here too)"),
+         "grads holds no gradient; torch's clip_grad_value_ raises here too"),
         (lambda: clipping.clip_grad_value([f16_pair], 70000.0), ValueError,
          "clip_value=70000.0 does not fit grads[0]'s float16 (largest 65504): torch raises here ('value cannot "
          "be converted to type ... without overflow')"),
         (lambda: clipping.clip_grads_with_norm([a32(1, 2)], 1.0, "x"), TypeError,
-         "total_norm must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, as "
-         "clip_grad_norm returns it), got str 'x'"),
+         "total_norm must be a 1-D NumPy array of float16, float32 or float64 holding one norm, as clip_grad_norm "
+         "returns it; got str 'x'"),
         (lambda: clipping.clip_grad_norm([a32(1, 2)], "1"), TypeError, "max_norm must be a real number, got str '1'"),
         (lambda: clipping.clip_grad_norm([a32(1, 2)], 1.0, convention="jax"), ValueError,
          "unknown convention 'jax'; expected one of ['torch', 'tensorflow', 'keras', 'keras_global', 'optax', "
@@ -649,8 +653,8 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
          "the total norm of order 2 of grads is non-finite (inf), so it cannot be clipped; nothing was modified. "
          "Pass error_if_nonfinite=False to scale by the non-finite norm anyway (as the convention does)"),
         (lambda: clipping.clip_grads_with_norm([a32(1, 2), None], 1.0, ["x", None], convention="keras"), TypeError,
-         "total_norm[0] must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, as "
-         "clip_grad_norm returns it), got str 'x'"),
+         "total_norm must be a 1-D NumPy array of float16, float32 or float64 holding one norm per array of grads "
+         "(1), as convention 'keras' measures each alone, as clip_grad_norm returns it; got list ['x', None]"),
     ]
     for call, error, message in refusals:
         with pytest.raises(error) as raised:
@@ -726,7 +730,8 @@ def test_every_convention_gives_the_same_under_any_numpy_error_state():
     for name, (spec, norm_c, value_c) in {**recording.CASES, **EXTREMES}.items():
         grads = recording.build(spec)  # the model leaves them as they are (tested above)
         calls = {f"{name}, by norm, {convention}": partial(recording.outcome, partial(
-            clipping.clip_grad_norm, grads, norm_c, convention=convention)) for convention in clipping.CONVENTIONS}
+            clipping.clip_grad_norm, grads, norm_c, convention=convention), norm_of=lambda result: list(result[1]))
+            for convention in clipping.CONVENTIONS}
         calls.update({f"{name}, by value, {convention}": partial(recording.values, partial(
             clipping.clip_grad_value, grads, value_c, convention=convention))
             for convention in clipping.VALUE_CONVENTIONS})
@@ -774,14 +779,14 @@ def test_bad_clip_value_and_bad_total_norm_arguments():
     with pytest.raises(TypeError, match="norm_type"):
         clipping.total_norm([a32(1)], "nuc")
     with pytest.raises(TypeError, match="^max_norm must be a real number"):
-        clipping.clip_grads_with_norm([a32(3, 4)], "1", f32(5))
+        clipping.clip_grads_with_norm([a32(3, 4)], "1", a32(5))
 
 
-def test_clip_grads_with_norm_takes_a_bare_array_and_a_zero_dim_norm():
+def test_clip_grads_with_norm_takes_a_bare_array():
     g = a32(3, 4)
-    bare = clipping.clip_grads_with_norm(g, 1.0, np.array(5.0, f32))  # a 0-dim array is a scalar norm
-    assert isinstance(bare, np.ndarray) and same(bare, clipping.clip_grads_with_norm([g], 1.0, f32(5))[0])
-    keras = clipping.clip_grads_with_norm(g, 1.0, np.array(5.0, f32), convention="keras")
+    bare = clipping.clip_grads_with_norm(g, 1.0, a32(5))
+    assert isinstance(bare, np.ndarray) and same(bare, clipping.clip_grads_with_norm([g], 1.0, a32(5))[0])
+    keras = clipping.clip_grads_with_norm(g, 1.0, a32(5), convention="keras")
     assert same(keras, (g * f32(1)) / f32(5))  # Keras: (g·c)/max(n, c), the bare array's one norm
 
 
@@ -796,7 +801,7 @@ def _agree(ours, norm, after, their_norm, grads, p, device, convention="torch", 
         assert_norm_and_clip(grads, c, convention, (ours, norm), (gradients(after), their_norm.numpy()[()]), p,
                              exact=False)  # torch sums in vectorised lanes
         return
-    their_norm = their_norm.cpu().numpy()[()]
+    their_norm, (norm,) = their_norm.cpu().numpy()[()], norm
     assert norm.dtype == their_norm.dtype
     tolerance = clipping.norm_tolerance(grads, p, convention=convention)
     if np.isnan(norm) or np.isinf(norm) or np.isnan(their_norm) or np.isinf(their_norm):

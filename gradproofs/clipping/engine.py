@@ -173,8 +173,9 @@ from gradproofs.formats import format_of
 from gradproofs.errors import InvalidArgument
 
 __all__ = [
-    "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "VALUE_CONVENTIONS", "total_norm",
-    "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm", "clip_grad_value", "norm_tolerance"
+    "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "ValueConvention",
+    "VALUE_CONVENTIONS", "total_norm", "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm",
+    "clip_grad_value", "norm_tolerance"
 ]
 
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -625,10 +626,12 @@ def _tensorflow_scale(arrays, max_norm, norm):
     return [_flush_op(np.multiply, a, scale) for a in arrays]
 
 
+_KERAS_NO_GRADIENT = "Keras's optimizer raises here ('No gradients provided for any variable')"
+
+
 def _keras_needs_a_gradient(grads: _Gradients) -> None:
     if not grads.arrays:
-        raise InvalidArgument("grads holds no gradient; Keras's optimizer raises here "
-                         "('No gradients provided for any variable')")
+        raise InvalidArgument(f"grads holds no gradient; {_KERAS_NO_GRADIENT}")
 
 
 def _keras_norms(grads: _Gradients, safe):
@@ -776,18 +779,28 @@ class Convention:
     needs_a_gradient: bool = False  # raises on no gradient
     flushes: bool = False  # its CPU kernels flush float32 and float64 subnormals to zero
     widened_squares: bool = False  # squares float16 in float32 (else in the array's dtype)
+    epsilon: float = 0.0  # added to n before c is divided by it: it clips when n + epsilon exceeds c
+    two_level: bool = False  # each array's norm in the array's dtype, then the norm of those (torch's)
+    min_scale: bool = False  # scales by c·min(1/n, 1/c) + (n − n): forms 1/c, and gives NaN for an infinite n
+    norm_per_dtype: bool = False  # casts the global norm to each array's dtype before dividing by it
+    quotient_first: bool = False  # forms g/n before multiplying by c, so g/n may underflow
+    roundings_below: int = 0  # the roundings by which it moves g below its trigger (0: g to the bit)
+    in_torch: str | None = None  # the torch.nn.utils function it is, which the theorems run beside it
 
 
 CONVENTIONS = {
-    "torch": Convention(_torch_norm, _torch_clip, any_p=True, widened_squares=True),
+    "torch": Convention(_torch_norm, _torch_clip, any_p=True, widened_squares=True, epsilon=TORCH_EPSILON,
+                        two_level=True, in_torch="clip_grad_norm_"),
     "tensorflow": Convention(lambda grads, p, safe: _tensorflow_norm(grads, safe), _tensorflow_scale,
-                             one_dtype=True, flushes=True),
+                             one_dtype=True, flushes=True, min_scale=True, roundings_below=2),
     "keras": Convention(lambda grads, p, safe: _keras_norms(grads, safe), _keras_scale, per_array=True,
-                        needs_a_gradient=True, flushes=True),
+                        needs_a_gradient=True, flushes=True, roundings_below=2),
     "keras_global": Convention(lambda grads, p, safe: _keras_global_norm(grads, safe), _keras_global_scale,
-                               one_dtype=True, needs_a_gradient=True, flushes=True),
-    "optax": Convention(lambda grads, p, safe: _optax_norm(grads, safe), _optax_scale, flushes=True),
-    "pascanu": Convention(lambda grads, p, safe: _pascanu_norm(grads, safe), _pascanu_scale),
+                               one_dtype=True, needs_a_gradient=True, flushes=True, min_scale=True,
+                               roundings_below=4),
+    "optax": Convention(lambda grads, p, safe: _optax_norm(grads, safe), _optax_scale, flushes=True,
+                        norm_per_dtype=True, quotient_first=True),
+    "pascanu": Convention(lambda grads, p, safe: _pascanu_norm(grads, safe), _pascanu_scale, two_level=True),
     "d2l": Convention(lambda grads, p, safe: _d2l_norm(grads, safe), _d2l_scale, needs_a_gradient=True),
 }
 
@@ -829,11 +842,12 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, convention: str = "torch",
                    error_if_nonfinite: bool = False, safe_norm: bool = False):
     """Clip ``grads`` so that their norm is at most ``max_norm``, as ``convention`` does.
 
-    Returns ``(clipped, norm)``: new arrays of the inputs' dtypes (None kept;
-    a bare array in, a bare array out) and the norm measured *before*
-    clipping, a NumPy scalar in the dtype the convention computes it in
-    (torch: the promoted dtype). For ``"keras"``, which measures each array on
-    its own, ``norm`` is the list of per-array norms. ``norm_type`` is any p
+    Returns ``(clipped, norms)``: new arrays of the inputs' dtypes (None kept;
+    a bare array in, a bare array out) and the norms the convention measured
+    *before* clipping, as a 1-D NumPy array in the dtype it computes them in
+    (torch: the promoted dtype): one entry for a global norm, and for
+    ``"keras"``, which measures each array on its own, one per array (None
+    skipped), each exact in its array's dtype. ``norm_type`` is any p
     for ``"torch"`` and must be 2 for the others (global L2). See the module
     documentation for each convention's formula and edge cases.
 
@@ -850,20 +864,11 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, convention: str = "torch",
         raise InvalidArgument(f"norm_type must be 2 for convention {convention!r}, which clips by the L2 "
                               f"norm; got {norm_type!r} (only 'torch' takes any p)")
     norm = rule.norm(gradients, p, bool(safe_norm))
-    for n in norm if rule.per_array else [norm]:
+    norms = norm if rule.per_array else [norm]
+    for n in norms:
         _refuse_nonfinite(error_if_nonfinite, n, p)
     clipped = rule.clip(gradients.arrays, max_norm, norm) if gradients.arrays else []
-    return gradients.result(clipped), gradients.placed(norm) if rule.per_array else norm
-
-
-def _norm_value(name: str, value):
-    """A norm as :func:`clip_grad_norm` returns it: a NumPy float scalar (or 0-dim array), whose dtype counts."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if not isinstance(value, np.floating) or value.dtype not in DTYPES:
-        raise InvalidArgument(f"{name} must be a NumPy float16, float32 or float64 scalar (its dtype is the norm's, "
-                        f"as clip_grad_norm returns it), got {type(value).__name__} {value!r}")
-    return value
+    return gradients.result(clipped), np.array(norms, dtype=np.result_type(*norms))
 
 
 def clip_grads_with_norm(grads, max_norm, total_norm, *, convention: str = "torch"):
@@ -873,31 +878,25 @@ def clip_grads_with_norm(grads, max_norm, total_norm, *, convention: str = "torc
     is ``clip_grads_with_norm(g, c, n, convention=k)`` with its own n. This
     is torch's ``clip_grads_with_norm_`` (and TensorFlow's ``use_norm``), and
     lets a norm summed in another order be applied exactly as the convention
-    applies its own. ``total_norm`` is a NumPy float scalar whose dtype is
-    the norm's; for ``"keras"`` one per entry of ``grads`` (None where it is
-    None; a bare number for a bare array). Returns the clipped arrays as
-    :func:`clip_grad_norm` does.
+    applies its own. ``total_norm`` is the norms as :func:`clip_grad_norm`
+    returns them: a 1-D NumPy float array whose dtype is the norm's, with one
+    entry, or for ``"keras"`` one per array (None skipped), read in its
+    array's dtype. Returns the clipped arrays as :func:`clip_grad_norm` does.
     """
     gradients = _Gradients(grads)
     max_norm = _number("max_norm", max_norm)
     rule = _convention(convention)
-    if rule.per_array:
-        entries = [total_norm] if gradients.bare else total_norm
-        if isinstance(entries, (str, bytes)) or not isinstance(entries, (list, tuple)) \
-                or len(entries) != len(gradients.entries):
-            raise InvalidArgument(f"total_norm must hold one norm per entry of grads ({len(gradients.entries)}) for "
-                            f"convention {convention!r}, which measures each array alone; got {total_norm!r}")
-        for i, (n, entry) in enumerate(zip(entries, gradients.entries)):
-            if (n is None) != (entry is None):
-                raise InvalidArgument(f"total_norm[{i}] must be None exactly where grads[{i}] is None, got {n!r}")
-        norm = [_norm_value(f"total_norm[{i}]", n) for i, n in enumerate(entries) if n is not None]
-    else:
-        norm = _norm_value("total_norm", total_norm)
+    count = len(gradients.arrays) if rule.per_array else 1
+    if not isinstance(total_norm, np.ndarray) or total_norm.dtype not in DTYPES or total_norm.shape != (count,):
+        what = f"{type(total_norm).__name__} {total_norm!r}" if not isinstance(total_norm, np.ndarray) \
+            else f"an array of {total_norm.dtype} and shape {total_norm.shape}"
+        held = f"one norm per array of grads ({count}), as convention {convention!r} measures each alone" \
+            if rule.per_array else "one norm"
+        raise InvalidArgument(f"total_norm must be a 1-D NumPy array of float16, float32 or float64 holding {held}, "
+                              f"as clip_grad_norm returns it; got {what}")
+    norm = [_cast(a.dtype, n) for a, n in zip(gradients.arrays, total_norm)] if rule.per_array else total_norm[0]
     clipped = rule.clip(gradients.arrays, max_norm, norm) if gradients.arrays else []
     return gradients.result(clipped)
-
-
-VALUE_CONVENTIONS = ("torch", "tensorflow", "keras", "optax")
 
 
 def _clamp_torch(array, c):
@@ -924,7 +923,22 @@ def _clamp_optax(array, c):
     return _flushed(_xla_minimum(high, _flushed(_xla_maximum(low, _flushed(array))))).astype(array.dtype, copy=False)
 
 
-_CLAMPS = {"torch": _clamp_torch, "tensorflow": _clamp_tensorflow, "keras": _clamp_keras, "optax": _clamp_optax}
+@dataclass(frozen=True)
+class ValueConvention:
+    """What a value-clipping convention is: its clamp (of one array, c) and the arguments it refuses."""
+
+    clamp: Callable
+    no_gradient: str | None = None  # what raises on no gradient, where one does
+    fits_dtype: bool = False  # raises on a finite |c| beyond a gradient's dtype
+
+
+VALUE_CONVENTIONS = {
+    "torch": ValueConvention(_clamp_torch, no_gradient="torch's clip_grad_value_ raises here too",
+                             fits_dtype=True),
+    "tensorflow": ValueConvention(_clamp_tensorflow),
+    "keras": ValueConvention(_clamp_keras, no_gradient=_KERAS_NO_GRADIENT),
+    "optax": ValueConvention(_clamp_optax),
+}
 
 
 def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
@@ -945,19 +959,16 @@ def clip_grad_value(grads, clip_value, *, convention: str = "torch"):
     """
     gradients = _Gradients(grads)
     clip_value = _number("clip_value", clip_value)
-    _validate.choice("convention", convention, VALUE_CONVENTIONS)
-    if convention == "keras":
-        _keras_needs_a_gradient(gradients)
-    if not gradients.arrays and convention == "torch":
-        raise InvalidArgument("grads holds no gradient to clip (torch's clip_grad_value_ raises here too)")
-    if convention == "torch" and math.isfinite(clip_value):
+    rule = VALUE_CONVENTIONS[_validate.choice("convention", convention, VALUE_CONVENTIONS)]
+    if not gradients.arrays and rule.no_gradient:
+        raise InvalidArgument(f"grads holds no gradient; {rule.no_gradient}")
+    if rule.fits_dtype and math.isfinite(clip_value):
         for name, entry in _names(gradients):
             if entry is not None and abs(clip_value) > float(np.finfo(entry.dtype).max):
                 raise InvalidArgument(f"clip_value={clip_value!r} does not fit {name}'s {entry.dtype} (largest "
                                  f"{float(np.finfo(entry.dtype).max):g}): torch raises here ('value cannot be "
                                  f"converted to type ... without overflow')")
-    clamp = _CLAMPS[convention]
-    return gradients.result(_map(lambda a: clamp(a, clip_value), gradients.arrays))
+    return gradients.result(_map(lambda a: rule.clamp(a, clip_value), gradients.arrays))
 
 
 def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:

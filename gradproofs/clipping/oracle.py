@@ -223,9 +223,8 @@ class ClipNorm(_Clipping):
             kind = draw(where, label="max_norm is")
             if kind == "a threshold":
                 return grads, draw(thresholds, label="max_norm"), p
-            norm = clipping.clip_grad_norm(grads, 1.0, p, convention=convention)[1]
-            norms = [float(n) for n in (norm if isinstance(norm, list) else [norm]) if n is not None]
-            finite = [n for n in norms if np.isfinite(n)] or [1.0]
+            norms = clipping.clip_grad_norm(grads, 1.0, p, convention=convention)[1]
+            finite = [float(n) for n in norms if np.isfinite(n)] or [1.0]
             at = draw(st.sampled_from(finite), label="a norm") if len(finite) > 1 else finite[0]
             return grads, at if kind == "the norm" else at * draw(ratios, label="max_norm / the norm"), p
 
@@ -271,8 +270,8 @@ class ClipNorm(_Clipping):
                 fail("norm structure", f"the returned norm must be one number, got shape {norm.shape}")
             worst = _compare("the returned norm (measured before clipping)", norm, expected_norm, tolerance, 0.0,
                              reason)
-            theirs = np.asarray(norm, dtype=expected_norm.dtype).reshape(())[()]
-            if np.isfinite(theirs) and theirs != expected_norm:
+            theirs = np.asarray(norm, dtype=expected_norm.dtype).reshape(1)
+            if np.isfinite(theirs[0]) and theirs[0] != expected_norm[0]:
                 # A norm summed in another order: the convention's clip with fn's norm (the trigger, too).
                 expected = clipping.clip_grads_with_norm(grads, max_norm, theirs, convention=self.convention)
         for i, (c, e, g) in enumerate(zip(clipped, expected, grads)):

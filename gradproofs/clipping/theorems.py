@@ -15,7 +15,7 @@ from gradproofs.errors import Mismatch
 from gradproofs.clipping import engine as clipping, observations as clipping_observations, strategies
 from gradproofs.formats import format_of
 
-__all__ = ["FAMILY", "SOURCE", "GLOBAL", "TF_SCALE", "EPSILON", "torch_sgd_step"]
+__all__ = ["FAMILY", "SOURCE", "torch_sgd_step"]
 
 FAMILY = family(Family(
     "clipping",
@@ -32,10 +32,6 @@ FAMILY = family(Family(
 ))
 
 SOURCE = "Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks, §3.2, Algorithm 1"
-GLOBAL = ("torch", "tensorflow", "keras_global", "optax", "pascanu")
-# TensorFlow's scale τ·min(1/n, 1/τ) + (n − n): tf.clip_by_global_norm and Keras's global_clipnorm.
-TF_SCALE = ("tensorflow", "keras_global")
-EPSILON = clipping.TORCH_EPSILON
 
 
 # --- shared numerics ---------------------------------------------------------------------
@@ -78,20 +74,20 @@ def _coarsest(arrays, norm=None) -> float:
 
 
 def _underflow_floor(convention: str, dtype, tau: float) -> float:
-    """The absolute error an entry may carry near underflow: the smallest normal number, plus, for
-    optax, whose (g/n)·τ first forms the quotient g/n, which XLA flushes to zero below the smallest
-    normal number on the CPU (float32, float64), τ times that number."""
+    """The absolute error an entry may carry near underflow: the smallest normal number, plus, for a
+    convention that forms the quotient g/n first (optax's (g/n)·τ, which XLA flushes to zero below the
+    smallest normal number on the CPU), τ times that number."""
     info = np.finfo(dtype)
-    return float(info.tiny) * (1 + (abs(tau) if convention == "optax" else 0.0))
+    return float(info.tiny) * (1 + (abs(tau) if _rule(convention).quotient_first else 0.0))
 
 
 def _groups(grads, clipped, norm, convention):
-    """(gradients, clipped, computed norm) per norm the convention measures: one, or one per array (Keras)."""
+    """(gradients, clipped, computed norm) per norm the convention measures (``norm``, as clip_grad_norm
+    returns them): one, or one per array, in its dtype (Keras)."""
     pairs = [(g, c) for g, c in zip(grads, clipped) if g is not None]
     if not _per_array(convention):
-        return [([g for g, _ in pairs], [c for _, c in pairs], norm)]
-    norms = [n for n in norm if n is not None]
-    return [([g], [c], n) for (g, c), n in zip(pairs, norms)]
+        return [([g for g, _ in pairs], [c for _, c in pairs], norm[0])]
+    return [([g], [c], g.dtype.type(n)) for (g, c), n in zip(pairs, norm)]
 
 
 def _tau_range(convention: str, arrays, norm: float):
@@ -107,9 +103,9 @@ def _tau_range(convention: str, arrays, norm: float):
     """
     promoted = np.finfo(np.result_type(*arrays))
     tiny = max(float(np.finfo(a.dtype).tiny) for a in arrays)  # the scale is cast to every array's dtype
-    low = max(4 * tiny * (norm + EPSILON), tiny)
+    low = max(4 * tiny * (norm + clipping.TORCH_EPSILON), tiny)
     high = min(float(np.finfo(a.dtype).max) for a in arrays)
-    if convention in TF_SCALE:  # min(1/n, 1/τ): 1/τ must be a normal number too
+    if _rule(convention).min_scale:  # min(1/n, 1/τ): 1/τ must be a normal number too
         low = max(low, 4 / float(promoted.max))
         high = min(high, 0.25 / float(promoted.tiny))
     if _per_array(convention):
@@ -121,9 +117,14 @@ def _tau_range(convention: str, arrays, norm: float):
     return low, high
 
 
+def _rule(convention: str) -> clipping.Convention:
+    """The record of what ``convention`` does."""
+    return clipping.CONVENTIONS[convention]
+
+
 def _per_array(convention: str) -> bool:
     """Whether ``convention`` measures and clips each array alone."""
-    return clipping.CONVENTIONS[convention].per_array
+    return _rule(convention).per_array
 
 
 def _draw_case(data, *, conventions=tuple(clipping.CONVENTIONS), any_p=True,
@@ -138,7 +139,7 @@ def _draw_case(data, *, conventions=tuple(clipping.CONVENTIONS), any_p=True,
         if clipping.CONVENTIONS[convention].any_p and any_p else 2.0
     # optax casts the global norm to each leaf's dtype (a float16 leaf is zeroed once it passes
     # 65504) and TensorFlow and Keras's global_clipnorm refuse mixed dtypes: one dtype per list for all.
-    one_dtype = clipping.CONVENTIONS[convention].one_dtype or convention == "optax"
+    one_dtype = _rule(convention).one_dtype or _rule(convention).norm_per_dtype
     grads = data.draw(strategies.gradient_lists(mixed_dtypes=not one_dtype, allow_none=True, dtypes=dtypes),
                       label="grads")
     if not _arrays(grads):
@@ -158,10 +159,17 @@ def _draw_case(data, *, conventions=tuple(clipping.CONVENTIONS), any_p=True,
     return convention, grads, p, tau
 
 
-def _torch_clip(device):
+def _torch_clip(convention: str, device):
+    """The torch function ``convention`` is, clipping in place on ``device``; its norm as clip_grad_norm's."""
     from gradproofs.clipping.oracle import torch_in_place
 
-    return torch_in_place(devices.torch().nn.utils.clip_grad_norm_, device=device)
+    clip = torch_in_place(getattr(devices.torch().nn.utils, _rule(convention).in_torch), device=device)
+
+    def clipped(grads, tau, p):
+        arrays, norm = clip(grads, tau, p)
+        return arrays, np.reshape(norm, 1)
+
+    return clipped
 
 
 def _runs(convention, grads, tau, p, device, *, safe=True):
@@ -170,34 +178,36 @@ def _runs(convention, grads, tau, p, device, *, safe=True):
     if safe:
         runs.append(("numpy, safe_norm", *clipping.clip_grad_norm(grads, tau, p, convention=convention,
                                                                   safe_norm=True), True))
-    if convention == "torch":
-        runs.append((f"torch.nn.utils.clip_grad_norm_ ({device})", *_torch_clip(device)(grads, tau, p), False))
+    if _rule(convention).in_torch:
+        runs.append((f"torch.nn.utils.{_rule(convention).in_torch} ({device})",
+                     *_torch_clip(convention, device)(grads, tau, p), False))
     return runs
 
 
 def _representable(convention: str, arrays, p: float, tolerance: float) -> bool:
-    """Whether the norm and, for torch's two levels, every array's norm fit their dtypes."""
+    """Whether the norm and, for a norm of two levels (torch's), every array's norm fit their dtypes."""
     def fits(value, dtype):
         return value <= float(np.finfo(dtype).max) * (1 - tolerance)
 
     promoted = np.result_type(*arrays)
     if not fits(_true_norm(arrays, p), promoted):
         return False
-    return convention not in ("torch", "pascanu") or all(fits(_true_norm([a], p), a.dtype) for a in arrays)
+    return not _rule(convention).two_level or all(fits(_true_norm([a], p), a.dtype) for a in arrays)
 
 
 def _sum_in_range(convention: str, arrays, p: float, true: float) -> bool:
     """Whether Σ|x|^p = ‖g‖^p lies in the normal range of every dtype the convention sums in.
 
     At least count·tiny/eps (below, the terms' underflow may have cost digits)
-    and below the largest number. torch sums float16 in float32, the others
-    square in the arrays' dtypes; p = 0 and ±∞ sum no powers.
+    and below the largest number. torch squares float16 in float32, the others
+    in the arrays' dtypes; p = 0 and ±∞ sum no powers.
     """
     if p == 0 or math.isinf(p) or true == 0:
         return True
     if not math.isfinite(true):
         return False
-    squares_in = (lambda d: np.float32 if d == np.float16 else d) if convention == "torch" else (lambda d: d)
+    squares_in = (lambda d: np.float32 if d == np.float16 else d) if _rule(convention).widened_squares \
+        else (lambda d: d)
     dtypes = {np.dtype(squares_in(a.dtype)) for a in arrays}
     count = sum(a.size for a in arrays) + len(arrays)
     log_sum = p * math.log(true)
@@ -214,7 +224,7 @@ def _accurate(norm, true: float, tolerance: float, representable: bool) -> bool:
 def _nonfinite_outcome(engine, convention, clipped, norm) -> None:
     """A finite gradient whose norm overflowed: zeros (g·0, or (g·τ)/∞), or NaN on purpose (TensorFlow)."""
     values = np.concatenate([np.ravel(c).astype(np.float64) for c in clipped]) if clipped else np.zeros(0)
-    if convention in TF_SCALE:
+    if _rule(convention).min_scale:
         if not np.all(np.isnan(values)):
             raise Mismatch(f"{engine}: the norm is {norm}, and TensorFlow turns every entry NaN then; "
                            f"got {values[~np.isnan(values)][:4].tolist()}")
@@ -321,9 +331,8 @@ def _derive_norm_bound() -> Derivation:
 
 
 def _expected_clipped_norm(true: float, tau: float, convention: str) -> float:
-    if convention == "torch":
-        return true * min(1.0, tau / (true + EPSILON))
-    return min(true, tau)
+    epsilon = _rule(convention).epsilon
+    return true * min(1.0, tau / (true + epsilon)) if epsilon else min(true, tau)
 
 
 def _check_norm_bound(data, device: str) -> Evidence:
@@ -410,8 +419,8 @@ def _check_direction(data, device: str) -> Evidence:
             u = np.array([_u(a.dtype) for a in arrays])[owner]
             tiny = np.array([_underflow_floor(convention, a.dtype, tau) for a in arrays])[owner]
             if not np.any(np.abs(flat_c) > tiny):  # every product underflowed: no factor to read
-                scale = min(1.0, tau / (true + EPSILON)) if convention == "torch" else min(1.0, tau / true) \
-                    if true > 0 else 1.0
+                shifted = true + _rule(convention).epsilon
+                scale = min(1.0, tau / shifted) if shifted > 0 else 1.0
                 if not np.all(np.abs(flat_g) * scale <= 2 * tiny):
                     raise Mismatch(f"{engine} ({convention}): every clipped entry is below the underflow "
                                    f"level, although g scaled by {scale!r} is not")
@@ -488,7 +497,7 @@ def _check_unchanged(data, device: str) -> Evidence:
     norms = [_true_norm(arrays, p)] if not _per_array(convention) else [_true_norm([g], p) for g in arrays]
     margin = clipping.norm_tolerance(arrays, p, convention=convention) + 8 * _coarsest(arrays)
     # τ above the trigger by more than the norm's rounding: n + ε for torch, n for the others.
-    trigger = (max(norms) + (EPSILON if convention == "torch" else 0.0)) * (1 + margin)
+    trigger = (max(norms) + _rule(convention).epsilon) * (1 + margin)
     low, high = _tau_range(convention, arrays, max(norms))
     assume(0 < max(trigger, low) <= high)
     tau = min(max(trigger * data.draw(st.floats(1.0, 100.0), label="τ / (trigger · (1 + margin))"), low), high)
@@ -497,9 +506,9 @@ def _check_unchanged(data, device: str) -> Evidence:
         for group, out, _, _, _ in _judged(engine, convention, grads, clipped, norm, p, safe):
             for g, c in zip(group, out):
                 difference = np.abs(c.astype(np.float64) - g.astype(np.float64))
-                if convention in TF_SCALE + ("keras",):  # τ·(1/τ) and (g·τ)/τ: one rounding each way;
-                    # Keras's global τ·(1/τ) rounds τ and a float64 1/τ to the dtype: one rounding more
-                    roundings = 4 if convention == "keras_global" else 2
+                roundings = _rule(convention).roundings_below
+                if roundings:  # TensorFlow's τ·(1/τ) and Keras's (g·τ)/τ: one rounding each way; Keras's
+                    # global τ·(1/τ) rounds τ and a float64 1/τ to the dtype: one rounding more
                     allowed = roundings * _u(g.dtype) * np.abs(g.astype(np.float64)) + float(np.finfo(g.dtype).tiny)
                     if not np.all(difference <= allowed):
                         i = int(np.argmax(np.where(difference <= allowed, -np.inf, 1.0)))
@@ -571,12 +580,12 @@ def _derive_idempotent() -> Derivation:
 def _check_idempotent(data, device: str) -> Evidence:
     convention, grads, p, tau = _draw_case(data)
     evidence = Evidence.vacuous("ulps")
-    torch_clip = _torch_clip(device) if convention == "torch" else None
+    torch_clip = _torch_clip(convention, device) if _rule(convention).in_torch else None
     engines = [("numpy", lambda g: clipping.clip_grad_norm(g, tau, p, convention=convention)),
                ("numpy, safe_norm", lambda g: clipping.clip_grad_norm(g, tau, p, convention=convention,
                                                                        safe_norm=True))]
     if torch_clip is not None:
-        engines.append((f"torch.nn.utils.clip_grad_norm_ ({device})", lambda g: torch_clip(g, tau, p)))
+        engines.append((f"torch.nn.utils.{_rule(convention).in_torch} ({device})", lambda g: torch_clip(g, tau, p)))
     for engine, clip in engines:
         once, norm = clip(grads)
         groups = _judged(engine, convention, grads, once, norm, p, engine.endswith("safe_norm"))
@@ -593,7 +602,7 @@ def _check_idempotent(data, device: str) -> Evidence:
         # The second norm is τ within its rounding; torch shrinks again by at most ε/τ.
         allowed_relative = (max(clipping.norm_tolerance(arrays, p, convention=convention),
                                 clipping.norm_tolerance(_arrays(once), p, convention=convention))
-                            + 8 * _coarsest(arrays) + (EPSILON / tau if convention == "torch" else 0.0))
+                            + 8 * _coarsest(arrays) + _rule(convention).epsilon / tau)
         for i, (a, b) in enumerate(zip(once, twice)):
             if a is None:
                 continue
@@ -798,13 +807,14 @@ def _check_step(data, device: str) -> Evidence:
             # The plain sum of squares under- or overflowed (its outcome checked): step with the safe norm.
             engine = f"numpy ({convention}, safe_norm)"
             ours, norm = clipping.clip_grad_norm(grads, tau, convention=convention, safe_norm=True)
-            if not all(np.isfinite(n) for n in (norm if isinstance(norm, list) else [norm])):
+            if not np.all(np.isfinite(norm)):
                 return Evidence.vacuous("of the bound")  # a norm the dtype cannot hold: zeros, or TensorFlow's NaN
         bound = lr * tau * (math.sqrt(len(grads)) if _per_array(convention) else 1.0)
         steps = {engine: ours}
-        if convention == "torch":
-            steps[f"torch SGD after clip_grad_norm_ ({device})"] = torch_sgd_step(
-                device, grads, params, lr, lambda ps: torch.nn.utils.clip_grad_norm_(ps, tau))
+        if _rule(convention).in_torch:
+            in_torch = getattr(torch.nn.utils, _rule(convention).in_torch)
+            steps[f"torch SGD after {_rule(convention).in_torch} ({device})"] = torch_sgd_step(
+                device, grads, params, lr, lambda ps: in_torch(ps, tau))
         label = f"lr·τ{'·√k' if _per_array(convention) else ''} = {bound!r}"
     evidence = None
     for engine, result in steps.items():

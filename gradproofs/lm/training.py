@@ -215,7 +215,7 @@ def train(*, clip=None, threshold=None, lr=LR, steps=STEPS, seed=SEED, hidden=HI
                                 engine.softmax, engine.log_sum_exp)
             grads = [result.U, result.W, result.b, result.V, result.c]
             if a.clip == "norm":
-                grads, norm = clipping.clip_grad_norm(grads, a.threshold)
+                grads, (norm,) = clipping.clip_grad_norm(grads, a.threshold)
             else:
                 norm = clipping.total_norm(grads)
                 if a.clip == "value":

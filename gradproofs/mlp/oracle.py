@@ -63,8 +63,6 @@ class MLP(Oracle):
         known = GRADIENTS if self.inputs else GRADIENTS[:2]
         self.returns = conventions.Returns(self.returns, known=known, default=known, layered=("dW", "db"),
                                            inputs="dx", function=self.function)
-        if self.inputs and "dx" not in self.returns.fields:
-            raise InvalidArgument("inputs=True, but returns does not name 'dx', the gradient of the inputs")
         self.arguments = conventions.arguments(self.arguments, ARGUMENTS)
 
     # --- examples ---

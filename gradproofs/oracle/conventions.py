@@ -122,7 +122,8 @@ class Returns:
     attributes). A field with one array per layer (``layered``) is a sequence
     of arrays, or, in a dict, a key holding "{l}", which stands for the layer
     number 1..L (``{"dW": "W{l}"}`` reads ``W1``, ``W2``, …). Only the named
-    gradients are checked.
+    gradients are checked. ``inputs`` names the gradient of the inputs, which
+    must be named whenever it is ``known`` (the oracle's ``inputs=True``).
     """
 
     def __init__(self, returns, *, known: tuple, default, layered=(), inputs: str | None = None,
@@ -151,6 +152,8 @@ class Returns:
                                  + (f" and {inputs!r} with inputs=True" if inputs else ""))
             if not isinstance(key, str):
                 raise InvalidArgument(f"returns maps {name!r} to {key!r}; fn's keys must be strings")
+        if inputs in known and inputs not in names:
+            raise InvalidArgument(f"inputs=True, but returns does not name {inputs!r}, the gradient of the inputs")
         self.declared = value
         self.names = names  # gradproofs name -> fn's key (or the name itself)
         self.fields = tuple(names)

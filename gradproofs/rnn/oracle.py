@@ -103,8 +103,6 @@ class RNN(Recurrent):
         known = RNN_GRADIENTS if self.inputs else RNN_GRADIENTS[:4]
         self.returns = conventions.Returns(self.returns, known=known, default={name: name for name in known},
                                            inputs="x", function=self.function)
-        if self.inputs and "x" not in self.returns.fields:
-            raise InvalidArgument("inputs=True, but returns does not name 'x', the gradient of the inputs")
         self.arguments = conventions.arguments(self.arguments, RNN_ARGUMENTS)
 
     def strategy(self):
@@ -186,8 +184,6 @@ class LSTM(Recurrent):
                  if (name != "c0" or self.c0) and (name != "x" or self.inputs)]
         self.returns = conventions.Returns(self.returns, known=tuple(known), default={name: name for name in known},
                                            inputs="x", function=self.function)
-        if self.inputs and "x" not in self.returns.fields:
-            raise InvalidArgument("inputs=True, but returns does not name 'x', the gradient of the inputs")
         weights_in = ("W", "b") if separate else ("W_x", "W_h", "b")
         known_arguments = ("x", "h0", *(("c0",) if self.c0 else ()), *weights_in, "dL_dh")
         self.arguments = conventions.arguments(known_arguments if self.arguments is None else self.arguments,
