@@ -268,3 +268,12 @@ def test_a_result_is_described_by_its_kind_and_size_never_its_contents():
     assert str(Report("fn", 10, 0.25, 0.5)) == ("fn: agreed with the reference on 10 examples; worst error 0.25 of "
                                                 "the scale (at most 0.5 of the tolerance used)")
     assert all(ORACLES[name].name == name for name in ORACLES)
+
+
+def test_every_oracle_is_listed_under_its_own_name():
+    from gradproofs.oracle import ORACLES
+    from gradproofs.oracle.harness import Oracle
+
+    assert ORACLES
+    for name, oracle in ORACLES.items():
+        assert isinstance(oracle, type) and issubclass(oracle, Oracle) and oracle.name == name, name
