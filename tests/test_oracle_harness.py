@@ -12,7 +12,7 @@ from gradproofs.clipping import engine as clipping
 from gradproofs.mlp import engine as mlp
 from gradproofs.rnn import engine as rnn
 from gradproofs.oracle import (ORACLES, check_chain, check_clip_grad_norm, check_clip_grad_value,
-                               check_lstm_bptt, check_mlp, check_rnn_bptt)
+                               check_lstm_bptt, check_mlp, check_rnn_bptt, check_rnn_lm)
 from gradproofs.oracle.harness import literal, qualified_name
 
 
@@ -52,7 +52,14 @@ BAD_OPTIONS = [
     (check_clip_grad_norm, dict(convention="pytorch"), ValueError, "unknown convention 'pytorch'"),
     (check_clip_grad_norm, dict(dtypes=("float8",)), ValueError, "unknown dtypes 'float8'"),
     (check_clip_grad_norm, dict(in_place="yes"), TypeError, "in_place must be True or False"),
-    (check_clip_grad_value, dict(scalars=False, max_dims=0), ValueError, "max_dims must be at least 1"),
+    (check_clip_grad_value, dict(min_dims=2, max_dims=1), ValueError, "min_dims=2 must not exceed max_dims=1"),
+    (check_clip_grad_value, dict(min_side=0), ValueError, "min_side must be at least 1"),
+    (check_chain, dict(min_depth=5, max_depth=4), ValueError, "min_depth=5 must not exceed max_depth=4"),
+    (check_mlp, dict(widths=(3,)), ValueError, "widths must be a sequence of at least two widths"),
+    (check_mlp, dict(widths=(3, 0)), ValueError, r"widths\[1\] must be at least 1"),
+    (check_mlp, dict(widths=(3, 2), max_depth=2), ValueError, "widths fixes the network; max_depth must be left out"),
+    (check_rnn_bptt, dict(min_hidden=5), ValueError, "min_hidden=5 must not exceed max_hidden=4"),
+    (check_rnn_lm, dict(min_vocabulary=1), ValueError, "min_vocabulary must be at least 2"),
     (check_clip_grad_value, dict(arguments=("grads", "max_norm")), ValueError, "arguments names 'max_norm'"),
     (check_clip_grad_value, dict(max_examples=0), ValueError, "max_examples must be at least 1"),
     (check_clip_grad_value, dict(reproduce=3), TypeError, "reproduce must be the blob"),

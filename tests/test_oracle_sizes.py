@@ -3,13 +3,14 @@ sizes near powers of two, where a tiled kernel's boundary bug shows and the defa
 
 import numpy as np
 import pytest
+import hypothesis
 from hypothesis import given, settings
 
 import gradproofs
 from gradproofs import extended, strategies
 from gradproofs.mlp import engine as mlp
 from gradproofs.rnn import engine as rnn
-from gradproofs.oracle import check_mlp, check_rnn_bptt
+from gradproofs.oracle import check_clip_grad_value, check_mlp, check_rnn_bptt, check_rnn_lm
 
 TILE = 32
 
@@ -98,3 +99,66 @@ def test_the_network_reference_of_a_large_problem_is_the_extended_one():
     assert reference.extended == extended.AVAILABLE
     reference.assert_matches("numpy", mlp.backward(weights, biases, x, y), precision="float64",
                              derivative_from_output=False)
+
+
+class ShapeRecorder:
+    """A fn that records the shapes of the arrays Hypothesis's examples give it and then fails, so
+    that Hypothesis shrinks: every such call, shrinking's included, must stay within the declared
+    sizes (the hints' calls afterwards, in other layouts, are not recorded)."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def __call__(self, *arguments):
+        if hypothesis.currently_in_test_context():
+            self.shapes.append([np.shape(a) if not isinstance(a, list) else [np.shape(x) for x in a]
+                                for a in arguments])
+        raise ValueError("planted")
+
+
+FIXED_SIZES = [
+    (check_mlp, dict(widths=(3, 1, 2), min_batch=2, max_batch=2),
+     [[(1, 3), (2, 1)], [(1,), (2,)], (2, 3), (2, 2)]),
+    (check_rnn_bptt, dict(min_steps=4, max_steps=4, min_batch=2, max_batch=2, min_inputs=3, max_inputs=3,
+                          min_hidden=5, max_hidden=5),
+     [(4, 2, 3), (2, 5), (5, 3), (5, 5), (5,), (4, 2, 5)]),
+    (check_rnn_lm, dict(min_steps=3, max_steps=3, min_batch=1, max_batch=1, min_vocabulary=4, max_vocabulary=4,
+                        min_hidden=2, max_hidden=2),
+     [(3, 1), (3, 1), (1, 2), (2, 4), (2, 2), (2,), (4, 2), (4,)]),
+]
+
+
+@pytest.mark.parametrize("check, sizes, shapes", FIXED_SIZES, ids=[c.__name__ for c, _, _ in FIXED_SIZES])
+def test_fixed_sizes_are_the_only_sizes_drawn_and_shrinking_keeps_them(check, sizes, shapes):
+    fn = ShapeRecorder()
+    with pytest.raises(gradproofs.Mismatch, match="crash"):
+        check(fn, **sizes, max_examples=30)
+    assert len(fn.shapes) > 1 and all(recorded == shapes for recorded in fn.shapes), fn.shapes[:3]
+
+
+def test_size_ranges_bound_every_draw():
+    fn = ShapeRecorder()
+    with pytest.raises(gradproofs.Mismatch, match="crash"):
+        check_mlp(fn, min_depth=2, max_depth=3, min_width=2, max_width=4, min_batch=3, max_batch=5,
+                  max_examples=30)
+    for weights, biases, x, y in fn.shapes:
+        assert 2 <= len(weights) <= 3 and 3 <= x[0] <= 5
+        assert all(2 <= n <= 4 for shape in weights for n in shape), weights
+
+
+def test_clipping_draws_arrays_of_the_declared_dimensions_and_sides():
+    fn = ShapeRecorder()
+    with pytest.raises(gradproofs.Mismatch, match="crash"):
+        check_clip_grad_value(fn, min_arrays=2, max_arrays=3, min_dims=1, max_dims=2, min_side=2, max_side=3,
+                              empty=False, nones=False, max_examples=30)
+    for grads, _ in fn.shapes:
+        assert 2 <= len(grads) <= 3
+        assert all(1 <= len(shape) <= 2 and all(2 <= n <= 3 for n in shape) for shape in grads), grads
+
+
+def test_empty_arrays_still_come_with_a_minimum_side():
+    fn = ShapeRecorder()
+    with pytest.raises(gradproofs.Mismatch, match="crash"):
+        check_clip_grad_value(fn, min_dims=1, min_side=3, max_side=4, nones=False, max_examples=100)
+    sides = {n for grads, _ in fn.shapes for shape in grads for n in shape}
+    assert sides <= {0, 3, 4} and 0 in sides, sides

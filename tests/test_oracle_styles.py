@@ -58,6 +58,18 @@ def test_nielsen_passes_with_single_samples_and_its_return_order():
     assert check_mlp(nielsen_backprop, **NIELSEN, max_examples=30).examples == 30
 
 
+def test_nielsens_fixed_784_30_10_network_passes_and_its_missing_output_derivative_is_caught():
+    fixed = dict(NIELSEN, widths=(784, 30, 10), max_batch=2)
+    assert check_mlp(nielsen_backprop, **fixed, max_examples=20).examples == 20
+
+    def buggy(*args):
+        return nielsen_backprop(*args, output_prime=False)
+
+    message = caught(check_mlp, buggy, **fixed)
+    assert "widths [784, 30, 10]" in message and "db values" in message, message
+    assert_reproducible(message, check_mlp, buggy, **fixed)
+
+
 def test_nielsen_without_the_declared_order_gets_a_hint():
     message = caught(check_mlp, nielsen_backprop, samples="single")
     assert "declare returns=('db', 'dW')" in message, message
@@ -256,11 +268,19 @@ def micrograd_mlp(weights, biases, x, y):
             [np.array([n.b.grad for n in layer.neurons]) for layer in model.layers])
 
 
-MICROGRAD = dict(activation="tanh", output_activation="identity", reduction="sum", max_width=3)
+MICROGRAD = dict(activation="tanh", output_activation="identity", reduction="sum", min_width=2, max_width=3)
 
 
 def test_micrograd_style_engine_passes_with_a_linear_output_and_a_summed_loss():
     assert check_mlp(micrograd_mlp, **MICROGRAD, max_examples=30).examples == 30
+
+
+def test_micrograd_style_engine_takes_no_layer_of_width_one_and_min_width_says_so():
+    undeclared = {**MICROGRAD, "min_width": 1}
+    message = caught(check_mlp, micrograd_mlp, **undeclared)
+    assert "crash (TypeError)" in message and "'Value' object is not iterable" in message, message
+    widths = re.search(r"widths \[([^\]]*)\]", message).group(1)
+    assert "1" in widths.split(", ")[1:], message  # a layer of one neuron: the shrunk example shows it
 
 
 @pytest.mark.slow
@@ -275,13 +295,13 @@ def test_assignment_instead_of_accumulation_in_a_backward_closure_is_caught(monk
 
 
 def test_a_linear_output_layer_gets_a_hint():
-    message = caught(check_mlp, micrograd_mlp, activation="tanh", reduction="sum")
+    message = caught(check_mlp, micrograd_mlp, activation="tanh", reduction="sum", min_width=2)
     assert "declare output_activation='identity'" in message, message
 
 
 # --- d2l: in-place clipping without epsilon, norm or return value --------------------------------------
 
-D2L = dict(convention="d2l", in_place=True, returns_norm=False, nones=False, scalars=False,
+D2L = dict(convention="d2l", in_place=True, returns_norm=False, nones=False, min_dims=1,
            arguments=("grads", "max_norm"))
 
 
@@ -317,5 +337,5 @@ def test_an_in_place_clamp_passes_and_one_without_out_is_caught():
 @pytest.mark.slow
 def test_the_d2l_rule_fails_the_torch_convention_with_a_hint():
     message = caught(check_clip_grad_norm, torch_in_place(d2l.grad_clipping_torch), returns_norm=False,
-                     nones=False, scalars=False, arguments=("grads", "max_norm"))
+                     nones=False, min_dims=1, arguments=("grads", "max_norm"))
     assert "declare the convention fn follows" in message and "convention='d2l'" in message, message

@@ -18,7 +18,7 @@ ARGUMENTS = ("w", "b", "x", "y")
 class Chain(Oracle):
     """Test ``fn(w, b, x, y) -> (dw, db)`` for a chain of one neuron per layer.
 
-    ``w`` and ``b`` are float64 arrays of the depth's length (1 to
+    ``w`` and ``b`` are float64 arrays of the depth's length (``min_depth`` to
     ``max_depth``), ``x`` and ``y`` floats; ``dw`` and ``db`` may be any
     array-likes, compared with the exact gradients under the bound of
     :class:`gradproofs.chain.Reference`. Raises :class:`gradproofs.Mismatch`
@@ -32,7 +32,7 @@ class Chain(Oracle):
     spec = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost of the output", values=costs.NAMES),
             options.RETURNS, options.PRECISION, options.ARGUMENTS.but(default=ARGUMENTS),
-            options.MAX_DEPTH.but(default=16))
+            *options.sizes("depth", 16, "number of layers"))
 
     def settle(self) -> None:
         costs.get(self.cost, activation=self.activation)
@@ -42,7 +42,7 @@ class Chain(Oracle):
     def strategy(self):
         from gradproofs.chain import strategies
 
-        return strategies.chains(max_depth=self.max_depth, activation=self.activation, cost=self.cost)
+        return strategies.chains(min_depth=self.min_depth, max_depth=self.max_depth, activation=self.activation, cost=self.cost)
 
     def check(self, fn, example) -> Agreement:
         reference = cached_reference(example, (self.activation, self.cost),

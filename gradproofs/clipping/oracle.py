@@ -34,11 +34,10 @@ DOMAIN = (options.flag("in_place", False, "fn clips the arrays of `grads` in pla
                          domain="a non-empty tuple of them"),
           options.flag("nonfinite", True, "∞ and NaN are drawn"),
           options.flag("empty", True, "empty arrays are drawn"),
-          options.flag("scalars", True, "0-dim arrays are drawn"),
           options.flag("nones", True, "None (a parameter without a gradient) is drawn"))
-SIZES = (options.size("max_arrays", 8, "number of gradients"),
-         options.size("max_dims", 3, "number of dimensions (at least 1 with `scalars=False`)", minimum=0),
-         options.size("max_side", 4, "side of a gradient"))
+SIZES = (*options.sizes("arrays", 8, "number of gradients"),
+         *options.sizes("dims", 3, "number of dimensions (0: a 0-dim array)", minimum=0),
+         *options.sizes("side", 4, "side of a gradient (0 as well with `empty=True`)"))
 
 
 class _Clipping(Oracle):
@@ -46,25 +45,19 @@ class _Clipping(Oracle):
 
     returns_norm = False  # whether fn returns the norm with the clipped arrays (an option of ClipNorm)
 
-    def settle(self) -> None:
-        if not self.scalars:
-            _validate.positive_int("max_dims", self.max_dims)
-
     def _lists(self, *, mixed: bool, empty: bool):
         from gradproofs.clipping import strategies
 
-        return strategies.gradient_lists(max_arrays=self.max_arrays, dtypes=self.dtypes, mixed_dtypes=mixed,
-                                         min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
-                                         max_side=self.max_side, allow_empty=empty and self.empty,
+        return strategies.gradient_lists(**self.sizes(), dtypes=self.dtypes, mixed_dtypes=mixed,
+                                         allow_empty=empty and self.empty,
                                          allow_none=self.nones, allow_nonfinite=self.nonfinite)
 
     def _one_more(self):
         """One array, for lists where every entry came out None."""
         from gradproofs.clipping import strategies
 
-        return strategies.gradient_lists(min_arrays=1, max_arrays=1, dtypes=self.dtypes,
-                                         min_dims=0 if self.scalars else 1, max_dims=self.max_dims,
-                                         max_side=self.max_side)
+        return strategies.gradient_lists(**{**self.sizes("dims", "side"), "min_arrays": 1, "max_arrays": 1},
+                                         dtypes=self.dtypes)
 
     def _verdict(self, fn, case: Case, judgement) -> Agreement:
         """fn's result judged: ``judgement(its clipped arrays, its norm or None)``."""
@@ -195,7 +188,6 @@ class ClipNorm(_Clipping):
             *DOMAIN, options.ARGUMENTS.but(default=NORM_ARGUMENTS), *SIZES)
 
     def settle(self) -> None:
-        super().settle()
         self.arguments = conventions.arguments(self.arguments, NORM_ARGUMENTS)
 
     def strategy(self):
@@ -322,7 +314,6 @@ class ClipValue(_Clipping):
             options.ARGUMENTS.but(default=VALUE_ARGUMENTS), *SIZES)
 
     def settle(self) -> None:
-        super().settle()
         self.arguments = conventions.arguments(self.arguments, VALUE_ARGUMENTS)
 
     def strategy(self):

@@ -26,9 +26,11 @@ def _magnitude(name: str, value) -> float:
 
 
 @st.composite
-def _gradient_arrays(draw, dtype, exponents, mantissas, min_dims, max_dims, max_side, min_side, allow_nonfinite):
-    shape = tuple(draw(st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims),
-                       label="shape"))
+def _gradient_arrays(draw, dtype, exponents, mantissas, min_dims, max_dims, min_side, max_side, allow_empty,
+                     allow_nonfinite):
+    # With allow_empty, one step below min_side stands for 0, so that a side shrinks to 0.
+    side = st.integers(min_side - allow_empty, max_side).map(lambda n: n if n >= min_side else 0)
+    shape = tuple(draw(st.lists(side, min_size=min_dims, max_size=max_dims), label="shape"))
     exponent = draw(exponents, label="log10 of the magnitude")
     drawn = draw(hnp.arrays(np.float64, shape, elements=mantissas), label="mantissas")
     with np.errstate(over="ignore", under="ignore"):
@@ -58,13 +60,14 @@ def _log_range(dtype: str, min_magnitude: float, max_magnitude: float, allow_sub
 
 def gradient_lists(*, min_arrays: int = 1, max_arrays: int = 8, dtypes=GRADIENT_DTYPES,
                    mixed_dtypes: bool = True, min_magnitude: float = 1e-30, max_magnitude: float = 1e30,
-                   min_dims: int = 0, max_dims: int = 3, max_side: int = 4, allow_empty: bool = False,
+                   min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4,
+                   allow_empty: bool = False,
                    allow_none: bool = False, allow_nonfinite: bool = False, allow_subnormal: bool = False,
                    allow_negative_zero: bool = False) -> st.SearchStrategy[list]:
     """Lists of ``min_arrays`` to ``max_arrays`` gradient arrays of assorted shapes and magnitudes.
 
-    Each array has ``min_dims`` to ``max_dims`` dimensions of 1 to ``max_side`` entries
-    (0 to ``max_side`` with ``allow_empty``), one of ``dtypes`` (one dtype for
+    Each array has ``min_dims`` to ``max_dims`` dimensions of ``min_side`` to ``max_side``
+    entries (or 0, with ``allow_empty``), one of ``dtypes`` (one dtype for
     the whole list unless ``mixed_dtypes``), and entries 0 or ±m·10^e, m in
     [0.1, 1], with magnitudes between ``min_magnitude`` and ``max_magnitude``
     and within the dtype's normal range (float16 holds 6.1e-5 to 65504): each
@@ -86,10 +89,11 @@ def gradient_lists(*, min_arrays: int = 1, max_arrays: int = 8, dtypes=GRADIENT_
             f"min_magnitude={min_magnitude!r} must not exceed max_magnitude={max_magnitude!r}")
     positive_int("min_dims", min_dims, 0)
     positive_int("max_dims", max_dims, min_dims)
-    positive_int("max_side", max_side)
+    positive_int("min_side", min_side)
+    positive_int("max_side", max_side, min_side)
     mantissas = _mantissas(bool(allow_negative_zero))
     arrays = {d: _gradient_arrays(np.dtype(d), _log_range(d, min_magnitude, max_magnitude, bool(allow_subnormal)),
-                                  mantissas, min_dims, max_dims, max_side, 0 if allow_empty else 1,
+                                  mantissas, min_dims, max_dims, min_side, max_side, bool(allow_empty),
                                   bool(allow_nonfinite))
               for d in dtypes}
 

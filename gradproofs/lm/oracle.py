@@ -56,8 +56,8 @@ class RNNLM(Recurrent):
             options.Option("clip_value", None, "fn clips every gradient entry to [−c, c] before returning it "
                                                "(min-char-rnn: 5); judged against the clipped exact gradient",
                            check=_clip_value, domain="c > 0"),
-            options.PRECISION, options.ARGUMENTS.but(default=ARGUMENTS), options.MAX_STEPS, options.MAX_BATCH,
-            options.size("max_vocabulary", 5, "vocabulary", minimum=2), options.MAX_HIDDEN,
+            options.PRECISION, options.ARGUMENTS.but(default=ARGUMENTS), *options.STEPS, *options.BATCHES,
+            *options.sizes("vocabulary", 5, "vocabulary", minimum=2), *options.HIDDEN_UNITS,
             options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
@@ -76,9 +76,7 @@ class RNNLM(Recurrent):
     def strategy(self):
         from gradproofs.lm import strategies
 
-        return strategies.lm_sequences(max_steps=self.max_steps, max_batch=self.max_batch,
-                                       max_vocabulary=self.max_vocabulary, max_hidden=self.max_hidden,
-                                       near_powers_of_two=self.near_powers_of_two)
+        return strategies.lm_sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two)
 
     # --- the user's layout ---
 

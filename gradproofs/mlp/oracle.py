@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 
+from gradproofs import _validate
 from gradproofs.compare import Agreement
 from gradproofs.errors import InvalidArgument
 from gradproofs.mlp import engine as mlp
@@ -16,6 +17,16 @@ __all__ = ["GRADIENTS", "ARGUMENTS", "MLP", "check_mlp"]
 
 GRADIENTS = ("dW", "db", "dx")  # the names of what fn may return
 ARGUMENTS = ("weights", "biases", "x", "y")
+
+
+def _widths(name: str, value) -> tuple | None:
+    """None, or the fixed widths [n_0, …, n_L]: at least two integers ≥ 1."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or len(value) < 2:
+        raise InvalidArgument(f"{name} must be a sequence of at least two widths [n_0, …, n_L] (one layer), "
+                              f"got {value!r}")
+    return tuple(_validate.positive_int(f"{name}[{l}]", n) for l, n in enumerate(value))
 
 
 class MLP(Oracle):
@@ -47,8 +58,12 @@ class MLP(Oracle):
                                             "classes (as `F.cross_entropy` and CS231n's `softmax_loss` take them), "
                                             "with softmax_cross_entropy", values=(None, "probabilities", "labels")),
             options.WEIGHTS, options.SAMPLES, options.RETURNS, options.INPUTS, options.PRECISION,
-            options.ARGUMENTS.but(default=ARGUMENTS), options.MAX_DEPTH, options.size("max_width", 5, "width"),
-            options.MAX_BATCH.but(default=4), options.NEAR_POWERS_OF_TWO)
+            options.ARGUMENTS.but(default=ARGUMENTS),
+            options.Option("widths", None, "the network's widths [n_0, …, n_L], fixed (None: drawn from the depth "
+                                           "and width ranges)", check=_widths,
+                           domain="at least two integers ≥ 1, as `(784, 30, 10)`"),
+            *options.DEPTHS, *options.sizes("width", 5, "width"), *options.sizes("batch", 4, "batch"),
+            options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
         self.output = mlp.output_activation_of(self.activation, self.cost, self.output_activation)
@@ -64,6 +79,9 @@ class MLP(Oracle):
         self.returns = conventions.Returns(self.returns, known=known, default=known, layered=("dW", "db"),
                                            inputs="dx", function=self.function)
         self.arguments = conventions.arguments(self.arguments, ARGUMENTS)
+        drawn = [name for name in self.sizes("depth", "width") if name in self.options]
+        if self.widths is not None and drawn:
+            raise InvalidArgument(f"widths fixes the network; {drawn[0]} must be left out with it")
 
     # --- examples ---
 
@@ -72,10 +90,10 @@ class MLP(Oracle):
 
         kind = {"labels": "one_hot", "probabilities": "probabilities"}[self.targets] \
             if self.cost == "softmax_cross_entropy" else "unit"
-        return strategies.networks(max_depth=self.max_depth, max_width=self.max_width,
-                                   near_powers_of_two=self.near_powers_of_two).flatmap(
-            lambda network: _batches(network.weights[0].shape[1], network.weights[-1].shape[0], self.max_batch,
-                                     kind, self.near_powers_of_two).map(
+        shapes = {"widths": self.widths} if self.widths is not None else self.sizes("depth", "width")
+        return strategies.networks(**shapes, near_powers_of_two=self.near_powers_of_two).flatmap(
+            lambda network: _batches(network.weights[0].shape[1], network.weights[-1].shape[0], self.min_batch,
+                                     self.max_batch, kind, self.near_powers_of_two).map(
                 lambda batch: (network.weights, network.biases, *batch)))
 
     def _reference(self, example, sample: int | None = None):
@@ -163,11 +181,12 @@ class MLP(Oracle):
 
 
 @lru_cache(maxsize=None)
-def _batches(n_in: int, n_out: int, max_batch: int, targets: str, dense: bool):
+def _batches(n_in: int, n_out: int, min_batch: int, max_batch: int, targets: str, dense: bool):
     """One batch strategy per shape: building one inspects its source, which costs more than a draw."""
     from gradproofs.mlp import strategies
 
-    return strategies.batches(n_in, n_out, max_batch=max_batch, targets=targets, dense=dense)
+    return strategies.batches(n_in, n_out, min_batch=min_batch, max_batch=max_batch, targets=targets, dense=dense)
+
 
 
 check_mlp = options.check_function(MLP)

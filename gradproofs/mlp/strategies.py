@@ -44,15 +44,21 @@ def _networks(draw, widths_strategy, max_entry, max_bias, dense):
     return Network(weights, biases)
 
 
-def networks(*, min_depth: int = 1, max_depth: int = 4, min_width: int = 1, max_width: int = 8,
+def networks(*, widths=None, min_depth: int = 1, max_depth: int = 4, min_width: int = 1, max_width: int = 8,
              max_entry: float = 2.0, max_bias: float = 2.0,
              near_powers_of_two: bool = False) -> st.SearchStrategy[Network]:
-    """Dense networks with widths from :func:`network_widths` and bounded entries (a layer of fan-in
-    n > 8 has them divided by n, as :func:`sequences` does; near powers of two, every entry is drawn on
-    its own, so that no block of a tiled kernel sees only zeros)."""
-    return _networks(network_widths(min_depth=min_depth, max_depth=max_depth, min_width=min_width,
-                                    max_width=max_width, near_powers_of_two=near_powers_of_two),
-                     positive_number("max_entry", max_entry), positive_number("max_bias", max_bias),
+    """Dense networks with widths from :func:`network_widths`, or exactly ``widths`` [n_0, …, n_L]
+    where given, and bounded entries (a layer of fan-in n > 8 has them divided by n, as
+    :func:`sequences` does; near powers of two, every entry is drawn on its own, so that no block of
+    a tiled kernel sees only zeros)."""
+    if widths is None:
+        drawn = network_widths(min_depth=min_depth, max_depth=max_depth, min_width=min_width,
+                               max_width=max_width, near_powers_of_two=near_powers_of_two)
+    else:
+        require(isinstance(widths, (tuple, list)) and len(widths) >= 2,
+                f"widths must be a sequence of at least two widths [n_0, …, n_L], got {widths!r}")
+        drawn = st.just([positive_int(f"widths[{l}]", n) for l, n in enumerate(widths)])
+    return _networks(drawn, positive_number("max_entry", max_entry), positive_number("max_bias", max_bias),
                      bool(near_powers_of_two))
 
 

@@ -380,7 +380,7 @@ class Oracle:
             ORACLES[cls.name] = cls
 
     def __init__(self, **options):
-        from gradproofs.oracle.options import RUN
+        from gradproofs.oracle.options import RUN, ordered_sizes
 
         names = [option.name for option in self.spec]
         unknown = [name for name in options if name not in names]
@@ -388,8 +388,10 @@ class Oracle:
             raise InvalidArgument(f"{self.function} has no option {unknown[0]!r}; its options: "
                                   f"{', '.join(names + [option.name for option in RUN])}")
         self.given = {option.name: options.get(option.name, option.default) for option in self.spec}
-        for option in self.spec:
-            setattr(self, option.name, option.validated(self.given[option.name]))
+        validated = {option.name: option.validated(self.given[option.name]) for option in self.spec}
+        ordered_sizes(validated)
+        for name, value in validated.items():
+            setattr(self, name, value)
         self.settle()
 
     def settle(self) -> None:
@@ -401,6 +403,11 @@ class Oracle:
         """The options that differ from their defaults."""
         return {option.name: self.given[option.name] for option in self.spec
                 if not _equal(self.given[option.name], option.default)}
+
+    def sizes(self, *nouns: str) -> dict:
+        """The ``min_*`` and ``max_*`` options (of ``nouns`` only, where named), as strategies take them."""
+        return {option.name: getattr(self, option.name) for option in self.spec
+                if option.name.startswith(("min_", "max_")) and (not nouns or option.name[4:] in nouns)}
 
     def but(self, **changes) -> "Oracle":
         """The same oracle with some options changed."""

@@ -21,9 +21,9 @@ from gradproofs.formats import FORMATS, format_named
 from gradproofs.oracle import conventions
 
 __all__ = [
-    "Option", "flag", "size", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS",
-    "PRECISION", "ARGUMENTS", "NEAR_POWERS_OF_TWO", "MAX_DEPTH", "MAX_BATCH", "MAX_STEPS", "MAX_INPUTS",
-    "MAX_HIDDEN", "RUN", "prepared", "check_function", "table"
+    "Option", "flag", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS",
+    "PRECISION", "ARGUMENTS", "NEAR_POWERS_OF_TWO", "sizes", "ordered_sizes", "DEPTHS", "BATCHES", "STEPS",
+    "INPUT_UNITS", "HIDDEN_UNITS", "RUN", "prepared", "check_function", "table"
 ]
 
 
@@ -63,11 +63,26 @@ def flag(name: str, default: bool, about: str) -> Option:
     return Option(name, default, about, check=_validate.flag, domain=f"`{not default!r}`")
 
 
-def size(name: str, default: int, what: str, minimum: int = 1) -> Option:
-    """The largest size an oracle draws."""
-    return Option(name, default, f"the largest {what} drawn",
-                  check=lambda name, value: _validate.positive_int(name, value, minimum=minimum),
-                  domain=f"an integer ≥ {minimum}")
+def sizes(noun: str, largest: int, what: str, minimum: int = 1, smallest: int | None = None) -> tuple:
+    """``min_<noun>`` and ``max_<noun>``: the range of a size an oracle draws (both equal: a fixed
+    size), from ``smallest`` (default ``minimum``, the least it may be) to ``largest``."""
+
+    def check(name, value):
+        return _validate.positive_int(name, value, minimum=minimum)
+
+    domain = f"an integer ≥ {minimum}"
+    return (Option(f"min_{noun}", minimum if smallest is None else smallest, f"the smallest {what} drawn",
+                   check=check, domain=domain),
+            Option(f"max_{noun}", largest, f"the largest {what} drawn (`min_{noun}` equal to it: a fixed size)",
+                   check=check, domain=domain))
+
+
+def ordered_sizes(values: dict) -> None:
+    """An :class:`gradproofs.InvalidArgument` where a ``min_<noun>`` exceeds its ``max_<noun>``."""
+    for name, low in values.items():
+        high = values.get("max_" + name[4:]) if name.startswith("min_") else None
+        if high is not None and low > high:
+            raise InvalidArgument(f"{name}={low!r} must not exceed max_{name[4:]}={high!r}")
 
 
 def _precision(name: str, value) -> str | None:
@@ -99,11 +114,11 @@ ARGUMENTS = Option("arguments", None, "the names of the arguments fn takes, in o
                    domain="names among the oracle's")
 NEAR_POWERS_OF_TWO = flag("near_powers_of_two", False, "sizes of 2^k − 1, 2^k and 2^k + 1, where tiled kernels "
                                                        "have their boundaries")
-MAX_DEPTH = size("max_depth", 3, "number of layers")
-MAX_BATCH = size("max_batch", 3, "batch")
-MAX_STEPS = size("max_steps", 6, "number of steps")
-MAX_INPUTS = size("max_inputs", 4, "number of inputs")
-MAX_HIDDEN = size("max_hidden", 4, "number of hidden units")
+DEPTHS = sizes("depth", 3, "number of layers")
+BATCHES = sizes("batch", 3, "batch")
+STEPS = sizes("steps", 6, "number of steps")
+INPUT_UNITS = sizes("inputs", 4, "number of inputs")
+HIDDEN_UNITS = sizes("hidden", 4, "number of hidden units")
 
 # What every check_* takes besides its oracle's options: how it runs.
 RUN = (Option("max_examples", None, "how many examples (None: the active Hypothesis profile's)",

@@ -14,11 +14,12 @@ from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, conditioning_eps, judgeable, precision_hints
 
 __all__ = [
-    "TORCH_GATES", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED",
+    "TORCH_GATES", "SIZES", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED",
     "LSTM_SEPARATE", "LSTM", "check_lstm_bptt"
 ]
 
 TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.lstm_backward
+SIZES = (*options.STEPS, *options.BATCHES, *options.INPUT_UNITS, *options.HIDDEN_UNITS)
 
 
 class Recurrent(Oracle):
@@ -26,7 +27,6 @@ class Recurrent(Oracle):
     axes, weights, returns, precision, sizes."""
 
     families = (("W_x", "W_h"), ("h0", "c0"))  # groups of fields that are one kind of mismatch: the weights, …
-
     @property
     def _columns(self) -> bool:
         """Whether states are (H, B) and biases columns (H, 1): the feature axis comes before the batch."""
@@ -96,8 +96,7 @@ class RNN(Recurrent):
     function = "check_rnn_bptt"
     signature = "fn(x, h0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0}"
     spec = (ACTIVATION.but(default="tanh"), options.AXES, options.WEIGHTS, options.RETURNS, options.INPUTS,
-            options.PRECISION, options.ARGUMENTS.but(default=RNN_ARGUMENTS), options.MAX_STEPS, options.MAX_BATCH,
-            options.MAX_INPUTS, options.MAX_HIDDEN, options.NEAR_POWERS_OF_TWO)
+            options.PRECISION, options.ARGUMENTS.but(default=RNN_ARGUMENTS), *SIZES, options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
         known = RNN_GRADIENTS if self.inputs else RNN_GRADIENTS[:4]
@@ -108,8 +107,7 @@ class RNN(Recurrent):
     def strategy(self):
         from gradproofs.rnn import strategies
 
-        return strategies.sequences(max_steps=self.max_steps, max_batch=self.max_batch, max_inputs=self.max_inputs,
-                                    max_hidden=self.max_hidden, near_powers_of_two=self.near_powers_of_two)
+        return strategies.sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two)
 
     def check(self, fn, example) -> Agreement:
         reference = cached_reference(example, self.activation, lambda: rnn.reference(*example,
@@ -173,7 +171,7 @@ class LSTM(Recurrent):
                                                  "(deeplearning.ai), keyed `'i'`, `'f'`, `'g'`, `'o'`",
                            check=_gates, domain="any order, `'separate'`"),
             options.AXES, options.WEIGHTS, options.RETURNS, options.INPUTS, options.PRECISION, options.ARGUMENTS,
-            options.MAX_STEPS, options.MAX_BATCH, options.MAX_INPUTS, options.MAX_HIDDEN, options.NEAR_POWERS_OF_TWO)
+            *SIZES, options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
         separate = self.gates == "separate"
@@ -192,9 +190,7 @@ class LSTM(Recurrent):
     def strategy(self):
         from gradproofs.rnn import strategies
 
-        return strategies.lstm_sequences(max_steps=self.max_steps, max_batch=self.max_batch,
-                                         max_inputs=self.max_inputs, max_hidden=self.max_hidden,
-                                         near_powers_of_two=self.near_powers_of_two)
+        return strategies.lstm_sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two)
 
     def _blocks(self, array, hidden: int):
         """Rows in blocks of H, torch's order i, f, g, o, reordered as the declared ``gates``."""

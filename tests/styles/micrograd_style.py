@@ -1,7 +1,9 @@
 """A scalar autograd engine and an MLP in the style of micrograd: each Value holds data, grad and a
 closure that pushes its grad to its children; backward() visits the graph in reverse topological
-order. Neurons hold one weight per input and a bias; the last layer is linear. Written for this
-project; the switch plants the classic bug of assigning a gradient instead of accumulating it."""
+order. Neurons hold one weight per input and a bias; the last layer is linear; a layer of one neuron
+returns that neuron's Value rather than a list, as micrograd's does, so the next layer (or the loss)
+cannot iterate over it: the engine takes no layer of width 1. Written for this project; the switch
+plants the classic bug of assigning a gradient instead of accumulating it."""
 
 import math
 
@@ -93,7 +95,8 @@ class Layer:
         self.neurons = [Neuron(row, bias, nonlin) for row, bias in zip(W, b)]
 
     def __call__(self, x):
-        return [n(x) for n in self.neurons]
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
 
 
 class MLP:
