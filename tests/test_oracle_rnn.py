@@ -108,6 +108,49 @@ def test_planted_bugs_are_caught_with_a_small_counterexample(bug):
     assert sizes["T"] == steps and sizes["B"] == sizes["I"] == sizes["H"] == 1, message
 
 
+def test_truncated_bptt_passes_against_its_own_exact_gradient():
+    assert check_rnn_bptt(_truncated(2), truncate=2, max_steps=5, max_examples=30).examples == 30
+
+
+@pytest.mark.slow
+def test_truncated_bptt_gets_the_hint_of_its_truncation_and_full_bptt_that_of_none():
+    truncated = _truncated(2)  # carried back 2 steps beyond each term's own
+    with pytest.raises(gradproofs.Mismatch) as caught:
+        check_rnn_bptt(truncated, max_steps=5, max_examples=100)
+    message = str(caught.value)
+    assert "Hint: fn matches BPTT truncated to 2 steps: declare truncate=2" in message, message
+    assert _sizes(message)["T"] == 4, message  # the fewest steps that tell k = 2 from full BPTT
+    with pytest.raises(gradproofs.Mismatch, match="Hint: fn runs full BPTT: leave out truncate"):
+        check_rnn_bptt(_bptt, truncate=2, max_steps=5, max_examples=100)
+
+
+@pytest.mark.slow
+def test_the_truncation_hint_stays_silent_for_a_bug_that_is_no_truncation():
+    with pytest.raises(gradproofs.Mismatch) as caught:
+        check_rnn_bptt(lambda *args: _bptt(*args, fprime_of_previous=True), max_steps=5, max_examples=100)
+    assert "truncate" not in str(caught.value), caught.value
+
+
+def _truncated(k):
+    """_bptt's truncation counts a term's own step: k steps back beyond it is k + 1 there."""
+    return lambda *args: _bptt(*args, truncate=k + 1)
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 5])
+def test_the_truncated_float_engine_agrees_with_a_loop_over_the_loss_terms(k):
+    problem = (np.linspace(-1, 1, 24).reshape(6, 2, 2), np.array([[0.1, -0.2], [0.3, 0.0]]),
+               np.array([[0.5, -0.4], [0.3, 0.2]]), np.array([[0.9, -0.3], [0.2, 0.7]]),
+               np.array([0.1, -0.1]), np.linspace(-1, 1, 24).reshape(6, 2, 2)[::-1])
+    ours, theirs = _truncated(k)(*problem), rnn.bptt(*problem, truncate=k)
+    for name in ours:
+        np.testing.assert_allclose(ours[name], getattr(theirs, name), rtol=1e-13, atol=1e-15)
+    if k == 5:  # k ≥ T − 1: full BPTT
+        full = rnn.bptt(*problem)
+        assert all(np.allclose(getattr(full, name), getattr(theirs, name), rtol=1e-13) for name in ours)
+    else:
+        assert not np.allclose(rnn.bptt(*problem).W_h, theirs.W_h)
+
+
 def test_a_correct_implementation_with_the_bug_switches_off_is_rnn_bptt():
     problem = (np.linspace(-1, 1, 12).reshape(3, 2, 2), np.array([[0.1, -0.2], [0.3, 0.0]]),
                np.array([[0.5, -0.4], [0.3, 0.2]]), np.array([[0.9, -0.3], [0.2, 0.7]]),

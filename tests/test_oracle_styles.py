@@ -7,11 +7,11 @@ import re
 
 import numpy as np
 import pytest
-from styles import cs231n, d2l, deeplearning_ai, micrograd_style, nielsen
+from styles import britz, cs231n, d2l, deeplearning_ai, micrograd_style, nielsen
 
 import gradproofs
 from gradproofs.oracle import (check_clip_grad_norm, check_clip_grad_value, check_lstm_bptt, check_mlp,
-                               check_rnn_bptt, torch_in_place)
+                               check_rnn_bptt, check_rnn_lm, torch_in_place)
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the styles' own overflow warnings
@@ -257,6 +257,36 @@ def test_deeplearning_ai_lstm_bugs_are_caught(bug):
     arguments = pasted(message)
     right, wrong = dl_lstm(*arguments.values()), buggy(*arguments.values())
     assert any(not np.allclose(right[k], wrong[k]) for k in right), message
+
+
+# --- Britz (WildML): a bias-free language model from a zero state, BPTT truncated to 4 steps ---------------
+
+def britz_bptt(tokens, targets, U, W, V, **bugs):
+    return britz.RNNNumpy(U, V, W, bptt_truncate=4, **bugs).bptt(tokens, targets)
+
+
+BRITZ = dict(samples="single", biases=False, h0=False, truncate=4, returns=("U", "V", "W"), max_steps=8)
+
+
+def test_britzs_bias_free_truncated_language_model_passes_with_options_only():
+    assert check_rnn_lm(britz_bptt, **BRITZ, max_examples=40).examples == 40
+
+
+@pytest.mark.slow
+def test_britzs_model_fails_full_bptt_with_the_hint_of_its_truncation():
+    message = caught(check_rnn_lm, britz_bptt, **{**BRITZ, "truncate": None})
+    assert "fn matches BPTT truncated to 4 steps: declare truncate=4" in message, message
+    assert "T = 6" in message and "# and, declared absent, 0 in the reference: h0 (h0=False), b (biases=False), " \
+                                  "c (biases=False)" in message, message
+
+
+def test_britzs_model_with_the_state_of_the_wrong_step_is_caught():
+    def buggy(*args):
+        return britz_bptt(*args, previous_state=False)
+
+    message = caught(check_rnn_lm, buggy, **BRITZ)
+    assert "U/W/V values" in message and "fn W[" in message, message
+    assert_reproducible(message, check_rnn_lm, buggy, **BRITZ)
 
 
 # --- micrograd: a scalar autograd engine ----------------------------------------------------------------

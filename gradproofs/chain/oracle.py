@@ -31,13 +31,13 @@ class Chain(Oracle):
     signature = "fn(w, b, x, y) -> (dw, db)"
     spec = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost of the output", values=costs.NAMES),
-            options.RETURNS, options.PRECISION, options.ARGUMENTS.but(default=ARGUMENTS),
+            options.RETURNS, options.PRECISION, options.ARGUMENTS,
             *options.sizes("depth", 16, "number of layers"))
 
     def settle(self) -> None:
         costs.get(self.cost, activation=self.activation)
         self.returns = conventions.Returns(self.returns, known=GRADIENTS, default=GRADIENTS, function=self.function)
-        self.arguments = conventions.arguments(self.arguments, ARGUMENTS)
+        self.arguments = conventions.declared_arguments(self, ARGUMENTS)
 
     def strategy(self):
         from gradproofs.chain import strategies

@@ -185,10 +185,10 @@ class ClipNorm(_Clipping):
                            values=tuple(clipping.CONVENTIONS)),
             options.flag("error_if_nonfinite", False, "fn raises where the norm is not finite"),
             options.flag("returns_norm", True, "fn returns the norm with the clipped gradients"),
-            *DOMAIN, options.ARGUMENTS.but(default=NORM_ARGUMENTS), *SIZES)
+            *DOMAIN, options.ARGUMENTS, *SIZES)
 
     def settle(self) -> None:
-        self.arguments = conventions.arguments(self.arguments, NORM_ARGUMENTS)
+        self.arguments = conventions.declared_arguments(self, NORM_ARGUMENTS, optional=("norm_type",))
 
     def strategy(self):
         from hypothesis import strategies as st
@@ -311,10 +311,10 @@ class ClipValue(_Clipping):
     function = "check_clip_grad_value"
     signature = "fn(grads, clip_value) -> clipped"
     spec = (options.flag("negative_thresholds", True, "negative thresholds are drawn"), *DOMAIN,
-            options.ARGUMENTS.but(default=VALUE_ARGUMENTS), *SIZES)
+            options.ARGUMENTS, *SIZES)
 
     def settle(self) -> None:
-        self.arguments = conventions.arguments(self.arguments, VALUE_ARGUMENTS)
+        self.arguments = conventions.declared_arguments(self, VALUE_ARGUMENTS)
 
     def strategy(self):
         from hypothesis import strategies as st

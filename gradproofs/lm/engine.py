@@ -135,8 +135,11 @@ def _check(tokens, targets, h0, U, W, b, V, c, reduction):
 
 # --- one recurrence over float64 or mpmath ------------------------------------------------------------
 
-def recurrence(x, y, h0, U, W, b, V, c, reduction, tanh, tanh_prime, softmax, log_sum_exp) -> LMGradients:
-    """Forward, the output errors δᵒ_t, then :func:`gradproofs.rnn.backpropagate` with ∂L/∂h_t = δᵒ_t V.
+def recurrence(x, y, h0, U, W, b, V, c, reduction, tanh, tanh_prime, softmax, log_sum_exp,
+               truncate: int | None = None) -> LMGradients:
+    """Forward, the output errors δᵒ_t, then :func:`gradproofs.rnn.backpropagate` with ∂L/∂h_t = δᵒ_t V
+    (``truncate=k``: truncated to k steps, :func:`gradproofs.rnn.truncated`; V's and c's gradients
+    are those of full BPTT, which never carries them back).
 
     The loss is Σ_t log Σ_k exp(o_tk) − o_t[y_t], the cross-entropy written so that a target
     probability that underflows does not make it infinite.
@@ -148,7 +151,7 @@ def recurrence(x, y, h0, U, W, b, V, c, reduction, tanh, tanh_prime, softmax, lo
     probabilities = [softmax(o) for o in outputs]
     targets = one_hot(y, vocabulary)
     delta_o = [p - e for p, e in zip(probabilities, targets)]
-    hidden = rnn.backpropagate(inputs, states, pre, U, W, b, [d @ V for d in delta_o], tanh_prime)
+    hidden = rnn.backpropagate(inputs, states, pre, U, W, b, [d @ V for d in delta_o], tanh_prime, truncate)
     dV = sum(d.T @ h for d, h in zip(delta_o, states[1:]))
     dc = sum(d.sum(axis=0) for d in delta_o)
     loss = sum((log_sum_exp(o) - o[np.arange(len(o)), y_t]).sum() for o, y_t in zip(outputs, y))
@@ -169,16 +172,19 @@ def log_sum_exp(o):
     return largest + np.log(np.exp(o - largest[:, None]).sum(axis=1))
 
 
-def backward(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean") -> LMGradients:
+def backward(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean",
+             truncate: int | None = None) -> LMGradients:
     """The gradients by BPTT in NumPy float64, vectorised over the batch; tanh′ = 1 − h² from the
     pre-activation (:mod:`gradproofs.activations`)."""
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
     tanh = activations.get("tanh")
     with np.errstate(over="ignore", under="ignore"):
-        return recurrence(x, y, h0, U, W, b, V, c, reduction, tanh.numpy, tanh.numpy_derivative, softmax, log_sum_exp)
+        return recurrence(x, y, h0, U, W, b, V, c, reduction, tanh.numpy, tanh.numpy_derivative, softmax, log_sum_exp,
+                          rnn.check_truncate(truncate))
 
 
-def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", dps: int = 40) -> LMGradients:
+def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", dps: int = 40,
+                   truncate: int | None = None) -> LMGradients:
     """The same recurrence on object arrays of mpmath numbers with ``dps`` digits (SymPy's tanh and
     tanh′); the inputs are taken as the float64 numbers they round to. Slow: for small T, B, K, H."""
     import mpmath
@@ -198,10 +204,12 @@ def backward_exact(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         pre = rnn.unroll(one_hot(x, U.shape[1]), h0, U, W, b, np.tanh)[1]
     with mpmath.workdps(dps + activations.extra_digits(activations.get("tanh"), *pre)):
-        return recurrence(x, y, *map(rnn.mpmath_array, (h0, U, W, b, V, c)), reduction, tanh, tanh_prime, softmax, log_sum_exp)
+        return recurrence(x, y, *map(rnn.mpmath_array, (h0, U, W, b, V, c)), reduction, tanh, tanh_prime, softmax,
+                          log_sum_exp, rnn.check_truncate(truncate))
 
 
-def backward_extended(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean") -> LMGradients:
+def backward_extended(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean",
+                      truncate: int | None = None) -> LMGradients:
     """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of long sequences."""
     from gradproofs import extended
 
@@ -209,7 +217,7 @@ def backward_extended(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "m
     tanh = activations.get("tanh")
     with np.errstate(over="ignore", under="ignore"):
         return recurrence(x, y, *extended.cast(h0, U, W, b, V, c), reduction, tanh.numpy, tanh.numpy_derivative, softmax,
-                   log_sum_exp)
+                          log_sum_exp, rnn.check_truncate(truncate))
 
 
 def backward_torch(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", embedding: bool = False,
@@ -325,7 +333,8 @@ class Reference(compare.Reference):
     *Output gradients.* ∂E/∂V = Σ δᵒ_t h_tᵀ: u_t, h_t's F + 4 against |h_t| + 1,
     B·T for the sum (in any order) and 1 for the product; ∂E/∂c = Σ δᵒ_t: u_t + B·T. The
     mean over the batch adds 1 everywhere. Twice this first-order bound, as in
-    the other references.
+    the other references. Truncated BPTT (``truncate``) is the hidden part's
+    (:class:`gradproofs.rnn.Reference`); the output layer's gradients are the same.
     """
 
     tokens: np.ndarray
@@ -339,6 +348,7 @@ class Reference(compare.Reference):
     reduction: str = "mean"
     dps: int = 40
     engine: str = "auto"  # the exact values' engine: mpmath, or long double for long sequences
+    truncate: int | None = None  # BPTT truncated to this many steps; None: full BPTT
 
     FIELDS = LM_FIELDS
 
@@ -346,8 +356,8 @@ class Reference(compare.Reference):
     def exact(self) -> LMGradients:
         problem = (self.tokens, self.targets, self.h0, self.U, self.W, self.b, self.V, self.c)
         if self.extended:
-            return backward_extended(*problem, reduction=self.reduction)
-        return backward_exact(*problem, reduction=self.reduction, dps=self.dps)
+            return backward_extended(*problem, reduction=self.reduction, truncate=self.truncate)
+        return backward_exact(*problem, reduction=self.reduction, dps=self.dps, truncate=self.truncate)
 
     @property
     def operations(self) -> int:
@@ -383,7 +393,7 @@ class Reference(compare.Reference):
         delta_o = floats.probabilities - one_hot(self.targets, K)
         upstream = None if units is None else self._output[0] @ np.abs(self.V)
         return rnn.Reference(one_hot(self.tokens, K), self.h0, self.U, self.W, self.b, delta_o @ self.V, "tanh",
-                             upstream_scale=upstream, upstream_units=units)
+                             upstream_scale=upstream, upstream_units=units, truncate=self.truncate)
 
     @cached_property
     def _hidden(self) -> rnn.Reference:
@@ -421,11 +431,12 @@ class Reference(compare.Reference):
 
 
 def reference(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", dps: int = 40,
-              engine: str = "auto") -> Reference:
+              engine: str = "auto", truncate: int | None = None) -> Reference:
     """The exact gradients with what judging a float engine needs: :func:`backward_exact` (mpmath), or for
-    long sequences (``engine="auto"``) :func:`backward_extended` (:mod:`gradproofs.extended`)."""
+    long sequences (``engine="auto"``) :func:`backward_extended` (:mod:`gradproofs.extended`); ``truncate=k``:
+    of BPTT truncated to k steps (:func:`gradproofs.rnn.truncated`)."""
     from gradproofs import extended
 
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
     return Reference(x, y, h0, U, W, b, V, c, reduction, _validate.positive_int("dps", dps),
-                     _validate.choice("engine", engine, extended.ENGINES))
+                     _validate.choice("engine", engine, extended.ENGINES), rnn.check_truncate(truncate))

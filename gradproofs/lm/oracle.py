@@ -50,13 +50,16 @@ class RNNLM(Recurrent):
     function = "check_rnn_lm"
     signature = "fn(tokens, targets, h0, U, W, b, V, c) -> {U, W, b, V, c, h0}"
     families = (("U", "W", "V"), ("b", "c"))  # the weights are one kind of mismatch, the biases another
+    declarations = {"h0": "h0=False", "b": "biases=False", "c": "biases=False"}
     spec = (options.Option("tokens", "ids", "integer tokens (T, B), or one-hot rows (T, B, K)", values=TOKENS),
+            options.H0, options.TRUNCATE, options.BIASES.but(about="`False`: the model has no biases b and c (Britz's WildML "
+                                                 "model); fn takes none and returns none"),
             options.AXES, options.WEIGHTS, options.SAMPLES.but(values=("rows", "single")), options.REDUCTION,
             options.RETURNS,
             options.Option("clip_value", None, "fn clips every gradient entry to [−c, c] before returning it "
                                                "(min-char-rnn: 5); judged against the clipped exact gradient",
                            check=_clip_value, domain="c > 0"),
-            options.PRECISION, options.ARGUMENTS.but(default=ARGUMENTS), *options.STEPS, *options.BATCHES,
+            options.PRECISION, options.ARGUMENTS, *options.STEPS, *options.BATCHES,
             *options.sizes("vocabulary", 5, "vocabulary", minimum=2), *options.HIDDEN_UNITS,
             options.NEAR_POWERS_OF_TWO)
 
@@ -65,9 +68,7 @@ class RNNLM(Recurrent):
             raise InvalidArgument("reduction must be left out with samples='single': fn gets one sequence per call "
                                   "and returns that sequence's gradient, so there is nothing to reduce")
         self.reduction = self.reduction or "mean"
-        self.returns = conventions.Returns(self.returns, known=GRADIENTS, default={name: name for name in GRADIENTS},
-                                           function=self.function)
-        self.arguments = conventions.arguments(self.arguments, ARGUMENTS)
+        self._settle_model(ARGUMENTS, GRADIENTS)
 
     @property
     def _single(self) -> bool:
@@ -76,7 +77,7 @@ class RNNLM(Recurrent):
     def strategy(self):
         from gradproofs.lm import strategies
 
-        return strategies.lm_sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two)
+        return strategies.lm_sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two).map(self._zeroed)
 
     # --- the user's layout ---
 
@@ -104,7 +105,7 @@ class RNNLM(Recurrent):
         given = {"tokens": self._inputs(example.tokens, K), "targets": self._ids(example.targets),
                  "h0": self._state(example.h0), "U": self._weight(example.U), "W": self._weight(example.W),
                  "b": self._vector(example.b), "V": self._weight(example.V), "c": self._vector(example.c)}
-        return Case({name: given[name] for name in self.arguments}, sizes)
+        return Case({name: given[name] for name in self.arguments}, sizes, self.absent)
 
     def _expectations(self, exact: dict) -> dict:
         layouts = {"U": self._weight, "W": self._weight, "V": self._weight, "b": self._vector, "c": self._vector,
@@ -134,8 +135,8 @@ class RNNLM(Recurrent):
 
     def _reference(self, example, sequence, one=None):
         reduction = "sum" if self._single else self.reduction
-        reference = cached_reference(example, (reduction, sequence), lambda: lm.reference(
-            *(one or example), reduction=reduction))
+        reference = cached_reference(example, (reduction, sequence, self.truncate), lambda: lm.reference(
+            *(one or example), reduction=reduction, truncate=self.truncate))
         self._conditioned(reference)
         return reference
 
@@ -143,6 +144,7 @@ class RNNLM(Recurrent):
         groups = super().alternatives()
         other = "one_hot" if self.tokens == "ids" else "ids"
         groups.append([(f"fn takes its tokens as {other}: declare tokens={other!r}", self.but(tokens=other))])
+        groups.append(self._truncations())
         if not self._single:
             groups.append([(f"fn {value.does}: declare reduction={other!r}", self.but(reduction=other))
                            for other, value in conventions.REDUCTIONS.items() if other != self.reduction])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 
 from gradproofs import _validate
 from gradproofs.compare import Agreement
@@ -36,7 +38,9 @@ class MLP(Oracle):
     with f = ``activation`` in the hidden layers and ``output_activation`` at the
     last, the ``cost`` per sample (quadratic ½‖a^L − y‖², cross_entropy with a
     sigmoid output, softmax_cross_entropy) and its mean over the batch. By
-    default fn returns ``("dW", "db")``, each one array per layer. Gradients are
+    default fn returns ``("dW", "db")``, each one array per layer; with
+    ``biases=False`` the network has none (b^l = 0), fn takes
+    ``(weights, x, y)`` and returns dW alone. Gradients are
     compared with the exact ones (:func:`gradproofs.mlp.backward_exact`, or for
     large networks :func:`gradproofs.mlp.backward_extended`) under the rounding
     bound of :class:`gradproofs.mlp.Reference`. Raises :class:`gradproofs.Mismatch`
@@ -57,8 +61,8 @@ class MLP(Oracle):
             options.Option("targets", None, "None is `'probabilities'`, target rows summing to 1; `'labels'`: integer "
                                             "classes (as `F.cross_entropy` and CS231n's `softmax_loss` take them), "
                                             "with softmax_cross_entropy", values=(None, "probabilities", "labels")),
-            options.WEIGHTS, options.SAMPLES, options.RETURNS, options.INPUTS, options.PRECISION,
-            options.ARGUMENTS.but(default=ARGUMENTS),
+            options.BIASES, options.WEIGHTS, options.SAMPLES, options.RETURNS, options.INPUTS, options.PRECISION,
+            options.ARGUMENTS,
             options.Option("widths", None, "the network's widths [n_0, …, n_L], fixed (None: drawn from the depth "
                                            "and width ranges)", check=_widths,
                            domain="at least two integers ≥ 1, as `(784, 30, 10)`"),
@@ -75,10 +79,13 @@ class MLP(Oracle):
         if self.targets == "labels" and self.cost != "softmax_cross_entropy":
             raise InvalidArgument(f"targets='labels' (integer classes) needs cost='softmax_cross_entropy', got "
                                   f"cost={self.cost!r}")
-        known = GRADIENTS if self.inputs else GRADIENTS[:2]
-        self.returns = conventions.Returns(self.returns, known=known, default=known, layered=("dW", "db"),
-                                           inputs="dx", function=self.function)
-        self.arguments = conventions.arguments(self.arguments, ARGUMENTS)
+        known = tuple(name for name in GRADIENTS if (name != "db" or self.biases) and (name != "dx" or self.inputs))
+        self.returns = conventions.Returns(self.returns, known=known, default=known if len(known) > 1 else known[0],
+                                           layered=("dW", "db"), inputs="dx", function=self.function)
+        self.absent = {} if self.biases else {"biases": "biases=False"}
+        self.arguments = conventions.declared_arguments(
+            self, tuple(name for name in ARGUMENTS if name not in self.absent),
+            declarations={"biases": "biases=False"})
         drawn = [name for name in self.sizes("depth", "width") if name in self.options]
         if self.widths is not None and drawn:
             raise InvalidArgument(f"widths fixes the network; {drawn[0]} must be left out with it")
@@ -91,7 +98,10 @@ class MLP(Oracle):
         kind = {"labels": "one_hot", "probabilities": "probabilities"}[self.targets] \
             if self.cost == "softmax_cross_entropy" else "unit"
         shapes = {"widths": self.widths} if self.widths is not None else self.sizes("depth", "width")
-        return strategies.networks(**shapes, near_powers_of_two=self.near_powers_of_two).flatmap(
+        networks = strategies.networks(**shapes, near_powers_of_two=self.near_powers_of_two)
+        if not self.biases:
+            networks = networks.map(lambda network: network._replace(biases=[np.zeros_like(b) for b in network.biases]))
+        return networks.flatmap(
             lambda network: _batches(network.weights[0].shape[1], network.weights[-1].shape[0], self.min_batch,
                                      self.max_batch, kind, self.near_powers_of_two).map(
                 lambda batch: (network.weights, network.biases, *batch)))
@@ -129,7 +139,7 @@ class MLP(Oracle):
         given = {"weights": [conventions.weight(W_l, self.weights) for W_l in weights],
                  "biases": [conventions.vector(b_l, self._columns) for b_l in biases],
                  "x": self._samples(x), "y": self._targets(y)}
-        return Case({name: given[name] for name in self.arguments}, sizes)
+        return Case({name: given[name] for name in self.arguments}, sizes, self.absent)
 
     def expectations(self, reference, eps: float) -> dict:
         """{field: Expected}: the reference's gradients in the user's layout and reduction."""

@@ -18,7 +18,7 @@ from gradproofs.errors import InvalidArgument
 from gradproofs.oracle.harness import describe, fail
 
 __all__ = [
-    "Weights", "WEIGHTS", "Reduction", "REDUCTIONS", "Samples", "SAMPLES", "AXES", "axes", "arguments", "weight",
+    "Weights", "WEIGHTS", "Reduction", "REDUCTIONS", "Samples", "SAMPLES", "AXES", "axes", "arguments", "declared_arguments", "weight",
     "permutation", "sequence", "state", "vector", "Returns"
 ]
 
@@ -74,8 +74,11 @@ def axes(name: str, value) -> tuple:
     return tuple(value.split())
 
 
-def arguments(value, known: tuple) -> tuple:
-    """The names of fn's positional arguments, in order: distinct names among ``known``."""
+def arguments(value, known: tuple, *, optional: tuple = (), declarations: Mapping | None = None) -> tuple:
+    """The names of fn's positional arguments, in order: distinct names among ``known``, and every
+    one of them but the ``optional`` ones: an array the reference uses is never left out silently.
+    ``declarations`` {name: option}: the option that takes an array out of the model, which the
+    error for leaving that array out names."""
     if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
         raise InvalidArgument(f"arguments must be a non-empty tuple of names among {list(known)}, got {value!r}")
     unknown = [name for name in value if name not in known]
@@ -84,7 +87,19 @@ def arguments(value, known: tuple) -> tuple:
                               f"expected names among {list(known)}")
     if len(set(value)) != len(value):
         raise InvalidArgument(f"arguments names an argument twice: {list(value)}")
+    missing = [name for name in known if name not in value and name not in optional]
+    if missing:
+        name = missing[0]
+        how = (f"declare {declarations[name]} if fn's model has no {name}" if name in (declarations or {})
+               else "fn must take it, and may ignore it")
+        raise InvalidArgument(f"arguments leaves out {name!r}, which the reference uses; {how}")
     return tuple(value)
+
+
+def declared_arguments(oracle, known: tuple, **kwargs) -> tuple:
+    """``oracle``'s ``arguments`` (:func:`arguments`), or where it is None, ``known``: every
+    argument its model has, in its order."""
+    return arguments(known if oracle.arguments is None else oracle.arguments, known, **kwargs)
 
 
 def weight(matrix, weights: str):

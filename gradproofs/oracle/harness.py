@@ -20,6 +20,7 @@ harness does the rest:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import re
@@ -184,14 +185,19 @@ def judged(case: "Case", judgement, kinds: Mapping | None = None):
 
 @dataclass
 class Case:
-    """One call of fn: its arguments as passed (in the user's conventions), and its sizes in words."""
+    """One call of fn: its arguments as passed (in the user's conventions), its sizes in words, and
+    the arrays the model was declared without ({name: the declaration}), which the reference takes as 0."""
 
     arguments: dict
     sizes: str
+    absent: dict = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
         lines = [f"  {self.sizes}:"] if self.sizes else []
         lines += [f"    {name} = {literal(value)}" for name, value in self.arguments.items()]
+        if self.absent:
+            lines.append("    # and, declared absent, 0 in the reference: "
+                         + ", ".join(f"{name} ({declaration})" for name, declaration in self.absent.items()))
         return "\n".join(lines)
 
 

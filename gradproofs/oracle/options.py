@@ -22,7 +22,7 @@ from gradproofs.oracle import conventions
 
 __all__ = [
     "Option", "flag", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS",
-    "PRECISION", "ARGUMENTS", "NEAR_POWERS_OF_TWO", "sizes", "ordered_sizes", "DEPTHS", "BATCHES", "STEPS",
+    "PRECISION", "ARGUMENTS", "BIASES", "H0", "TRUNCATE", "NEAR_POWERS_OF_TWO", "sizes", "ordered_sizes", "DEPTHS", "BATCHES", "STEPS",
     "INPUT_UNITS", "HIDDEN_UNITS", "RUN", "prepared", "check_function", "table"
 ]
 
@@ -110,8 +110,17 @@ INPUTS = flag("inputs", False, "fn also returns the gradient with respect to the
 PRECISION = Option("precision", None, "the rounding fn is judged with (None: its returned dtype's), whatever "
                                       "dtype it returns", check=_precision,
                    domain=", ".join(f"`{name!r}`" for name in FORMATS))
-ARGUMENTS = Option("arguments", None, "the names of the arguments fn takes, in order",
+ARGUMENTS = Option("arguments", None, "the names of the arguments fn takes, in order (None: every array the "
+                                      "model has, in the order of the oracle's signature); leaving out one the "
+                                      "model has is an error naming the option that takes it out",
                    domain="names among the oracle's")
+BIASES = flag("biases", True, "`False`: the model has no biases; fn takes none and returns none")
+H0 = flag("h0", True, "`False`: fn starts from h_0 = 0 and takes no h0")
+TRUNCATE = Option("truncate", None, "fn runs BPTT truncated to k steps: each loss term carried back k steps "
+                                    "beyond its own, as Britz's `bptt_truncate` and ML-From-Scratch's `bptt_trunc` "
+                                    "(None: full BPTT)",
+                   check=lambda name, value: None if value is None else _validate.positive_int(name, value, minimum=0),
+                   domain="an integer k ≥ 0")
 NEAR_POWERS_OF_TWO = flag("near_powers_of_two", False, "sizes of 2^k − 1, 2^k and 2^k + 1, where tiled kernels "
                                                        "have their boundaries")
 DEPTHS = sizes("depth", 3, "number of layers")

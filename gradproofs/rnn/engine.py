@@ -246,31 +246,54 @@ def unroll(x, h0, W_x, W_h, b, f):
     return states, pre
 
 
-def recurrence(x, h0, W_x, W_h, b, dL_dh, f, fprime) -> RNNGradients:
+def recurrence(x, h0, W_x, W_h, b, dL_dh, f, fprime, truncate: int | None = None) -> RNNGradients:
     """BPTT over any number system (float, mpmath, SymPy): :func:`unroll`, then :func:`backpropagate`."""
     states, pre = unroll(x, h0, W_x, W_h, b, f)
-    return backpropagate(x, states, pre, W_x, W_h, b, dL_dh, fprime)
+    return backpropagate(x, states, pre, W_x, W_h, b, dL_dh, fprime, truncate)
 
 
-def backpropagate(x, states, pre, W_x, W_h, b, dL_dh, fprime) -> RNNGradients:
+def backpropagate(x, states, pre, W_x, W_h, b, dL_dh, fprime, truncate: int | None = None) -> RNNGradients:
     """δ_t = (∂L/∂h_t + δ_(t+1) W_h) ⊙ f′(a_t) from t = T down to 1, given the forward pass.
 
     Only δ_(t+1) W_h waits for the step after; the parameter gradients and ∂L/∂x
-    are then one product each over all T·B rows.
+    are then one product each over all T·B rows. ``truncate=k``: BPTT truncated
+    to k steps (:func:`truncated`).
     """
     h0 = states[0]
     carried = np.zeros_like(h0)  # δ_(t+1) W_h: what reaches h_t from later steps
     delta = np.empty_like(pre)
-    for t in range(len(pre) - 1, -1, -1):
-        np.add(dL_dh[t], carried, out=delta[t])
-        delta[t] *= fprime(pre[t])
-        carried = delta[t] @ W_h
+    if truncate is None:
+        for t in range(len(pre) - 1, -1, -1):
+            np.add(dL_dh[t], carried, out=delta[t])
+            delta[t] *= fprime(pre[t])
+            carried = delta[t] @ W_h
+    elif len(pre):
+        truncated(delta, pre, dL_dh, W_h, fprime, truncate)
+        carried = delta[0] @ W_h
     if not len(pre):  # T = 0: no loss term
         return RNNGradients(np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b), carried, np.zeros(x.shape),
                             states)
     rows = delta.reshape(-1, h0.shape[1])  # (T·B, H)
     return RNNGradients(rows.T @ x.reshape(-1, x.shape[2]), rows.T @ states[:-1].reshape(rows.shape),
                         rows.sum(axis=0), carried, (rows @ W_x).reshape(x.shape), states)
+
+
+def truncated(delta, pre, dL_dh, W_h, fprime, truncate: int) -> None:
+    """δ_t of BPTT truncated to k = ``truncate`` steps, into ``delta``: each loss term ∂L/∂h_t is
+    carried back through the steps t, t − 1, …, t − k only (and on to h_0 where t − k ≤ 1).
+
+    This is the loop of Britz's ``bptt_truncate`` (WildML's RNN tutorial, part 3) and
+    ML-From-Scratch's ``bptt_trunc``: k counts the steps back beyond a term's own, so k = 0
+    keeps each term at its own step and k ≥ T − 1 is full BPTT. δ_t is the sum of the parts
+    of ages 0..k that reach step t, each part (what left its loss term j steps ago) ⊙ f′(a_t);
+    only the parts younger than k are carried on to step t − 1.
+    """
+    parts = []  # δ W_h of the parts that left their loss terms 1, 2, … steps ago
+    for t in range(len(pre) - 1, -1, -1):
+        fprime_t = fprime(pre[t])
+        ages = [dL_dh[t] * fprime_t, *(part * fprime_t for part in parts)]
+        delta[t] = sum(ages[1:], ages[0])
+        parts = [age @ W_h for age in ages[:truncate]]
 
 
 def forward(x, h0, W_x, W_h, b, *, activation: str = "tanh") -> np.ndarray:
@@ -280,8 +303,14 @@ def forward(x, h0, W_x, W_h, b, *, activation: str = "tanh") -> np.ndarray:
         return unroll(x, h0, W_x, W_h, b, act.numpy)[0]
 
 
-def bptt(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients:
-    """Backpropagation through time in NumPy float64, vectorised over the batch.
+def check_truncate(truncate) -> int | None:
+    """None (full BPTT) or the number of steps k ≥ 0 a loss term is carried back (:func:`truncated`)."""
+    return None if truncate is None else _validate.positive_int("truncate", truncate, minimum=0)
+
+
+def bptt(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", truncate: int | None = None) -> RNNGradients:
+    """Backpropagation through time in NumPy float64, vectorised over the batch (``truncate=k``:
+    truncated to k steps, :func:`truncated`).
 
     f′ is the hand-written derivative of :mod:`gradproofs.activations`, formed
     from a_t (not from h_t, which would cancel). O(T·B·H·(H + I)) time,
@@ -289,8 +318,9 @@ def bptt(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients
     """
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
+    truncate = check_truncate(truncate)
     with np.errstate(over="ignore", under="ignore"):
-        return recurrence(x, h0, W_x, W_h, b, dL_dh, act.numpy, act.numpy_derivative)
+        return recurrence(x, h0, W_x, W_h, b, dL_dh, act.numpy, act.numpy_derivative, truncate)
 
 
 def mpmath_array(values):
@@ -300,7 +330,8 @@ def mpmath_array(values):
     return np.frompyfunc(mpmath.mpf, 1, 1)(values)
 
 
-def bptt_exact(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int = 40) -> RNNGradients:
+def bptt_exact(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int = 40,
+               truncate: int | None = None) -> RNNGradients:
     """The same recurrence on object arrays of mpmath numbers with ``dps`` digits.
 
     f and f′ are SymPy's, evaluated in mpmath (f′ through the value, σ(1−σ) or
@@ -312,21 +343,24 @@ def bptt_exact(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int 
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     dps = _validate.positive_int("dps", dps)
+    truncate = check_truncate(truncate)
     f, fprime = activations.mpmath_elementwise(act.name)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         pre = unroll(x, h0, W_x, W_h, b, act.numpy)[1]
     with mpmath.workdps(dps + activations.extra_digits(act, *pre)):
-        return recurrence(*map(mpmath_array, (x, h0, W_x, W_h, b, dL_dh)), f, fprime)
+        return recurrence(*map(mpmath_array, (x, h0, W_x, W_h, b, dL_dh)), f, fprime, truncate)
 
 
-def bptt_extended(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh") -> RNNGradients:
+def bptt_extended(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh",
+                  truncate: int | None = None) -> RNNGradients:
     """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of long sequences."""
     from gradproofs import extended
 
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
+    truncate = check_truncate(truncate)
     with np.errstate(over="ignore", under="ignore"):
-        return recurrence(*extended.cast(x, h0, W_x, W_h, b, dL_dh), act.numpy, act.numpy_derivative)
+        return recurrence(*extended.cast(x, h0, W_x, W_h, b, dL_dh), act.numpy, act.numpy_derivative, truncate)
 
 
 def jacobian(x, h0, W_x, W_h, b, t, k, *, activation: str = "tanh") -> np.ndarray:
@@ -689,6 +723,14 @@ class Reference(compare.Reference):
     *Inputs.* ∂L/∂x_t = δ_t W_x adds H roundings and 1 to the worst relative
     error of δ_t in its batch row.
 
+    *Truncated* to k steps (``truncate``, :func:`truncated`): the recurrence on
+    absolute values is truncated as well, so each scale sums the terms of the
+    truncated gradient alone. Each term's chain of products is no longer than
+    full BPTT's, so the count of its roundings above bounds it; δ_t sums up to
+    k' + 1 parts (k' = min(k, T − 1)), in any order: k' more per step; and code
+    that carries each loss term back on its own adds up to k' + 1 products per
+    step into each parameter gradient: B·T·(k' + 1) terms in its sums.
+
     The tolerance is twice the first-order bound, for the second-order terms.
     """
 
@@ -706,15 +748,16 @@ class Reference(compare.Reference):
     upstream_scale: np.ndarray | None = None
     upstream_units: np.ndarray | None = None
     engine: str = "auto"  # the exact values' engine: mpmath, or long double for long sequences
+    truncate: int | None = None  # BPTT truncated to this many steps (truncated); None: full BPTT
 
     FIELDS = RNN_FIELDS
 
     @cached_property
     def exact(self) -> RNNGradients:
+        problem = (self.x, self.h0, self.W_x, self.W_h, self.b, self.dL_dh)
         if self.extended:
-            return bptt_extended(self.x, self.h0, self.W_x, self.W_h, self.b, self.dL_dh, activation=self.activation)
-        return bptt_exact(self.x, self.h0, self.W_x, self.W_h, self.b, self.dL_dh,
-                          activation=self.activation, dps=self.dps)
+            return bptt_extended(*problem, activation=self.activation, truncate=self.truncate)
+        return bptt_exact(*problem, activation=self.activation, dps=self.dps, truncate=self.truncate)
 
     @property
     def operations(self) -> int:
@@ -778,21 +821,14 @@ class Reference(compare.Reference):
         return units
 
     def scales(self) -> dict:
-        """{field: scale}: the recurrence on absolute values, per entry of each gradient and the states."""
+        """{field: scale}: the recurrence on absolute values (:func:`backpropagate` given |x|, |h| + 1,
+        |f′(a_t)|, |W_x| and |W_h|), per entry of each gradient and the states."""
         states, _, fprime = self._forward
         upstream = np.abs(self.dL_dh) if self.upstream_scale is None else self.upstream_scale
-        carried = np.zeros(self.h0.shape)
-        E = np.zeros(fprime.shape)
         with np.errstate(over="ignore", under="ignore"):  # a scale past the largest float is ∞
-            for t in reversed(range(self.x.shape[0])):
-                E[t] = (upstream[t] + carried) * fprime[t]
-                carried = E[t] @ np.abs(self.W_h)
-            return {"W_x": np.einsum("tbi,tbj->ij", E, np.abs(self.x)),
-                    "W_h": np.einsum("tbi,tbj->ij", E, np.abs(states[:-1]) + 1.0),
-                    "b": E.sum(axis=(0, 1)),
-                    "h0": carried,
-                    "x": E @ np.abs(self.W_x),
-                    "states": np.abs(states) + 1.0}
+            E = backpropagate(np.abs(self.x), np.abs(states) + 1.0, fprime, np.abs(self.W_x), np.abs(self.W_h),
+                              self.b, upstream, lambda magnitude: magnitude, self.truncate)
+        return {"W_x": E.W_x, "W_h": E.W_h, "b": E.b, "h0": E.h0, "x": E.x, "states": np.abs(states) + 1.0}
 
     def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False) -> dict:
         """{field: tolerance}: per entry, a bound on |computed − exact| / scale."""
@@ -801,12 +837,13 @@ class Reference(compare.Reference):
         units = self._fprime_units(derivative_from_output)
         U = np.zeros(units.shape)  # the relative error of δ_t against E_t, in units of eps
         upstream = np.zeros((T, B, 1)) if self.upstream_units is None else self.upstream_units
+        parts = 0 if self.truncate is None else min(self.truncate, max(T - 1, 0))  # k': more parts in δ_t
         carried = np.zeros((B, 1))
         for t in reversed(range(T)):
-            U[t] = np.maximum(carried, upstream[t]) + units[t] + 1.0
+            U[t] = np.maximum(carried, upstream[t]) + units[t] + 1.0 + parts
             carried = U[t].max(axis=1, keepdims=True) + H + 1.0
         worst = U.max(axis=(0, 1), initial=0.0)[:, None]  # per row of W_x, W_h, entry of b
-        sums = B * T  # a sum of B·T terms in any order
+        sums = B * T * (parts + 1)  # a sum of B·T·(k' + 1) terms in any order
         h_units = self._gamma * self.forward_error + 4.0
         return {"W_x": 2 * eps * np.broadcast_to(worst + sums + 1.0, self.W_x.shape),
                 "W_h": 2 * eps * np.broadcast_to(worst + sums + 1.0 + h_units, self.W_h.shape),
@@ -847,15 +884,16 @@ class Reference(compare.Reference):
 
 
 def reference(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int = 40,
-              engine: str = "auto") -> Reference:
+              engine: str = "auto", truncate: int | None = None) -> Reference:
     """The exact gradients with what judging a float engine needs: :func:`bptt_exact` (mpmath), or for
-    long sequences (``engine="auto"``) :func:`bptt_extended` (:mod:`gradproofs.extended`)."""
+    long sequences (``engine="auto"``) :func:`bptt_extended` (:mod:`gradproofs.extended`); ``truncate=k``:
+    of BPTT truncated to k steps (:func:`truncated`)."""
     from gradproofs import extended
 
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     return Reference(x, h0, W_x, W_h, b, dL_dh, act.name, _validate.positive_int("dps", dps),
-                     engine=_validate.choice("engine", engine, extended.ENGINES))
+                     engine=_validate.choice("engine", engine, extended.ENGINES), truncate=check_truncate(truncate))
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,11 +14,12 @@ from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, conditioning_eps, judgeable, precision_hints
 
 __all__ = [
-    "TORCH_GATES", "SIZES", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED",
+    "TORCH_GATES", "MOST_TRUNCATIONS", "SIZES", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED",
     "LSTM_SEPARATE", "LSTM", "check_lstm_bptt"
 ]
 
 TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.lstm_backward
+MOST_TRUNCATIONS = 16  # the truncations a hint tries
 SIZES = (*options.STEPS, *options.BATCHES, *options.INPUT_UNITS, *options.HIDDEN_UNITS)
 
 
@@ -27,6 +28,31 @@ class Recurrent(Oracle):
     axes, weights, returns, precision, sizes."""
 
     families = (("W_x", "W_h"), ("h0", "c0"))  # groups of fields that are one kind of mismatch: the weights, …
+    declarations = {"h0": "h0=False", "b": "biases=False"}  # the arrays an option takes out of the model
+
+    def _settle_model(self, arguments: tuple, gradients: tuple, **returns) -> None:
+        """``absent`` (the arrays the options take out of the model, {name: declaration}), and
+        ``returns`` and ``arguments`` among the gradients and arguments the model then has."""
+        self.absent = {name: declaration for name, declaration in self.declarations.items()
+                       if not getattr(self, declaration.split("=")[0])}
+        known = tuple(name for name in gradients if name.split("_")[0] not in self.absent
+                      and (name != "x" or self.inputs))
+        self.returns = conventions.Returns(self.returns, known=known, default={name: name for name in known},
+                                           function=self.function, **returns)
+        self.arguments = conventions.declared_arguments(
+            self, tuple(name for name in arguments if name not in self.absent), declarations=self.declarations)
+
+    def _truncations(self) -> list:
+        """The hints of truncated BPTT: k = 0, 1, … below the longest sequence drawn (at most
+        :data:`MOST_TRUNCATIONS` of them), or full BPTT where a truncation is declared."""
+        if self.truncate is not None:
+            return [("fn runs full BPTT: leave out truncate", self.but(truncate=None))]
+        return [(f"fn matches BPTT truncated to {k} steps: declare truncate={k}", self.but(truncate=k))
+                for k in range(min(self.max_steps - 1, MOST_TRUNCATIONS))]
+
+    def _zeroed(self, example):
+        """The drawn example with the absent arrays 0, as the reference takes them."""
+        return example._replace(**{name: np.zeros_like(getattr(example, name)) for name in self.absent})
     @property
     def _columns(self) -> bool:
         """Whether states are (H, B) and biases columns (H, 1): the feature axis comes before the batch."""
@@ -95,29 +121,30 @@ class RNN(Recurrent):
     name = "rnn"
     function = "check_rnn_bptt"
     signature = "fn(x, h0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0}"
-    spec = (ACTIVATION.but(default="tanh"), options.AXES, options.WEIGHTS, options.RETURNS, options.INPUTS,
-            options.PRECISION, options.ARGUMENTS.but(default=RNN_ARGUMENTS), *SIZES, options.NEAR_POWERS_OF_TWO)
+    spec = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, options.TRUNCATE, options.AXES,
+            options.WEIGHTS, options.RETURNS, options.INPUTS,
+            options.PRECISION, options.ARGUMENTS, *SIZES, options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
-        known = RNN_GRADIENTS if self.inputs else RNN_GRADIENTS[:4]
-        self.returns = conventions.Returns(self.returns, known=known, default={name: name for name in known},
-                                           inputs="x", function=self.function)
-        self.arguments = conventions.arguments(self.arguments, RNN_ARGUMENTS)
+        self._settle_model(RNN_ARGUMENTS, RNN_GRADIENTS, inputs="x")
 
     def strategy(self):
         from gradproofs.rnn import strategies
 
-        return strategies.sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two)
+        return strategies.sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two).map(self._zeroed)
 
     def check(self, fn, example) -> Agreement:
-        reference = cached_reference(example, self.activation, lambda: rnn.reference(*example,
-                                                                                   activation=self.activation))
+        reference = cached_reference(example, (self.activation, self.truncate), lambda: rnn.reference(
+            *example, activation=self.activation, truncate=self.truncate))
         self._conditioned(reference)
         given = {"x": self._sequence(example.x), "h0": self._state(example.h0), "W_x": self._weight(example.W_x),
                  "W_h": self._weight(example.W_h), "b": self._vector(example.b),
                  "dL_dh": self._sequence(example.dL_dh)}
-        case = Case({name: given[name] for name in self.arguments}, _sizes(example.x, example.h0))
+        case = Case({name: given[name] for name in self.arguments}, _sizes(example.x, example.h0), self.absent)
         return self._judge(fn, reference, case, self._expectations)
+
+    def alternatives(self) -> list:
+        return [*super().alternatives(), self._truncations()]
 
     def _expectations(self, exact: dict) -> dict:
         return {"W_x": exact["W_x"].map(self._weight), "W_h": exact["W_h"].map(self._weight),
@@ -164,7 +191,8 @@ class LSTM(Recurrent):
     name = "lstm"
     function = "check_lstm_bptt"
     signature = "fn(x, h0, c0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0, c0}"
-    spec = (options.flag("c0", True, "`False`: fn starts from c_0 = 0 and takes no c0"),
+    declarations = {"h0": "h0=False", "c0": "c0=False", "b": "biases=False"}
+    spec = (options.H0, options.flag("c0", True, "`False`: fn starts from c_0 = 0 and takes no c0"), options.BIASES,
             options.Option("gates", TORCH_GATES, "the order of the stacked gate blocks (torch's; CS231n's is "
                                                  "`'ifog'`), or `'separate'`: a dict `W` of four (H, H + I) "
                                                  "matrices acting on [h_(t−1); x_t] and a dict `b` "
@@ -178,19 +206,15 @@ class LSTM(Recurrent):
         if separate:  # the four gates' weights are one kind of mismatch, their biases another
             self.families = (tuple(f"W_{g}" for g in TORCH_GATES), tuple(f"b_{g}" for g in TORCH_GATES),
                              ("h0", "c0"))
-        known = [name for name in (LSTM_SEPARATE if separate else LSTM_STACKED)
-                 if (name != "c0" or self.c0) and (name != "x" or self.inputs)]
-        self.returns = conventions.Returns(self.returns, known=tuple(known), default={name: name for name in known},
-                                           inputs="x", function=self.function)
         weights_in = ("W", "b") if separate else ("W_x", "W_h", "b")
-        known_arguments = ("x", "h0", *(("c0",) if self.c0 else ()), *weights_in, "dL_dh")
-        self.arguments = conventions.arguments(known_arguments if self.arguments is None else self.arguments,
-                                               known_arguments)
+        self._settle_model(("x", "h0", "c0", *weights_in, "dL_dh"), LSTM_SEPARATE if separate else LSTM_STACKED,
+                           inputs="x")
 
     def strategy(self):
         from gradproofs.rnn import strategies
 
-        return strategies.lstm_sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two)
+        return strategies.lstm_sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two).map(
+            self._zeroed)
 
     def _blocks(self, array, hidden: int):
         """Rows in blocks of H, torch's order i, f, g, o, reordered as the declared ``gates``."""
@@ -202,12 +226,10 @@ class LSTM(Recurrent):
         return array[start:start + hidden]
 
     def check(self, fn, example) -> Agreement:
-        c0 = example.c0 if self.c0 else np.zeros_like(example.c0)
-        reference = cached_reference(example, self.c0, lambda: rnn.lstm_reference(
-            example.x, example.h0, c0, example.W_x, example.W_h, example.b, example.dL_dh))
+        reference = cached_reference(example, "lstm", lambda: rnn.lstm_reference(*example))
         self._conditioned(reference)
         H = example.h0.shape[1]
-        given = {"x": self._sequence(example.x), "h0": self._state(example.h0), "c0": self._state(c0),
+        given = {"x": self._sequence(example.x), "h0": self._state(example.h0), "c0": self._state(example.c0),
                  "dL_dh": self._sequence(example.dL_dh)}
         if self.gates == "separate":
             given["W"] = {g: self._weight(np.concatenate([self._block(example.W_h, g, H),
@@ -217,7 +239,7 @@ class LSTM(Recurrent):
         else:
             given.update(W_x=self._weight(self._blocks(example.W_x, H)), W_h=self._weight(self._blocks(example.W_h, H)),
                          b=self._vector(self._blocks(example.b, H)))
-        case = Case({name: given[name] for name in self.arguments}, _sizes(example.x, example.h0))
+        case = Case({name: given[name] for name in self.arguments}, _sizes(example.x, example.h0), self.absent)
         return self._judge(fn, reference, case, lambda exact: self._expectations(exact, H))
 
     def _expectations(self, exact: dict, hidden: int) -> dict:
