@@ -189,7 +189,8 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
     entry furthest over its tolerance. Returns the :class:`Agreement` of all
     the entries (the largest fraction of its tolerance one used, the largest
     error as a fraction of its scale). A Mismatch carries ``label`` (the array it is about)
-    and ``kind`` ("shape" or "values").
+    and ``kind`` ("shape" or "values"), and a values Mismatch names every other array with
+    an entry beyond its tolerance.
     """
     rows = []  # (label, got, exact, scale, tolerance), one per row along the last axis
     fields = []  # the label of the array each row belongs to
@@ -231,11 +232,14 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
         return float(np.max(np.where(scale > floor, ratio, 0.0), initial=0.0))
 
     agreements = []
-    for (label, value, exact, scale, tolerance), field in sorted(zip(rows, fields), key=lambda pair: excess(pair[0]),
-                                                                 reverse=True):
+    ranked = sorted(zip(rows, fields), key=lambda pair: excess(pair[0]), reverse=True)
+    for (label, value, exact, scale, tolerance), field in ranked:
         try:
             agreements.append(assert_close(label, value, exact, scale, tolerance, reason=reason, precision=precision))
         except Mismatch as failure:
+            others = list(dict.fromkeys(other for row, other in ranked if other != field and excess(row) > 1))
+            if others:
+                failure.args = (f"{failure} Also beyond their tolerance on this example: {', '.join(others)}.",)
             raise _tagged(failure, field, "values") from None
     return Agreement.worst(agreements)
 

@@ -269,3 +269,15 @@ def test_the_reference_gives_ieee_results_whatever_the_callers_error_state():
             f"scales, {name}": lambda: reference().scales(),
             f"rounding_tolerance, {name}": lambda: reference().rounding_tolerance(2.0 ** -52),
             f"well_conditioned, {name}": lambda: reference().well_conditioned(2.0 ** -52)})
+
+
+def test_autograds_derivative_from_a_relus_output_costs_four_units_per_live_layer_and_none_per_dead_one():
+    """relu′ is 1 or 0, exactly: forming it from the output adds 4·eps·sup|f′|/f′ = 4 eps for each live
+    layer from j to L, and nothing for a dead one (f′ = 0 blocks the gradient, which is then 0 exactly)."""
+    eps = 2.0 ** -24
+    w, b = np.array([1.5, -2.0, 1.0, 0.5]), np.array([0.25, 0.5, 1.0, 0.0])  # z = 1.75, −3, 1, 0.5
+    reference = chain.reference(w, b, 1.0, 0.5, activation="relu")
+    live = np.array([1, 0, 1, 1])  # z_j > 0
+    plain = reference.rounding_tolerance(eps)["dw"]
+    from_output = reference.rounding_tolerance(eps, derivative_from_output=True)["dw"]
+    np.testing.assert_allclose(from_output - plain, 4 * eps * np.cumsum(live[::-1])[::-1], rtol=1e-12)

@@ -217,3 +217,19 @@ def test_misbehaviour_is_reported_as_a_mismatch(behaviour):
 def test_bad_arguments_are_refused_before_any_example(fn, options, error, message):
     with pytest.raises(error, match=message):
         check_mlp(fn, **options)
+
+
+def test_a_mismatch_names_every_other_gradient_beyond_its_tolerance_and_none_within_it():
+    from gradproofs.compare import Expected, judge
+
+    def expected(values):
+        return Expected(np.array(values, dtype=float), np.ones(len(values)), np.full(len(values), 1e-12))
+
+    want = {"dW[0]": expected([1.0, 2.0]), "dW[1]": expected([3.0]), "db[0]": expected([4.0]), "db[1]": expected([5.0])}
+    got = {"dW[0]": np.array([1.0, 2.5]), "dW[1]": np.array([3.0]), "db[0]": np.array([4.0 + 1e-3]),
+           "db[1]": np.array([5.0 + 1e-15])}
+    with pytest.raises(gradproofs.Mismatch) as caught:
+        judge("fn", got, want, precision="float64", reason="test")
+    message = str(caught.value)
+    assert message.startswith("fn dW[0][1]") and message.endswith("Also beyond their tolerance on this example: db[0]."), \
+        message
