@@ -292,3 +292,21 @@ def test_bad_arguments():
         torch_in_place(utils.clip_grad_norm_, device="tpu")
     with pytest.raises(TypeError, match="fn must be callable"):
         torch_in_place(None)
+
+
+def halving_in_place(parameters, max_norm, norm_type=2.0):
+    """A torch-style clipper with a bug: every gradient halved, whatever its norm."""
+    for parameter in parameters:
+        if parameter.grad is not None:
+            parameter.grad.mul_(0.5)
+
+
+def test_a_torch_in_place_report_names_the_wrapped_function_and_hints_no_in_place():
+    pytest.importorskip("torch")
+    with pytest.raises(gradproofs.Mismatch) as caught:
+        check_clip_grad_norm(torch_in_place(halving_in_place), returns_norm=False, max_examples=100)
+    message = str(caught.value)
+    line = halving_in_place.__code__.co_firstlineno
+    assert message.startswith(f"check_clip_grad_norm(torch_in_place(halving_in_place) "
+                              f"(test_oracle_clipping.py:{line}), returns_norm=False)"), message
+    assert "in_place=True" not in message, message

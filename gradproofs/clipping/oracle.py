@@ -59,6 +59,14 @@ class _Clipping(Oracle):
         return strategies.gradient_lists(**{**self.sizes("dims", "side"), "min_arrays": 1, "max_arrays": 1},
                                          dtypes=self.dtypes)
 
+    def alternatives_for(self, fn) -> list:
+        """:meth:`alternatives` and in_place=True, unless declared, or fn is a :func:`torch_in_place`
+        wrapper: that returns what its function clipped in place, and never modifies its arguments."""
+        in_place = not self.in_place and not getattr(fn, "_torch_in_place", False)
+        return [*self.alternatives(),
+                [("fn clips its arguments in place: declare in_place=True", self.but(in_place=True))] if in_place
+                else []]
+
     def _verdict(self, fn, case: Case, judgement) -> Agreement:
         """fn's result judged: ``judgement(its clipped arrays, its norm or None)``."""
         return self.verdict(fn, case, lambda result, passed: judgement(*self._clipped(result, passed, case)),
@@ -280,9 +288,7 @@ class ClipNorm(_Clipping):
                         [(f"convention={other!r}", self.but(convention=other))
                          for other in clipping.CONVENTIONS if other != self.convention]),
                 [("fn returns only the clipped gradients: declare returns_norm=False",
-                  self.but(returns_norm=False))] if self.returns_norm and not self.in_place else [],
-                [("fn clips its arguments in place: declare in_place=True", self.but(in_place=True))]
-                if not self.in_place else []]
+                  self.but(returns_norm=False))] if self.returns_norm and not self.in_place else []]
 
 
 check_clip_grad_norm = options.check_function(ClipNorm)
@@ -355,8 +361,7 @@ class ClipValue(_Clipping):
         return self._verdict(fn, case, judgement)
 
     def alternatives(self) -> list:
-        return [[("fn clips its arguments in place: declare in_place=True", self.but(in_place=True))]
-                if not self.in_place else []]
+        return []
 
 
 check_clip_grad_value = options.check_function(ClipValue)
@@ -414,4 +419,6 @@ def torch_in_place(fn, *, device: str = "cpu", **options):
         return gradients(), returned
 
     in_place.__qualname__ = f"torch_in_place({getattr(fn, '__qualname__', repr(fn))})"
+    in_place.__wrapped__ = fn  # reports name fn and where it is defined
+    in_place._torch_in_place = True  # the oracles know it is in place by construction
     return in_place

@@ -75,7 +75,7 @@ def qualified_name(fn) -> str:
     if isinstance(fn, functools.partial):
         return f"partial({qualified_name(fn.func)})"
     name = _name(fn)
-    target = getattr(fn, "__func__", fn)
+    target = getattr(inspect.unwrap(fn), "__func__", inspect.unwrap(fn))  # a wrapper's place is its wrapped fn's
     code = getattr(target, "__code__", None)
     if code is None:
         return name
@@ -451,6 +451,10 @@ class Oracle:
         each group; every one that passes for Choices)."""
         return []
 
+    def alternatives_for(self, fn) -> list:
+        """:meth:`alternatives` that can describe ``fn`` (all of them, unless an oracle knows better)."""
+        return self.alternatives()
+
     def subject(self, fn) -> str:
         options = "".join(f", {key}={value!r}" for key, value in self.options.items())
         return f"{self.function}({qualified_name(fn)}{options})"
@@ -530,7 +534,7 @@ class Oracle:
     def _hints(self, fn, example) -> list:
         """The alternatives under which fn passes this example."""
         hints = []
-        for group in self.alternatives():
+        for group in self.alternatives_for(fn):
             if isinstance(group, Choices):
                 passing = [label for label, alternative in group.items if _passes(alternative, fn, example)]
                 if passing:
