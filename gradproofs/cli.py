@@ -232,21 +232,23 @@ def _report(args) -> int:
     return 0
 
 
-def _load_target(spec: str):
-    """The object a TARGET names: ``module:attr.attr`` or ``path/to/file.py:attr``, from the current directory."""
+def _load_target(spec: str, paths=()):
+    """The object a TARGET names: ``module:attr.attr`` or ``path/to/file.py:attr``, from the current
+    directory and the folders ``paths`` (``--path``). A file inside a package (a folder with an
+    ``__init__.py``) is imported as that package's module, its package root found by walking up
+    through the folders that have one, so that its relative imports work."""
     location, _, attribute = spec.rpartition(":")
     if not location or not attribute:
         raise InvalidArgument(f"TARGET must be module:name or path/to/file.py:name, got {spec!r}")
-    sys.path.insert(0, str(Path.cwd()))
+    for folder in paths:
+        if not Path(folder).is_dir():
+            raise InvalidArgument(f"--path names {folder!r}, which is not a folder")
+    sys.path[:0] = [str(Path(folder).resolve()) for folder in paths] + [str(Path.cwd())]
     if location.endswith(".py") or "/" in location or "\\" in location:
         path = Path(location)
         if not path.is_file():
             raise InvalidArgument(f"TARGET names the file {location!r}, which does not exist")
-        sys.path.insert(0, str(path.resolve().parent))  # so that the file's own imports work
-        loader = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(loader)
-        sys.modules[path.stem] = module
-        loader.loader.exec_module(module)
+        module = _import_file(path.resolve())
     else:
         module = importlib.import_module(location)
     target = module
@@ -256,6 +258,23 @@ def _load_target(spec: str):
                                  f"has no attribute {part!r}")
         target = getattr(target, part)
     return target
+
+
+def _import_file(path: Path):
+    """The module of the file ``path``: as ``package.module`` where its folder is a package, else as
+    a module of its own name, with its folder first on the import path (so that its imports work)."""
+    root, parts = path.parent, [path.stem]
+    while (root / "__init__.py").is_file():
+        parts.insert(0, root.name)
+        root = root.parent
+    sys.path.insert(0, str(root))
+    if len(parts) > 1:
+        return importlib.import_module(".".join(parts))
+    loader = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[path.stem] = module
+    loader.loader.exec_module(module)
+    return module
 
 
 def _options(pairs) -> dict:
@@ -286,7 +305,11 @@ def _check(args) -> int:
                 given[name] = getattr(args, name)
         given.setdefault("max_examples", 100)
         checker, run = options.prepared(ORACLES[args.oracle], given)
-        fn = _load_target(args.target)
+        fn = _load_target(args.target, args.path)
+        if args.torch_in_place:
+            from gradproofs.oracle import torch_in_place
+
+            fn = torch_in_place(fn)
         report = checker.run(fn, **run, replay="run the same command with --reproduce '{blob}'")
     except (InvalidArgument, ImportError) as error:
         print(f"gradproofs check: {error}", file=sys.stderr)
@@ -354,6 +377,12 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--cost", help="the cost (for chain and mlp)")
     check.add_argument("--max-examples", type=int, help="Hypothesis examples (default 100)")
     check.add_argument("--reproduce", metavar="BLOB", help="replay the failure a report printed")
+    check.add_argument("--path", action="append", default=[], metavar="FOLDER",
+                       help="a folder to import from, before the current one (repeatable); a TARGET file inside a "
+                            "package is imported as part of it without this")
+    check.add_argument("--torch-in-place", action="store_true",
+                       help="TARGET is a torch-style clipper that changes each parameter's .grad in place, as "
+                            "torch.nn.utils.clip_grad_norm_ does (for clip-norm and clip-value)")
     check.set_defaults(run=_check)
 
     listing = commands.add_parser("list", help="list the theorems")

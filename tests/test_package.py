@@ -544,3 +544,61 @@ def test_the_command_line_takes_and_refuses_the_options_each_check_function_does
                 assert str(refused.value) in err, name
             else:  # the command line reads VALUE as the string "object()", a bad value all the same
                 assert err.startswith("gradproofs check: ") and option in err, name
+
+
+CLIP_GRAD = '''"""A torch-style clipper inside a package, importing its helper relatively (as timm's utils do)."""
+from .norms import total_norm
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+    grads = [p.grad for p in parameters if p.grad is not None]
+    norm = total_norm(grads, norm_type)
+    coefficient = (max_norm / (norm + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coefficient.to(g.dtype))
+    return norm
+'''
+
+NORMS = '''import torch
+
+
+def total_norm(grads, norm_type):
+    if not grads:
+        return torch.tensor(0.0)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads]), norm_type)
+'''
+
+
+def _package(root, name: str):
+    """root/name/utils/clip_grad.py in a package with relative imports."""
+    utils = root / name / "utils"
+    utils.mkdir(parents=True)
+    (root / name / "__init__.py").write_text("")
+    (utils / "__init__.py").write_text("")
+    (utils / "clip_grad.py").write_text(CLIP_GRAD)
+    (utils / "norms.py").write_text(NORMS)
+    return utils / "clip_grad.py"
+
+
+def test_check_imports_a_file_inside_a_package_as_part_of_it(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    path = _package(tmp_path / "src", "packaged_clipping")
+    monkeypatch.chdir(tmp_path)
+    status = cli.main(["check", f"{path}:clip_grad_norm_", "--oracle", "clip-norm", "--torch-in-place",
+                       "--option", "nonfinite=False", "--max-examples", "20"])
+    out = capsys.readouterr().out
+    assert status in (0, 1) and "torch_in_place(clip_grad_norm_) (clip_grad.py:5)" in out, out
+    assert "No module named" not in out
+
+
+def test_check_imports_a_module_from_a_path_given(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    _package(tmp_path / "elsewhere", "pathed_clipping")
+    monkeypatch.chdir(tmp_path)
+    arguments = ["check", "pathed_clipping.utils.clip_grad:clip_grad_norm_", "--oracle", "clip-norm",
+                 "--torch-in-place", "--option", "nonfinite=False", "--max-examples", "5"]
+    assert cli.main(arguments) == 2 and "No module named 'pathed_clipping'" in capsys.readouterr().err
+    assert cli.main([*arguments, "--path", str(tmp_path / "elsewhere")]) in (0, 1)  # imported: judged
+    assert "torch_in_place(clip_grad_norm_)" in capsys.readouterr().out
+    assert cli.main([*arguments, "--path", str(tmp_path / "nowhere")]) == 2
+    assert "--path names" in capsys.readouterr().err
