@@ -51,8 +51,12 @@ def same(got, expected):
 # d2l's grad_clipping: reciprocal(5)·1 = float32(0.2), the same products.
 # Keras's global_clipnorm (keras/src/optimizers/base_optimizer.py, clip_by_global_norm, Keras 3.15):
 # c·min(1/n, 1/c) = min(float32(1/5), 1) = float32(0.2), the same products.
+# fairseq's clip_grad_norm_ (fairseq/utils.py, without apex) takes torch's coefficient: torch's values,
+# as a torch implementation in its style gives them (tests/styles/fairseq_style.py, in these rows'
+# comments "fairseq's style").
 ROW_1 = {"torch": a32("0.5999999", "0.79999983"), "tensorflow": a32(0.6, 0.8), "keras": a32(0.6, 0.8),
-         "keras_global": a32(0.6, 0.8), "optax": a32(0.6, 0.8), "pascanu": a32(0.6, 0.8), "d2l": a32(0.6, 0.8)}
+         "keras_global": a32(0.6, 0.8), "optax": a32(0.6, 0.8), "pascanu": a32(0.6, 0.8), "d2l": a32(0.6, 0.8),
+         "fairseq": a32("0.5999999", "0.79999983")}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -65,7 +69,7 @@ def test_row_1_three_four_clipped_to_one(convention):
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_row_2_at_n_equal_to_c(convention):
     (out,), _ = clip([a32(3, 4)], 5.0, convention)
-    if convention == "torch":  # shrinks by its epsilon: g·5/(5 + 1e-6), within float32's rounding
+    if convention in ("torch", "fairseq"):  # shrinks by its epsilon: g·5/(5 + 1e-6), within float32's rounding
         assert np.all(out < a32(3, 4))
         np.testing.assert_allclose(out, np.array([3, 4]) * 5 / (5 + 1e-6), rtol=2 ** -23)
     elif convention == "optax":  # the clip branch (g/n)·c: float32 (3/5)·5 rounds back to 3
@@ -82,9 +86,10 @@ def test_row_3_zero_gradients_are_unchanged(convention):
 
 # Row 4: zero gradients, c = 0: torch zeros; TF NaN; optax NaN (0/0); Keras ignores c ≤ 0 (clipnorm
 # and global_clipnorm alike: `if self.global_clipnorm and self.global_clipnorm > 0`, _clip_gradients);
-# Pascanu's n ≥ c holds, so g·c/n = 0·0/0; d2l's n > c does not, so g is unchanged.
+# Pascanu's n ≥ c holds, so g·c/n = 0·0/0; d2l's n > c does not, so g is unchanged; fairseq does not clip
+# for c ≤ 0 (`if max_norm > 0`).
 ROW_4 = {"torch": a32(0, 0), "tensorflow": a32(NAN, NAN), "keras": a32(0, 0), "keras_global": a32(0, 0),
-         "optax": a32(NAN, NAN), "pascanu": a32(NAN, NAN), "d2l": a32(0, 0)}
+         "optax": a32(NAN, NAN), "pascanu": a32(NAN, NAN), "d2l": a32(0, 0), "fairseq": a32(0, 0)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -100,9 +105,9 @@ def test_row_4_torch_in_float16_gives_nan_where_float32_gives_zeros():
 
 
 # Row 5: c < 0: torch and optax flip the sign ([−0.6, −0.8]); TF's global clip leaves g; Keras
-# ignores it; Pascanu's n ≥ c and d2l's n > c always hold, so g·c/n flips too.
+# ignores it; Pascanu's n ≥ c and d2l's n > c always hold, so g·c/n flips too; fairseq does not clip.
 ROW_5 = {"torch": -ROW_1["torch"], "tensorflow": a32(3, 4), "keras": a32(3, 4), "keras_global": a32(3, 4),
-         "optax": a32(-0.6, -0.8), "pascanu": a32(-0.6, -0.8), "d2l": a32(-0.6, -0.8)}
+         "optax": a32(-0.6, -0.8), "pascanu": a32(-0.6, -0.8), "d2l": a32(-0.6, -0.8), "fairseq": a32(3, 4)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -114,7 +119,7 @@ def test_row_5_negative_threshold(convention):
 # Row 6: c = +∞: torch and optax unchanged; TF 2.21 NaN (∞·0); Keras's (g·∞)/max(n, ∞) is NaN, and
 # its global ∞·min(1/n, 1/∞) = ∞·0 too; Pascanu's n ≥ ∞ and d2l's n > ∞ fail, so g is unchanged.
 ROW_6 = {"torch": a32(3, 4), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, NAN), "keras_global": a32(NAN, NAN),
-         "optax": a32(3, 4), "pascanu": a32(3, 4), "d2l": a32(3, 4)}
+         "optax": a32(3, 4), "pascanu": a32(3, 4), "d2l": a32(3, 4), "fairseq": a32(3, 4)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -127,7 +132,7 @@ def test_row_6_infinite_threshold(convention):
 # scale too (its + (n − n)); optax and Pascanu scale by c/∞ = 0 as torch does; Keras's (g·c)/∞ and
 # d2l's reciprocal(∞)·c likewise.
 ROW_7 = {"torch": a32(NAN, 0), "tensorflow": a32(NAN, NAN), "keras": a32(NAN, 0), "keras_global": a32(NAN, NAN),
-         "optax": a32(NAN, 0), "pascanu": a32(NAN, 0), "d2l": a32(NAN, 0)}
+         "optax": a32(NAN, 0), "pascanu": a32(NAN, 0), "d2l": a32(NAN, 0), "fairseq": a32(NAN, 0)}
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
@@ -174,6 +179,9 @@ def test_row_10_float16_squares_overflow(convention):
         assert np.all(out == out[0]) and abs(float(out[0]) - 300 / 9486.83) < 2 ** -11 * 0.0317
     elif convention in ("tensorflow", "keras_global"):
         assert np.all(np.isnan(out)) and norm == math.inf
+    elif convention == "fairseq":  # the norm in float32 (fairseq's style: 9486.833), and clips right
+        assert norm == f32(9486.833) and norm.dtype == f32
+        assert np.all(out == out[0]) and out[0] == f16(0.03162)
     else:
         assert np.all(out == 0)
 
@@ -248,6 +256,10 @@ def test_row_13_what_each_convention_refuses(convention):
 @pytest.mark.parametrize("convention", CONVENTIONS)
 def test_row_14_mixed_dtypes(convention):
     grads = [a32(3, 4), np.array([12.0])]
+    if convention == "fairseq":  # fairseq's style raises: torch.norm(g, p=2, dtype=torch.float32) of a float64 g
+        with pytest.raises(ValueError, match="grads\\[1\\] is float64"):
+            clip(grads, 1.0, convention)
+        return
     if convention in ("tensorflow", "keras_global"):
         with pytest.raises(TypeError, match="mixes dtypes"):
             clip(grads, 1.0, convention)
@@ -403,6 +415,7 @@ def test_inputs_are_never_written_and_dtypes_are_kept(convention):
     grads = [np.linspace(-3, 3, 7).astype(d) for d in (f16, f32, f64)]
     if convention in ("tensorflow", "keras_global"):
         grads = [g.astype(f32) for g in grads]
+    grads = [g for g in grads if g.dtype.name in clipping.CONVENTIONS[convention].dtypes]
     copies = [g.copy() for g in grads]
     for g in grads:
         g.flags.writeable = False  # a write would raise
@@ -645,7 +658,10 @@ def test_the_conventions_refusals_say_what_the_library_does_word_for_word():
         (lambda: clipping.clip_grad_norm([a32(1, 2)], "1"), TypeError, "max_norm must be a real number, got str '1'"),
         (lambda: clipping.clip_grad_norm([a32(1, 2)], 1.0, convention="jax"), ValueError,
          "unknown convention 'jax'; expected one of ['torch', 'tensorflow', 'keras', 'keras_global', 'optax', "
-         "'pascanu', 'd2l']"),
+         "'pascanu', 'd2l', 'fairseq']"),
+        (lambda: clipping.clip_grad_norm([a32(1, 2), f64_pair], 1.0, convention="fairseq"), ValueError,
+         "grads[1] is float64, which fairseq's clip_grad_norm_ cannot clip: torch.norm(g, p=2, dtype=torch.float32) "
+         "refuses to narrow float64 (torch raises)"),
         (lambda: clipping.clip_grad_norm([a32(1, 2)], 1.0, "fro"), TypeError,
          "norm_type must be a number (or 'inf'), got the string 'fro': torch's clip_grad_norm_ computes p-norms "
          "only, so 'fro' and 'nuc' have no meaning here"),

@@ -268,7 +268,7 @@ def test_planted_value_clipping_bugs_are_caught(bug):
 
 
 def test_tensorflow_value_clipping_passes_without_negative_thresholds():
-    assert check_clip_grad_value(_tensorflow_value, max_examples=30, negative_thresholds=False).examples == 30
+    assert check_clip_grad_value(_tensorflow_value, max_examples=30, thresholds="non_negative").examples == 30
 
 
 def test_results_of_the_wrong_form_are_mismatches():

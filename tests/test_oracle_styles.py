@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from styles import britz, cs231n, d2l, deeplearning_ai, micrograd_style, nielsen
+from styles import britz, cs231n, d2l, deeplearning_ai, fairseq_style, micrograd_style, nielsen
 
 import gradproofs
 from gradproofs.oracle import (check_clip_grad_norm, check_clip_grad_value, check_lstm_bptt, check_mlp,
@@ -287,6 +287,39 @@ def test_britzs_model_with_the_state_of_the_wrong_step_is_caught():
     message = caught(check_rnn_lm, buggy, **BRITZ)
     assert "U/W/V values" in message and "fn W[" in message, message
     assert_reproducible(message, check_rnn_lm, buggy, **BRITZ)
+
+
+# --- fairseq: norms in float32 whatever the dtype, a threshold ≤ 0 means "do not clip" ---------------------
+
+FAIRSEQ = dict(convention="fairseq", arguments=("grads", "max_norm"))
+
+
+def test_fairseqs_clipper_passes_its_convention_with_options_only():
+    fn = torch_in_place(fairseq_style.clip_grad_norm_)
+    assert check_clip_grad_norm(fn, **FAIRSEQ, max_examples=100).examples == 100
+
+
+def test_fairseqs_clipper_under_torchs_convention_gets_the_hint_of_its_own():
+    message = caught(check_clip_grad_norm, torch_in_place(fairseq_style.clip_grad_norm_),
+                     arguments=("grads", "max_norm"), dtypes=("float16", "float32"))
+    assert "convention='fairseq'" in message, message
+
+
+def test_fairseqs_clipper_with_its_norms_in_the_gradients_dtype_is_caught():
+    fn = torch_in_place(fairseq_style.clip_grad_norm_, float32_norms=False)
+    message = caught(check_clip_grad_norm, fn, **FAIRSEQ)
+    assert "float16" in message, message  # a float32 norm of a float16 gradient is what tells them apart
+
+
+def test_a_clipper_that_refuses_thresholds_below_zero_passes_with_its_declared_domain():
+    def positive_only(parameters, max_norm):
+        if not max_norm > 0:
+            raise ValueError("max_norm must be positive")
+        return fairseq_style.clip_grad_norm_(parameters, max_norm)
+
+    fn = torch_in_place(positive_only)
+    assert check_clip_grad_norm(fn, **FAIRSEQ, thresholds="positive", max_examples=100).examples == 100
+    assert "max_norm must be positive" in caught(check_clip_grad_norm, fn, **FAIRSEQ)
 
 
 # --- micrograd: a scalar autograd engine ----------------------------------------------------------------

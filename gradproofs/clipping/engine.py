@@ -33,6 +33,10 @@ convention          what it computes                                 its norm
                     epsilon; c/n as ``reciprocal(n)·c``: the         in g_i's dtype, added in the
                     hand-written ``grad_clipping`` of *Dive into     promoted dtype
                     Deep Learning* (§9.5), in torch, in place
+``fairseq``         torch's ``g·min(c/(n + 1e-6), 1)`` if ``c > 0``,  each array's L2 norm in
+                    else ``g``: fairseq's ``clip_grad_norm_``        float32 (cast first), then
+                    (fairseq/utils.py, without apex); float64 is     the L2 norm of those
+                    refused, as torch refuses to narrow it
 ==================  ===============================================  ===========================
 
 The conventions differ in small, real ways, and each reproduces its framework's
@@ -766,6 +770,31 @@ def _d2l_scale(arrays, max_norm, norm):
     return _map(lambda a: _torch_scale(a, factor), arrays)
 
 
+def _fairseq_norm(grads: _Gradients, safe):
+    """fairseq's ``clip_grad_norm_`` without apex: ``torch.norm(g, p=2, dtype=torch.float32)`` of each
+    gradient (cast to float32 first, whatever its dtype), the one norm as it is, or the float32 L2
+    norm of those norms stacked; no gradient: 0."""
+    if not grads.arrays:
+        return np.float32(0.0)
+    for name, entry in _names(grads):
+        if entry is not None and entry.dtype == DTYPES[2]:
+            raise InvalidArgument(f"{name} is float64, which fairseq's clip_grad_norm_ cannot clip: "
+                                  f"torch.norm(g, p=2, dtype=torch.float32) refuses to narrow float64 (torch raises)")
+    with np.errstate(over="ignore", under="ignore"):
+        norms = [_torch_vector_norm(a.astype(np.float32), 2.0, safe) for a in grads.arrays]
+    if len(norms) == 1:
+        return norms[0]
+    return _torch_vector_norm(np.array(norms, dtype=np.float32), 2.0, safe)
+
+
+def _fairseq_scale(arrays, max_norm, norm):
+    """``if max_norm > 0: g.mul_((max_norm / (n + 1e-6)).clamp_(max=1))``, torch's coefficient in
+    float32: a threshold ≤ 0 (or NaN) means "do not clip", and g is left as it is."""
+    if not max_norm > 0:
+        return [a.copy() for a in arrays]
+    return _torch_clip(arrays, max_norm, norm)
+
+
 @dataclass(frozen=True)
 class Convention:
     """What a clipping convention is: its norm (of the validated gradients, p, safe), its clip (of
@@ -785,6 +814,7 @@ class Convention:
     norm_per_dtype: bool = False  # casts the global norm to each array's dtype before dividing by it
     quotient_first: bool = False  # forms g/n before multiplying by c, so g/n may underflow
     roundings_below: int = 0  # the roundings by which it moves g below its trigger (0: g to the bit)
+    dtypes: tuple = tuple(dtype.name for dtype in DTYPES)  # the gradients' dtypes it takes (it raises on others)
     in_torch: str | None = None  # the torch.nn.utils function it is, which the theorems run beside it
 
 
@@ -802,6 +832,8 @@ CONVENTIONS = {
                         norm_per_dtype=True, quotient_first=True),
     "pascanu": Convention(lambda grads, p, safe: _pascanu_norm(grads, safe), _pascanu_scale, two_level=True),
     "d2l": Convention(lambda grads, p, safe: _d2l_norm(grads, safe), _d2l_scale, needs_a_gradient=True),
+    "fairseq": Convention(lambda grads, p, safe: _fairseq_norm(grads, safe), _fairseq_scale, widened_squares=True,
+                          epsilon=TORCH_EPSILON, two_level=True, dtypes=("float16", "float32")),
 }
 
 

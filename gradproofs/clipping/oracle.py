@@ -13,7 +13,7 @@ from gradproofs.clipping import engine as clipping
 from gradproofs.clipping.strategies import GRADIENT_DTYPES
 
 __all__ = [
-    "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm", "ClipValue",
+    "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "THRESHOLDS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm", "ClipValue",
     "check_clip_grad_value", "torch_in_place"
 ]
 
@@ -28,8 +28,14 @@ def _dtypes(name: str, value) -> tuple:
     return tuple(_validate.choice(name, dtype, GRADIENT_DTYPES) for dtype in value)
 
 
+# The thresholds drawn: {value: (0 drawn, negatives drawn)}; +∞ is drawn in each.
+THRESHOLDS = {"any": (True, True), "non_negative": (True, False), "positive": (False, False)}
+
 # The declared domain and the sizes, which both clipping oracles take.
 DOMAIN = (options.flag("in_place", False, "fn clips the arrays of `grads` in place"),
+          options.Option("thresholds", "any", "the thresholds drawn: `'any'` (0, negative, +∞ and positive), "
+                                              "`'non_negative'` (no negative one: TensorFlow's `clip_by_value`), "
+                                              "`'positive'` (neither 0 nor a negative one)", values=tuple(THRESHOLDS)),
           options.Option("dtypes", GRADIENT_DTYPES, "the gradients' dtypes drawn", check=_dtypes,
                          domain="a non-empty tuple of them"),
           options.flag("nonfinite", True, "∞ and NaN are drawn"),
@@ -45,19 +51,19 @@ class _Clipping(Oracle):
 
     returns_norm = False  # whether fn returns the norm with the clipped arrays (an option of ClipNorm)
 
-    def _lists(self, *, mixed: bool, empty: bool):
+    def _lists(self, *, mixed: bool, empty: bool, dtypes: tuple):
         from gradproofs.clipping import strategies
 
-        return strategies.gradient_lists(**self.sizes(), dtypes=self.dtypes, mixed_dtypes=mixed,
+        return strategies.gradient_lists(**self.sizes(), dtypes=dtypes, mixed_dtypes=mixed,
                                          allow_empty=empty and self.empty,
                                          allow_none=self.nones, allow_nonfinite=self.nonfinite)
 
-    def _one_more(self):
+    def _one_more(self, dtypes: tuple):
         """One array, for lists where every entry came out None."""
         from gradproofs.clipping import strategies
 
         return strategies.gradient_lists(**{**self.sizes("dims", "side"), "min_arrays": 1, "max_arrays": 1},
-                                         dtypes=self.dtypes)
+                                         dtypes=dtypes)
 
     def alternatives_for(self, fn) -> list:
         """:meth:`alternatives` and in_place=True, unless declared, or fn is a :func:`torch_in_place`
@@ -197,6 +203,10 @@ class ClipNorm(_Clipping):
 
     def settle(self) -> None:
         self.arguments = conventions.declared_arguments(self, NORM_ARGUMENTS, optional=("norm_type",))
+        taken = clipping.CONVENTIONS[self.convention].dtypes
+        if not set(self.dtypes) & set(taken):
+            raise InvalidArgument(f"dtypes={self.dtypes!r} holds none of the dtypes convention {self.convention!r} "
+                                  f"takes: {', '.join(taken)}")
 
     def strategy(self):
         from hypothesis import strategies as st
@@ -205,10 +215,12 @@ class ClipNorm(_Clipping):
 
         convention, rule = self.convention, clipping.CONVENTIONS[self.convention]
         # Built once: building a strategy inspects its source, which costs more than drawing from it.
-        lists = {empty: self._lists(mixed=not rule.one_dtype, empty=empty) for empty in (False, True)}
-        one_more = self._one_more()
+        dtypes = tuple(dtype for dtype in self.dtypes if dtype in rule.dtypes)
+        lists = {empty: self._lists(mixed=not rule.one_dtype, empty=empty, dtypes=dtypes) for empty in (False, True)}
+        one_more = self._one_more(dtypes)
         norm_types = strategies.norm_types(allow_zero=True, allow_negative=True)
-        thresholds = strategies.thresholds(allow_zero=True, allow_negative=True, allow_infinity=True)
+        zero, negative = THRESHOLDS[self.thresholds]
+        thresholds = strategies.thresholds(allow_zero=zero, allow_negative=negative, allow_infinity=True)
         where = st.sampled_from(["a threshold", "the norm", "near the norm"])
         ratios = st.floats(1e-3, 2.0)
 
@@ -224,7 +236,7 @@ class ClipNorm(_Clipping):
             if kind == "a threshold":
                 return grads, draw(thresholds, label="max_norm"), p
             norms = clipping.clip_grad_norm(grads, 1.0, p, convention=convention)[1]
-            finite = [float(n) for n in norms if np.isfinite(n)] or [1.0]
+            finite = [float(n) for n in norms if np.isfinite(n) and (zero or n > 0)] or [1.0]
             at = draw(st.sampled_from(finite), label="a norm") if len(finite) > 1 else finite[0]
             return grads, at if kind == "the norm" else at * draw(ratios, label="max_norm / the norm"), p
 
@@ -301,8 +313,8 @@ class ClipValue(_Clipping):
 
     ``grads`` as for :func:`check_clip_grad_norm` (at least one array);
     ``clip_value`` is often exactly an entry's magnitude, and may be 0, +∞ and
-    (unless ``negative_thresholds=False``, for TensorFlow's ``clip_by_value``,
-    which differs there) negative, where every entry becomes c. The clipped
+    (unless ``thresholds`` says otherwise: ``"non_negative"`` for TensorFlow's
+    ``clip_by_value``, which differs there) negative, where every entry becomes c. The clipped
     arrays must equal :func:`gradproofs.clipping.clip_grad_value`'s exactly
     (NaN where NaN; the sign of a zero is not judged), in the gradients' dtypes
     and shapes, without modifying ``grads`` (unless ``in_place=True``: then fn
@@ -316,8 +328,7 @@ class ClipValue(_Clipping):
     name = "clip-value"
     function = "check_clip_grad_value"
     signature = "fn(grads, clip_value) -> clipped"
-    spec = (options.flag("negative_thresholds", True, "negative thresholds are drawn"), *DOMAIN,
-            options.ARGUMENTS, *SIZES)
+    spec = (*DOMAIN, options.ARGUMENTS, *SIZES)
 
     def settle(self) -> None:
         self.arguments = conventions.declared_arguments(self, VALUE_ARGUMENTS)
@@ -327,11 +338,12 @@ class ClipValue(_Clipping):
 
         from gradproofs.clipping import strategies
 
-        lists = self._lists(mixed=True, empty=True)
-        one_more = self._one_more()
+        lists = self._lists(mixed=True, empty=True, dtypes=self.dtypes)
+        one_more = self._one_more(self.dtypes)
         # |c| fits every gradient's dtype: beyond it torch raises (after clamping the arrays before).
-        thresholds = {largest: strategies.thresholds(max_value=largest, allow_zero=True,
-                                                     allow_negative=self.negative_thresholds, allow_infinity=True)
+        zero, negative = THRESHOLDS[self.thresholds]
+        thresholds = {largest: strategies.thresholds(max_value=largest, allow_zero=zero, allow_negative=negative,
+                                                     allow_infinity=True)
                       for largest in (float(np.finfo(np.float16).max), 1e6)}
 
         @st.composite
@@ -341,7 +353,7 @@ class ClipValue(_Clipping):
                 grads.append(draw(one_more, label="one more")[0])
             largest = min([1e6] + [float(np.finfo(g.dtype).max) for g in grads if g is not None])
             entries = [abs(float(v)) for g in grads if g is not None for v in g.ravel()
-                       if np.isfinite(v) and abs(float(v)) <= largest]
+                       if np.isfinite(v) and abs(float(v)) <= largest and (zero or v != 0)]
             if entries and draw(st.booleans(), label="clip_value is an entry's magnitude"):
                 return grads, draw(st.sampled_from(entries), label="clip_value")
             return grads, draw(thresholds[largest], label="clip_value")

@@ -140,6 +140,8 @@ def _draw_case(data, *, conventions=tuple(clipping.CONVENTIONS), any_p=True,
     # optax casts the global norm to each leaf's dtype (a float16 leaf is zeroed once it passes
     # 65504) and TensorFlow and Keras's global_clipnorm refuse mixed dtypes: one dtype per list for all.
     one_dtype = _rule(convention).one_dtype or _rule(convention).norm_per_dtype
+    dtypes = tuple(dtype for dtype in dtypes if dtype in _rule(convention).dtypes)
+    assume(dtypes)
     grads = data.draw(strategies.gradient_lists(mixed_dtypes=not one_dtype, allow_none=True, dtypes=dtypes),
                       label="grads")
     if not _arrays(grads):
