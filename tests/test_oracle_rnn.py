@@ -241,3 +241,17 @@ def test_a_bug_only_the_longest_sequences_show_is_caught_in_99_of_100_runs():
     finally:
         settings.load_profile(previous)
     assert caught >= 99, caught
+
+
+def _batch_first_column_bias(x, h0, W_x, W_h, b, dL_dh):
+    """An RNN layer whose sequences are batch-first (B, T, ·) and whose bias is a column (H, 1)."""
+    grads = _bptt(x.transpose(1, 0, 2), h0, W_x, W_h, b[:, 0], dL_dh.transpose(1, 0, 2))
+    return {**grads, "b": grads["b"][:, None]}
+
+
+def test_a_column_bias_with_batch_first_sequences_is_declared_apart_from_the_axes():
+    layout = dict(axes="batch time feature", max_steps=3)
+    assert check_rnn_bptt(_batch_first_column_bias, **layout, bias_layout="column", max_examples=20).examples == 20
+    with pytest.raises(gradproofs.Mismatch, match="Hint: fn takes biases as columns \\(n, 1\\): declare "
+                                                  "bias_layout='column'"):
+        check_rnn_bptt(_batch_first_column_bias, **layout, max_examples=20)

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from styles import britz, cs231n, d2l, deeplearning_ai, fairseq_style, micrograd_style, nielsen
+from styles import britz, cs231n, d2l, deeplearning_ai, fairseq_style, micrograd_style, ml_from_scratch, nielsen
 
 import gradproofs
 from gradproofs.oracle import (check_clip_grad_norm, check_clip_grad_value, check_lstm_bptt, check_mlp,
@@ -320,6 +320,31 @@ def test_a_clipper_that_refuses_thresholds_below_zero_passes_with_its_declared_d
     fn = torch_in_place(positive_only)
     assert check_clip_grad_norm(fn, **FAIRSEQ, thresholds="positive", max_examples=100).examples == 100
     assert "max_norm must be positive" in caught(check_clip_grad_norm, fn, **FAIRSEQ)
+
+
+# --- ML-From-Scratch: (in, out) weights, bias rows (1, n), the loss summed over the batch -------------------
+
+ML_FROM_SCRATCH = dict(weights="in_out", bias_layout="row", reduction="sum")
+
+
+def test_ml_from_scratch_style_layers_with_bias_rows_pass_with_options_only():
+    assert check_mlp(ml_from_scratch.gradients, **ML_FROM_SCRATCH, max_examples=50).examples == 50
+
+
+def test_bias_rows_undeclared_get_the_hint_of_their_layout():
+    message = caught(check_mlp, ml_from_scratch.gradients, weights="in_out", reduction="sum")
+    assert "db shape" in message and "declare bias_layout='row'" in message, message
+    # At the counterexample's sizes of 1 a row bias is a column too; the probe of distinct sizes tells them apart.
+    assert "samples='columns'" not in message and "bias_layout='column'" not in message, message
+
+
+def test_a_layer_that_drops_its_activations_derivative_is_caught():
+    def buggy(*args):
+        return ml_from_scratch.gradients(*args, broken_layer=0)
+
+    message = caught(check_mlp, buggy, **ML_FROM_SCRATCH)
+    assert "dW values" in message or "db values" in message, message
+    assert_reproducible(message, check_mlp, buggy, **ML_FROM_SCRATCH)
 
 
 # --- micrograd: a scalar autograd engine ----------------------------------------------------------------

@@ -51,10 +51,13 @@ class RNNLM(Recurrent):
     signature = "fn(tokens, targets, h0, U, W, b, V, c) -> {U, W, b, V, c, h0}"
     families = (("U", "W", "V"), ("b", "c"))  # the weights are one kind of mismatch, the biases another
     declarations = {"h0": "h0=False", "b": "biases=False", "c": "biases=False"}
+    probe_sizes = {"min_steps": 3, "max_steps": 3, "min_batch": 2, "max_batch": 2, "min_vocabulary": 4,
+                   "max_vocabulary": 4, "min_hidden": 5, "max_hidden": 5}
     spec = (options.Option("tokens", "ids", "integer tokens (T, B), or one-hot rows (T, B, K)", values=TOKENS),
             options.H0, options.TRUNCATE, options.BIASES.but(about="`False`: the model has no biases b and c (Britz's WildML "
                                                  "model); fn takes none and returns none"),
-            options.AXES, options.WEIGHTS, options.SAMPLES.but(values=("rows", "single")), options.REDUCTION,
+            options.AXES, options.BIAS_LAYOUT, options.WEIGHTS, options.SAMPLES.but(values=("rows", "single")),
+            options.REDUCTION,
             options.RETURNS,
             options.Option("clip_value", None, "fn clips every gradient entry to [−c, c] before returning it "
                                                "(min-char-rnn: 5); judged against the clipped exact gradient",

@@ -50,6 +50,7 @@ class MLP(Oracle):
 
     name = "mlp"
     function = "check_mlp"
+    probe_sizes = {"widths": (3, 4, 2), "min_batch": 5, "max_batch": 5}
     signature = "fn(weights, biases, x, y) -> (dW, db)"
     spec = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost per sample", values=mlp.COSTS),
@@ -61,7 +62,7 @@ class MLP(Oracle):
             options.Option("targets", None, "None is `'probabilities'`, target rows summing to 1; `'labels'`: integer "
                                             "classes (as `F.cross_entropy` and CS231n's `softmax_loss` take them), "
                                             "with softmax_cross_entropy", values=(None, "probabilities", "labels")),
-            options.BIASES, options.WEIGHTS, options.SAMPLES, options.RETURNS, options.INPUTS, options.PRECISION,
+            options.BIASES, options.WEIGHTS, options.SAMPLES, options.BIAS_LAYOUT, options.RETURNS, options.INPUTS, options.PRECISION,
             options.ARGUMENTS,
             options.Option("widths", None, "the network's widths [n_0, …, n_L], fixed (None: drawn from the depth "
                                            "and width ranges)", check=_widths,
@@ -125,6 +126,10 @@ class MLP(Oracle):
     def _single(self) -> bool:
         return conventions.SAMPLES[self.samples].single
 
+    @property
+    def _bias_layout(self) -> str:
+        return conventions.bias_layout(self.bias_layout, self._columns)
+
     def _samples(self, array):
         """(B, n) as fn takes samples: rows, or columns (n, B)."""
         return array.T if self._columns else array
@@ -137,7 +142,7 @@ class MLP(Oracle):
 
     def case(self, weights, biases, x, y, sizes: str) -> Case:
         given = {"weights": [conventions.weight(W_l, self.weights) for W_l in weights],
-                 "biases": [conventions.vector(b_l, self._columns) for b_l in biases],
+                 "biases": [conventions.vector(b_l, self._bias_layout) for b_l in biases],
                  "x": self._samples(x), "y": self._targets(y)}
         return Case({name: given[name] for name in self.arguments}, sizes, self.absent)
 
@@ -146,7 +151,7 @@ class MLP(Oracle):
         exact = reference.expectations(eps, derivative_from_output=True)
         factor = float(reference.x.shape[0]) if conventions.REDUCTIONS[self.reduction].summed else 1.0
         return {"dW": [e.map(lambda a: conventions.weight(a, self.weights), factor=factor) for e in exact["dW"]],
-                "db": [e.map(lambda a: conventions.vector(a, self._columns), factor=factor) for e in exact["db"]],
+                "db": [e.map(lambda a: conventions.vector(a, self._bias_layout), factor=factor) for e in exact["db"]],
                 "dx": exact["dx"].map(self._samples, factor=factor)}
 
     # --- judging ---
@@ -180,6 +185,8 @@ class MLP(Oracle):
                             self.but(output_activation="identity"))])
         groups.append([(f"fn takes {value}: declare weights={other!r}", self.but(weights=other))
                        for other, value in conventions.WEIGHTS.items() if other != self.weights])
+        if self.biases:
+            groups.append(conventions.bias_hints(self, self._bias_layout))
         groups.append([(f"fn takes {value.takes}: declare samples={other!r}", self.but(samples=other))
                        for other, value in conventions.SAMPLES.items()
                        if other != self.samples and not value.single and not self._single])

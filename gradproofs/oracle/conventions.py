@@ -18,7 +18,8 @@ from gradproofs.errors import InvalidArgument
 from gradproofs.oracle.harness import describe, fail
 
 __all__ = [
-    "Weights", "WEIGHTS", "Reduction", "REDUCTIONS", "Samples", "SAMPLES", "AXES", "axes", "arguments", "declared_arguments", "weight",
+    "Weights", "WEIGHTS", "Reduction", "REDUCTIONS", "Samples", "SAMPLES", "AXES", "axes", "arguments", "declared_arguments", "weight", "BIAS_LAYOUTS", "bias_layout",
+    "bias_hints",
     "permutation", "sequence", "state", "vector", "Returns"
 ]
 
@@ -122,9 +123,24 @@ def state(array, order: tuple):
     return array.T if order.index("feature") < order.index("batch") else array
 
 
-def vector(array, columns: bool):
-    """A bias (n,) as the user's code holds it: as it is, or a column (n, 1)."""
-    return array[:, None] if columns else array
+BIAS_LAYOUTS = {"flat": "biases of shape (n,)", "row": "biases as rows (1, n)", "column": "biases as columns (n, 1)"}
+
+
+def bias_layout(declared: str | None, columns: bool) -> str:
+    """The declared ``bias_layout``, or where it is None the one the samples' layout implies: columns
+    (n, 1) where samples (or the feature axis) come as columns, else flat (n,)."""
+    return declared or ("column" if columns else "flat")
+
+
+def vector(array, layout: str):
+    """A bias (n,) as the user's code holds it, in a layout of :data:`BIAS_LAYOUTS`."""
+    return {"flat": array, "row": array[None, :], "column": array[:, None]}[layout]
+
+
+def bias_hints(oracle, layout: str) -> list:
+    """The hints of the other bias layouts (``oracle`` takes ``bias_layout``, ``layout`` its own)."""
+    return [(f"fn takes {text}: declare bias_layout={value!r}", oracle.but(bias_layout=value))
+            for value, text in BIAS_LAYOUTS.items() if value != layout]
 
 
 class Returns:

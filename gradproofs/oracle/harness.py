@@ -379,6 +379,8 @@ class Oracle:
     spec: tuple = ()
     arguments: tuple  # the names of the arguments fn is passed, in order: set by settle
     families: tuple = ()  # groups of fields whose mismatches are one kind (the weights, …)
+    # Sizes that all differ ({option: value}), of the probe a hint must pass as well (:meth:`probe`).
+    probe_sizes: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -522,7 +524,7 @@ class Oracle:
                 lines.append(str(case))
             lines.append("  " + str(failure).replace("\n", "\n  "))
             example = getattr(failure, "example", None)
-            hints = self._hints(fn, example) if example is not None else []
+            hints = self._hints(fn, example, self.probe()) if example is not None else []
             lines += [f"  Hint: {hint}" for hint in hints]
             blob = _blob(failure) or (reproduce or b"").decode()
             if blob:
@@ -531,17 +533,42 @@ class Oracle:
             parts.append("\n".join(lines))
         return "\n".join(parts)
 
-    def _hints(self, fn, example) -> list:
-        """The alternatives under which fn passes this example."""
+    def _hints(self, fn, example, probes: list) -> list:
+        """The alternatives under which fn passes this example, and every one of ``probes`` it can be
+        judged on."""
+        def passes(alternative) -> bool:
+            return _passes(alternative, fn, example) and all(_passes(alternative, fn, probe, unjudgeable=True)
+                                                             for probe in probes)
+
         hints = []
         for group in self.alternatives_for(fn):
             if isinstance(group, Choices):
-                passing = [label for label, alternative in group.items if _passes(alternative, fn, example)]
+                passing = [label for label, alternative in group.items if passes(alternative)]
                 if passing:
                     hints.append(group.hint.format(" or ".join(passing)))
                 continue
-            hints.extend([hint for hint, alternative in group if _passes(alternative, fn, example)][:1])
+            hints.extend([hint for hint, alternative in group if passes(alternative)][:1])
         return hints
+
+    def probe(self) -> list:
+        """[an example of :attr:`probe_sizes`, none of its arrays all zero but those declared absent],
+        or [] without such sizes.
+
+        A counterexample shrinks to sizes of 1, where a row, a column and a flat
+        vector, or two orders of axes, hold the same numbers: a hint that passes
+        there must pass on this probe as well, whose sizes tell them apart. Drawn
+        by Hypothesis from the oracle's own strategy, the same one every time.
+        """
+        from hypothesis import Phase, find, settings
+
+        if not self.probe_sizes:
+            return []
+        drawn = {option.name: option.default for option in self.spec if option.name in self.probe_sizes
+                 or option.name.startswith(("min_", "max_"))}
+        oracle = type(self)(**{**self.given, **drawn, **self.probe_sizes})
+        absent = len(getattr(self, "absent", ()))
+        return [find(oracle.strategy(), lambda example: _zero_items(example) <= absent, settings=settings(
+            database=None, derandomize=True, max_examples=1000, phases=[Phase.generate]))]
 
 
 @dataclass(frozen=True)
@@ -553,14 +580,27 @@ class Choices:
     items: list
 
 
-def _passes(oracle: Oracle, fn, example) -> bool:
+def _passes(oracle: Oracle, fn, example, *, unjudgeable: bool = False) -> bool:
+    """Whether fn passes ``oracle`` on ``example``; where the example cannot be judged, ``unjudgeable``."""
     try:
         oracle.check(fn, example)
-    except (Mismatch, Unjudgeable):
+    except Unjudgeable:
+        return unjudgeable
+    except Mismatch:
         return False
     except Exception:  # noqa: BLE001 - an alternative that cannot even run gives no hint
         return False
     return True
+
+
+def _zero_items(example: tuple) -> int:
+    """How many items of ``example`` (a tuple of arrays or lists of arrays) are floating and all zero."""
+    def floats(item) -> list:
+        if isinstance(item, (tuple, list)):
+            return [array for part in item for array in floats(part)]
+        return [item] if isinstance(item, np.ndarray) and item.dtype.kind == "f" else []
+
+    return sum(1 for item in example if floats(item) and not any(array.any() for array in floats(item)))
 
 
 def _equal(a, b) -> bool:

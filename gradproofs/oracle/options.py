@@ -22,7 +22,7 @@ from gradproofs.oracle import conventions
 
 __all__ = [
     "Option", "flag", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS",
-    "PRECISION", "ARGUMENTS", "BIASES", "H0", "TRUNCATE", "NEAR_POWERS_OF_TWO", "sizes", "ordered_sizes", "DEPTHS", "BATCHES", "STEPS",
+    "PRECISION", "ARGUMENTS", "BIAS_LAYOUT", "BIASES", "H0", "TRUNCATE", "NEAR_POWERS_OF_TWO", "sizes", "ordered_sizes", "DEPTHS", "BATCHES", "STEPS",
     "INPUT_UNITS", "HIDDEN_UNITS", "RUN", "prepared", "check_function", "table"
 ]
 
@@ -114,6 +114,10 @@ ARGUMENTS = Option("arguments", None, "the names of the arguments fn takes, in o
                                       "model has, in the order of the oracle's signature); leaving out one the "
                                       "model has is an error naming the option that takes it out",
                    domain="names among the oracle's")
+BIAS_LAYOUT = Option("bias_layout", None, "the shape fn holds biases in: None follows the samples' layout ((n, 1) "
+                                          "where samples, or the feature axis, come as columns, else (n,)); "
+                     + "; ".join(f"`{name!r}`: {text}" for name, text in conventions.BIAS_LAYOUTS.items()),
+                     values=(None, *conventions.BIAS_LAYOUTS))
 BIASES = flag("biases", True, "`False`: the model has no biases; fn takes none and returns none")
 H0 = flag("h0", True, "`False`: fn starts from h_0 = 0 and takes no h0")
 TRUNCATE = Option("truncate", None, "fn runs BPTT truncated to k steps: each loss term carried back k steps "

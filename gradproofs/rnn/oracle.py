@@ -29,6 +29,8 @@ class Recurrent(Oracle):
 
     families = (("W_x", "W_h"), ("h0", "c0"))  # groups of fields that are one kind of mismatch: the weights, …
     declarations = {"h0": "h0=False", "b": "biases=False"}  # the arrays an option takes out of the model
+    probe_sizes = {"min_steps": 3, "max_steps": 3, "min_batch": 2, "max_batch": 2, "min_inputs": 4, "max_inputs": 4,
+                   "min_hidden": 5, "max_hidden": 5}
 
     def _settle_model(self, arguments: tuple, gradients: tuple, **returns) -> None:
         """``absent`` (the arrays the options take out of the model, {name: declaration}), and
@@ -68,7 +70,7 @@ class Recurrent(Oracle):
         return conventions.weight(array, self.weights)
 
     def _vector(self, array):
-        return conventions.vector(array, self._columns)
+        return conventions.vector(array, conventions.bias_layout(self.bias_layout, self._columns))
 
     def _judge(self, fn, reference, case: Case, expectations) -> Agreement:
         return self.gradients(fn, case, reference, lambda eps: expectations(
@@ -84,6 +86,8 @@ class Recurrent(Oracle):
                  for other, value in conventions.WEIGHTS.items() if other != self.weights],
                 [(f"fn's sequences are laid out as {' '.join(order)!r}: declare axes={' '.join(order)!r}",
                   self.but(axes=" ".join(order))) for order in permutations(conventions.AXES) if order != self.axes],
+                conventions.bias_hints(self, conventions.bias_layout(self.bias_layout, self._columns))
+                if self.biases else [],
                 precision_hints(self)]
 
 
@@ -122,7 +126,7 @@ class RNN(Recurrent):
     function = "check_rnn_bptt"
     signature = "fn(x, h0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0}"
     spec = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, options.TRUNCATE, options.AXES,
-            options.WEIGHTS, options.RETURNS, options.INPUTS,
+            options.BIAS_LAYOUT, options.WEIGHTS, options.RETURNS, options.INPUTS,
             options.PRECISION, options.ARGUMENTS, *SIZES, options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
@@ -198,7 +202,8 @@ class LSTM(Recurrent):
                                                  "matrices acting on [h_(t−1); x_t] and a dict `b` "
                                                  "(deeplearning.ai), keyed `'i'`, `'f'`, `'g'`, `'o'`",
                            check=_gates, domain="any order, `'separate'`"),
-            options.AXES, options.WEIGHTS, options.RETURNS, options.INPUTS, options.PRECISION, options.ARGUMENTS,
+            options.AXES, options.BIAS_LAYOUT, options.WEIGHTS, options.RETURNS, options.INPUTS, options.PRECISION,
+            options.ARGUMENTS,
             *SIZES, options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
