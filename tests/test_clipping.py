@@ -976,3 +976,12 @@ def test_the_benchmark_has_a_clipping_section(capsys, monkeypatch):
     bench.main(["clipping"])
     printed = capsys.readouterr().out
     assert "torch.nn.utils.clip_grad_norm_" in printed and printed.count("ratio") >= 2
+
+
+def test_pascanus_norm_is_torchs_so_its_float16_squares_are_held_to_float32s_rounding():
+    # Pascanu's rule measures with torch's 2-norm, which squares float16 in float32 (row 10: a finite 9488
+    # where squaring in float16 would overflow); its tolerance is torch's, not float16's.
+    grads = [np.full(1000, 300, f16), np.linspace(-1, 1, 7).astype(f16)]
+    pascanu = clipping.norm_tolerance(grads, 2.0, convention="pascanu")
+    assert pascanu == clipping.norm_tolerance(grads, 2.0, convention="torch")
+    assert pascanu < clipping.norm_tolerance(grads, 2.0, convention="optax")  # squares in float16
