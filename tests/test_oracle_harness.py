@@ -3,6 +3,8 @@ reported with its own smallest counterexample, counterexamples as Python, plain 
 
 import re
 
+import hypothesis
+import hypothesis.errors
 import numpy as np
 import pytest
 
@@ -298,3 +300,19 @@ def test_every_oracle_is_listed_under_its_own_name():
     assert ORACLES
     for name, oracle in ORACLES.items():
         assert isinstance(oracle, type) and issubclass(oracle, Oracle) and oracle.name == name, name
+
+
+def test_the_probe_has_distinct_sizes_the_same_every_time_and_is_left_out_where_none_is_found(monkeypatch):
+    from gradproofs.oracle import harness
+
+    (first,), (second,) = ORACLES["rnn"]().probe(), ORACLES["rnn"]().probe()
+    assert (first.x.shape, first.h0.shape) == ((3, 2, 4), (2, 5))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert ORACLES["chain"]().probe() == []  # a chain has no layout for sizes to tell apart
+    assert harness._zero_items(first) == 0
+
+    def nothing_found(*args, **kwargs):
+        raise hypothesis.errors.NoSuchExample("no probe")
+
+    monkeypatch.setattr(hypothesis, "find", nothing_found)
+    assert ORACLES["mlp"]().probe() == []

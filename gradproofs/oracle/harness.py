@@ -552,7 +552,7 @@ class Oracle:
 
     def probe(self) -> list:
         """[an example of :attr:`probe_sizes`, none of its arrays all zero but those declared absent],
-        or [] without such sizes.
+        or [] without such sizes or where none is found.
 
         A counterexample shrinks to sizes of 1, where a row, a column and a flat
         vector, or two orders of axes, hold the same numbers: a hint that passes
@@ -560,6 +560,7 @@ class Oracle:
         by Hypothesis from the oracle's own strategy, the same one every time.
         """
         from hypothesis import Phase, find, settings
+        from hypothesis.errors import NoSuchExample
 
         if not self.probe_sizes:
             return []
@@ -567,8 +568,11 @@ class Oracle:
                  or option.name.startswith(("min_", "max_"))}
         oracle = type(self)(**{**self.given, **drawn, **self.probe_sizes})
         absent = len(getattr(self, "absent", ()))
-        return [find(oracle.strategy(), lambda example: _zero_items(example) <= absent, settings=settings(
-            database=None, derandomize=True, max_examples=1000, phases=[Phase.generate]))]
+        try:
+            return [find(oracle.strategy(), lambda example: _zero_items(example) <= absent, settings=settings(
+                database=None, derandomize=True, max_examples=1000, phases=[Phase.generate]))]
+        except NoSuchExample:  # the hints are then judged on the counterexample alone
+            return []
 
 
 @dataclass(frozen=True)
