@@ -771,3 +771,40 @@ def test_lstm_inputs_are_not_modified():
         _call(engine, dict(problem._asdict(), t=2))
     for value, copy in zip(problem, copies):
         np.testing.assert_array_equal(value, copy)
+
+
+TRUNCATION_PROBLEM = (np.linspace(-1, 1, 8).reshape(4, 1, 2), np.array([[0.3, -0.2]]),
+                      np.array([[0.5, -0.4], [0.3, 0.2]]), np.array([[0.9, -0.3], [0.2, 0.7]]),
+                      np.array([0.1, -0.1]), np.linspace(1, -1, 8).reshape(4, 1, 2))
+
+
+@pytest.mark.parametrize("engine", [rnn.bptt, rnn.bptt_exact, rnn.bptt_extended])
+@pytest.mark.parametrize("truncate", [-1, 1.5, True])
+def test_every_engine_refuses_a_truncation_that_is_no_count_of_steps(engine, truncate):
+    with pytest.raises(ValueError, match=r"^truncate must be (an integer|at least 0)"):
+        engine(*TRUNCATION_PROBLEM, truncate=truncate)
+
+
+def test_the_long_double_engine_truncates_as_the_float64_one_does():
+    full, truncated = rnn.bptt_extended(*TRUNCATION_PROBLEM), rnn.bptt_extended(*TRUNCATION_PROBLEM, truncate=1)
+    np.testing.assert_allclose(np.asarray(truncated.W_h, dtype=float),
+                               rnn.bptt(*TRUNCATION_PROBLEM, truncate=1).W_h, rtol=1e-14)
+    assert not np.allclose(np.asarray(full.W_h, dtype=float), np.asarray(truncated.W_h, dtype=float))
+
+
+def test_a_truncated_bound_counts_one_more_rounding_per_part_a_delta_sums():
+    """δ_t sums k' + 1 parts, k' = min(k, T − 1): T − 1 and more all give k' = T − 1, one step less one
+    part fewer, k = 0 and a single step none (their bound is full BPTT's), and every extra part widens it."""
+    eps = 2.0 ** -24
+
+    def tolerance(problem, truncate):
+        return rnn.reference(*problem, truncate=truncate).rounding_tolerance(eps)["b"]
+
+    T = len(TRUNCATION_PROBLEM[0])
+    assert np.array_equal(tolerance(TRUNCATION_PROBLEM, T - 1), tolerance(TRUNCATION_PROBLEM, T + 5))
+    assert np.all(tolerance(TRUNCATION_PROBLEM, T - 1) > tolerance(TRUNCATION_PROBLEM, T - 2))
+    full = rnn.reference(*TRUNCATION_PROBLEM).rounding_tolerance(eps)["b"]
+    assert np.array_equal(tolerance(TRUNCATION_PROBLEM, 0), full)  # k = 0: each term's own part, B·T sums
+    assert np.all(tolerance(TRUNCATION_PROBLEM, 1) > full)
+    one_step = tuple(a[:1] if a.ndim == 3 else a for a in TRUNCATION_PROBLEM)
+    assert np.array_equal(tolerance(one_step, 3), rnn.reference(*one_step).rounding_tolerance(eps)["b"])
