@@ -232,12 +232,13 @@ def judge(name: str, got: Mapping[str, Any], expected: Mapping[str, Expected], *
         return float(np.max(np.where(scale > floor, ratio, 0.0), initial=0.0))
 
     agreements = []
-    ranked = sorted(zip(rows, fields), key=lambda pair: excess(pair[0]), reverse=True)
-    for (label, value, exact, scale, tolerance), field in ranked:
+    ranked = sorted(((excess(row), row, field) for row, field in zip(rows, fields)), key=lambda entry: entry[0],
+                    reverse=True)
+    for _, (label, value, exact, scale, tolerance), field in ranked:
         try:
             agreements.append(assert_close(label, value, exact, scale, tolerance, reason=reason, precision=precision))
         except Mismatch as failure:
-            others = list(dict.fromkeys(other for row, other in ranked if other != field and excess(row) > 1))
+            others = list(dict.fromkeys(other for over, _, other in ranked if other != field and over > 1))
             if others:
                 failure.args = (f"{failure} Also beyond their tolerance on this example: {', '.join(others)}.",)
             raise _tagged(failure, field, "values") from None

@@ -42,7 +42,7 @@ class Chain(Oracle):
     def strategy(self):
         from gradproofs.chain import strategies
 
-        return strategies.chains(min_depth=self.min_depth, max_depth=self.max_depth, activation=self.activation, cost=self.cost)
+        return strategies.chains(**self.sizes(), activation=self.activation, cost=self.cost)
 
     def check(self, fn, example) -> Agreement:
         reference = cached_reference(example, (self.activation, self.cost),

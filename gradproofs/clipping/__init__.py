@@ -21,8 +21,8 @@ from gradproofs.clipping.oracle import check_clip_grad_norm, check_clip_grad_val
 from gradproofs.clipping.strategies import GRADIENT_DTYPES, gradient_lists, norm_types, thresholds
 
 __all__ = ["FAMILY", "CONVENTIONS", "VALUE_CONVENTIONS", "Convention", "ValueConvention", "clip_grad_norm",
-           "clip_grad_value", "clip_grads_with_norm", "norm_tolerance", "total_norm", "check_clip_grad_norm", "check_clip_grad_value",
-           "torch_in_place", "GRADIENT_DTYPES", "gradient_lists", "norm_types", "thresholds"]
+           "clip_grad_value", "clip_grads_with_norm", "norm_tolerance", "total_norm", "check_clip_grad_norm",
+           "check_clip_grad_value", "torch_in_place", "GRADIENT_DTYPES", "gradient_lists", "norm_types", "thresholds"]
 
 FAMILY = family.Declaration(
     after=("rnn",),

@@ -13,8 +13,8 @@ from gradproofs.clipping import engine as clipping
 from gradproofs.clipping.strategies import GRADIENT_DTYPES
 
 __all__ = [
-    "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "THRESHOLDS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm", "ClipValue",
-    "check_clip_grad_value", "torch_in_place"
+    "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "THRESHOLDS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm",
+    "ClipValue", "check_clip_grad_value", "torch_in_place"
 ]
 
 NORM_ARGUMENTS = ("grads", "max_norm", "norm_type")

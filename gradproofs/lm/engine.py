@@ -216,8 +216,8 @@ def backward_extended(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "m
     x, y, h0, U, W, b, V, c, reduction = _check(tokens, targets, h0, U, W, b, V, c, reduction)
     tanh = activations.get("tanh")
     with np.errstate(over="ignore", under="ignore"):
-        return recurrence(x, y, *extended.cast(h0, U, W, b, V, c), reduction, tanh.numpy, tanh.numpy_derivative, softmax,
-                          log_sum_exp, rnn.check_truncate(truncate))
+        return recurrence(x, y, *extended.cast(h0, U, W, b, V, c), reduction, tanh.numpy, tanh.numpy_derivative,
+                          softmax, log_sum_exp, rnn.check_truncate(truncate))
 
 
 def backward_torch(tokens, targets, h0, U, W, b, V, c, *, reduction: str = "mean", embedding: bool = False,

@@ -7,7 +7,7 @@ import numpy as np
 from gradproofs.compare import Agreement
 from gradproofs.errors import InvalidArgument
 from gradproofs.lm import engine as lm
-from gradproofs.rnn.oracle import Recurrent
+from gradproofs.rnn.oracle import TRUNCATE, Recurrent
 from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, cached_reference
 
@@ -54,8 +54,9 @@ class RNNLM(Recurrent):
     probe_sizes = {"min_steps": 3, "max_steps": 3, "min_batch": 2, "max_batch": 2, "min_vocabulary": 4,
                    "max_vocabulary": 4, "min_hidden": 5, "max_hidden": 5}
     spec = (options.Option("tokens", "ids", "integer tokens (T, B), or one-hot rows (T, B, K)", values=TOKENS),
-            options.H0, options.TRUNCATE, options.BIASES.but(about="`False`: the model has no biases b and c (Britz's WildML "
-                                                 "model); fn takes none and returns none"),
+            options.H0, TRUNCATE,
+            options.BIASES.but(about="`False`: the model has no biases b and c (Britz's WildML model); fn takes none "
+                                     "and returns none"),
             options.AXES, options.BIAS_LAYOUT, options.WEIGHTS, options.SAMPLES.but(values=("rows", "single")),
             options.REDUCTION,
             options.RETURNS,

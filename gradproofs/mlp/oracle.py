@@ -6,7 +6,6 @@ from functools import lru_cache
 
 import numpy as np
 
-
 from gradproofs import _validate
 from gradproofs.compare import Agreement
 from gradproofs.errors import InvalidArgument
@@ -51,6 +50,7 @@ class MLP(Oracle):
     name = "mlp"
     function = "check_mlp"
     probe_sizes = {"widths": (3, 4, 2), "min_batch": 5, "max_batch": 5}
+    declarations = {"biases": "biases=False"}
     signature = "fn(weights, biases, x, y) -> (dW, db)"
     spec = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost per sample", values=mlp.COSTS),
@@ -62,8 +62,8 @@ class MLP(Oracle):
             options.Option("targets", None, "None is `'probabilities'`, target rows summing to 1; `'labels'`: integer "
                                             "classes (as `F.cross_entropy` and CS231n's `softmax_loss` take them), "
                                             "with softmax_cross_entropy", values=(None, "probabilities", "labels")),
-            options.BIASES, options.WEIGHTS, options.SAMPLES, options.BIAS_LAYOUT, options.RETURNS, options.INPUTS, options.PRECISION,
-            options.ARGUMENTS,
+            options.BIASES, options.WEIGHTS, options.SAMPLES, options.BIAS_LAYOUT, options.RETURNS, options.INPUTS,
+            options.PRECISION, options.ARGUMENTS,
             options.Option("widths", None, "the network's widths [n_0, …, n_L], fixed (None: drawn from the depth "
                                            "and width ranges)", check=_widths,
                            domain="at least two integers ≥ 1, as `(784, 30, 10)`"),
@@ -83,10 +83,8 @@ class MLP(Oracle):
         known = tuple(name for name in GRADIENTS if (name != "db" or self.biases) and (name != "dx" or self.inputs))
         self.returns = conventions.Returns(self.returns, known=known, default=known if len(known) > 1 else known[0],
                                            layered=("dW", "db"), inputs="dx", function=self.function)
-        self.absent = {} if self.biases else {"biases": "biases=False"}
         self.arguments = conventions.declared_arguments(
-            self, tuple(name for name in ARGUMENTS if name not in self.absent),
-            declarations={"biases": "biases=False"})
+            self, tuple(name for name in ARGUMENTS if name not in self.absent), declarations=self.declarations)
         drawn = [name for name in self.sizes("depth", "width") if name in self.options]
         if self.widths is not None and drawn:
             raise InvalidArgument(f"widths fixes the network; {drawn[0]} must be left out with it")
@@ -203,7 +201,6 @@ def _batches(n_in: int, n_out: int, min_batch: int, max_batch: int, targets: str
     from gradproofs.mlp import strategies
 
     return strategies.batches(n_in, n_out, min_batch=min_batch, max_batch=max_batch, targets=targets, dense=dense)
-
 
 
 check_mlp = options.check_function(MLP)

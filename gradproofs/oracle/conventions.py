@@ -18,9 +18,9 @@ from gradproofs.errors import InvalidArgument
 from gradproofs.oracle.harness import describe, fail
 
 __all__ = [
-    "Weights", "WEIGHTS", "Reduction", "REDUCTIONS", "Samples", "SAMPLES", "AXES", "axes", "arguments", "declared_arguments", "weight", "BIAS_LAYOUTS", "bias_layout",
-    "bias_hints",
-    "permutation", "sequence", "state", "vector", "Returns"
+    "Weights", "WEIGHTS", "Reduction", "REDUCTIONS", "Samples", "SAMPLES", "AXES", "axes", "arguments",
+    "declared_arguments", "weight", "BIAS_LAYOUTS", "bias_layout", "bias_hints", "permutation", "sequence", "state",
+    "vector", "Returns"
 ]
 
 

@@ -30,7 +30,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from gradproofs import _validate
 from gradproofs.compare import Agreement, judge
 from gradproofs.errors import InvalidArgument, Mismatch
 from gradproofs.formats import FORMATS, Format, coarsest, format_of
@@ -75,7 +74,8 @@ def qualified_name(fn) -> str:
     if isinstance(fn, functools.partial):
         return f"partial({qualified_name(fn.func)})"
     name = _name(fn)
-    target = getattr(inspect.unwrap(fn), "__func__", inspect.unwrap(fn))  # a wrapper's place is its wrapped fn's
+    unwrapped = inspect.unwrap(fn)  # a wrapper's place is its wrapped fn's
+    target = getattr(unwrapped, "__func__", unwrapped)
     code = getattr(target, "__code__", None)
     if code is None:
         return name
@@ -381,6 +381,8 @@ class Oracle:
     families: tuple = ()  # groups of fields whose mismatches are one kind (the weights, …)
     # Sizes that all differ ({option: value}), of the probe a hint must pass as well (:meth:`probe`).
     probe_sizes: dict = {}
+    # The arrays a flag option takes out of the model: {argument: "flag=False"} (:attr:`absent`).
+    declarations: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -411,6 +413,13 @@ class Oracle:
         """The options that differ from their defaults."""
         return {option.name: self.given[option.name] for option in self.spec
                 if not _equal(self.given[option.name], option.default)}
+
+    @property
+    def absent(self) -> dict:
+        """The arrays the options take out of the model, {argument: its declaration}: fn takes none of
+        them, and the reference takes them as 0."""
+        return {name: declaration for name, declaration in self.declarations.items()
+                if not getattr(self, declaration.split("=")[0])}
 
     def sizes(self, *nouns: str) -> dict:
         """The ``min_*`` and ``max_*`` options (of ``nouns`` only, where named), as strategies take them."""
@@ -515,6 +524,7 @@ class Oracle:
 
         parts = [f"{subject} disagrees with the reference"
                  + (f": {len(failures)} kinds of mismatch." if len(failures) > 1 else ".")]
+        probes = self.probe() if any(getattr(failure, "example", None) is not None for failure in failures) else []
         for number, failure in enumerate(failures, 1):
             heading = f"Mismatch {number} of {len(failures)}: {failure.kind}." if len(failures) > 1 else \
                 f"Mismatch: {failure.kind}."
@@ -524,7 +534,7 @@ class Oracle:
                 lines.append(str(case))
             lines.append("  " + str(failure).replace("\n", "\n  "))
             example = getattr(failure, "example", None)
-            hints = self._hints(fn, example, self.probe()) if example is not None else []
+            hints = self._hints(fn, example, probes) if example is not None else []
             lines += [f"  Hint: {hint}" for hint in hints]
             blob = _blob(failure) or (reproduce or b"").decode()
             if blob:
@@ -567,7 +577,7 @@ class Oracle:
         drawn = {option.name: option.default for option in self.spec if option.name in self.probe_sizes
                  or option.name.startswith(("min_", "max_"))}
         oracle = type(self)(**{**self.given, **drawn, **self.probe_sizes})
-        absent = len(getattr(self, "absent", ()))
+        absent = len(self.absent)
         try:
             return [find(oracle.strategy(), lambda example: _zero_items(example) <= absent, settings=settings(
                 database=None, derandomize=True, max_examples=1000, phases=[Phase.generate]))]

@@ -21,8 +21,8 @@ from gradproofs.formats import FORMATS, format_named
 from gradproofs.oracle import conventions
 
 __all__ = [
-    "Option", "flag", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS",
-    "PRECISION", "ARGUMENTS", "BIAS_LAYOUT", "BIASES", "H0", "TRUNCATE", "NEAR_POWERS_OF_TWO", "sizes", "ordered_sizes", "DEPTHS", "BATCHES", "STEPS",
+    "Option", "flag", "REDUCTION", "WEIGHTS", "SAMPLES", "AXES", "RETURNS", "INPUTS", "PRECISION", "ARGUMENTS",
+    "BIAS_LAYOUT", "BIASES", "H0", "NEAR_POWERS_OF_TWO", "sizes", "ordered_sizes", "DEPTHS", "BATCHES", "STEPS",
     "INPUT_UNITS", "HIDDEN_UNITS", "RUN", "prepared", "check_function", "table"
 ]
 
@@ -63,15 +63,15 @@ def flag(name: str, default: bool, about: str) -> Option:
     return Option(name, default, about, check=_validate.flag, domain=f"`{not default!r}`")
 
 
-def sizes(noun: str, largest: int, what: str, minimum: int = 1, smallest: int | None = None) -> tuple:
+def sizes(noun: str, largest: int, what: str, minimum: int = 1) -> tuple:
     """``min_<noun>`` and ``max_<noun>``: the range of a size an oracle draws (both equal: a fixed
-    size), from ``smallest`` (default ``minimum``, the least it may be) to ``largest``."""
+    size), from ``minimum`` (the least it may be) to ``largest`` by default."""
 
     def check(name, value):
         return _validate.positive_int(name, value, minimum=minimum)
 
     domain = f"an integer ≥ {minimum}"
-    return (Option(f"min_{noun}", minimum if smallest is None else smallest, f"the smallest {what} drawn",
+    return (Option(f"min_{noun}", minimum, f"the smallest {what} drawn",
                    check=check, domain=domain),
             Option(f"max_{noun}", largest, f"the largest {what} drawn (`min_{noun}` equal to it: a fixed size)",
                    check=check, domain=domain))
@@ -120,11 +120,6 @@ BIAS_LAYOUT = Option("bias_layout", None, "the shape fn holds biases in: None fo
                      values=(None, *conventions.BIAS_LAYOUTS))
 BIASES = flag("biases", True, "`False`: the model has no biases; fn takes none and returns none")
 H0 = flag("h0", True, "`False`: fn starts from h_0 = 0 and takes no h0")
-TRUNCATE = Option("truncate", None, "fn runs BPTT truncated to k steps: each loss term carried back k steps "
-                                    "beyond its own, as Britz's `bptt_truncate` and ML-From-Scratch's `bptt_trunc` "
-                                    "(None: full BPTT)",
-                   check=lambda name, value: None if value is None else _validate.positive_int(name, value, minimum=0),
-                   domain="an integer k ≥ 0")
 NEAR_POWERS_OF_TWO = flag("near_powers_of_two", False, "sizes of 2^k − 1, 2^k and 2^k + 1, where tiled kernels "
                                                        "have their boundaries")
 DEPTHS = sizes("depth", 3, "number of layers")

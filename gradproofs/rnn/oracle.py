@@ -14,13 +14,17 @@ from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, conditioning_eps, judgeable, precision_hints
 
 __all__ = [
-    "TORCH_GATES", "MOST_TRUNCATIONS", "SIZES", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN", "check_rnn_bptt", "LSTM_STACKED",
-    "LSTM_SEPARATE", "LSTM", "check_lstm_bptt"
+    "TORCH_GATES", "MOST_TRUNCATIONS", "SIZES", "TRUNCATE", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN",
+    "check_rnn_bptt", "LSTM_STACKED", "LSTM_SEPARATE", "LSTM", "check_lstm_bptt"
 ]
 
 TORCH_GATES = "ifgo"  # the order of the gate blocks in torch.nn.LSTM and rnn.lstm_backward
 MOST_TRUNCATIONS = 16  # the truncations a hint tries
 SIZES = (*options.STEPS, *options.BATCHES, *options.INPUT_UNITS, *options.HIDDEN_UNITS)
+TRUNCATE = options.Option("truncate", None, "fn runs BPTT truncated to k steps: each loss term carried back k "
+                                            "steps beyond its own, as Britz's `bptt_truncate` and ML-From-Scratch's "
+                                            "`bptt_trunc` (None: full BPTT)",
+                          check=lambda name, value: rnn.check_truncate(value), domain="an integer k ≥ 0")
 
 
 class Recurrent(Oracle):
@@ -33,16 +37,15 @@ class Recurrent(Oracle):
                    "min_hidden": 5, "max_hidden": 5}
 
     def _settle_model(self, arguments: tuple, gradients: tuple, **returns) -> None:
-        """``absent`` (the arrays the options take out of the model, {name: declaration}), and
-        ``returns`` and ``arguments`` among the gradients and arguments the model then has."""
-        self.absent = {name: declaration for name, declaration in self.declarations.items()
-                       if not getattr(self, declaration.split("=")[0])}
-        known = tuple(name for name in gradients if name.split("_")[0] not in self.absent
+        """``returns`` and ``arguments`` among the gradients and arguments the model has, less those
+        :attr:`absent` (a gate's bias ``b_i`` goes with ``b``)."""
+        absent = self.absent
+        known = tuple(name for name in gradients if name.split("_")[0] not in absent
                       and (name != "x" or self.inputs))
         self.returns = conventions.Returns(self.returns, known=known, default={name: name for name in known},
                                            function=self.function, **returns)
         self.arguments = conventions.declared_arguments(
-            self, tuple(name for name in arguments if name not in self.absent), declarations=self.declarations)
+            self, tuple(name for name in arguments if name not in absent), declarations=self.declarations)
 
     def _truncations(self) -> list:
         """The hints of truncated BPTT: k = 0, 1, … below the longest sequence drawn (at most
@@ -55,6 +58,7 @@ class Recurrent(Oracle):
     def _zeroed(self, example):
         """The drawn example with the absent arrays 0, as the reference takes them."""
         return example._replace(**{name: np.zeros_like(getattr(example, name)) for name in self.absent})
+
     @property
     def _columns(self) -> bool:
         """Whether states are (H, B) and biases columns (H, 1): the feature axis comes before the batch."""
@@ -125,7 +129,7 @@ class RNN(Recurrent):
     name = "rnn"
     function = "check_rnn_bptt"
     signature = "fn(x, h0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0}"
-    spec = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, options.TRUNCATE, options.AXES,
+    spec = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, TRUNCATE, options.AXES,
             options.BIAS_LAYOUT, options.WEIGHTS, options.RETURNS, options.INPUTS,
             options.PRECISION, options.ARGUMENTS, *SIZES, options.NEAR_POWERS_OF_TWO)
 
