@@ -603,6 +603,24 @@ def test_norm_tolerance():
                                                                                                   abs=0)
 
 
+def test_norm_tolerance_covers_a_norm_that_is_subnormal_in_its_dtype():
+    # 18 float16 ones at p = -1/4: the norm is 18^-4 exactly (about 9.526e-6), below float16's smallest
+    # normal 2^-14, where the spacing is σ = 2^-24. torch rounds it to 160·σ, 0.11 % away: more than the
+    # unit roundoffs allow, less than σ/2 of the norm (0.31 %) on top.
+    import torch
+
+    g = [np.ones((2, 3, 3), f16)]
+    true = float(mpmath.mpf(18) ** -4)
+    computed = float(torch.linalg.vector_norm(torch.ones(2, 3, 3, dtype=torch.float16), -0.25))
+    assert computed == 160 * 2.0 ** -24
+    tolerance = clipping.norm_tolerance(g, -0.25, convention="torch")
+    assert abs(computed - true) <= tolerance / 2 * true
+    # The term itself: σ/(2n) for the array's norm and again for the norm of the norms, twice.
+    sigma_share = 2.0 ** -24 / (2 * true)
+    assert tolerance > 4 * sigma_share
+    assert abs(computed - true) > (tolerance - 4 * sigma_share) / 2 * true
+
+
 def test_norm_tolerance_for_other_orders_and_tiny_sums():
     # The docstring's bound written out for each case (u = 2^-24 and σ = 2^-149 for float32, 2^-53
     # and 2^-1074 for float64): twice [one sum per array + one sum of the norms + σ's share].
@@ -620,7 +638,10 @@ def test_norm_tolerance_for_other_orders_and_tiny_sums():
     assert clipping.norm_tolerance([np.array([1.0, 4.0])], 0.5) == pytest.approx(expected, rel=1e-9, abs=0)
     # A sum of squares all below the smallest normal: what underflows may be all of it, so σ's share
     # is capped at 1 (a norm with no correct digit), the norm's ±100 %.
-    assert clipping.norm_tolerance([a32(1e-40)]) == pytest.approx(2 * (4 * u32 + 4 * u32 + 1), rel=1e-9, abs=0)
+    # The norm, subnormal too, adds σ/(2n) to each of the two sums.
+    n = float(a32(1e-40)[0])
+    assert clipping.norm_tolerance([a32(1e-40)]) == pytest.approx(
+        2 * (4 * u32 + 4 * u32 + 1 + 2 * sigma32 / (2 * n)), rel=1e-9, abs=0)
     # torch squares float16 in float32: both sums in float32, each result rounded to float16 (2^-11).
     u16 = 2.0 ** -11
     expected = 2 * ((11 * u32 + u32 + u16) + (2 * u32 + u32 + u16) + 13 * sigma32 / (2 * 10))

@@ -1016,7 +1016,9 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
     moves x^p by u·p·|ln x| and S^(1/p) by u·|ln S|/p: u times |ln| of the
     entries' and the norm's magnitudes. Terms and partial sums below the
     smallest normal number are rounded to a multiple of the smallest subnormal
-    σ, so a sum S of N terms carries an absolute (N + 2)·σ as well. For torch
+    σ, so a sum S of N terms carries an absolute (N + 2)·σ as well, and a
+    norm n that is itself subnormal in its dtype an absolute σ/2: σ/(2n) of
+    it, never more than 1 (a norm that underflows to 0). For torch
     the per-array norms and the norm of those each contribute; the other
     conventions square in the array's dtype. Twice the bound of one
     computation. p = 0 and ±∞ compute no sums: 0.
@@ -1060,4 +1062,15 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
             count = sum(a.size for a in gradients.arrays) + len(gradients.arrays) + 2
             # At most 1: a sum lost to underflow entirely carries no digit of the norm.
             per_array += math.exp(min(0.0, math.log(count) + math.log(sigma) - math.log(abs(p)) - log_sum))
+    per_array += max(_subnormal_rounding(scaled_norm([a], p), a.dtype) for a in gradients.arrays)
+    second += _subnormal_rounding(total, promoted)
     return 2 * (per_array + second)
+
+
+def _subnormal_rounding(norm: float, dtype) -> float:
+    """The relative error of rounding ``norm`` to ``dtype`` beyond its unit roundoff: σ/(2·norm) below the
+    smallest normal number, where the spacing is the smallest subnormal σ; at most 1."""
+    info = np.finfo(dtype)
+    if not 0 < norm < float(info.tiny):
+        return 0.0
+    return min(1.0, float(info.smallest_subnormal) / (2 * norm))
