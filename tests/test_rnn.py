@@ -227,6 +227,52 @@ def test_scales_and_tolerances_of_a_scalar_rnn_worked_by_hand():
         assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 2), rel=1e-9, abs=0)
 
 
+def test_truncated_scales_and_empty_sequences_worked_by_hand():
+    # The relu problem of the test above, truncated to k = 0 steps: each loss term stays at its own step,
+    # so E_2 = |−2|·1 = 2 and E_1 = |1|·1 = 1 (nothing carried from step 2); ∂L/∂h_0's scale E_1·0.5.
+    problem = rnn.Sequence(np.array([[[1.0]], [[2.0]]]), np.array([[0.5]]), np.array([[1.0]]), np.array([[0.5]]),
+                           np.array([0.25]), np.array([[[1.0]], [[-2.0]]]))
+    truncated = rnn.reference(*problem, activation="relu", truncate=0).scales()
+    expected = {"W_x": [[1 * 1 + 2 * 2]], "W_h": [[1 * (0.5 + 1) + 2 * (1.5 + 1)]], "b": [3.0], "h0": [[0.5]],
+                "x": [[[1.0]], [[2.0]]]}
+    for field, want in expected.items():
+        np.testing.assert_array_equal(truncated[field], np.array(want), err_msg=field)
+    # T = 0: no step, so every scale is 0, in its array's shape.
+    empty = rnn.reference(np.zeros((0, 1, 2)), np.zeros((1, 3)), np.ones((3, 2)), np.ones((3, 3)), np.ones(3),
+                          np.zeros((0, 1, 3))).scales()
+    for field, shape in (("W_x", (3, 2)), ("W_h", (3, 3)), ("b", (3,)), ("h0", (1, 3))):
+        np.testing.assert_array_equal(empty[field], np.zeros(shape), err_msg=field)
+
+
+def test_saturated_steps_add_no_units_from_the_output():
+    # tanh at a = 400: cosh² overflows, so f′(a) is 0 in float64, and autograd's 1 − h² is 0 too. The term
+    # 4γ/f′ of a derivative formed from the output applies where f′ > 0 only: a saturated step carries
+    # f′'s own 2F + 6 units and the product's 1. One step, one unit: S = 1 + 400, F = 1·1·7·S.
+    saturated = rnn.reference(np.array([[[400.0]]]), np.zeros((1, 1)), np.ones((1, 1)), np.ones((1, 1)),
+                              np.zeros(1), np.ones((1, 1, 1)))
+    F = 7 * 401
+    U1 = 2 * F + 6 + 1
+    for from_output in (False, True):
+        tolerance = saturated.rounding_tolerance(EPS, derivative_from_output=from_output)
+        assert tolerance["W_x"][0, 0] == pytest.approx(2 * EPS * (U1 + 1 + 1), rel=1e-12, abs=0)
+        assert tolerance["h0"][0, 0] == pytest.approx(2 * EPS * (U1 + 1 + 1), rel=1e-12, abs=0)
+
+
+def test_unroll_keeps_the_number_system_of_the_problem():
+    # mpmath weights with a float64 zero initial state (h0=False's): the states stay exact mpmath numbers,
+    # not float64 roundings of them.
+    import mpmath
+
+    with mpmath.workdps(50):
+        third = mpmath.mpf(1) / 3
+        states, _ = rnn.unroll(np.array([[[third]]], dtype=object), np.zeros((1, 1)),
+                               np.array([[third]], dtype=object), np.array([[third]], dtype=object),
+                               np.array([third], dtype=object), np.vectorize(mpmath.tanh, otypes=[object]))
+        h1 = mpmath.tanh(third * third + third)
+        assert states.dtype == object and states[1, 0, 0] == h1
+        assert states[1, 0, 0] != float(h1)
+
+
 def test_well_conditioned_worked_by_hand():
     # One step, one unit, x = h0 = 0, so a_1 = b, and F = T·κ·(I + H + 5)·S = 7(1 + |b|). relu's
     # derivative jumps at 0: a pre-activation within 2·eps·F of it is refused; tanh and sigmoid have no kink.
