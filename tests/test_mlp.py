@@ -1,10 +1,12 @@
 """The dense-network API: engines agree, bad input is refused before any work."""
 
 import math
+import re
 
 import numpy as np
 import pytest
 
+import gradproofs
 from ieee import assert_same_under_a_raising_error_state
 from gradproofs.mlp import initialisation
 from gradproofs.mlp import engine as mlp
@@ -281,3 +283,42 @@ def test_the_reference_gives_ieee_results_whatever_the_callers_error_state():
             f"scales, {name}": lambda: network(weight, activation, x).scales(),
             f"rounding_tolerance, {name}": lambda: network(weight, activation, x).rounding_tolerance(2.0 ** -52),
             f"well_conditioned, {name}": lambda: network(weight, activation, x).well_conditioned(2.0 ** -52)})
+
+
+def test_a_dropped_derivative_worked_by_hand():
+    # widths [1, 1, 1], sigmoid, quadratic cost, no biases, one sample: z1 = w1·x, z2 = w2·σ(z1);
+    # δ2 = (σ(z2) − y)·σ′(z2) and δ1 = w2·δ2·σ′(z1). dropped=2 leaves σ′(z2) out of δ2, dropped=1 σ′(z1) out of δ1.
+    def s(z):
+        return 1 / (1 + math.exp(-z))
+
+    w1, w2, x, y = 0.75, -1.5, 2.0, 0.25
+    z1 = w1 * x
+    z2 = w2 * s(z1)
+    residual_ = s(z2) - y
+    expected = {None: (w2 * residual_ * s(z2) * (1 - s(z2)) * s(z1) * (1 - s(z1)), residual_ * s(z2) * (1 - s(z2))),
+                1: (w2 * residual_ * s(z2) * (1 - s(z2)), residual_ * s(z2) * (1 - s(z2))),
+                2: (w2 * residual_ * s(z1) * (1 - s(z1)), residual_)}
+    problem = ([np.array([[w1]]), np.array([[w2]])], [np.zeros(1), np.zeros(1)], np.array([[x]]), np.array([[y]]))
+    for dropped, (db1, db2) in expected.items():
+        for engine in (mlp.backward, mlp.backward_exact, mlp.backward_extended):
+            db = engine(*problem, dropped=dropped).db
+            assert float(db[0][0]) == pytest.approx(db1, rel=1e-14) and float(db[1][0]) == pytest.approx(db2, rel=1e-14)
+        reference = mlp.reference(*problem, dropped=dropped)
+        assert [float(v) for v in reference.expectations(2.0 ** -53)["db"][0].exact] == pytest.approx([db1], rel=1e-15)
+        # The scales take |f′| = 1 in the dropped layer: δ2's scale (|σ(z2)| + |y| + S)·|σ′(z2)| loses its σ′.
+        S = reference.summand
+        output_scale = (abs(s(z2)) + y + S) * (1.0 if dropped == 2 else s(z2) * (1 - s(z2)))
+        assert reference.scales()["db"][1][0] == pytest.approx(output_scale, rel=1e-15)
+
+
+@pytest.mark.parametrize("dropped, cost, message", [
+    (0, "quadratic", "dropped must be at least 1"),
+    (3, "quadratic", "dropped must name a layer with a factor f′ in δ, 1 to 2 here"),
+    (2, "cross_entropy", "1 to 1 here"),
+    ("1", "quadratic", "dropped must be an integer"),
+])
+def test_a_dropped_derivative_must_name_a_layer_that_has_one(dropped, cost, message):
+    problem = ([np.ones((1, 1)), np.ones((1, 1))], [np.zeros(1), np.zeros(1)], np.ones((1, 1)), np.full((1, 1), 0.5))
+    for build in (mlp.backward, mlp.backward_exact, mlp.backward_extended, mlp.reference):
+        with pytest.raises(gradproofs.InvalidArgument, match=re.escape(message)):
+            build(*problem, cost=cost, dropped=dropped)

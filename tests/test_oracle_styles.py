@@ -84,6 +84,18 @@ def test_nielsen_missing_output_derivative_is_caught():
     right, wrong = nielsen_backprop(*arguments.values()), buggy(*arguments.values())
     assert any(not np.allclose(r, w) for r, w in zip(right[0], wrong[0])), message
     assert_reproducible(message, check_mlp, buggy, **NIELSEN)
+    assert re.findall(r"without the factor f′ of ([^:]*)", message) == ["the output layer's δ^L = ∇_a C ⊙ f′(z^L)"], \
+        message
+
+
+def test_nielsen_missing_hidden_derivative_is_caught_with_the_hint_of_its_layer():
+    def buggy(*args):
+        return nielsen_backprop(*args, hidden_prime=False)
+
+    for options in ({"min_depth": 2}, {"widths": (3, 4, 5, 2)}):
+        message = caught(check_mlp, buggy, **NIELSEN, **options)
+        assert re.findall(r"without the factor f′ of ([^:]*)", message) == \
+            ["hidden layer 1's δ^1 = (W^2)ᵀδ^2 ⊙ f′(z^1)"], message
 
 
 # --- CS231n: a fully-connected net with integer labels and (in, out) weights --------------------------
@@ -107,6 +119,7 @@ def test_cs231n_forgotten_division_by_the_batch_is_caught_with_a_hint():
 
     message = caught(check_mlp, buggy, **CS231N_NET)
     assert "a batch of 2" in message and "declare reduction='sum'" in message, message
+    assert "without the factor f′" not in message, message  # every relu′ is there
     assert_reproducible(message, check_mlp, buggy, **CS231N_NET)
 
 

@@ -127,11 +127,12 @@ def _check(weights, biases, x, y, activation, cost, output_activation=None):
     return W, b, x, y, act, output
 
 
-def recurrence(W, b, x, y, f, fprime, g, gprime, cost, softmax):
+def recurrence(W, b, x, y, f, fprime, g, gprime, cost, softmax, dropped=None):
     """Forward pass, then BP1–BP4, over float arrays or object arrays of mpmath numbers.
 
     f is the hidden layers' activation, g the output layer's. Every product is
-    a fresh array, so the in-place updates never touch the inputs.
+    a fresh array, so the in-place updates never touch the inputs. ``dropped=l``
+    leaves the factor f′(z^l) out of δ^l: the bug of a missing derivative.
     """
     z, a = [], [x]
     for l, (W_l, b_l) in enumerate(zip(W, b)):
@@ -141,12 +142,13 @@ def recurrence(W, b, x, y, f, fprime, g, gprime, cost, softmax):
         last = l == len(W) - 1
         a.append(softmax(z_l) if last and cost == "softmax_cross_entropy" else g(z_l) if last else f(z_l))
     delta_last = a[-1] - y
-    if cost == "quadratic":  # otherwise σ′ (or the softmax's Jacobian) cancels against ∂C/∂a
+    if cost == "quadratic" and dropped != len(W):  # otherwise σ′ (or the softmax's Jacobian) cancels
         delta_last *= gprime(z[-1])
     delta = [delta_last]
     for l in range(len(W) - 1, 0, -1):
         delta_l = delta[0] @ W[l]
-        delta_l *= fprime(z[l - 1])
+        if l != dropped:
+            delta_l *= fprime(z[l - 1])
         delta.insert(0, delta_l)
     batch = x.shape[0]
     dW = [d.T @ a_prev for d, a_prev in zip(delta, a[:-1])]
@@ -162,23 +164,41 @@ def _softmax(z):
 
 
 def backward(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
-             output_activation: str | None = None) -> MLPGradients:
-    """∂C/∂W^l, ∂C/∂b^l and ∂C/∂x in NumPy float64, by the backward recurrence."""
+             output_activation: str | None = None, dropped: int | None = None) -> MLPGradients:
+    """∂C/∂W^l, ∂C/∂b^l and ∂C/∂x in NumPy float64, by the backward recurrence (``dropped=l``:
+    without f′(z^l) in δ^l)."""
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
+    dropped = _check_dropped(dropped, len(W), cost)
     with np.errstate(over="ignore", under="ignore"):
         return recurrence(W, b, x, y, act.numpy, act.numpy_derivative, out.numpy, out.numpy_derivative,
-                           cost, _softmax)
+                           cost, _softmax, dropped)
+
+
+def _check_dropped(dropped, depth: int, cost: str) -> int | None:
+    """None, or the layer l whose factor f′(z^l) a computation leaves out of δ^l: the bug of a missing
+    derivative, modelled exactly so that the oracle can name it. The hidden layers 1..L−1, and the
+    output layer L under the quadratic cost (the others' δ^L = a^L − y has no f′)."""
+    if dropped is None:
+        return None
+    last = depth if cost == "quadratic" else depth - 1
+    dropped = _validate.positive_int("dropped", dropped)
+    if dropped > last:
+        raise InvalidArgument(f"dropped must name a layer with a factor f′ in δ, 1 to {last} here "
+                              f"(depth {depth}, cost {cost!r}), got {dropped}")
+    return dropped
 
 
 def backward_exact(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
-                   output_activation: str | None = None, dps: int = 40) -> MLPGradients:
-    """The same recurrence on object arrays of mpmath numbers with ``dps`` digits.
+                   output_activation: str | None = None, dps: int = 40, dropped: int | None = None) -> MLPGradients:
+    """The same recurrence on object arrays of mpmath numbers with ``dps`` digits (``dropped=l``:
+    without f′(z^l) in δ^l).
 
     SymPy's f and f′ evaluated elementwise; for small networks (it is slow).
     """
     import mpmath
 
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
+    dropped = _check_dropped(dropped, len(W), cost)
     f, fprime = activations.mpmath_elementwise(act.name)
     g, gprime = activations.mpmath_elementwise(out.name)
     exp = np.frompyfunc(mpmath.exp, 1, 1)
@@ -194,18 +214,20 @@ def backward_exact(weights, biases, x, y, *, activation: str = "sigmoid", cost: 
     bound_z = largest * max(1.0, float(np.abs(x).max()))
     with mpmath.workdps(dps + activations.digits_lost(min(bound_z, 1e4))):
         return recurrence([exact(w) for w in W], [exact(v) for v in b], exact(x), exact(y),
-                           f, fprime, g, gprime, cost, softmax)
+                           f, fprime, g, gprime, cost, softmax, dropped)
 
 
 def backward_extended(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
-                      output_activation: str | None = None) -> MLPGradients:
-    """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of large networks."""
+                      output_activation: str | None = None, dropped: int | None = None) -> MLPGradients:
+    """The same recurrence in long double (:mod:`gradproofs.extended`): the exact reference of large networks
+    (``dropped=l``: without f′(z^l) in δ^l)."""
     from gradproofs import extended
 
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
+    dropped = _check_dropped(dropped, len(W), cost)
     with np.errstate(over="ignore", under="ignore"):
         return recurrence(*extended.cast(W, b, x, y), act.numpy, act.numpy_derivative, out.numpy,
-                           out.numpy_derivative, cost, _softmax)
+                           out.numpy_derivative, cost, _softmax, dropped)
 
 
 def backward_torch(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
@@ -374,6 +396,9 @@ class Reference(compare.Reference):
     *Inputs.* ∂C/∂x = δ^1 W^1 / B adds n_1 + 1 roundings and the division to
     the worst relative error of δ^1 in each sample.
 
+    *A missing factor* (``dropped=l``, the model of a bug the oracle names):
+    the same recurrence and bound with |f′(z^l)| taken as 1.
+
     The tolerance is twice this first-order bound, for the second-order terms.
     """
 
@@ -386,6 +411,7 @@ class Reference(compare.Reference):
     dps: int = 40
     output_activation: str | None = None
     engine: str = "auto"  # the exact values' engine: mpmath, or long double for large networks
+    dropped: int | None = None  # the layer whose f′ is left out of δ: the model of a missing factor
 
     FIELDS = ("dW", "db", "dx")
     LAYERED = ("dW", "db")
@@ -400,7 +426,7 @@ class Reference(compare.Reference):
     def exact(self) -> MLPGradients:
         engine = backward_extended if self.extended else partial(backward_exact, dps=self.dps)
         return engine(self.weights, self.biases, self.x, self.y, activation=self.activation, cost=self.cost,
-                      output_activation=self.output)
+                      output_activation=self.output, dropped=self.dropped)
 
     @property
     def operations(self) -> int:
@@ -418,11 +444,12 @@ class Reference(compare.Reference):
 
     @cached_property
     def _forward(self):
-        """z^l and a^l (a^0 = x) in float64, and |f′(z^l)|: all that scales and conditioning need."""
+        """z^l and a^l (a^0 = x) in float64, and |f′(z^l)| (1 for a dropped factor): all that scales and
+        conditioning need."""
         floats = backward(self.weights, self.biases, self.x, self.y, activation=self.activation,
                           cost=self.cost, output_activation=self.output)
-        return floats.z, floats.a, [np.abs(act.numpy_derivative(z_l))
-                                    for act, z_l in zip(self._activations(), floats.z)]
+        return floats.z, floats.a, [np.ones(z_l.shape) if l == self.dropped else np.abs(act.numpy_derivative(z_l))
+                                    for l, (act, z_l) in enumerate(zip(self._activations(), floats.z), 1)]
 
     @property
     def widest(self) -> int:
@@ -511,11 +538,13 @@ class Reference(compare.Reference):
 
 
 def reference(weights, biases, x, y, *, activation: str = "sigmoid", cost: str = "quadratic",
-              output_activation: str | None = None, dps: int = 40, engine: str = "auto") -> Reference:
+              output_activation: str | None = None, dps: int = 40, engine: str = "auto",
+              dropped: int | None = None) -> Reference:
     """The exact gradients with what judging a float engine needs: :func:`backward_exact` (mpmath),
-    or for large networks (``engine="auto"``) :func:`backward_extended` (:mod:`gradproofs.extended`)."""
+    or for large networks (``engine="auto"``) :func:`backward_extended` (:mod:`gradproofs.extended`);
+    ``dropped=l``: of backpropagation with f′(z^l) left out of δ^l."""
     from gradproofs import extended
 
     W, b, x, y, act, out = _check(weights, biases, x, y, activation, cost, output_activation)
     return Reference(W, b, x, y, act.name, cost, _validate.positive_int("dps", dps), out.name,
-                     _validate.choice("engine", engine, extended.ENGINES))
+                     _validate.choice("engine", engine, extended.ENGINES), _check_dropped(dropped, len(W), cost))

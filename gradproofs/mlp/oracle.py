@@ -51,6 +51,7 @@ class MLP(Oracle):
     function = "check_mlp"
     probe_sizes = {"widths": (3, 4, 2), "min_batch": 5, "max_batch": 5}
     declarations = {"biases": "biases=False"}
+    dropped = None  # not an option: the layer (or "output") whose f′ a hint's model of fn leaves out of δ
     signature = "fn(weights, biases, x, y) -> (dW, db)"
     spec = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost per sample", values=mlp.COSTS),
@@ -109,8 +110,14 @@ class MLP(Oracle):
         weights, biases, x, y = example
         if sample is not None:
             x, y = x[sample:sample + 1], y[sample:sample + 1]
-        reference = cached_reference(example, (self.activation, self.cost, self.output, sample), lambda: mlp.reference(
-            weights, biases, x, y, activation=self.activation, cost=self.cost, output_activation=self.output))
+        depth = len(weights)
+        if self.dropped is not None:  # a hidden layer's model judges only examples that have that layer
+            judgeable(self.dropped == "output" or self.dropped < depth)
+        dropped = depth if self.dropped == "output" else self.dropped
+        key = (self.activation, self.cost, self.output, sample, dropped)
+        reference = cached_reference(example, key, lambda: mlp.reference(
+            weights, biases, x, y, activation=self.activation, cost=self.cost, output_activation=self.output,
+            dropped=dropped))
         judgeable(reference.well_conditioned(conditioning_eps(self.precision)))
         return reference
 
@@ -183,6 +190,7 @@ class MLP(Oracle):
                             self.but(output_activation="identity"))])
         groups.append([(f"fn takes {value}: declare weights={other!r}", self.but(weights=other))
                        for other, value in conventions.WEIGHTS.items() if other != self.weights])
+        groups.append(self._missing_derivatives())
         if self.biases:
             groups.append(conventions.bias_hints(self, self._bias_layout))
         groups.append([(f"fn takes {value.takes}: declare samples={other!r}", self.but(samples=other))
@@ -193,6 +201,23 @@ class MLP(Oracle):
             groups.append([(f"fn takes targets as {other}: declare targets={other!r}", self.but(targets=other))])
         groups.append(precision_hints(self))
         return groups
+
+    def _missing_derivatives(self) -> list:
+        """fn leaves a layer's f′(z^l) out of δ^l: the output layer's under the quadratic cost, or a hidden
+        layer's (judged on the examples that have it)."""
+        layers = []
+        if self.cost == "quadratic" and self.output != "identity":
+            layers.append(("output", "the output layer's δ^L = ∇_a C ⊙ f′(z^L)"))
+        if self.activation != "identity":
+            depth = len(self.widths) - 1 if self.widths is not None else self.max_depth
+            layers += [(l, f"hidden layer {l}'s δ^{l} = (W^{l + 1})ᵀδ^{l + 1} ⊙ f′(z^{l})") for l in range(1, depth)]
+        variants = []
+        for dropped, what in layers:
+            variant = self.but()
+            variant.dropped = dropped
+            variants.append((f"fn's gradients are backpropagation's without the factor f′ of {what}: multiply by "
+                             f"the activation's derivative there", variant))
+        return variants
 
 
 @lru_cache(maxsize=None)

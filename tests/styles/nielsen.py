@@ -1,7 +1,7 @@
 """A dense network in the style of Nielsen's network.py (Neural Networks and Deep Learning, ch. 1–2):
 a Network object holding biases (n, 1) and weights (n_out, n_in), and backprop(x, y) for ONE sample
 given as column vectors, returning (nabla_b, nabla_w) in that order. Written for this project; the
-switch plants a bug the oracle must catch."""
+switches plant bugs the oracle must catch."""
 
 import numpy as np
 
@@ -15,10 +15,10 @@ def sigmoid_prime(z):
 
 
 class Network:
-    def __init__(self, weights, biases, *, output_prime=True):
+    def __init__(self, weights, biases, *, output_prime=True, hidden_prime=True):
         self.weights, self.biases = weights, biases
         self.num_layers = len(weights) + 1
-        self.output_prime = output_prime
+        self.output_prime, self.hidden_prime = output_prime, hidden_prime
 
     def cost_derivative(self, output_activations, y):
         return output_activations - y
@@ -39,7 +39,9 @@ class Network:
         nabla_w[-1] = np.dot(delta, activations[-2].transpose())
         for layer in range(2, self.num_layers):
             z = zs[-layer]
-            delta = np.dot(self.weights[-layer + 1].transpose(), delta) * sigmoid_prime(z)
+            delta = np.dot(self.weights[-layer + 1].transpose(), delta)
+            if self.hidden_prime or layer != self.num_layers - 1:  # the first hidden layer's σ′
+                delta = delta * sigmoid_prime(z)
             nabla_b[-layer] = delta
             nabla_w[-layer] = np.dot(delta, activations[-layer - 1].transpose())
         return (nabla_b, nabla_w)
