@@ -309,7 +309,7 @@ def _check(args) -> int:
         if args.torch_in_place:
             from gradproofs.oracle import torch_in_place
 
-            fn = torch_in_place(fn)
+            fn = torch_in_place(fn, with_parameters="parameters" in checker.arguments)
         report = checker.run(fn, **run, replay="run the same command with --reproduce '{blob}'")
     except (InvalidArgument, ImportError) as error:
         print(f"gradproofs check: {error}", file=sys.stderr)
@@ -382,7 +382,8 @@ def parser() -> argparse.ArgumentParser:
                             "package is imported as part of it without this")
     check.add_argument("--torch-in-place", action="store_true",
                        help="TARGET is a torch-style clipper that changes each parameter's .grad in place, as "
-                            "torch.nn.utils.clip_grad_norm_ does (for clip-norm and clip-value)")
+                            "torch.nn.utils.clip_grad_norm_ does (for clip-norm, clip-value and clip-agc, whose "
+                            "parameters hold the values drawn)")
     check.set_defaults(run=_check)
 
     listing = commands.add_parser("list", help="list the theorems")

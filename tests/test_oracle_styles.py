@@ -7,10 +7,11 @@ import re
 
 import numpy as np
 import pytest
-from styles import britz, cs231n, d2l, deeplearning_ai, fairseq_style, micrograd_style, ml_from_scratch, nielsen
+from styles import (britz, cs231n, d2l, deeplearning_ai, fairseq_style, micrograd_style, ml_from_scratch, nielsen,
+                    timm_agc)
 
 import gradproofs
-from gradproofs.oracle import (check_clip_grad_norm, check_clip_grad_value, check_lstm_bptt, check_mlp,
+from gradproofs.oracle import (check_clip_agc, check_clip_grad_norm, check_clip_grad_value, check_lstm_bptt, check_mlp,
                                check_rnn_bptt, check_rnn_lm, torch_in_place)
 
 torch = pytest.importorskip("torch")
@@ -333,6 +334,21 @@ def test_a_clipper_that_refuses_thresholds_below_zero_passes_with_its_declared_d
     fn = torch_in_place(positive_only)
     assert check_clip_grad_norm(fn, **FAIRSEQ, thresholds="positive", max_examples=100).examples == 100
     assert "max_norm must be positive" in caught(check_clip_grad_norm, fn, **FAIRSEQ)
+
+
+# --- timm: adaptive gradient clipping of each parameter's .grad, unit by unit -----------------------------
+
+def test_timms_adaptive_clipping_passes_with_its_parameters():
+    fn = torch_in_place(timm_agc.adaptive_clip_grad, with_parameters=True)
+    assert check_clip_agc(fn, max_examples=100).examples == 100
+
+
+@pytest.mark.parametrize("bug", [{"whole": True}, {"clamp": False}])
+def test_timms_adaptive_clipping_with_a_whole_array_norm_or_without_eps_is_caught(bug):
+    fn = torch_in_place(timm_agc.adaptive_clip_grad, with_parameters=True, **bug)
+    message = caught(check_clip_agc, fn)
+    assert "clipped[0" in message and "clip_factor = " in message, message
+    assert_reproducible(message, check_clip_agc, fn)
 
 
 # --- ML-From-Scratch: (in, out) weights, bias rows (1, n), the loss summed over the batch -------------------

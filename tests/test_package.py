@@ -264,6 +264,20 @@ def clip_value_fn(grads, clip_value):
     return clipping.clip_grad_value(grads, clip_value)
 
 
+def clip_agc_fn(parameters, grads, clip_factor, eps):
+    clipped = []
+    for w, g in zip(parameters, grads):
+        if g is None:
+            clipped.append(None)
+            continue
+        axes = tuple(range(1, g.ndim)) if g.ndim > 1 else None
+        bound = clip_factor * np.maximum(np.sqrt(np.sum(np.square(w, dtype=np.float64), axis=axes, keepdims=True)),
+                                         eps)
+        norm = np.sqrt(np.sum(np.square(g, dtype=np.float64), axis=axes, keepdims=True))
+        clipped.append(np.where(norm < bound, g, g * (bound / np.maximum(norm, 1e-6))).astype(g.dtype))
+    return clipped
+
+
 def two_arguments(w, b):
     raise AssertionError("no example should run")
 
@@ -284,6 +298,7 @@ CHECKS = [
     ("rnn-lm", "lm_fn", ["--option", "max_steps=3"]),
     ("clip-norm", "clip_norm_fn", ["--option", "convention=optax", "--option", "dtypes=('float32',)"]),
     ("clip-value", "clip_value_fn", []),
+    ("clip-agc", "clip_agc_fn", []),
     ("chain", "trainer.backprop", []),
 ]
 
@@ -589,6 +604,34 @@ def test_check_imports_a_file_inside_a_package_as_part_of_it(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert status in (0, 1) and "torch_in_place(clip_grad_norm_) (clip_grad.py:5)" in out, out
     assert "No module named" not in out
+
+
+def test_check_wraps_a_torch_adaptive_clipper_with_the_parameters_drawn(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    for name, source, status in (("agc_right", AGC, 0),
+                                 # with a bound of λ·ε whatever the parameters, as with parameters of zeros
+                                 ("agc_blind", AGC.replace("clamp(min=eps)", "clamp(min=eps) * 0 + eps"), 1)):
+        (tmp_path / f"{name}.py").write_text(source)
+        assert cli.main(["check", f"{name}:adaptive_clip_grad", "--oracle", "clip-agc", "--torch-in-place",
+                         "--max-examples", "100"]) == status, capsys.readouterr()
+        assert ("agreed with the reference on 100 examples" in capsys.readouterr().out) == (status == 0)
+
+
+AGC = """
+import torch
+
+
+@torch.no_grad()
+def adaptive_clip_grad(parameters, clip_factor, eps):
+    for p in parameters:
+        if p.grad is None:
+            continue
+        dims = tuple(range(1, p.ndim)) if p.ndim > 1 else None
+        bound = p.norm(dim=dims, keepdim=p.ndim > 1).clamp(min=eps) * clip_factor
+        norm = p.grad.norm(dim=dims, keepdim=p.ndim > 1)
+        p.grad.copy_(torch.where(norm < bound, p.grad, p.grad * (bound / norm.clamp(min=1e-6))))
+"""
 
 
 def test_check_imports_a_module_from_a_path_given(tmp_path, monkeypatch, capsys):

@@ -179,7 +179,7 @@ from gradproofs.errors import InvalidArgument
 __all__ = [
     "Convention", "CONVENTIONS", "DTYPES", "TORCH_EPSILON", "PARALLEL_ELEMENTS", "ValueConvention",
     "VALUE_CONVENTIONS", "total_norm", "scaled_norm", "gradual_underflow", "clip_grad_norm", "clip_grads_with_norm",
-    "clip_grad_value", "norm_tolerance"
+    "clip_grad_value", "norm_tolerance", "subnormal_rounding"
 ]
 
 DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -1062,15 +1062,15 @@ def norm_tolerance(grads, norm_type=2.0, *, convention: str = "torch") -> float:
             count = sum(a.size for a in gradients.arrays) + len(gradients.arrays) + 2
             # At most 1: a sum lost to underflow entirely carries no digit of the norm.
             per_array += math.exp(min(0.0, math.log(count) + math.log(sigma) - math.log(abs(p)) - log_sum))
-    per_array += max(_subnormal_rounding(scaled_norm([a], p), a.dtype) for a in gradients.arrays)
-    second += _subnormal_rounding(total, promoted)
+    per_array += max(subnormal_rounding(scaled_norm([a], p), a.dtype) for a in gradients.arrays)
+    second += subnormal_rounding(total, promoted)
     return 2 * (per_array + second)
 
 
-def _subnormal_rounding(norm: float, dtype) -> float:
-    """The relative error of rounding ``norm`` to ``dtype`` beyond its unit roundoff: σ/(2·norm) below the
-    smallest normal number, where the spacing is the smallest subnormal σ; at most 1."""
+def subnormal_rounding(value: float, dtype) -> float:
+    """The relative error of rounding ``value`` ≥ 0 to ``dtype`` beyond its unit roundoff: σ/(2·value)
+    below the smallest normal number, where the spacing is the smallest subnormal σ; at most 1."""
     info = np.finfo(dtype)
-    if not 0 < norm < float(info.tiny):
+    if not 0 < value < float(info.tiny):
         return 0.0
-    return min(1.0, float(info.smallest_subnormal) / (2 * norm))
+    return min(1.0, float(info.smallest_subnormal) / (2 * value))

@@ -9,12 +9,12 @@ from gradproofs.compare import Agreement
 from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Choices, Failure, Oracle, call, describe, fail, judged, qualified_name
 from gradproofs.errors import InvalidArgument, Mismatch
-from gradproofs.clipping import engine as clipping
+from gradproofs.clipping import adaptive, engine as clipping
 from gradproofs.clipping.strategies import GRADIENT_DTYPES
 
 __all__ = [
     "NORM_ARGUMENTS", "VALUE_ARGUMENTS", "THRESHOLDS", "DOMAIN", "SIZES", "ClipNorm", "check_clip_grad_norm",
-    "ClipValue", "check_clip_grad_value", "torch_in_place"
+    "ClipValue", "check_clip_grad_value", "AGC_ARGUMENTS", "ClipAGC", "check_clip_agc", "torch_in_place"
 ]
 
 NORM_ARGUMENTS = ("grads", "max_norm", "norm_type")
@@ -31,16 +31,17 @@ def _dtypes(name: str, value) -> tuple:
 # The thresholds drawn: {value: (0 drawn, negatives drawn)}; +∞ is drawn in each.
 THRESHOLDS = {"any": (True, True), "non_negative": (True, False), "positive": (False, False)}
 
-# The declared domain and the sizes, which both clipping oracles take.
-DOMAIN = (options.flag("in_place", False, "fn clips the arrays of `grads` in place"),
+# The declared domain and the sizes, which the clipping oracles take.
+_IN_PLACE = options.flag("in_place", False, "fn clips the arrays of `grads` in place")
+_DTYPES = options.Option("dtypes", GRADIENT_DTYPES, "the gradients' dtypes drawn", check=_dtypes,
+                         domain="a non-empty tuple of them")
+_EMPTY = options.flag("empty", True, "empty arrays are drawn")
+_NONES = options.flag("nones", True, "None (a parameter without a gradient) is drawn")
+DOMAIN = (_IN_PLACE,
           options.Option("thresholds", "any", "the thresholds drawn: `'any'` (0, negative, +∞ and positive), "
                                               "`'non_negative'` (no negative one: TensorFlow's `clip_by_value`), "
                                               "`'positive'` (neither 0 nor a negative one)", values=tuple(THRESHOLDS)),
-          options.Option("dtypes", GRADIENT_DTYPES, "the gradients' dtypes drawn", check=_dtypes,
-                         domain="a non-empty tuple of them"),
-          options.flag("nonfinite", True, "∞ and NaN are drawn"),
-          options.flag("empty", True, "empty arrays are drawn"),
-          options.flag("nones", True, "None (a parameter without a gradient) is drawn"))
+          _DTYPES, options.flag("nonfinite", True, "∞ and NaN are drawn"), _EMPTY, _NONES)
 SIZES = (*options.sizes("arrays", 8, "number of gradients"),
          *options.sizes("dims", 3, "number of dimensions (0: a 0-dim array)", minimum=0),
          *options.sizes("side", 4, "side of a gradient (0 as well with `empty=True`)"))
@@ -379,15 +380,132 @@ class ClipValue(_Clipping):
 check_clip_grad_value = options.check_function(ClipValue)
 
 
+# --- adaptive ----------------------------------------------------------------------------------------
+
+AGC_ARGUMENTS = ("parameters", "grads", "clip_factor", "eps")
+
+
+class ClipAGC(_Clipping):
+    """Test ``fn(parameters, grads, clip_factor, eps) -> clipped`` against adaptive gradient clipping.
+
+    The rule of Brock et al. (2021), eq. (3), as timm's ``adaptive_clip_grad``
+    applies it (:mod:`gradproofs.clipping.adaptive`): each unit i of a parameter
+    W (row i of an array of two dimensions or more, all of an array of at most
+    one) keeps its gradient G_i where ‖G_i‖ < λ·max(‖W_i‖, ε), and is scaled by
+    λ·max(‖W_i‖, ε) / max(‖G_i‖, 10⁻⁶) otherwise. ``parameters`` is a list of 1
+    to ``max_arrays`` finite arrays (of ``dtypes``, mixed), ``grads`` a list of
+    finite arrays of the same shapes and dtypes (None where a parameter has no
+    gradient, with ``nones``), their magnitudes from 10⁻⁵ to 10³; λ
+    (``clip_factor``) is drawn from 10⁻³ to 1 and ε (``eps``) from 10⁻⁴ to 10⁻¹,
+    timm's 0.01 and 10⁻³ among them, or are those where ``arguments`` leaves them
+    out. fn returns the clipped gradients (a list, None kept, each of its
+    gradient's dtype and shape), or with ``in_place=True`` clips the arrays of
+    ``grads`` in place. Each entry must lie within
+    :func:`gradproofs.clipping.adaptive.agc_tolerance` of the exact result (the
+    unit norms summed in any order), or an absolute 2·tiny·eps of its dtype;
+    a unit whose ‖G_i‖ lies that close to its bound may be kept or clipped.
+    Raises :class:`gradproofs.Mismatch` naming each kind of disagreement with its
+    smallest counterexample; returns a Report.
+    """
+
+    name = "clip-agc"
+    function = "check_clip_agc"
+    signature = "fn(parameters, grads, clip_factor, eps) -> clipped"
+    spec = (_IN_PLACE, _DTYPES, _EMPTY, _NONES, options.ARGUMENTS, *SIZES)
+
+    def settle(self) -> None:
+        self.arguments = conventions.declared_arguments(self, AGC_ARGUMENTS, optional=("clip_factor", "eps"))
+
+    def strategy(self):
+        from hypothesis import strategies as st
+
+        from gradproofs.clipping import strategies
+
+        # One array at a time, each followed by its gradient, so that shrinking drops a pair as a whole.
+        parameter = strategies.gradient_lists(**{**self.sizes("dims", "side"), "min_arrays": 1, "max_arrays": 1},
+                                              dtypes=self.dtypes, allow_empty=self.empty, min_magnitude=1e-5,
+                                              max_magnitude=1e3)
+        counts = st.integers(self.min_arrays, self.max_arrays)
+        factors = st.one_of(st.just(adaptive.CLIP_FACTOR), st.floats(1e-3, 1.0)) \
+            if "clip_factor" in self.arguments else st.just(adaptive.CLIP_FACTOR)
+        epsilons = st.one_of(st.just(adaptive.EPS), st.floats(1e-4, 1e-1)) \
+            if "eps" in self.arguments else st.just(adaptive.EPS)
+        mantissas = st.one_of(st.just(0.0), st.floats(0.1, 1.0), st.floats(-1.0, -0.1))
+
+        @st.composite
+        def cases(draw):
+            from hypothesis.extra import numpy as hnp
+
+            params, grads = [], []
+            for i in range(draw(counts, label="number of parameters")):
+                w = draw(parameter, label=f"parameters[{i}]")[0]
+                params.append(w)
+                if self.nones and draw(st.integers(0, 4), label=f"grads[{i}] is None if 4") == 4:
+                    grads.append(None)
+                    continue
+                exponent = draw(st.floats(-4.0, 3.0), label=f"log10 of the magnitude of grads[{i}]")
+                drawn = draw(hnp.arrays(np.float64, w.shape, elements=mantissas), label=f"grads[{i}]")
+                grads.append(np.asarray(drawn * 10.0 ** exponent).astype(w.dtype))
+            return params, grads, draw(factors, label="clip_factor"), draw(epsilons, label="eps")
+
+        return cases()
+
+    def check(self, fn, example) -> Agreement:
+        params, grads, clip_factor, eps = example
+        given = {"parameters": params, "grads": grads, "clip_factor": clip_factor, "eps": eps}
+        case = Case({name: given[name] for name in self.arguments}, _sizes(grads))
+
+        def judgement(clipped, _):
+            worst = Agreement()
+            for i, (c, w, g) in enumerate(zip(clipped, params, grads)):
+                if g is not None:
+                    worst = Agreement.worst([worst, _agc_judged(f"clipped[{i}]", c, w, g, clip_factor, eps)])
+            return worst
+
+        return self._verdict(fn, case, judgement)
+
+    def alternatives(self) -> list:
+        return []
+
+
+def _agc_judged(name: str, clipped, parameter, grad, clip_factor: float, eps: float) -> Agreement:
+    """One parameter's clipped gradient against the exact AGC: each unit as the rule takes it, or, for a
+    unit within the tolerance of its bound, the other way."""
+    tolerance = adaptive.agc_tolerance(parameter, grad, clip_factor, eps)
+    info = np.finfo(grad.dtype)
+    floor = 2 * float(info.tiny * info.eps)
+    exact = adaptive.agc_exact(parameter, grad, clip_factor, eps, margin=tolerance)
+    got = np.asarray(clipped, dtype=np.float64)
+    if not got.size:
+        return Agreement()
+    units = got.reshape(len(exact.near), -1) if got.ndim > 1 else got.reshape(1, -1)
+
+    def fits(expected) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            within = np.abs(units - expected) <= tolerance * np.abs(expected) + floor
+        return within.all(axis=1)
+
+    primary, other = (e.reshape(units.shape) for e in (exact.exact, exact.other))
+    taken = np.where((exact.near & ~fits(primary) & fits(other))[:, None], other, primary)
+    return _compare(name, got, taken.reshape(got.shape), tolerance, floor,
+                    "the unit norms' rounding in any order of summing, and the rule's six roundings")
+
+
+check_clip_agc = options.check_function(ClipAGC)
+
+
 # --- torch's in-place functions -------------------------------------------------------------------
 
-def torch_in_place(fn, *, device: str = "cpu", **options):
+def torch_in_place(fn, *, device: str = "cpu", with_parameters: bool = False, **options):
     """Wrap a torch-style in-place function on parameters as a function of NumPy gradients.
 
     ``fn(parameters, *args, **options)`` changes each parameter's ``.grad`` in
     place, as ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_`` do.
     The wrapper takes ``(grads, *args)``: NumPy arrays, None for a parameter
-    without a gradient. It builds one parameter per entry on ``device``, gives
+    without a gradient; with ``with_parameters=True`` it takes
+    ``(parameters, grads, *args)``, the parameters' values first, as
+    :func:`check_clip_agc` passes them (otherwise each parameter holds zeros). It
+    builds one parameter per entry on ``device``, gives
     it a copy of its gradient, calls ``fn`` and returns the gradients afterwards
     as NumPy arrays (None kept): alone when ``fn`` returns None, else paired
     with what it returned (a tensor becomes a NumPy scalar or array). When
@@ -395,24 +513,32 @@ def torch_in_place(fn, *, device: str = "cpu", **options):
     was (a :class:`Mismatch` if not), then re-raises.
 
     >>> check_clip_grad_norm(torch_in_place(torch.nn.utils.clip_grad_norm_, foreach=False))
+    >>> check_clip_agc(torch_in_place(timm.utils.adaptive_clip_grad, with_parameters=True))
     """
     from gradproofs import devices
     from gradproofs.oracle.harness import callable_option, same
 
     callable_option(fn)
     device = devices.resolve(device)
+    with_parameters = _validate.flag("with_parameters", with_parameters)
 
-    def in_place(grads, *args):
+    def in_place(*arguments):
         torch = devices.torch()
+        values, grads, args = (arguments[0], arguments[1], arguments[2:]) if with_parameters else \
+            ([None] * len(arguments[0]), arguments[0], arguments[1:])
         parameters = []
-        for g in grads:
-            if g is None:
-                parameters.append(torch.nn.Parameter(torch.zeros(1, device=device)))
-                continue
-            g = np.asarray(g)
-            parameter = torch.nn.Parameter(torch.zeros(g.shape, dtype=getattr(torch, g.dtype.name),
-                                                       device=device))
-            parameter.grad = torch.from_numpy(g.copy()).to(device)
+        for value, g in zip(values, grads):
+            if value is not None:
+                value = np.asarray(value)
+                parameter = torch.nn.Parameter(torch.from_numpy(value.copy()).to(device))
+            elif g is None:
+                parameter = torch.nn.Parameter(torch.zeros(1, device=device))
+            else:
+                g = np.asarray(g)
+                parameter = torch.nn.Parameter(torch.zeros(g.shape, dtype=getattr(torch, g.dtype.name),
+                                                           device=device))
+            if g is not None:
+                parameter.grad = torch.from_numpy(np.asarray(g).copy()).to(device)
             parameters.append(parameter)
 
         def gradients():
@@ -432,5 +558,20 @@ def torch_in_place(fn, *, device: str = "cpu", **options):
 
     in_place.__qualname__ = f"torch_in_place({getattr(fn, '__qualname__', repr(fn))})"
     in_place.__wrapped__ = fn  # reports name fn and where it is defined
+    in_place.__signature__ = _in_place_signature(fn, with_parameters)
     in_place._torch_in_place = True  # the oracles know it is in place by construction
     return in_place
+
+
+def _in_place_signature(fn, with_parameters: bool):
+    """fn's signature with its first argument, the parameters, as the wrapper takes them: ``grads``, or
+    ``parameters, grads`` (None where fn has no signature to inspect)."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    names = ("parameters", "grads") if with_parameters else ("grads",)
+    taken = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_ONLY) for name in names]
+    return inspect.Signature(taken + parameters[1:])
