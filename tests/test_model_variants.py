@@ -1,7 +1,8 @@
 """The models the options declare without some arrays (``biases=False``, ``h0=False``) are the
 references' models with those arrays 0: SymPy differentiates each bias-free, zero-state model as
 written from scratch, and the exact references given zeros agree with it to 30 digits. The rounding
-bound needs no new derivation: each reference's bound covers every value of its arrays, 0 included."""
+bound needs no new derivation: each reference's bound covers every value of its arrays, 0 included.
+An RNN with an output projection is differentiated as written too, in full and truncated."""
 
 import mpmath
 import numpy as np
@@ -96,3 +97,35 @@ def test_britzs_language_model_without_biases_and_from_a_zero_state_is_the_refer
                               arrays["V"], np.zeros(K), reduction="sum")
     for name, matrix in (("U", U), ("W", W), ("V", V)):
         assert close(getattr(exact, name), gradient(loss, matrix, at)), name
+
+
+@pytest.mark.parametrize("truncate", [None, 1])
+def test_an_rnn_with_an_output_projection_is_differentiated_as_written(truncate):
+    # y_t = V h_t + c and L = Σ_t ∂L/∂y_t · y_t, its gradient the given dL_dy. Truncated to k = 1 step, each
+    # term ∂L/∂y_t · y_t is differentiated through h_t, h_(t−1) and h_(t−2) only: the states before
+    # are held constant (SymPy differentiates a copy of each term whose older states are fixed numbers).
+    T, I, H, O = 3, 2, 2, 3
+    W_x, W_h, V = symbols("Wx", (H, I)), symbols("Wh", (H, H)), symbols("V", (O, H))
+    b, h_0, c = symbols("b", (H, 1)), symbols("h", (H, 1)), symbols("c", (O, 1))
+    x, dL_dy = RNG.uniform(-2, 2, (T, 1, I)), RNG.uniform(-1, 1, (T, 1, O))
+    arrays = {"W_x": RNG.uniform(-1, 1, (H, I)), "W_h": RNG.uniform(-1, 1, (H, H)), "b": RNG.uniform(-1, 1, H),
+              "h0": RNG.uniform(-1, 1, (1, H)), "V": RNG.uniform(-1, 1, (O, H)), "c": RNG.uniform(-1, 1, O)}
+    at = {**values(W_x, arrays["W_x"]), **values(W_h, arrays["W_h"]), **values(b, arrays["b"]),
+          **values(h_0, arrays["h0"]), **values(V, arrays["V"]), **values(c, arrays["c"])}
+    states = [h_0]
+    for t in range(T):
+        states.append((W_x * rational(x[t].T) + W_h * states[-1] + b).applyfunc(sympy.tanh))
+    loss = 0
+    for t in range(1, T + 1):
+        h = states[t]
+        if truncate is not None and t - truncate - 1 > 0:  # the state the term's path stops at, a number
+            h = states[t - truncate - 1].subs(at)
+            for s in range(t - truncate, t + 1):
+                h = (W_x * rational(x[s - 1].T) + W_h * h + b).applyfunc(sympy.tanh)
+        loss += (rational(dL_dy[t - 1]) * (V * h + c))[0]
+    exact = rnn.projected_exact(x, arrays["h0"], arrays["W_x"], arrays["W_h"], arrays["b"], arrays["V"],
+                                arrays["c"], dL_dy, truncate=truncate)
+    for name, matrix in (("W_x", W_x), ("W_h", W_h), ("V", V)):
+        assert close(getattr(exact, name), gradient(loss, matrix, at)), name
+    assert close(exact.b, gradient(loss, b, at)) and close(exact.c, gradient(loss, c, at))
+    assert close(exact.h0, gradient(loss, h_0, at))

@@ -255,3 +255,53 @@ def test_a_column_bias_with_batch_first_sequences_is_declared_apart_from_the_axe
     with pytest.raises(gradproofs.Mismatch, match="Hint: fn takes biases as columns \\(n, 1\\): declare "
                                                   "bias_layout='column'"):
         check_rnn_bptt(_batch_first_column_bias, **layout, max_examples=20)
+
+
+# --- an output projection y_t = V h_t + c ---------------------------------------------------------
+
+def _projected_autograd(x, h0, W_x, W_h, b, V, c, dL_dy, *, dtype="float32"):
+    """The layer and its projection in torch, differentiated by autograd: L = Σ_t ∂L/∂y_t · y_t."""
+    torch = pytest.importorskip("torch")
+    names = ("W_x", "W_h", "b", "h0", "V", "c")
+    leaves = {name: torch.tensor(value, dtype=getattr(torch, dtype), requires_grad=True)
+              for name, value in zip(names, (W_x, W_h, b, h0, V, c))}
+    h, loss = leaves["h0"], 0
+    inputs, upstream = (torch.tensor(array, dtype=getattr(torch, dtype)) for array in (x, dL_dy))
+    for x_t, g_t in zip(inputs, upstream):
+        h = torch.tanh(x_t @ leaves["W_x"].T + h @ leaves["W_h"].T + leaves["b"])
+        loss = loss + ((h @ leaves["V"].T + leaves["c"]) * g_t).sum()
+    if torch.is_tensor(loss):
+        loss.backward()
+    return {name: leaf.grad if leaf.grad is not None else torch.zeros_like(leaf) for name, leaf in leaves.items()}
+
+
+def test_autograd_through_a_projection_passes_in_float32():
+    assert check_rnn_bptt(_projected_autograd, projection=True, max_examples=60).examples == 60
+
+
+def test_a_projection_missing_from_dL_dh_is_caught():
+    def unprojected(x, h0, W_x, W_h, b, V, c, dL_dy):
+        result = _projected_autograd(x, h0, W_x, W_h, b, V, c, dL_dy, dtype="float64")
+        result["V"] = result["V"] * 0  # V's gradient forgotten
+        return result
+
+    with pytest.raises(gradproofs.Mismatch, match=r"fn V\[0\]\[0\]: got 0.0") as failure:
+        check_rnn_bptt(unprojected, projection=True, max_examples=100)
+    assert "O = 1" in str(failure.value) and "dL_dy = np.array(" in str(failure.value), str(failure.value)
+
+
+def test_the_projections_options_are_checked_together():
+    with pytest.raises(gradproofs.InvalidArgument, match="max_outputs sizes the output projection: it needs "
+                                                         "projection=True"):
+        check_rnn_bptt(_projected_autograd, max_outputs=2)
+    with pytest.raises(gradproofs.InvalidArgument, match="arguments leaves out 'V'"):
+        check_rnn_bptt(_projected_autograd, projection=True, arguments=("x", "h0", "W_x", "W_h", "b", "dL_dy"))
+    with pytest.raises(gradproofs.InvalidArgument, match="'dL_dh', which is not an argument"):
+        check_rnn_bptt(_projected_autograd, projection=True,
+                       arguments=("x", "h0", "W_x", "W_h", "b", "V", "dL_dh"))
+    # c enters no gradient: fn may leave it out; with biases=False the model has none, and fn returns none.
+    def without_c(x, h0, W_x, W_h, b, V, dL_dy):
+        return _projected_autograd(x, h0, W_x, W_h, b, V, np.zeros(V.shape[0]), dL_dy, dtype="float64")
+
+    arguments = ("x", "h0", "W_x", "W_h", "b", "V", "dL_dy")
+    assert check_rnn_bptt(without_c, projection=True, arguments=arguments, max_examples=20).examples == 20

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import gradproofs
 from ieee import assert_same_under_a_raising_error_state
 from gradproofs.activations import engine as activations
 from gradproofs.rnn import engine as rnn
@@ -242,6 +244,56 @@ def test_truncated_scales_and_empty_sequences_worked_by_hand():
                           np.zeros((0, 1, 3))).scales()
     for field, shape in (("W_x", (3, 2)), ("W_h", (3, 3)), ("b", (3,)), ("h0", (1, 3))):
         np.testing.assert_array_equal(empty[field], np.zeros(shape), err_msg=field)
+
+
+def test_the_projected_reference_worked_by_hand():
+    # The relu problem above behind an output projection y_t = 2·h_t + 1/2, given ∂L/∂y = 1 and −2: the hidden
+    # part is fed ∂L/∂h_t = 2 and −4 with the scales 2 and 4 and O = 1 unit of error. h_1 = 1.5, h_2 = 3.
+    problem = rnn.ProjectedSequence(np.array([[[1.0]], [[2.0]]]), np.array([[0.5]]), np.array([[1.0]]),
+                                    np.array([[0.5]]), np.array([0.25]), np.array([[2.0]]), np.array([0.5]),
+                                    np.array([[[1.0]], [[-2.0]]]))
+    projected = rnn.projected_reference(*problem, activation="relu")
+    assert projected.hidden.dL_dh.tolist() == [[[2.0]], [[-4.0]]]
+    assert projected.hidden.upstream_scale.tolist() == [[[2.0]], [[4.0]]]
+    assert projected.hidden.upstream_units.tolist() == [[[1.0]], [[1.0]]]
+    # ∂L/∂V = 1·1.5 − 2·3 = −4.5 and ∂L/∂c = 1 − 2 = −1; their scales 1·(1.5 + 1) + 2·(3 + 1) and 1 + 2.
+    assert float(projected.exact.V[0, 0]) == -4.5 and float(projected.exact.c[0]) == -1.0
+    scales = projected.scales()
+    assert scales["V"].tolist() == [[10.5]] and scales["c"].tolist() == [3.0]
+    # h carries γF + 4 = 60 units (F = 56, as above); ∂L/∂V sums B·T = 2 products: 60 + 2 + 1, twice.
+    tolerance = projected.rounding_tolerance(EPS)
+    assert tolerance["V"].tolist() == [[2 * EPS * 63]] and tolerance["c"].tolist() == [2 * EPS * 2]
+    # The hidden gradients are the hidden reference's, which the tests above work out.
+    assert tolerance["W_h"].tolist() == projected.hidden.rounding_tolerance(EPS)["W_h"].tolist()
+    assert projected.well_conditioned(EPS) and projected.forward_error == 56
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"V": np.ones((2, 3))}, "V must have shape (O, H) with H = 1"),
+    ({"c": np.ones(2)}, "c must have the length of V (1)"),
+    ({"dL_dy": np.ones((2, 1, 2))}, "dL_dy must have shape (T, B, O) = (2, 1, 1)"),
+    ({"dL_dy": np.full((2, 1, 1), np.nan)}, "dL_dy"),
+])
+def test_the_projection_refuses_bad_input_naming_it(change, message):
+    problem = rnn.ProjectedSequence(np.ones((2, 1, 1)), np.zeros((1, 1)), np.ones((1, 1)), np.ones((1, 1)),
+                                    np.zeros(1), np.ones((1, 1)), np.zeros(1), np.ones((2, 1, 1)))
+    for build in (rnn.projected_reference, rnn.projected_exact, rnn.projected_extended):
+        with pytest.raises(gradproofs.InvalidArgument, match=re.escape(message)):
+            build(*problem._replace(**change))
+
+
+def test_the_projected_engines_agree_and_an_empty_sequence_has_zero_gradients():
+    problem = rnn.ProjectedSequence(*_problem(5, 3, 2, 2, 3)[:5], np.linspace(-1, 1, 12).reshape(4, 3),
+                                    np.ones(4), np.linspace(-1, 1, 24).reshape(3, 2, 4))
+    exact, extended = rnn.projected_exact(*problem), rnn.projected_extended(*problem)
+    for field in ("W_x", "W_h", "b", "h0", "V", "c"):
+        np.testing.assert_allclose(np.asarray(getattr(extended, field), float),
+                                   np.asarray(getattr(exact, field), float), rtol=1e-15, atol=1e-17, err_msg=field)
+    empty = problem._replace(x=np.zeros((0, 2, 2)), dL_dy=np.zeros((0, 2, 4)))
+    for engine in (rnn.projected_exact, rnn.projected_extended):
+        result = engine(*empty)
+        assert np.asarray(result.V, float).tolist() == np.zeros((4, 3)).tolist()
+        assert np.asarray(result.c, float).tolist() == [0.0] * 4
 
 
 def test_saturated_steps_add_no_units_from_the_output():

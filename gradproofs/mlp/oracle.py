@@ -111,8 +111,8 @@ class MLP(Oracle):
         if sample is not None:
             x, y = x[sample:sample + 1], y[sample:sample + 1]
         depth = len(weights)
-        if self.dropped is not None:  # a hidden layer's model judges only examples that have that layer
-            judgeable(self.dropped == "output" or self.dropped < depth)
+        if self.dropped is not None:  # layer l's model judges only examples that have that layer
+            judgeable(self.dropped == "output" or self.dropped <= depth)
         dropped = depth if self.dropped == "output" else self.dropped
         key = (self.activation, self.cost, self.output, sample, dropped)
         reference = cached_reference(example, key, lambda: mlp.reference(
@@ -203,20 +203,18 @@ class MLP(Oracle):
         return groups
 
     def _missing_derivatives(self) -> list:
-        """fn leaves a layer's f′(z^l) out of δ^l: the output layer's under the quadratic cost, or a hidden
-        layer's (judged on the examples that have it)."""
-        layers = []
-        if self.cost == "quadratic" and self.output != "identity":
-            layers.append(("output", "the output layer's δ^L = ∇_a C ⊙ f′(z^L)"))
-        if self.activation != "identity":
-            depth = len(self.widths) - 1 if self.widths is not None else self.max_depth
-            layers += [(l, f"hidden layer {l}'s δ^{l} = (W^{l + 1})ᵀδ^{l + 1} ⊙ f′(z^{l})") for l in range(1, depth)]
+        """fn leaves a layer's f′(z^l) out of δ^l: the output layer's (under the quadratic cost), or layer
+        l's counted from the first, which may be the output layer of a shallower example. One hint at most."""
+        depth = len(self.widths) - 1 if self.widths is not None else self.max_depth
+        layers = [("output", "f′(z^L) in the output layer's δ^L = ∇_a C ⊙ f′(z^L)")] \
+            if self.cost == "quadratic" and self.output != "identity" else []
+        layers += [(l, f"f′(z^{l}) in layer {l}'s δ^{l}") for l in range(1, depth + 1)]
         variants = []
         for dropped, what in layers:
             variant = self.but()
             variant.dropped = dropped
-            variants.append((f"fn's gradients are backpropagation's without the factor f′ of {what}: multiply by "
-                             f"the activation's derivative there", variant))
+            variants.append((f"fn's gradients are backpropagation's without the factor {what}: multiply by the "
+                             f"activation's derivative there", variant))
         return variants
 
 

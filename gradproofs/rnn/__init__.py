@@ -5,7 +5,8 @@ The RNN's gradients by backpropagation through time: ``forward``, ``bptt`` (NumP
 (``torch.nn.RNN``), ``bptt_jax``, ``bptt_tf``, and ``jacobian`` (∂h_t/∂h_k); the LSTM's:
 ``lstm_forward``, ``lstm_backward`` (``LSTMGradients``), ``lstm_backward_exact`` and
 ``lstm_backward_nn`` (``torch.nn.LSTM``). ``reference`` and ``lstm_reference`` build the
-``Reference`` and ``LSTMReference`` the judges use. ``sequences`` (a ``Sequence``),
+``Reference`` and ``LSTMReference`` the judges use, and ``projected_reference`` that of a layer
+with an output projection y_t = V h_t + c, given ∂L/∂y_t. ``sequences`` (a ``Sequence``),
 ``lstm_sequences`` (an ``LSTMSequence``) and ``recurrent_matrices`` draw with Hypothesis;
 ``check_rnn_bptt`` and ``check_lstm_bptt`` check someone else's BPTT.
 
@@ -18,15 +19,15 @@ from gradproofs import family
 from gradproofs.rnn.engine import (
     LSTMGradients, LSTMReference, RNNGradients, Reference, bptt, bptt_exact, bptt_jax, bptt_nn_rnn, bptt_tf,
     bptt_torch, forward, jacobian, lstm_backward, lstm_backward_exact, lstm_backward_nn, lstm_forward,
-    lstm_reference, reference)
+    lstm_reference, projected_reference, reference)
 from gradproofs.rnn.oracle import check_lstm_bptt, check_rnn_bptt
 from gradproofs.rnn.strategies import LSTMSequence, Sequence, lstm_sequences, recurrent_matrices, sequences
 
 __all__ = ["FAMILY", "LSTMGradients", "LSTMReference", "RNNGradients", "Reference", "bptt", "bptt_exact",
            "bptt_jax", "bptt_nn_rnn", "bptt_tf", "bptt_torch", "forward", "jacobian", "lstm_backward",
-           "lstm_backward_exact", "lstm_backward_nn", "lstm_forward", "lstm_reference", "reference",
-           "check_lstm_bptt", "check_rnn_bptt", "LSTMSequence", "Sequence", "lstm_sequences", "recurrent_matrices",
-           "sequences"]
+           "lstm_backward_exact", "lstm_backward_nn", "lstm_forward", "lstm_reference", "projected_reference",
+           "reference", "check_lstm_bptt", "check_rnn_bptt", "LSTMSequence", "Sequence", "lstm_sequences",
+           "recurrent_matrices", "sequences"]
 
 FAMILY = family.Declaration(
     after=("activations",),

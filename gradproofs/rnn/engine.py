@@ -89,7 +89,9 @@ __all__ = [
     "recurrence", "backpropagate", "forward", "bptt", "mpmath_array", "bptt_exact", "bptt_extended", "jacobian", "bptt_torch", "bptt_nn_rnn",
     "bptt_jax", "bptt_tf", "FRAMEWORK_ENGINES", "lstm_forward", "lstm_backward", "lstm_backward_exact",
     "lstm_backward_extended", "cell_jacobian", "lstm_backward_nn", "MAX_AMPLIFICATION", "RNN_FIELDS",
-    "LSTM_FIELDS", "Reference", "reference", "LSTMReference", "lstm_reference"
+    "LSTM_FIELDS", "Reference", "reference", "ProjectedSequence", "ProjectedGradients", "projected",
+    "projected_exact", "projected_extended", "ProjectedReference", "projected_reference", "LSTMReference",
+    "lstm_reference"
 ]
 
 class Sequence(NamedTuple):
@@ -102,6 +104,20 @@ class Sequence(NamedTuple):
     W_h: np.ndarray
     b: np.ndarray
     dL_dh: np.ndarray
+
+
+class ProjectedSequence(NamedTuple):
+    """An Elman RNN problem with an output projection y_t = V h_t + c: x, h0, W_x, W_h and b as in
+    :class:`Sequence`, V (O, H), c (O,) and dL_dy (T, B, O), the loss's gradient with respect to y_1..y_T."""
+
+    x: np.ndarray
+    h0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+    dL_dy: np.ndarray
 
 
 class LSTMSequence(NamedTuple):
@@ -132,6 +148,15 @@ class RNNGradients:
     h0: Any
     x: Any
     states: Any
+
+
+@dataclass(frozen=True)
+class ProjectedGradients(RNNGradients):
+    """:class:`RNNGradients` of a network with an output projection y_t = V h_t + c, and ∂L/∂V (O, H)
+    and ∂L/∂c (O,), summed over the steps and the batch."""
+
+    V: Any = None
+    c: Any = None
 
 
 @dataclass(frozen=True)
@@ -342,13 +367,19 @@ def bptt_exact(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int 
 
     x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
-    dps = _validate.positive_int("dps", dps)
     truncate = check_truncate(truncate)
+    f, fprime, digits = _mpmath_system(x, h0, W_x, W_h, b, act, dps)
+    with mpmath.workdps(digits):
+        return recurrence(*map(mpmath_array, (x, h0, W_x, W_h, b, dL_dh)), f, fprime, truncate)
+
+
+def _mpmath_system(x, h0, W_x, W_h, b, act, dps):
+    """(f, f′, digits): SymPy's f and f′ in mpmath, and ``dps`` digits plus those that f′'s form
+    1 − tanh² or σ(1 − σ) cancels at the largest |a_t|."""
     f, fprime = activations.mpmath_elementwise(act.name)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         pre = unroll(x, h0, W_x, W_h, b, act.numpy)[1]
-    with mpmath.workdps(dps + activations.extra_digits(act, *pre)):
-        return recurrence(*map(mpmath_array, (x, h0, W_x, W_h, b, dL_dh)), f, fprime, truncate)
+    return f, fprime, _validate.positive_int("dps", dps) + activations.extra_digits(act, *pre)
 
 
 def bptt_extended(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh",
@@ -361,6 +392,56 @@ def bptt_extended(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh",
     truncate = check_truncate(truncate)
     with np.errstate(over="ignore", under="ignore"):
         return recurrence(*extended.cast(x, h0, W_x, W_h, b, dL_dh), act.numpy, act.numpy_derivative, truncate)
+
+
+def projected(x, h0, W_x, W_h, b, V, dL_dy, f, fprime, truncate: int | None = None) -> ProjectedGradients:
+    """BPTT under an output projection y_t = V h_t + c, over any number system: ∂L/∂h_t = Vᵀ∂L/∂y_t
+    into :func:`recurrence`, then ∂L/∂V = Σ_t ∂L/∂y_t h_tᵀ and ∂L/∂c = Σ_t ∂L/∂y_t (over the batch too)."""
+    hidden = recurrence(x, h0, W_x, W_h, b, dL_dy @ V, f, fprime, truncate)
+    rows = dL_dy.reshape(-1, dL_dy.shape[2])  # (T·B, O)
+    states = hidden.states[1:].reshape(rows.shape[0], h0.shape[1])
+    return ProjectedGradients(hidden.W_x, hidden.W_h, hidden.b, hidden.h0, hidden.x, hidden.states,
+                              rows.T @ states if len(rows) else np.zeros((V.shape[0], h0.shape[1])),
+                              rows.sum(axis=0) if len(rows) else np.zeros(V.shape[0]))
+
+
+def _check_projection(V, c, dL_dy, x, hidden):
+    """V (O, H), c (O,) and dL_dy (T, B, O), finite."""
+    V = _validate.real_array("V", V, ndim=2)
+    if V.shape[1] != hidden:
+        raise InvalidArgument(f"V must have shape (O, H) with H = {hidden} (W_h's), got {V.shape}")
+    c = _validate.real_vector("c", c, like=("V", V.shape[0]))
+    dL_dy = _validate.real_array("dL_dy", dL_dy, ndim=3)
+    expected = (x.shape[0], x.shape[1], V.shape[0])
+    if dL_dy.shape != expected:
+        raise InvalidArgument(f"dL_dy must have shape (T, B, O) = {expected}, one gradient per output "
+                              f"y_1..y_T, got {dL_dy.shape}")
+    return V, c, dL_dy
+
+
+def projected_exact(x, h0, W_x, W_h, b, V, c, dL_dy, *, activation: str = "tanh", dps: int = 40,
+                    truncate: int | None = None) -> ProjectedGradients:
+    """:func:`projected` on object arrays of mpmath numbers, as :func:`bptt_exact` (c enters no gradient)."""
+    import mpmath
+
+    x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
+    V, c, dL_dy = _check_projection(V, c, dL_dy, x, W_h.shape[0])
+    truncate = check_truncate(truncate)
+    f, fprime, digits = _mpmath_system(x, h0, W_x, W_h, b, act, dps)
+    with mpmath.workdps(digits):
+        return projected(*map(mpmath_array, (x, h0, W_x, W_h, b, V, dL_dy)), f, fprime, truncate)
+
+
+def projected_extended(x, h0, W_x, W_h, b, V, c, dL_dy, *, activation: str = "tanh",
+                       truncate: int | None = None) -> ProjectedGradients:
+    """:func:`projected` in long double (:mod:`gradproofs.extended`): the exact reference of long sequences."""
+    from gradproofs import extended
+
+    x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
+    V, c, dL_dy = _check_projection(V, c, dL_dy, x, W_h.shape[0])
+    truncate = check_truncate(truncate)
+    with np.errstate(over="ignore", under="ignore"):
+        return projected(*extended.cast(x, h0, W_x, W_h, b, V, dL_dy), act.numpy, act.numpy_derivative, truncate)
 
 
 def jacobian(x, h0, W_x, W_h, b, t, k, *, activation: str = "tanh") -> np.ndarray:
@@ -894,6 +975,95 @@ def reference(x, h0, W_x, W_h, b, dL_dh, *, activation: str = "tanh", dps: int =
     dL_dh = _check_gradient(dL_dh, x, W_h.shape[0])
     return Reference(x, h0, W_x, W_h, b, dL_dh, act.name, _validate.positive_int("dps", dps),
                      engine=_validate.choice("engine", engine, extended.ENGINES), truncate=check_truncate(truncate))
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectedReference(compare.Reference):
+    """An RNN problem with an output projection y_t = V h_t + c, given ∂L/∂y_t, with its exact gradients.
+
+    Built by :func:`projected_reference`; ``exact`` is :func:`projected_exact` (or
+    :func:`projected_extended` for long sequences). The hidden part is
+    :class:`Reference`'s rounding model, fed ∂L/∂h_t = Vᵀ∂L/∂y_t, which a float
+    engine computes: a sum of O products, off by at most O·eps against the scale
+    |∂L/∂y_t||V| (the upstream scale and units given to :class:`Reference`).
+    *Output gradients.* ∂L/∂V = Σ ∂L/∂y_t h_tᵀ sums B·T products (B·T roundings in
+    any order, 1 for the product) of the exact ∂L/∂y_t and h_t, which carries
+    γF + 4 against |h_t| + 1 (:meth:`Reference.rounding_tolerance`'s "states"):
+    scale Σ |∂L/∂y_t|(|h_t| + 1)ᵀ; ∂L/∂c = Σ ∂L/∂y_t, B·T roundings against
+    Σ |∂L/∂y_t|. Twice this first-order bound, as in the other references.
+    Truncated BPTT (``truncate``) is the hidden part's; the output gradients are the same.
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b: np.ndarray
+    V: np.ndarray
+    c: np.ndarray
+    dL_dy: np.ndarray
+    activation: str
+    dps: int = 40
+    engine: str = "auto"  # the exact values' engine: mpmath, or long double for long sequences
+    truncate: int | None = None  # BPTT truncated to this many steps (truncated); None: full BPTT
+
+    FIELDS = (*RNN_FIELDS, "V", "c")
+
+    @cached_property
+    def exact(self) -> ProjectedGradients:
+        problem = (self.x, self.h0, self.W_x, self.W_h, self.b, self.V, self.c, self.dL_dy)
+        if self.extended:
+            return projected_extended(*problem, activation=self.activation, truncate=self.truncate)
+        return projected_exact(*problem, activation=self.activation, dps=self.dps, truncate=self.truncate)
+
+    @cached_property
+    def hidden(self) -> Reference:
+        """The hidden RNN's reference, fed ∂L/∂h_t = Vᵀ∂L/∂y_t with its scale and O units of error."""
+        T, B, _ = self.x.shape
+        return Reference(self.x, self.h0, self.W_x, self.W_h, self.b, self.dL_dy @ self.V, self.activation,
+                         self.dps, upstream_scale=np.abs(self.dL_dy) @ np.abs(self.V),
+                         upstream_units=np.full((T, B, 1), float(self.V.shape[0])), engine=self.engine,
+                         truncate=self.truncate)
+
+    @property
+    def operations(self) -> int:
+        """The hidden part's, and T·B·O·H for each product of the projection."""
+        T, B, _ = self.x.shape
+        return self.hidden.operations + T * B * self.V.size
+
+    @property
+    def forward_error(self) -> float:
+        return self.hidden.forward_error
+
+    def well_conditioned(self, eps: float) -> bool:
+        """The hidden RNN's condition (:meth:`Reference.well_conditioned`)."""
+        return self.hidden.well_conditioned(eps)
+
+    def scales(self) -> dict:
+        hidden = self.hidden.scales()
+        rows = np.abs(self.dL_dy).reshape(-1, self.V.shape[0])
+        states = hidden["states"][1:].reshape(rows.shape[0], self.V.shape[1])
+        return {**hidden, "V": rows.T @ states, "c": rows.sum(axis=0)}
+
+    def rounding_tolerance(self, eps: float, *, derivative_from_output: bool = False) -> dict:
+        hidden = self.hidden.rounding_tolerance(eps, derivative_from_output=derivative_from_output)
+        T, B, _ = self.x.shape
+        h_units = self.hidden._gamma * self.hidden.forward_error + 4.0
+        return {**hidden, "V": np.full(self.V.shape, 2 * eps * (h_units + B * T + 1.0)),
+                "c": np.full(self.c.shape, 2 * eps * B * T)}
+
+
+def projected_reference(x, h0, W_x, W_h, b, V, c, dL_dy, *, activation: str = "tanh", dps: int = 40,
+                        engine: str = "auto", truncate: int | None = None) -> ProjectedReference:
+    """:class:`ProjectedReference`: the exact gradients of an RNN with an output projection y_t = V h_t + c,
+    given ∂L/∂y_t, with what judging a float engine needs; ``truncate=k``: of BPTT truncated to k steps."""
+    from gradproofs import extended
+
+    x, h0, W_x, W_h, b, act = _check(x, h0, W_x, W_h, b, activation)
+    V, c, dL_dy = _check_projection(V, c, dL_dy, x, W_h.shape[0])
+    return ProjectedReference(x, h0, W_x, W_h, b, V, c, dL_dy, act.name, _validate.positive_int("dps", dps),
+                              engine=_validate.choice("engine", engine, extended.ENGINES),
+                              truncate=check_truncate(truncate))
 
 
 @dataclass(frozen=True, eq=False)

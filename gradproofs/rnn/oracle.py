@@ -14,7 +14,8 @@ from gradproofs.oracle import conventions, options
 from gradproofs.oracle.harness import Case, Oracle, cached_reference, conditioning_eps, judgeable, precision_hints
 
 __all__ = [
-    "TORCH_GATES", "MOST_TRUNCATIONS", "SIZES", "TRUNCATE", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS", "RNN",
+    "TORCH_GATES", "MOST_TRUNCATIONS", "SIZES", "TRUNCATE", "Recurrent", "RNN_GRADIENTS", "RNN_ARGUMENTS",
+    "PROJECTED_GRADIENTS", "PROJECTED_ARGUMENTS", "OUTPUTS", "RNN",
     "check_rnn_bptt", "LSTM_STACKED", "LSTM_SEPARATE", "LSTM", "check_lstm_bptt"
 ]
 
@@ -36,16 +37,17 @@ class Recurrent(Oracle):
     probe_sizes = {"min_steps": 3, "max_steps": 3, "min_batch": 2, "max_batch": 2, "min_inputs": 4, "max_inputs": 4,
                    "min_hidden": 5, "max_hidden": 5}
 
-    def _settle_model(self, arguments: tuple, gradients: tuple, **returns) -> None:
+    def _settle_model(self, arguments: tuple, gradients: tuple, optional: tuple = (), **returns) -> None:
         """``returns`` and ``arguments`` among the gradients and arguments the model has, less those
-        :attr:`absent` (a gate's bias ``b_i`` goes with ``b``)."""
+        :attr:`absent` (a gate's bias ``b_i`` goes with ``b``); fn may leave out the ``optional`` arguments."""
         absent = self.absent
         known = tuple(name for name in gradients if name.split("_")[0] not in absent
                       and (name != "x" or self.inputs))
         self.returns = conventions.Returns(self.returns, known=known, default={name: name for name in known},
                                            function=self.function, **returns)
         self.arguments = conventions.declared_arguments(
-            self, tuple(name for name in arguments if name not in absent), declarations=self.declarations)
+            self, tuple(name for name in arguments if name not in absent), optional=optional,
+            declarations=self.declarations)
 
     def _truncations(self) -> list:
         """The hints of truncated BPTT: k = 0, 1, … below the longest sequence drawn (at most
@@ -104,6 +106,9 @@ def _sizes(x, h0) -> str:
 
 RNN_GRADIENTS = ("W_x", "W_h", "b", "h0", "x")
 RNN_ARGUMENTS = ("x", "h0", "W_x", "W_h", "b", "dL_dh")
+PROJECTED_GRADIENTS = ("W_x", "W_h", "b", "h0", "V", "c", "x")
+PROJECTED_ARGUMENTS = ("x", "h0", "W_x", "W_h", "b", "V", "c", "dL_dy")
+OUTPUTS = options.sizes("outputs", 4, "number of output units (with `projection=True`)")
 
 
 class RNN(Recurrent):
@@ -121,7 +126,11 @@ class RNN(Recurrent):
     those the rounding bound cannot judge (a forward pass that amplifies errors
     more than :data:`gradproofs.rnn.MAX_AMPLIFICATION`, for relu a pre-activation
     at the kink) are skipped. Gradients are compared with the exact ones under the
-    bound of :class:`gradproofs.rnn.Reference`. Raises :class:`gradproofs.Mismatch`
+    bound of :class:`gradproofs.rnn.Reference`. With ``projection=True`` the layer
+    has an output projection y_t = V h_t + c: fn gets V (O, H), c (O,) and
+    ``dL_dy`` (T, B, O), ∂L/∂y_t, in place of ``dL_dh`` (after b; ``arguments`` may
+    leave out c, which no gradient needs), and returns "V" and "c" as well
+    (:class:`gradproofs.rnn.ProjectedReference`). Raises :class:`gradproofs.Mismatch`
     naming each kind of disagreement with its smallest counterexample; returns a
     Report when every example agrees.
     """
@@ -129,35 +138,67 @@ class RNN(Recurrent):
     name = "rnn"
     function = "check_rnn_bptt"
     signature = "fn(x, h0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0}"
-    spec = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, TRUNCATE, options.AXES,
-            options.BIAS_LAYOUT, options.WEIGHTS, options.RETURNS, options.INPUTS,
-            options.PRECISION, options.ARGUMENTS, *SIZES, options.NEAR_POWERS_OF_TWO)
+    spec = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, TRUNCATE,
+            options.flag("projection", False, "fn's layer has an output projection y_t = V h_t + c: fn takes V, c "
+                                              "and ∂L/∂y_t (`dL_dy`) for ∂L/∂h_t, and returns V's and c's "
+                                              "gradients too"),
+            options.AXES, options.BIAS_LAYOUT, options.WEIGHTS, options.RETURNS, options.INPUTS,
+            options.PRECISION, options.ARGUMENTS, *SIZES, *OUTPUTS, options.NEAR_POWERS_OF_TWO)
+
+    @property
+    def probe_sizes(self) -> dict:
+        """The recurrent probe's sizes, and with the projection O = 6."""
+        return {**Recurrent.probe_sizes, **({"min_outputs": 6, "max_outputs": 6} if self.projection else {})}
+
+    @property
+    def declarations(self) -> dict:
+        """The recurrent declarations, and with the projection its bias c, which ``biases=False`` takes out."""
+        return {**Recurrent.declarations, **({"c": "biases=False"} if self.projection else {})}
 
     def settle(self) -> None:
+        if self.projection:
+            self._settle_model(PROJECTED_ARGUMENTS, PROJECTED_GRADIENTS, optional=("c",), inputs="x")
+            return
+        drawn = [name for name in self.sizes("outputs") if name in self.options]
+        if drawn:
+            raise InvalidArgument(f"{drawn[0]} sizes the output projection: it needs projection=True")
         self._settle_model(RNN_ARGUMENTS, RNN_GRADIENTS, inputs="x")
 
     def strategy(self):
         from gradproofs.rnn import strategies
 
-        return strategies.sequences(**self.sizes(), near_powers_of_two=self.near_powers_of_two).map(self._zeroed)
+        sizes = {name: value for name, value in self.sizes().items() if "outputs" not in name}
+        if self.projection:
+            return strategies.projected_sequences(**sizes, **self.sizes("outputs"),
+                                                  near_powers_of_two=self.near_powers_of_two).map(self._zeroed)
+        return strategies.sequences(**sizes, near_powers_of_two=self.near_powers_of_two).map(self._zeroed)
 
     def check(self, fn, example) -> Agreement:
-        reference = cached_reference(example, (self.activation, self.truncate), lambda: rnn.reference(
+        build = rnn.projected_reference if self.projection else rnn.reference
+        reference = cached_reference(example, (self.activation, self.truncate), lambda: build(
             *example, activation=self.activation, truncate=self.truncate))
         self._conditioned(reference)
         given = {"x": self._sequence(example.x), "h0": self._state(example.h0), "W_x": self._weight(example.W_x),
-                 "W_h": self._weight(example.W_h), "b": self._vector(example.b),
-                 "dL_dh": self._sequence(example.dL_dh)}
-        case = Case({name: given[name] for name in self.arguments}, _sizes(example.x, example.h0), self.absent)
+                 "W_h": self._weight(example.W_h), "b": self._vector(example.b)}
+        if self.projection:
+            given.update(V=self._weight(example.V), c=self._vector(example.c), dL_dy=self._sequence(example.dL_dy))
+            sizes = f"{_sizes(example.x, example.h0)}, O = {example.V.shape[0]}"
+        else:
+            given.update(dL_dh=self._sequence(example.dL_dh))
+            sizes = _sizes(example.x, example.h0)
+        case = Case({name: given[name] for name in self.arguments}, sizes, self.absent)
         return self._judge(fn, reference, case, self._expectations)
 
     def alternatives(self) -> list:
         return [*super().alternatives(), self._truncations()]
 
     def _expectations(self, exact: dict) -> dict:
-        return {"W_x": exact["W_x"].map(self._weight), "W_h": exact["W_h"].map(self._weight),
-                "b": exact["b"].map(self._vector), "h0": exact["h0"].map(self._state),
-                "x": exact["x"].map(self._sequence)}
+        expected = {"W_x": exact["W_x"].map(self._weight), "W_h": exact["W_h"].map(self._weight),
+                    "b": exact["b"].map(self._vector), "h0": exact["h0"].map(self._state),
+                    "x": exact["x"].map(self._sequence)}
+        if self.projection:
+            expected.update(V=exact["V"].map(self._weight), c=exact["c"].map(self._vector))
+        return expected
 
 
 check_rnn_bptt = options.check_function(RNN)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from gradproofs.drawing import entries, matrices, positive_int, positive_number, require, size_range, sizes
-from gradproofs.rnn.engine import LSTMSequence, Sequence
+from gradproofs.drawing import entries, matrices, positive_int, positive_number, require, size, size_range, sizes
+from gradproofs.rnn.engine import LSTMSequence, ProjectedSequence, Sequence
 
-__all__ = ["Sequence", "sequences", "LSTMSequence", "lstm_sequences", "recurrent_matrices"]
+__all__ = ["Sequence", "sequences", "ProjectedSequence", "projected_sequences", "LSTMSequence", "lstm_sequences",
+           "recurrent_matrices"]
 
 
 @st.composite
@@ -43,6 +44,25 @@ def sequences(*, min_steps: int = 1, max_steps: int = 8, min_batch: int = 1, max
     return _sequences(size_range("steps", min_steps, max_steps, 0), size_range("batch", min_batch, max_batch),
                       size_range("inputs", min_inputs, max_inputs), size_range("hidden", min_hidden, max_hidden),
                       positive_number("max_input", max_input), bool(near_powers_of_two))
+
+
+@st.composite
+def _projected(draw, sequence: Sequence, outputs, near_powers_of_two) -> ProjectedSequence:
+    (T, B, _), H = sequence.x.shape, sequence.W_h.shape[0]
+    O = draw(size(*outputs, near_powers_of_two), label="O (outputs)")
+    dense = near_powers_of_two
+    return ProjectedSequence(*sequence[:5], entries(draw, "V", (O, H), 1.0, fan_in=H, dense=dense),
+                             entries(draw, "c", O, 1.0, dense=dense), entries(draw, "dL_dy", (T, B, O), 1.0, dense=dense))
+
+
+def projected_sequences(*, min_outputs: int = 1, max_outputs: int = 4, near_powers_of_two: bool = False,
+                        **sizes) -> st.SearchStrategy[ProjectedSequence]:
+    """RNN problems with an output projection y_t = V h_t + c, :class:`ProjectedSequence` (x, h0, W_x,
+    W_h, b, V, c, dL_dy): :func:`sequences` (``sizes``, its size ranges), with O outputs in
+    [min_outputs, max_outputs], entries of V, c and dL_dy in [−1, 1] (V's divided by H beyond 8)."""
+    outputs = size_range("outputs", min_outputs, max_outputs)
+    return sequences(**sizes, near_powers_of_two=near_powers_of_two).flatmap(
+        lambda sequence: _projected(sequence, outputs, bool(near_powers_of_two)))
 
 
 @st.composite

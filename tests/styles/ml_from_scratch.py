@@ -46,3 +46,37 @@ def gradients(weights, biases, X, y, *, broken_layer=None):
         accum_grad = layer.backward_pass(accum_grad)
     dense = [layer for layer in layers if isinstance(layer, Dense)]
     return [layer.grad_W for layer in dense], [layer.grad_w0 for layer in dense]
+
+
+class RNN:
+    """A recurrent layer in the same style: U (units, inputs), W (units, units) and an output projection
+    V (outputs, units), no biases, a zero initial state kept in the last slot of ``states`` (so that
+    index t − 1 = −1 reads it), batch-first sequences (N, T, ·), and a backward pass that carries each
+    step's gradient back at most ``bptt_trunc`` steps. ``stale_output``: ∂L/∂V pairs ∂L/∂y_t with the
+    state before, the planted bug."""
+
+    def __init__(self, U, W, V, *, bptt_trunc=5, stale_output=False):
+        self.U, self.W, self.V, self.bptt_trunc, self.stale_output = U, W, V, bptt_trunc, stale_output
+
+    def forward_pass(self, X):
+        self.layer_input = X
+        batch, steps, _ = X.shape
+        self.state_input = np.zeros((batch, steps, self.W.shape[0]))
+        self.states = np.zeros((batch, steps + 1, self.W.shape[0]))
+        outputs = np.zeros((batch, steps, self.V.shape[0]))
+        for t in range(steps):
+            self.state_input[:, t] = X[:, t].dot(self.U.T) + self.states[:, t - 1].dot(self.W.T)
+            self.states[:, t] = np.tanh(self.state_input[:, t])
+            outputs[:, t] = self.states[:, t].dot(self.V.T)
+        return outputs
+
+    def backward_pass(self, accum_grad):
+        self.grad_U, self.grad_W, self.grad_V = (np.zeros_like(self.U), np.zeros_like(self.W),
+                                                 np.zeros_like(self.V))
+        for t in reversed(range(accum_grad.shape[1])):
+            self.grad_V += accum_grad[:, t].T.dot(self.states[:, t - 1 if self.stale_output else t])
+            grad_state = accum_grad[:, t].dot(self.V) * (1 - self.states[:, t] ** 2)
+            for back in reversed(range(max(0, t - self.bptt_trunc), t + 1)):
+                self.grad_U += grad_state.T.dot(self.layer_input[:, back])
+                self.grad_W += grad_state.T.dot(self.states[:, back - 1])
+                grad_state = grad_state.dot(self.W) * (1 - self.states[:, back - 1] ** 2)
