@@ -12,8 +12,9 @@ and the unreached ones are counted apart. ``--again`` runs only the mutants the 
 not kill, and every mutant of a function whose code changed since, with the tests and the rest
 of the package as they are now (which tests reach which function is recorded again): tests
 added or strengthened since can only kill more, so the other verdicts stand (a change outside
-the functions, to a constant say, needs a full run; so does a change to the engine's list of
-test files, after which mutmut forgets every verdict).
+the functions needs a full run, to a constant say, unless it only adds names, fields and classes
+that no unchanged function can read, or changes documentation or ``__all__``; so does a change to
+the engine's list of test files, after which mutmut forgets every verdict).
 
 mutmut runs the tests once, then forks a worker per mutant; a process that has imported
 JAX or TensorFlow cannot fork safely (the workers die), so the run hides the frameworks
@@ -99,9 +100,10 @@ def verdicts(work: Path) -> dict:
             for m, state in results(work).items()}
 
 
-def _functions(text: str) -> tuple[dict, str]:
-    """{mutmut's name for each function and method: its code}, and the module's code without them (and
-    without its imports: a function that uses a new one has changed too)."""
+def _functions(text: str) -> tuple[dict, list]:
+    """{mutmut's name for each function and method: its code}, and the module's other statements
+    (without its imports: a function that uses a new one has changed too), each class with its
+    methods taken out."""
     tree, code = ast.parse(text), {}
     functions = (ast.FunctionDef, ast.AsyncFunctionDef)
     for node in tree.body:
@@ -111,8 +113,48 @@ def _functions(text: str) -> tuple[dict, str]:
             code.update((f"x\u01c1{node.name}\u01c1{item.name}", ast.dump(item)) for item in node.body
                         if isinstance(item, functions))
             node.body = [item for item in node.body if not isinstance(item, functions)]
-    tree.body = [node for node in tree.body if not isinstance(node, (*functions, ast.Import, ast.ImportFrom))]
-    return code, ast.dump(tree)
+    return code, [node for node in tree.body if not isinstance(node, (*functions, ast.Import, ast.ImportFrom))]
+
+
+def _bound(statements) -> set:
+    """The names that statements bind: classes, assignments' targets."""
+    names = set()
+    for node in statements:
+        if isinstance(node, ast.ClassDef):
+            names.add(node.name)
+        for target in getattr(node, "targets", [getattr(node, "target", None)]):
+            names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name)) if target is not None else None
+    return names
+
+
+def _only_added(old: list, new: list, known: set) -> bool:
+    """Whether ``new`` is ``old`` with statements added that bind names ``known`` does not hold (a new
+    class, constant or field: only the functions that name them can behave differently, and those have
+    changed), a class's fields added the same way, ``__all__`` (which no function reads) and the
+    documentation changed."""
+    def key(node):
+        return "__all__" if "__all__" in _bound([node]) else ast.dump(node)
+
+    def code(statements):  # without documentation, which no function runs
+        return [node for node in statements if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                                                    and isinstance(node.value.value, str))]
+
+    old, new = code(old), code(new)
+    remaining = iter(new)
+    for node in old:
+        for candidate in remaining:
+            if key(candidate) == key(node) or (
+                    isinstance(node, ast.ClassDef) and isinstance(candidate, ast.ClassDef)
+                    and candidate.name == node.name
+                    and [ast.dump(e) for e in candidate.bases + candidate.decorator_list]
+                    == [ast.dump(e) for e in node.bases + node.decorator_list]
+                    and _only_added(node.body, candidate.body, _bound(node.body))):
+                break
+            if _bound([candidate]) & known or not _bound([candidate]):
+                return False  # a statement changed, or one that binds a name already bound
+        else:
+            return False  # an old statement is gone
+    return all(_bound([node]) and not _bound([node]) & known for node in remaining)
 
 
 def _again(work: Path, selection: dict, equivalent: dict, parser) -> None:
@@ -121,9 +163,14 @@ def _again(work: Path, selection: dict, equivalent: dict, parser) -> None:
     if not (work / "mutants").is_dir():
         parser.error(f"--again: no run in {work.relative_to(ROOT)}")
     for path in selection["mutate"]:
-        if _functions((work / path).read_text(encoding="utf-8"))[1] != \
-                _functions((ROOT / path).read_text(encoding="utf-8"))[1]:
-            parser.error(f"--again: {path} changed outside its functions since the last run; run it in full")
+        before, after = ((_functions(text)[1], ast.parse(text).body) for text in
+                         ((work / path).read_text(encoding="utf-8"), (ROOT / path).read_text(encoding="utf-8")))
+        known = _bound(before[1]) | {alias.asname or alias.name.split(".")[0] for node in before[1]
+                                     if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names} \
+            | {node.name for node in before[1] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        if not _only_added(before[0], after[0], known):
+            parser.error(f"--again: {path} changed outside its functions since the last run (other than by new "
+                         f"names); run it in full")
         shutil.copy(ROOT / path, work / path)
     # The rest of the package as it is now, in the copy and beside the mutants: the tests run against it.
     for source in (ROOT / "gradproofs").rglob("*"):
