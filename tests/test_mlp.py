@@ -322,3 +322,11 @@ def test_a_dropped_derivative_must_name_a_layer_that_has_one(dropped, cost, mess
     for build in (mlp.backward, mlp.backward_exact, mlp.backward_extended, mlp.reference):
         with pytest.raises(gradproofs.InvalidArgument, match=re.escape(message)):
             build(*problem, cost=cost, dropped=dropped)
+
+
+@pytest.mark.parametrize("option, message", [({"dps": 0}, "dps must be at least 1"),
+                                             ({"engine": "double"}, "unknown engine 'double'")])
+def test_the_reference_refuses_bad_options_naming_them(option, message):
+    problem = ([np.ones((1, 1))], [np.zeros(1)], np.ones((1, 1)), np.full((1, 1), 0.5))
+    with pytest.raises(gradproofs.InvalidArgument, match=re.escape(message)):
+        mlp.reference(*problem, **option)
