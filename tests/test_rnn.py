@@ -296,6 +296,54 @@ def test_the_projected_engines_agree_and_an_empty_sequence_has_zero_gradients():
         assert np.asarray(result.c, float).tolist() == [0.0] * 4
 
 
+def test_a_projection_is_bptt_fed_its_output_gradient_in_full_and_truncated():
+    # V and ∂L/∂y_t of a few binary digits, so that ∂L/∂h_t = ∂L/∂y_t V is exact in float64: the projected
+    # engines' hidden gradients are then BPTT's given it, truncated as declared, and the truncation matters.
+    problem = _problem(7, 4, 2, 2, 3)
+    V = np.array([[0.5, -1.0, 0.25], [1.0, 0.75, -0.5]])
+    dL_dy = np.array([[[1.0, -0.5], [0.25, 1.0]]] * 4) * np.array([1.0, -2.0, 0.5, 1.5])[:, None, None]
+    projected = rnn.ProjectedSequence(*problem[:5], V, np.zeros(2), dL_dy)
+    for truncate in (None, 1):
+        given = problem._replace(dL_dh=dL_dy @ V)
+        pairs = ((rnn.projected_exact(*projected, truncate=truncate), rnn.bptt_exact(*given, truncate=truncate)),
+                 (rnn.projected_extended(*projected, truncate=truncate),
+                  rnn.bptt_extended(*given, truncate=truncate)),
+                 (rnn.projected_reference(*projected, truncate=truncate).exact,
+                  rnn.reference(*given, truncate=truncate).exact))
+        for ours, theirs in pairs:
+            for field in ("W_x", "W_h", "b", "h0", "x"):
+                np.testing.assert_array_equal(np.asarray(getattr(ours, field), float),
+                                              np.asarray(getattr(theirs, field), float), err_msg=field)
+        assert rnn.projected_reference(*projected, truncate=truncate).hidden.truncate == truncate
+    full, truncated = (np.asarray(rnn.projected_exact(*projected, truncate=k).W_h, float) for k in (None, 1))
+    assert not np.allclose(full, truncated)
+
+
+def test_the_projected_bound_passes_on_the_derivative_formed_from_the_output_and_sums_each_product():
+    problem = rnn.ProjectedSequence(*_problem(8, 3, 2, 2, 3)[:5], np.ones((2, 3)), np.ones(2), np.ones((3, 2, 2)))
+    projected = rnn.projected_reference(*problem)
+    for from_output in (False, True):
+        ours = projected.rounding_tolerance(EPS, derivative_from_output=from_output)
+        theirs = projected.hidden.rounding_tolerance(EPS, derivative_from_output=from_output)
+        assert all(np.array_equal(ours[field], theirs[field]) for field in ("W_x", "W_h", "b", "h0", "x"))
+    assert not np.array_equal(projected.rounding_tolerance(EPS)["W_x"],
+                              projected.rounding_tolerance(EPS, derivative_from_output=True)["W_x"])
+    # ∂L/∂c sums B·T = 2·3 terms.
+    assert projected.rounding_tolerance(EPS)["c"].tolist() == [2 * EPS * 6] * 2
+
+
+@pytest.mark.parametrize("option, message", [({"dps": 0}, "dps must be at least 1"),
+                                             ({"engine": "double"}, "unknown engine 'double'"),
+                                             ({"V": np.ones(3)}, "V must have 2 dimensions"),
+                                             ({"dL_dy": np.ones((2, 1))}, "dL_dy must have 3 dimensions")])
+def test_the_projected_reference_names_what_it_refuses(option, message):
+    problem = rnn.ProjectedSequence(np.ones((2, 1, 1)), np.zeros((1, 3)), np.ones((3, 1)), np.ones((3, 3)),
+                                    np.zeros(3), np.ones((1, 3)), np.zeros(1), np.ones((2, 1, 1)))
+    arrays = {name: option.pop(name) for name in ("V", "dL_dy") if name in option}
+    with pytest.raises(gradproofs.InvalidArgument, match=re.escape(message)):
+        rnn.projected_reference(*problem._replace(**arrays), **option)
+
+
 def test_saturated_steps_add_no_units_from_the_output():
     # tanh at a = 400: cosh² overflows, so f′(a) is 0 in float64, and autograd's 1 − h² is 0 too. The term
     # 4γ/f′ of a derivative formed from the output applies where f′ > 0 only: a saturated step carries
@@ -458,6 +506,8 @@ def test_the_engines_give_ieee_results_whatever_the_callers_error_state():
                  "Reference.jacobian_scale": lambda: rnn.reference(*problem, activation="relu").jacobian_scale(T, 0),
                  "bptt_extended": lambda: rnn.bptt_extended(*problem, activation="relu").W_h,
                  "bptt_exact": lambda: rnn.bptt_exact(*problem, activation="relu").W_h,  # its float unroll
+                 "projected_extended": lambda: rnn.projected_extended(
+                     *problem[:5], np.ones((1, 2)), np.zeros(1), problem.dL_dh[:, :, :1], activation="relu").W_h,
                  "LSTMReference.scales": lambda: rnn.lstm_reference(*lstm).scales()["W_hh"],
                  "LSTMReference.rounding_tolerance": lambda: rnn.lstm_reference(*lstm).rounding_tolerance(
                      EPS, derivative_from_output=True)["W_hh"],

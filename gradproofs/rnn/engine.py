@@ -401,8 +401,7 @@ def projected(x, h0, W_x, W_h, b, V, dL_dy, f, fprime, truncate: int | None = No
     rows = dL_dy.reshape(-1, dL_dy.shape[2])  # (T·B, O)
     states = hidden.states[1:].reshape(rows.shape[0], h0.shape[1])
     return ProjectedGradients(hidden.W_x, hidden.W_h, hidden.b, hidden.h0, hidden.x, hidden.states,
-                              rows.T @ states if len(rows) else np.zeros((V.shape[0], h0.shape[1])),
-                              rows.sum(axis=0) if len(rows) else np.zeros(V.shape[0]))
+                              rows.T @ states, rows.sum(axis=0))
 
 
 def _check_projection(V, c, dL_dy, x, hidden):
