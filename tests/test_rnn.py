@@ -339,9 +339,10 @@ def test_the_projected_bound_passes_on_the_derivative_formed_from_the_output_and
 def test_the_projected_reference_names_what_it_refuses(option, message):
     problem = rnn.ProjectedSequence(np.ones((2, 1, 1)), np.zeros((1, 3)), np.ones((3, 1)), np.ones((3, 3)),
                                     np.zeros(3), np.ones((1, 3)), np.zeros(1), np.ones((2, 1, 1)))
-    arrays = {name: option.pop(name) for name in ("V", "dL_dy") if name in option}
+    arrays = {name: value for name, value in option.items() if name in ("V", "dL_dy")}
+    options = {name: value for name, value in option.items() if name not in arrays}
     with pytest.raises(gradproofs.InvalidArgument, match=re.escape(message)):
-        rnn.projected_reference(*problem._replace(**arrays), **option)
+        rnn.projected_reference(*problem._replace(**arrays), **options)
 
 
 def test_saturated_steps_add_no_units_from_the_output():
