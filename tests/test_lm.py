@@ -4,6 +4,8 @@ differences, and bad input is refused naming the argument, inputs untouched."""
 import numpy as np
 import pytest
 
+import gradproofs
+
 from gradproofs.lm import engine as lm
 
 RNG = np.random.default_rng(3)
@@ -101,3 +103,20 @@ def test_bad_input_is_refused_naming_the_argument(engine, changes, error, messag
         engine(**arguments)
     for key, value in before.items():
         np.testing.assert_array_equal(arguments[key], value)
+
+
+@pytest.mark.parametrize("truncate", [0, 1])
+def test_truncated_bptt_is_the_exact_truncated_gradient_and_its_scales_shrink(truncate):
+    # The float engine, truncated, against the exact truncated reference; and truncation matters: the full
+    # gradient lies outside the truncated one's tolerance, whose scales (fewer terms) are smaller.
+    reference = lm.reference(TOKENS, TARGETS, **PARAMETERS, truncate=truncate)
+    truncated = lm.backward(TOKENS, TARGETS, **PARAMETERS, truncate=truncate)
+    reference.assert_matches("numpy", truncated, precision="float64", derivative_from_output=False)
+    full = lm.backward(TOKENS, TARGETS, **PARAMETERS)
+    with pytest.raises(gradproofs.Mismatch):
+        reference.assert_matches("numpy, full BPTT", full, precision="float64", derivative_from_output=False,
+                                 fields=("W",))
+    whole = lm.reference(TOKENS, TARGETS, **PARAMETERS)
+    assert np.all(reference.scales()["W"] <= whole.scales()["W"])
+    assert np.any(reference.scales()["W"] < whole.scales()["W"])
+    assert reference.hidden_part(None).truncate == truncate
