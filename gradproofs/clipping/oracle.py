@@ -430,7 +430,7 @@ class ClipAGC(_Clipping):
             if "clip_factor" in self.arguments else st.just(adaptive.CLIP_FACTOR)
         epsilons = st.one_of(st.just(adaptive.EPS), st.floats(1e-4, 1e-1)) \
             if "eps" in self.arguments else st.just(adaptive.EPS)
-        mantissas = strategies._mantissas(False)  # the entries of a gradient list, as the parameters have
+        mantissas = strategies.mantissas()  # the entries of a gradient list, as the parameters have
 
         @st.composite
         def cases(draw):

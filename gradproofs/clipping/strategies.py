@@ -1,7 +1,8 @@
 """Hypothesis strategies of what clipping is given (:mod:`gradproofs.clipping.engine`).
 
-:func:`gradient_lists` (arrays of assorted shapes, dtypes and magnitudes, optionally with None,
-non-finite, subnormal and negative-zero entries), :func:`thresholds` and :func:`norm_types`;
+:func:`gradient_lists` (arrays of assorted shapes, dtypes and magnitudes, their entries
+:func:`mantissas` times a scale, optionally with None, non-finite, subnormal and negative-zero
+entries), :func:`thresholds` and :func:`norm_types`;
 :mod:`gradproofs.strategies` offers them with every family's strategies.
 """
 
@@ -15,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradproofs.drawing import positive_int, positive_number, require
 
-__all__ = ["GRADIENT_DTYPES", "gradient_lists", "thresholds", "norm_types"]
+__all__ = ["GRADIENT_DTYPES", "mantissas", "gradient_lists", "thresholds", "norm_types"]
 
 
 GRADIENT_DTYPES = ("float16", "float32", "float64")
@@ -41,7 +42,7 @@ def _gradient_arrays(draw, dtype, exponents, mantissas, min_dims, max_dims, min_
     return array
 
 
-def _mantissas(allow_negative_zero: bool):
+def mantissas(allow_negative_zero: bool = False):
     """0 (or −0) or a magnitude in [0.1, 1], either sign: an array's entries span one decade below its scale."""
     zeros = st.sampled_from([0.0, -0.0]) if allow_negative_zero else st.just(0.0)
     return st.one_of(zeros, st.floats(0.1, 1.0), st.floats(-1.0, -0.1))
@@ -91,9 +92,9 @@ def gradient_lists(*, min_arrays: int = 1, max_arrays: int = 8, dtypes=GRADIENT_
     positive_int("max_dims", max_dims, min_dims)
     positive_int("min_side", min_side)
     positive_int("max_side", max_side, min_side)
-    mantissas = _mantissas(bool(allow_negative_zero))
+    entries = mantissas(bool(allow_negative_zero))
     arrays = {d: _gradient_arrays(np.dtype(d), _log_range(d, min_magnitude, max_magnitude, bool(allow_subnormal)),
-                                  mantissas, min_dims, max_dims, min_side, max_side, bool(allow_empty),
+                                  entries, min_dims, max_dims, min_side, max_side, bool(allow_empty),
                                   bool(allow_nonfinite))
               for d in dtypes}
 
