@@ -84,6 +84,7 @@ SMOOTH = [
     ("aten.permute.default", dict(self=Tensor(2, 3, 2), dims=[2, 0, 1])),
     ("aten.transpose.int", dict(self=Tensor(2, 3), dim0=0, dim1=-1)),
     ("aten.t.default", dict(self=Tensor(2, 3))),
+    ("aten.flip.default", dict(self=Tensor(2, 3), dims=[0, -1])),
     ("aten.expand.default", dict(self=Tensor(3, 1), size=[2, 3, 2])),
     ("aten.unsqueeze.default", dict(self=Tensor(2, 3), dim=-1)),
     ("aten.squeeze.dim", dict(self=Tensor(2, 1), dim=1)),
@@ -103,6 +104,21 @@ SMOOTH = [
                                             bias=Tensor(3), eps=0.25)),
     ("aten.native_layer_norm.default", dict(input=Tensor(1, 2, 2), normalized_shape=[2, 2], weight=None,
                                             bias=None, eps=0.5)),
+    ("aten.native_batch_norm.default", dict(input=Tensor(3, 2), weight=Tensor(2), bias=Tensor(2), running_mean=None,
+                                            running_var=None, training=True, momentum=0.1, eps=0.5)),
+    ("aten.native_batch_norm.default", dict(input=Tensor(1, 2, 2), weight=None, bias=Tensor(2),
+                                            running_mean=Tensor(2), running_var=Tensor(2, positive=True),
+                                            training=False, momentum=0.1, eps=0.25)),
+    ("aten.convolution.default", dict(input=Tensor(1, 2, 5), weight=Tensor(4, 1, 2), bias=Tensor(4), stride=[2],
+                                      padding=[1], dilation=[2], transposed=False, output_padding=[0], groups=2)),
+    ("aten.convolution.default", dict(input=Tensor(2, 1, 3, 3), weight=Tensor(1, 1, 2, 2), bias=None,
+                                      stride=[1, 2], padding=[0, 1], dilation=[1, 1], transposed=False,
+                                      output_padding=[0, 0], groups=1)),
+    ("aten.split.Tensor", dict(self=Tensor(5, 2), split_size=2)),
+    ("aten.unsafe_split.Tensor", dict(self=Tensor(2, 3), split_size=3, dim=1)),
+    ("aten.split_with_sizes.default", dict(self=Tensor(2, 3), split_sizes=[1, 2], dim=-1)),
+    ("aten.unsafe_split_with_sizes.default", dict(self=Tensor(3), split_sizes=[2, 1])),
+    ("aten.unbind.int", dict(self=Tensor(2, 3), dim=1)),
     ("aten.mse_loss.default", dict(self=Tensor(2, 2), target=Tensor(2, 2))),
     ("aten.mse_loss.default", dict(self=Tensor(3), target=Tensor(3), reduction=2)),
     ("aten.mse_loss.default", dict(self=Tensor(2), target=Tensor(2), reduction=0)),
@@ -299,6 +315,19 @@ def _block(x, W1, W2, g, b):
     return F.scaled_dot_product_attention(q, q, q, is_causal=True).transpose(1, 2).flatten(-2)
 
 
+RNN, LSTM, GRU = (layer(3, 4).double() for layer in (torch.nn.RNN, torch.nn.LSTM, torch.nn.GRU))
+
+
+def _recurrent(x, w, u, b):
+    """An Elman RNN, an LSTM and a GRU over one sequence, with their weights drawn (slices of w, u, b)."""
+    total = 0
+    for layer, gates in ((RNN, 1), (LSTM, 4), (GRU, 3)):
+        weights = {"weight_ih_l0": w[:4 * gates], "weight_hh_l0": u[:4 * gates], "bias_ih_l0": b[:4 * gates],
+                   "bias_hh_l0": b[:4 * gates].flip(0)}
+        total = total + torch.func.functional_call(layer, weights, (x,))[0]
+    return total
+
+
 SPECS = [
     ("arithmetic", lambda x, y: x + y - x * y / (y + 1) - (-x) + x ** 3 + x.pow(y) + torch.sqrt(x) + torch.rsqrt(x)
      + torch.exp(x) + torch.log(x) + torch.log1p(x), dict(x=(3, 4), y=(3, 4)), ("x", "y")),
@@ -321,6 +350,13 @@ SPECS = [
                                                                                v=(1, 2, 5, 4)), ()),
     ("losses", lambda x, y: F.cross_entropy(x, torch.tensor([0, 1, 4, 3])) + F.mse_loss(x, y)
      + F.nll_loss(F.log_softmax(x, 1), torch.tensor([0, 1, 4, 3]), reduction="sum"), dict(x=(4, 5), y=(4, 5)), ()),
+    ("convolutions", lambda x, w, b, v: F.conv1d(x, w, b, padding=1, dilation=2)
+     + F.conv2d(x[:, :, None], v[:, :, None], stride=(1, 2), groups=3)[:, :, 0, :1],
+     dict(x=(2, 3, 7), w=(6, 3, 3), b=(6,), v=(6, 1, 3)), ()),
+    ("batch norm", lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True) + F.batch_norm(
+        x, torch.tensor([0.5, -1.0, 2.0], dtype=x.dtype), torch.tensor([0.25, 1.5, 3.0], dtype=x.dtype), g, b),
+     dict(x=(5, 3, 2), g=(3,), b=(3,)), ()),
+    ("recurrent layers", _recurrent, dict(x=(4, 2, 3), w=(16, 3), u=(16, 4), b=(16,)), ()),
     ("transformer block", _block, dict(x=(2, 5, 8), W1=(8, 16), W2=(16, 8), g=(8,), b=(8,)), ()),
 ]
 

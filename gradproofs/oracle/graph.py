@@ -96,6 +96,15 @@ _VIEWS = frozenset({"aten.view.default", "aten._unsafe_view.default", "aten.perm
                     "aten.alias.default"})
 
 
+# In-place operations whose functional form is not named by dropping the underscore.
+_FUNCTIONAL = {"aten.transpose_.default": "aten.transpose.int", "aten.unsqueeze_.default": "aten.unsqueeze.default",
+               "aten.squeeze_.dim": "aten.squeeze.dim"}
+
+
+# Operations whose only writes are to running statistics, never part of a result.
+_UPDATES_RUNNING_STATISTICS = frozenset({"aten.native_batch_norm.default"})
+
+
 def _recorder(graph: Graph):
     """The dispatch mode that records ``graph`` (a class made here, so that torch loads only on tracing)."""
     import torch
@@ -127,8 +136,8 @@ def _recorder(graph: Graph):
             if not any(id(t) in self.known for t in tensors):
                 return operation(*args, **kwargs)  # a constant
             line = _spec_line(sys._getframe(1))
-            mutated = operation._schema.is_mutable
-            functional = name.replace("_.", ".", 1) if mutated else name
+            mutated = operation._schema.is_mutable and name not in _UPDATES_RUNNING_STATISTICS
+            functional = _FUNCTIONAL.get(name, name.replace("_.", ".", 1)) if mutated else name
             if functional in RULES and (not mutated or functional != name):
                 target = args[0] if mutated else None
                 if mutated and (id(target) not in self.known or graph.nodes[self.known[id(target)].node].operation

@@ -621,6 +621,16 @@ def _(A, g, y, self, dim0, dim1):
     return {"self": np.swapaxes(g, dim0, dim1)}
 
 
+@rule("aten.flip.default")
+def _flip(A, self, dims):
+    return np.flip(self, tuple(dims))
+
+
+@_flip.vjp
+def _(A, g, y, self, dims):
+    return {"self": np.flip(g, tuple(dims))}
+
+
 @rule("aten.t.default")
 def _t(A, self):
     return self.T
@@ -670,6 +680,37 @@ def _(A, g, y, tensors, dim=0):
     return {"tensors": [np.reshape(p, t.shape) for p, t in zip(pieces, tensors)]}
 
 
+def _split_forward(self, sizes: list, dim: int) -> tuple:
+    return tuple(np.split(self, np.cumsum(sizes)[:-1], axis=dim))
+
+
+def _split_vjp(A, g, y, self, dim: int) -> dict:
+    """The pieces' cotangents put back side by side."""
+    return {"self": np.concatenate([np.broadcast_to(np.asarray(piece), np.shape(part)) for piece, part in zip(g, y)],
+                                   axis=dim)}
+
+
+@rule("aten.split.Tensor", "aten.unsafe_split.Tensor")
+def _split(A, self, split_size, dim=0):
+    size = self.shape[dim]
+    return _split_forward(self, [min(split_size, size - start) for start in range(0, size, split_size)], dim)
+
+
+@rule("aten.split_with_sizes.default", "aten.unsafe_split_with_sizes.default")
+def _split_with_sizes(A, self, split_sizes, dim=0):
+    return _split_forward(self, list(split_sizes), dim)
+
+
+@rule("aten.unbind.int")
+def _unbind(A, self, dim=0):
+    return tuple(np.moveaxis(self, dim, 0))
+
+
+_split.vjp(lambda A, g, y, self, split_size, dim=0: _split_vjp(A, g, y, self, dim))
+_split_with_sizes.vjp(lambda A, g, y, self, split_sizes, dim=0: _split_vjp(A, g, y, self, dim))
+_unbind.vjp(lambda A, g, y, self, dim=0: {"self": np.stack([np.asarray(piece) for piece in g], axis=dim)})
+
+
 @rule("aten.stack.default")
 def _stack(A, tensors, dim=0):
     return np.stack(list(tensors), axis=dim)
@@ -684,10 +725,15 @@ def _slice(ndim: int, dim: int, index) -> tuple:
     return (slice(None),) * (dim % ndim) + (index,)
 
 
+def _zeros(A, shape: tuple, like):
+    """An array of zeros of ``shape``, of ``like``'s kind (``A``'s exact 0 in an object array)."""
+    like = np.asarray(like)
+    return np.full(shape, A.number(0), dtype=object) if like.dtype == object else np.zeros(shape, like.dtype)
+
+
 def _scatter_back(A, g, shape: tuple, where: tuple):
     """The cotangent of ``x[where]``: ``g`` at those entries of an array of zeros of ``shape``."""
-    out = np.zeros(shape, dtype=np.asarray(g).dtype) if np.asarray(g).dtype != object else \
-        np.full(shape, A.number(0), dtype=object)
+    out = _zeros(A, shape, g)
     np.add.at(out, where, g)
     return out
 
@@ -784,38 +830,154 @@ def _(A, g, y, self, mat1, mat2, beta=1, alpha=1):
             "mat2": np.matmul(mat1.T, scaled)}
 
 
+# --- convolution -------------------------------------------------------------------------
+
+def _patches(A, x, kernel: tuple, stride, padding, dilation):
+    """x (N, C, *S) zero-padded, as the patches each output entry sees: (N, C, *S_out, *K)."""
+    spatial = len(kernel)
+    pad = [(0, 0), (0, 0)] + [(p, p) for p in padding]
+    padded = np.pad(x, pad, constant_values=A.number(0)) if any(padding) else x
+    span = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, span, axis=tuple(range(2, 2 + spatial)))
+    picks = (slice(None),) * 2 + tuple(slice(None, None, s) for s in stride) + tuple(
+        slice(None, None, d) for d in dilation)
+    return padded.shape, windows[picks]
+
+
+def _groups(array, axis: int, groups: int) -> list:
+    return np.split(array, groups, axis=axis)
+
+
+@rule("aten.convolution.default")
+def _convolution(A, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """y[n, o, p] = b[o] + Σ_{c, k} w[o, c, k] x_pad[n, c, p s + k d] (cross-correlation, as torch's),
+    channels in ``groups`` independent groups."""
+    if transposed:
+        raise NotImplementedError("transposed convolution")
+    kernel = weight.shape[2:]
+    _, patches = _patches(A, input, kernel, stride, padding, dilation)
+    contracted = (1,) + tuple(range(2 + len(kernel), 2 + 2 * len(kernel)))
+    outputs = [np.moveaxis(np.tensordot(p, w, axes=(contracted, tuple(range(1, 2 + len(kernel))))), -1, 1)
+               for p, w in zip(_groups(patches, 1, groups), _groups(weight, 0, groups))]
+    y = np.concatenate(outputs, axis=1)
+    return y + _channels(bias, y.ndim) if bias is not None else y
+
+
+@_convolution.vjp
+def _(A, g, y, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """w̄[o, c, k] = Σ_{n, p} ḡ[n, o, p] x_pad[n, c, p s + k d]; x̄_pad[n, c, p s + k d] += Σ_o ḡ[n, o, p] w[o, c, k]
+    (then the padding cut off); b̄ = Σ ḡ over the batch and positions."""
+    kernel = weight.shape[2:]
+    spatial = len(kernel)
+    padded_shape, patches = _patches(A, input, kernel, stride, padding, dilation)
+    positions = (0,) + tuple(range(2, 2 + spatial))
+    g_weight, g_padded = [], _zeros(A, padded_shape, g)
+    channels = input.shape[1] // groups
+    for group, (gg, p, w) in enumerate(zip(_groups(g, 1, groups), _groups(patches, 1, groups),
+                                           _groups(weight, 0, groups))):
+        g_weight.append(np.tensordot(gg, p, axes=((0,) + tuple(range(2, 2 + spatial)), positions)))
+        # the patches' cotangent (N, *S_out, C/groups, *K), added back where each patch came from
+        g_patches = np.tensordot(np.moveaxis(gg, 1, -1), w, axes=((1 + spatial,), (0,)))
+        for offset in np.ndindex(*kernel):
+            where = (slice(None), slice(group * channels, (group + 1) * channels)) + tuple(
+                slice(k * d, k * d + s * (n - 1) + 1, s)
+                for k, d, s, n in zip(offset, dilation, stride, g.shape[2:]))
+            piece = g_patches[(slice(None),) * (1 + spatial) + (slice(None),) + offset]
+            g_padded[where] = g_padded[where] + np.moveaxis(piece, -1, 1)
+    crop = (slice(None),) * 2 + tuple(slice(p, size - p) for p, size in zip(padding, padded_shape[2:]))
+    return {"input": g_padded[crop], "weight": np.concatenate(g_weight, axis=0),
+            "bias": np.sum(g, axis=positions) if bias is not None else None}
+
+
 # --- normalization and losses ------------------------------------------------------------
+
+def _normalized(A, x, axes: tuple, eps):
+    """Over ``axes``: the mean μ, r = (σ² + ε)^(−1/2) (σ² the biased variance) and x̂ = (x − μ) r."""
+    n = A.number(_count(x.shape, axes))
+    mean = np.sum(x, axis=axes, keepdims=True) / n
+    centred = x - mean
+    rstd = 1 / A.sqrt(np.sum(centred * centred, axis=axes, keepdims=True) / n + A.number(eps))
+    return mean, rstd, centred * rstd
+
+
+def _normalized_vjp(A, g_normal, normal, rstd, axes: tuple):
+    """The cotangent of x from that of x̂ = (x − μ) r over ``axes`` (N entries):
+    x̄ = r (x̂̄ − mean x̂̄ − x̂ mean(x̂̄ x̂))."""
+    n = A.number(_count(normal.shape, axes))
+    return rstd * (g_normal - np.sum(g_normal, axis=axes, keepdims=True) / n
+                   - normal * np.sum(g_normal * normal, axis=axes, keepdims=True) / n)
+
+
+def _statistics_vjp(A, g_mean, g_rstd, x, mean, rstd, axes: tuple):
+    """What cotangents of the saved μ and r (rarely used) add to x̄: μ̄/N and −r³(x − μ) r̄/N."""
+    n = A.number(_count(x.shape, axes))
+    return np.asarray(g_mean) / n - rstd * rstd * rstd * (x - mean) * np.asarray(g_rstd) / n
+
 
 @rule("aten.native_layer_norm.default")
 def _layer_norm(A, input, normalized_shape, weight, bias, eps):
     axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
-    n = A.number(_count(input.shape, axes))
-    mean = np.sum(input, axis=axes, keepdims=True) / n
-    centred = input - mean
-    rstd = 1 / A.sqrt(np.sum(centred * centred, axis=axes, keepdims=True) / n + A.number(eps))
-    y = centred * rstd
+    mean, rstd, y = _normalized(A, input, axes, eps)
     y = y * weight if weight is not None else y
     return (y + bias if bias is not None else y), mean, rstd
 
 
 @_layer_norm.vjp
 def _(A, g, y, input, normalized_shape, weight, bias, eps):
-    """x̂ = (x − μ) r, r = (σ² + ε)^(−1/2), out = w x̂ + b over the last axes (N entries): with
-    ĝ = w ḡ, x̄ = r (ĝ − mean ĝ − x̂ mean(ĝ x̂)); w̄ = Σ ḡ x̂, b̄ = Σ ḡ over the leading axes. A cotangent of
-    the saved μ and r (rarely used) adds μ̄/N and −r³(x − μ) r̄/N."""
+    """out = w x̂ + b over the last axes: x̂̄ = w ḡ, w̄ = Σ ḡ x̂ and b̄ = Σ ḡ over the leading axes."""
     g_out, g_mean, g_rstd = g
     _, mean, rstd = y
     axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
-    n = A.number(_count(input.shape, axes))
-    centred = input - mean
-    normal = centred * rstd
-    g_normal = g_out * weight if weight is not None else g_out
-    x_bar = rstd * (g_normal - np.sum(g_normal, axis=axes, keepdims=True) / n
-                    - normal * np.sum(g_normal * normal, axis=axes, keepdims=True) / n)
-    x_bar = x_bar + np.asarray(g_mean) / n - rstd * rstd * rstd * centred * np.asarray(g_rstd) / n
+    normal = (input - mean) * rstd
+    x_bar = _normalized_vjp(A, g_out * weight if weight is not None else g_out, normal, rstd, axes)
     lead = tuple(range(input.ndim - len(normalized_shape)))
-    return {"input": x_bar, "weight": np.sum(g_out * normal, axis=lead) if weight is not None else None,
+    return {"input": x_bar + _statistics_vjp(A, g_mean, g_rstd, input, mean, rstd, axes),
+            "weight": np.sum(g_out * normal, axis=lead) if weight is not None else None,
             "bias": np.sum(g_out, axis=lead) if bias is not None else None}
+
+
+def _channels(v, ndim: int):
+    """A per-channel vector (C,) shaped to broadcast over (N, C, …)."""
+    return None if v is None else np.reshape(v, (1, -1) + (1,) * (ndim - 2))
+
+
+@rule("aten.native_batch_norm.default")
+def _batch_norm(A, input, weight, bias, running_mean, running_var, training, momentum, eps):
+    """Training: x̂ over the batch and spatial axes, per channel (the batch's statistics; the running ones,
+    which torch updates in place, are not a result); inference: (x − running mean)(running var + ε)^(−1/2)."""
+    axes = (0,) + tuple(range(2, input.ndim))
+    if training:
+        mean, rstd, normal = _normalized(A, input, axes, eps)
+    else:
+        mean = _channels(running_mean, input.ndim)
+        rstd = 1 / A.sqrt(_channels(running_var, input.ndim) + A.number(eps))
+        normal = (input - mean) * rstd
+    y = normal * _channels(weight, input.ndim) if weight is not None else normal
+    y = y + _channels(bias, input.ndim) if bias is not None else y
+    return y, np.reshape(mean, -1), np.reshape(rstd, -1)
+
+
+@_batch_norm.vjp
+def _(A, g, y, input, weight, bias, running_mean, running_var, training, momentum, eps):
+    """As layer norm's over the batch and spatial axes per channel in training; in inference
+    x̄ = r x̂̄, and the running statistics m and v (if they are inputs, and the results μ = m and
+    r = (v + ε)^(−1/2)) get m̄ = μ̄ − Σ r x̂̄ and v̄ = −(Σ x̂̄ (x − m) + r̄) r³/2."""
+    g_out, g_mean, g_rstd = g
+    axes = (0,) + tuple(range(2, input.ndim))
+    mean, rstd = _channels(y[1], input.ndim), _channels(y[2], input.ndim)
+    normal = (input - mean) * rstd
+    g_normal = g_out * _channels(weight, input.ndim) if weight is not None else g_out
+    found = {"weight": np.sum(g_out * normal, axis=axes) if weight is not None else None,
+             "bias": np.sum(g_out, axis=axes) if bias is not None else None}
+    if training:
+        found["input"] = _normalized_vjp(A, g_normal, normal, rstd, axes) + _statistics_vjp(
+            A, _channels(g_mean, input.ndim), _channels(g_rstd, input.ndim), input, mean, rstd, axes)
+        return found
+    found["input"] = g_normal * rstd
+    found["running_mean"] = np.asarray(g_mean) - np.sum(g_normal * rstd, axis=axes)
+    cubed = np.reshape(rstd * rstd * rstd, -1)
+    found["running_var"] = -(np.sum(g_normal * (input - mean), axis=axes) + np.asarray(g_rstd)) * cubed / 2
+    return found
 
 
 REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}  # ATen's reduction codes
