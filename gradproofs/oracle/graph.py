@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradproofs.errors import InvalidArgument
-from gradproofs.oracle.rules import RULES, reduce_to
+from gradproofs.oracle.rules import RULES, reduce_to, tensor
 
-__all__ = ["Value", "Constant", "Node", "Graph", "trace", "evaluate", "gradients"]
+__all__ = ["Value", "Constant", "Node", "Graph", "trace", "evaluate", "output", "gradients"]
 
 
 @dataclass(frozen=True)
@@ -151,9 +151,9 @@ def _recorder(graph: Graph):
                 index = len(graph.nodes)
                 graph.nodes.append(node)
                 if isinstance(result, (tuple, list)):
-                    for place, tensor in enumerate(result):
-                        if isinstance(tensor, torch.Tensor):
-                            self.add(tensor, Value(index, place))
+                    for place, part in enumerate(result):
+                        if isinstance(part, torch.Tensor):
+                            self.add(part, Value(index, place))
                 else:
                     self.add(result, Value(index))
                 if name in _VIEWS:
@@ -225,6 +225,11 @@ def evaluate(graph: Graph, A, inputs: dict) -> list:
     return values
 
 
+def output(graph: Graph, values: list):
+    """The spec's result among ``values`` (what :func:`evaluate` returned)."""
+    return _resolve(graph.result, values, None)
+
+
 def _accumulate(cotangents: dict, argument, g, values: list) -> None:
     """Add ``g`` to the cotangent of ``argument`` (a :class:`Value`, or a list of them), summed back to its shape."""
     if isinstance(argument, list):
@@ -254,7 +259,7 @@ def gradients(graph: Graph, A, values: list, cotangent) -> dict:
         if isinstance(y, tuple):
             if not any((index, place) in cotangents for place in range(len(y))):
                 continue
-            g = tuple(cotangents.get((index, place), 0 * np.asarray(part)) for place, part in enumerate(y))
+            g = tuple(cotangents.get((index, place), 0 * tensor(part)) for place, part in enumerate(y))
         elif (index, None) in cotangents:
             g = cotangents[(index, None)]
         else:

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Floats", "Exact", "Rule", "RULES", "reduce_to"]
+__all__ = ["Floats", "Exact", "Rule", "RULES", "tensor", "reduce_to"]
 
 
 class Floats:
@@ -42,6 +42,10 @@ class Floats:
     def array(self, values) -> np.ndarray:
         """Values (an array, a float tensor's entries) as an array of this arithmetic."""
         return np.asarray(values, dtype=self.dtype)
+
+    def full(self, shape: tuple, value) -> np.ndarray:
+        """An array of ``shape`` holding one number."""
+        return np.full(shape, value, dtype=self.dtype)
 
     def erf(self, x):
         """The error function, entry by entry (``math.erf``, float64's libm)."""
@@ -77,6 +81,10 @@ class Exact:
         values = np.asarray(values, dtype=object)
         return np.vectorize(lambda v: v if isinstance(v, self.sympy.Basic) else self.number(v),
                             otypes=[object])(values) if values.size else values
+
+    def full(self, shape: tuple, value) -> np.ndarray:
+        """An object array of ``shape`` holding one exact number."""
+        return np.full(shape, self.number(value), dtype=object)
 
     def pi(self):
         """π, exactly."""
@@ -115,9 +123,14 @@ def rule(*names: str):
     return register
 
 
+def tensor(x):
+    """``x`` as an array: itself if it is one (of any arithmetic), else a 0-d NumPy array (a sum's scalar)."""
+    return x if hasattr(x, "shape") else np.asarray(x)
+
+
 def reduce_to(g, shape: tuple) -> np.ndarray:
     """``g`` summed over the axes that broadcasting added to ``shape``: the cotangent of a broadcast argument."""
-    g = np.asarray(g)
+    g = tensor(g)
     if g.shape == tuple(shape):
         return g
     g = g.sum(axis=tuple(range(g.ndim - len(shape))))
@@ -135,7 +148,7 @@ def _axes(dim, ndim: int) -> tuple:
 
 def _restore(g, shape: tuple, axes: tuple, keepdim: bool):
     """A reduction's cotangent broadcast back over the reduced ``axes`` of ``shape``."""
-    g = np.asarray(g)
+    g = tensor(g)
     if not keepdim:
         g = np.expand_dims(g, axes) if axes else g
     return np.broadcast_to(g, shape)
@@ -413,16 +426,26 @@ def _extremum(pick):
     """amax or amin: the forward, and a VJP that shares the cotangent evenly among tied extremes
     (torch's choice where the extreme is not unique)."""
     def forward(A, self, dim=(), keepdim=False):
-        axes = _axes(dim, self.ndim)
-        return _pick(pick, self, axes, keepdim)
+        return _pick(pick, self, _axes(dim, self.ndim), keepdim)
 
     def vjp(A, g, y, self, dim=(), keepdim=False):
         axes = _axes(dim, self.ndim)
-        hit = self == _pick(pick, self, axes, True)
+        hit = _extremes(pick, self, axes)
         ties = np.sum(hit, axis=axes, keepdims=True)
         share = _restore(g, self.shape, axes, keepdim)
         return {"self": np.where(hit, share / np.broadcast_to(ties, self.shape), 0 * share)}
     return forward, vjp
+
+
+def _extremes(pick, x, axes: tuple):
+    """Which entries are extremes over ``axes``: those that no other entry beats, compared pairwise (so
+    that an entry is never compared with itself, nor with a copy of the extreme)."""
+    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    flat = moved.reshape(moved.shape[:moved.ndim - len(axes)] + (-1,))
+    n = flat.shape[-1]
+    beaten = pick(flat[..., None, :], flat[..., :, None]) & ~np.eye(n, dtype=bool)  # [i, j]: x_j beats x_i
+    hit = ~np.any(beaten, axis=-1)
+    return np.moveaxis(hit.reshape(moved.shape), tuple(range(-len(axes), 0)), axes)
 
 
 def _pick(pick, x, axes: tuple, keepdims: bool):
@@ -473,7 +496,7 @@ def _full_like(A, self, fill_value, dtype=None, **options):
 
     floating = dtype.is_floating_point if dtype is not None else self.dtype.kind not in "biu"
     if floating:
-        return np.full(self.shape, A.number(fill_value), dtype=np.asarray(A.array(0)).dtype)
+        return A.full(self.shape, fill_value)
     return np.full(self.shape, fill_value, dtype=self.dtype if dtype is None else
                    torch.empty((), dtype=dtype).numpy().dtype)
 
@@ -638,7 +661,7 @@ def _t(A, self):
 
 @_t.vjp
 def _(A, g, y, self):
-    return {"self": np.asarray(g).T}
+    return {"self": tensor(g).T}
 
 
 @rule("aten.expand.default")
@@ -686,7 +709,7 @@ def _split_forward(self, sizes: list, dim: int) -> tuple:
 
 def _split_vjp(A, g, y, self, dim: int) -> dict:
     """The pieces' cotangents put back side by side."""
-    return {"self": np.concatenate([np.broadcast_to(np.asarray(piece), np.shape(part)) for piece, part in zip(g, y)],
+    return {"self": np.concatenate([np.broadcast_to(tensor(piece), np.shape(part)) for piece, part in zip(g, y)],
                                    axis=dim)}
 
 
@@ -708,7 +731,7 @@ def _unbind(A, self, dim=0):
 
 _split.vjp(lambda A, g, y, self, split_size, dim=0: _split_vjp(A, g, y, self, dim))
 _split_with_sizes.vjp(lambda A, g, y, self, split_sizes, dim=0: _split_vjp(A, g, y, self, dim))
-_unbind.vjp(lambda A, g, y, self, dim=0: {"self": np.stack([np.asarray(piece) for piece in g], axis=dim)})
+_unbind.vjp(lambda A, g, y, self, dim=0: {"self": np.stack([tensor(piece) for piece in g], axis=dim)})
 
 
 @rule("aten.stack.default")
@@ -725,15 +748,9 @@ def _slice(ndim: int, dim: int, index) -> tuple:
     return (slice(None),) * (dim % ndim) + (index,)
 
 
-def _zeros(A, shape: tuple, like):
-    """An array of zeros of ``shape``, of ``like``'s kind (``A``'s exact 0 in an object array)."""
-    like = np.asarray(like)
-    return np.full(shape, A.number(0), dtype=object) if like.dtype == object else np.zeros(shape, like.dtype)
-
-
 def _scatter_back(A, g, shape: tuple, where: tuple):
     """The cotangent of ``x[where]``: ``g`` at those entries of an array of zeros of ``shape``."""
-    out = _zeros(A, shape, g)
+    out = A.full(shape, 0)
     np.add.at(out, where, g)
     return out
 
@@ -836,7 +853,7 @@ def _patches(A, x, kernel: tuple, stride, padding, dilation):
     """x (N, C, *S) zero-padded, as the patches each output entry sees: (N, C, *S_out, *K)."""
     spatial = len(kernel)
     pad = [(0, 0), (0, 0)] + [(p, p) for p in padding]
-    padded = np.pad(x, pad, constant_values=A.number(0)) if any(padding) else x
+    padded = np.pad(x, pad, constant_values=0) if any(padding) else x
     span = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
     windows = np.lib.stride_tricks.sliding_window_view(padded, span, axis=tuple(range(2, 2 + spatial)))
     picks = (slice(None),) * 2 + tuple(slice(None, None, s) for s in stride) + tuple(
@@ -871,7 +888,7 @@ def _(A, g, y, input, weight, bias, stride, padding, dilation, transposed, outpu
     spatial = len(kernel)
     padded_shape, patches = _patches(A, input, kernel, stride, padding, dilation)
     positions = (0,) + tuple(range(2, 2 + spatial))
-    g_weight, g_padded = [], _zeros(A, padded_shape, g)
+    g_weight, g_padded = [], A.full(padded_shape, 0)
     channels = input.shape[1] // groups
     for group, (gg, p, w) in enumerate(zip(_groups(g, 1, groups), _groups(patches, 1, groups),
                                            _groups(weight, 0, groups))):
@@ -911,7 +928,7 @@ def _normalized_vjp(A, g_normal, normal, rstd, axes: tuple):
 def _statistics_vjp(A, g_mean, g_rstd, x, mean, rstd, axes: tuple):
     """What cotangents of the saved μ and r (rarely used) add to x̄: μ̄/N and −r³(x − μ) r̄/N."""
     n = A.number(_count(x.shape, axes))
-    return np.asarray(g_mean) / n - rstd * rstd * rstd * (x - mean) * np.asarray(g_rstd) / n
+    return tensor(g_mean) / n - rstd * rstd * rstd * (x - mean) * tensor(g_rstd) / n
 
 
 @rule("aten.native_layer_norm.default")
@@ -974,9 +991,9 @@ def _(A, g, y, input, weight, bias, running_mean, running_var, training, momentu
             A, _channels(g_mean, input.ndim), _channels(g_rstd, input.ndim), input, mean, rstd, axes)
         return found
     found["input"] = g_normal * rstd
-    found["running_mean"] = np.asarray(g_mean) - np.sum(g_normal * rstd, axis=axes)
+    found["running_mean"] = tensor(g_mean) - np.sum(g_normal * rstd, axis=axes)
     cubed = np.reshape(rstd * rstd * rstd, -1)
-    found["running_var"] = -(np.sum(g_normal * (input - mean), axis=axes) + np.asarray(g_rstd)) * cubed / 2
+    found["running_var"] = -(np.sum(g_normal * (input - mean), axis=axes) + tensor(g_rstd)) * cubed / 2
     return found
 
 
@@ -1013,7 +1030,7 @@ def _nll_weights(A, input, target, weight, ignore_index: int):
     kept = target != ignore_index
     safe = np.where(kept, target, 0)
     where = (np.arange(input.shape[0]), safe) if input.ndim == 2 else (safe,)
-    w = weight[safe] if weight is not None else np.full(kept.shape, A.number(1), dtype=input.dtype)
+    w = weight[safe] if weight is not None else A.full(kept.shape, 1)
     return where, np.where(kept, w, 0 * w)
 
 
@@ -1027,7 +1044,7 @@ def _nll_loss(A, self, target, weight, reduction, ignore_index):
 def _(A, g, y, self, target, weight, reduction, ignore_index):
     """With pᵢ = x[i, tᵢ] and L = −Σ wᵢ pᵢ (divided by W = Σ wᵢ for the mean): p̄ᵢ = −wᵢ ḡ (/W), and a class
     weight gets w̄_c = Σ_{tᵢ = c} (−pᵢ ḡ (− L ḡ, /W for the mean) + W̄), W̄ the cotangent of W."""
-    g_loss, g_total = np.asarray(g[0]), np.asarray(g[1])
+    g_loss, g_total = tensor(g[0]), tensor(g[1])
     where, w = _nll_weights(A, self, target, weight, ignore_index)
     picked = self[where]
     mean = REDUCTIONS[reduction] == "mean"

@@ -1,0 +1,239 @@
+"""The generic oracle's rounding model: each operation's bound holds for implementations that round as
+it says, torch's own autograd stays within the bound of whole graphs, and a wrong gradient does not.
+
+The exact values here come from float64 (for float32 and narrower computations, whose errors are
+2²⁹ times larger than float64's) or from Python's fractions; the implementations judged are NumPy
+in float32 and float16, and torch's autograd in float32, bfloat16 and float16.
+"""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from gradproofs.formats import FORMATS
+from gradproofs.oracle import graph, rounding
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def _precision(name: str, accumulation: str | None = None) -> rounding.Precision:
+    return rounding.Precision(FORMATS[name], FORMATS[accumulation] if accumulation else None)
+
+
+@pytest.mark.parametrize("storage", ["bfloat16", "float16", "float32", "tf32"])
+def test_representation_error_is_the_distance_to_the_nearest_number_of_the_format(storage):
+    """Against torch's rounding (bfloat16, float16, float32) and, for tf32, against Fraction arithmetic:
+    the nearest number with p significant bits, ties to even."""
+    values = np.concatenate([np.random.default_rng(1).standard_normal(2000) * 10.0 ** np.arange(-3, 3).repeat(
+        2000 // 6 + 1)[:2000], [1 + 2.0 ** -9, 1 + 3 * 2.0 ** -9, 1 + 2.0 ** -8, np.inf, -np.inf]])
+    error = rounding.representation_error(values, FORMATS[storage])
+    finite = np.isfinite(values)
+    assert np.all(error[~finite] == 0)
+    if storage == "tf32":
+        p = FORMATS["tf32"].significand_bits
+        for value, e in zip(values[finite][:300], error[finite][:300]):
+            single = Fraction(float(np.float32(value)))
+            exponent = math.floor(math.log2(abs(single)))
+            step = Fraction(2) ** (exponent - p + 1)
+            nearest = round(single / step) * step  # round() on a Fraction ties to even
+            assert Fraction(e) == abs(nearest - Fraction(float(value)))
+        return
+    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[storage]
+    expected = np.abs(torch.tensor(values[finite]).to(dtype).double().numpy() - values[finite])
+    if storage == "bfloat16":  # torch rounds float64 to bfloat16 directly, the model through float32 first
+        assert np.all(error[finite] >= expected) and np.all(error[finite] <= expected + 2.0 ** -24 * np.abs(
+            values[finite]))
+        assert np.mean(error[finite] == expected) > 0.99
+    else:
+        assert np.array_equal(error[finite], expected)
+
+
+def _bounded(values, errors, precision):
+    return rounding.Bounded(np.asarray(values, dtype=np.float64), np.asarray(errors, dtype=np.float64), precision)
+
+
+ELEMENTWISE = [
+    ("add", np.add, 2), ("subtract", np.subtract, 2), ("multiply", np.multiply, 2), ("divide", np.true_divide, 2),
+    ("exp", np.exp, 1), ("log", np.log, 1), ("log1p", np.log1p, 1), ("sqrt", np.sqrt, 1), ("tanh", np.tanh, 1),
+    ("square", lambda x: np.power(x, 2.0), 1), ("cube root", lambda x: np.power(x, 1 / 3), 1),
+]
+POSITIVE = ("log", "sqrt", "cube root", "log1p")
+
+
+@pytest.mark.parametrize("name, function, arity", ELEMENTWISE, ids=[e[0] for e in ELEMENTWISE])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_each_elementwise_bound_holds_for_numpy_at_that_precision(name, function, arity, dtype):
+    """An implementation holds inputs x̂ in ``dtype`` that are off the exact ones x by up to their bound
+    (here up to 2⁻⁸ of their size); NumPy's f(x̂) in ``dtype`` is within the bound of the exact f(x)."""
+    precision = _precision(np.dtype(dtype).name)
+    rng = np.random.default_rng(7)
+    used = 0.0
+    for trial in range(4):
+        held = [(rng.uniform(0.25, 3.0, 4000) * (1 if name in POSITIVE or k else rng.choice([-1, 1], 4000)))
+                .astype(dtype) for k in range(arity)]
+        errors = [np.abs(h.astype(np.float64)) * 2.0 ** -8 * rng.uniform(0, 1, h.shape) for h in held]
+        exact_inputs = [h + e * rng.uniform(-1, 1, h.shape) for h, e in zip(held, errors)]
+        result = function(*[_bounded(x, e, precision) for x, e in zip(exact_inputs, errors)])
+        with np.errstate(over="ignore"):
+            got = function(*held).astype(np.float64)
+        exact = function(*exact_inputs)
+        assert np.array_equal(result.value, exact)
+        used = max(used, np.max(np.abs(got - exact) / result.error))
+    assert used <= 1, used
+    assert used > 0.05, f"the bound is loose: {used}"
+
+
+@pytest.mark.parametrize("dtype, accumulation", [(np.float32, None), (np.float16, None), (np.float16, "float32")])
+def test_sums_and_products_hold_in_any_order(dtype, accumulation):
+    """A sum of 4096 terms and a matmul, accumulated left to right, in reverse and pairwise in ``dtype``
+    (or in float32 and rounded once, when that is declared), within γₙ's bound."""
+    precision = _precision(np.dtype(dtype).name, accumulation)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(4096).astype(dtype).astype(np.float64)
+    a, b = (rng.standard_normal(shape).astype(dtype).astype(np.float64) for shape in ((8, 512), (512, 4)))
+    bound = np.sum(_bounded(x, 0, precision)).error
+    product = np.matmul(_bounded(a, 0, precision), _bounded(b, 0, precision))
+    working = np.float32 if accumulation else dtype
+
+    def sequential(terms):
+        total = working(0)
+        for t in terms:
+            total = working(total + working(t))
+        return float(dtype(total))
+
+    def pairwise(terms):
+        terms = [working(t) for t in terms]
+        while len(terms) > 1:
+            terms = [working(terms[k] + terms[k + 1]) for k in range(0, len(terms), 2)]
+        return float(dtype(terms[0]))
+
+    exact = math.fsum(x)
+    for order in (sequential(x), sequential(x[::-1]), pairwise(x)):
+        assert abs(order - exact) <= bound
+    got = np.array([[sequential(a[i] * b[:, j]) for j in range(4)] for i in range(8)])
+    assert np.all(np.abs(got - a @ b) <= product.error)
+
+
+def test_a_sum_accumulated_in_bfloat16_breaks_a_float32_accumulation_contract():
+    """What the contract says matters: 256 terms summed in bfloat16 are far outside the bound for
+    float32 accumulation, and inside the bound for bfloat16 accumulation."""
+    x = torch.linspace(0.5, 1.5, 256, dtype=torch.bfloat16)
+    total = torch.zeros((), dtype=torch.bfloat16)
+    for t in x:
+        total = total + t
+    exact = math.fsum(x.double().tolist())
+    values = x.double().numpy()
+    promised = np.sum(_bounded(values, 0, _precision("bfloat16", "float32"))).error
+    worst = np.sum(_bounded(values, 0, _precision("bfloat16"))).error
+    assert abs(float(total) - exact) > 10 * promised
+    assert abs(float(total) - exact) <= worst
+
+
+def test_an_uncertain_choice_is_bounded_by_both_branches():
+    precision = _precision("float32")
+    x = _bounded([1.0, 1.0, -2.0], [0.5, 0.0, 0.0], precision)
+    condition = x > 1.2
+    assert condition.value.tolist() == [False, False, False] and condition.uncertain.tolist() == [True, False, False]
+    chosen = np.where(condition, x, _bounded([3.0, 3.0, 3.0], 0.0, precision))
+    assert chosen.value.tolist() == [3.0, 3.0, 3.0]
+    assert chosen.error.tolist() == [0.5 + 2.0, 0.0, 0.0]
+
+
+# --- whole graphs: torch's autograd within the bound --------------------------------------
+
+def _scaled_arrays(seed: int, shapes: dict, positive=()) -> dict:
+    """Inputs as a user would draw them: entries of size about 1, weights (two or more axes) scaled by
+    1/√(fan-in), positive ones in [0.2, 2]."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, shape in shapes.items():
+        if name in positive:
+            arrays[name] = rng.uniform(0.2, 2.0, shape)
+        else:
+            arrays[name] = rng.standard_normal(shape) / (math.sqrt(shape[0]) if name.startswith("W") else 1)
+    return arrays
+
+
+def _block(x, W1, W2, g, b):
+    h = F.layer_norm(x, (x.shape[-1],), g, b)
+    h = x + F.gelu(h @ W1) @ W2
+    q = h.unflatten(-1, (2, -1)).transpose(1, 2)
+    return F.scaled_dot_product_attention(q, q, q, is_causal=True).transpose(1, 2).flatten(-2)
+
+
+GRAPHS = [
+    ("pointwise", lambda x, y: torch.exp(torch.tanh(x)) * torch.sigmoid(y) / (1 + x * x) + torch.log1p(y * y)
+     + F.gelu(x) * F.silu(y), dict(x=(6, 5), y=(6, 5)), ()),
+    ("softmax and norms", lambda x, g, b: torch.softmax(F.layer_norm(x, (8,), g, b), -1)
+     + F.rms_norm(x, (8,), g) + torch.log_softmax(x, 0), dict(x=(6, 8), g=(8,), b=(8,)), ()),
+    ("linear layer and loss", lambda x, W, b, y: F.mse_loss(torch.tanh(x @ W + b), y)
+     + F.cross_entropy(x @ W, torch.tensor([0, 2, 1, 3, 3, 0])), dict(x=(6, 16), W=(16, 4), b=(4,), y=(6, 4)), ()),
+    ("convolution and batch norm", lambda x, W, g, b: F.batch_norm(F.conv1d(x, W, padding=1), None, None, g, b,
+                                                                    training=True), dict(x=(3, 4, 9), W=(5, 4, 3),
+                                                                                         g=(5,), b=(5,)), ()),
+    ("transformer block", _block, dict(x=(2, 6, 8), W1=(8, 16), W2=(16, 8), g=(8,), b=(8,)), ()),
+]
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _judged(spec, arrays: dict, storage: str, seed: int, vjp=None):
+    """Torch's gradient at ``storage`` (or ``vjp``'s, given torch tensors and the cotangent) against the graph's
+    reference and bound: each entry's used fraction |got − reference|/bound."""
+    dtype = DTYPES[storage]
+    arrays = {name: torch.tensor(a).to(dtype).double().numpy() for name, a in arrays.items()}
+    traced = graph.trace(spec, {name: a.shape for name, a in arrays.items()}, arrays)
+    A = rounding.Rounded(_precision(storage))
+    values = graph.evaluate(traced, A, arrays)
+    out = graph.output(traced, values)
+    cotangent = torch.tensor(np.random.default_rng(seed).standard_normal(out.shape)).to(dtype)
+    reference = graph.gradients(traced, A, values, cotangent.double().numpy())
+    tensors = {name: torch.tensor(a, dtype=dtype, requires_grad=True) for name, a in arrays.items()}
+    if vjp is None:
+        spec(*tensors.values()).backward(cotangent)
+        got = {name: t.grad for name, t in tensors.items()}
+    else:
+        got = vjp(tensors, cotangent)
+    return {name: np.abs(got[name].double().numpy() - g.value) / g.error for name, g in reference.items()}
+
+
+JUDGED = [(graph_, storage) for graph_ in GRAPHS for storage in DTYPES
+          if graph_[0] != "transformer block" or storage == "float32"]
+
+
+@pytest.mark.parametrize("name, spec, shapes, positive, storage", [(*g, s) for g, s in JUDGED],
+                         ids=[f"{g[0]}-{s}" for g, s in JUDGED])
+def test_torchs_autograd_stays_within_the_bound(name, spec, shapes, positive, storage):
+    """Sound on torch's own kernels (which compute other formulas than the rules, fused, in other orders),
+    and not vacuous: every entry's bound is finite and some entry uses a fair part of it."""
+    worst = 0.0
+    for seed in range(3):
+        used = _judged(spec, _scaled_arrays(seed, shapes, positive), storage, seed)
+        for entries in used.values():
+            assert np.all(np.isfinite(entries) | np.isnan(entries)) and np.nanmin(entries) >= 0
+            worst = max(worst, np.nanmax(entries))
+    assert worst <= 1
+    assert worst >= 1e-4 if name == "transformer block" else worst >= 1e-3, worst
+
+
+@pytest.mark.parametrize("storage", ["bfloat16", "float16"])
+def test_the_running_bound_gives_up_on_a_transformer_block_in_16_bits(storage):
+    """What the running bound cannot do: in bfloat16 and float16 its worst case grows past the values
+    themselves through layer norm, two matmuls and attention, and the softmax's bound is then unbounded
+    (no false alarm: nothing is judged)."""
+    used = _judged(_block, _scaled_arrays(0, dict(x=(2, 6, 8), W1=(8, 16), W2=(16, 8), g=(8,), b=(8,))),
+                   storage, 0)
+    assert max(np.nanmax(entries) for entries in used.values()) < 1e-3
+
+
+def test_a_wrong_gradient_exceeds_the_bound():
+    """Softmax's backward without the subtraction, ȳ ⊙ y instead of y ⊙ (ȳ − Σ ȳ ⊙ y), in float32."""
+    spec = lambda x: torch.softmax(x, -1)  # noqa: E731
+
+    def wrong(tensors, cotangent):
+        y = torch.softmax(tensors["x"].detach(), -1)
+        return {"x": y * cotangent}
+    used = _judged(spec, _scaled_arrays(0, {"x": (4, 6)}), "float32", 0, vjp=wrong)
+    assert np.max(used["x"]) > 1e3
