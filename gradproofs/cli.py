@@ -304,7 +304,12 @@ def _check(args) -> int:
             if getattr(args, name) is not None:
                 given[name] = getattr(args, name)
         given.setdefault("max_examples", 100)
-        checker, run = options.prepared(ORACLES[args.oracle], given)
+        oracle = args.oracle or ("gradients" if args.spec else "chain")
+        if args.spec:
+            if oracle != "gradients":
+                raise InvalidArgument(f"--spec is the mathematics of --oracle gradients, not of --oracle {oracle}")
+            given["spec"] = _load_target(args.spec, args.path)
+        checker, run = options.prepared(ORACLES[oracle], given)
         fn = _load_target(args.target, args.path)
         if args.torch_in_place:
             from gradproofs.oracle import torch_in_place
@@ -368,8 +373,12 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check your own gradient or clipping code against an oracle",
                                 description=f"The oracles and what fn takes and returns: {oracles}.")
     check.add_argument("target", help="your function, as module:name (module:object.method) or path/to/file.py:name")
-    check.add_argument("--oracle", choices=list(ORACLES), default="chain",
-                       help="which oracle (default: chain)")
+    check.add_argument("--oracle", choices=list(ORACLES),
+                       help="which oracle (default: gradients with --spec, else chain)")
+    check.add_argument("--spec", metavar="FILE:NAME",
+                       help="for the gradients oracle: the spec, a function of the named tensors in torch operations "
+                            "(as module:name or path/to/file.py:name); its shapes as --option \"shapes={'x': ('B', "
+                            "'D')}\"")
     check.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                        help="an option of the oracle, e.g. --option reduction=sum --option 'returns=(\"db\", \"dW\")'; "
                             "VALUE is read as a Python literal, else as a string")

@@ -46,15 +46,16 @@ def test_the_oracles_are_offered_in_the_families_order_whichever_family_came_fir
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     oracles, families, homes = result.stdout.splitlines()
     assert len(oracles.split()) == len(homes.split()) - 1 and homes.split()[-1] == "gradproofs.mlp.oracle"
-    order = families.split()
-    assert [order.index(home) for home in homes.split()[:-1]] == sorted(order.index(home) for home in homes.split()[:-1])
+    order, homes = families.split(), homes.split()[:-1]
+    assert homes[-1] == "oracle" and oracles.split()[-1] == "gradients"  # the generic oracle, after the families'
+    assert [order.index(home) for home in homes[:-1]] == sorted(order.index(home) for home in homes[:-1])
 
 
 def test_the_oracle_package_offers_exactly_the_declared_oracles():
     from gradproofs import oracle
 
     declared = sorted(name for declaration in catalogue.declarations().values() for name in declaration.oracles)
-    assert oracle.__all__ == ["ORACLES", "Oracle", "Report", *declared]
+    assert oracle.__all__ == ["ORACLES", "Oracle", "Report", *sorted([*declared, "check_gradients"])]
     assert all(callable(getattr(oracle, name)) for name in declared)
     with pytest.raises(AttributeError, match="no attribute 'check_perceptron'"):
         oracle.check_perceptron  # noqa: B018 - the attribute access is the test
@@ -278,6 +279,14 @@ def clip_agc_fn(parameters, grads, clip_factor, eps):
     return clipped
 
 
+def gradients_spec(x):
+    return (x * x).sum()
+
+
+def gradients_fn(x):
+    return (2 * x,)
+
+
 def two_arguments(w, b):
     raise AssertionError("no example should run")
 
@@ -299,6 +308,7 @@ CHECKS = [
     ("clip-norm", "clip_norm_fn", ["--option", "convention=optax", "--option", "dtypes=('float32',)"]),
     ("clip-value", "clip_value_fn", []),
     ("clip-agc", "clip_agc_fn", []),
+    ("gradients", "gradients_fn", ["--spec", "targets:gradients_spec", "--option", "shapes={'x': ('N',)}"]),
     ("chain", "trainer.backprop", []),
 ]
 
@@ -546,7 +556,7 @@ def test_the_command_line_takes_and_refuses_the_options_each_check_function_does
     monkeypatch.chdir(tmp_path)
     for name, oracle in ORACLES.items():
         check = getattr(gradproofs.oracle, oracle.function)
-        specified = [option.name for option in (*oracle.spec, *options.RUN)]
+        specified = [option.name for option in (*oracle.option_records, *options.RUN)]
         assert list(inspect.signature(check).parameters)[1:] == specified, name
         for bad in ({"no_such_option": 1}, {specified[0]: object()}):
             with pytest.raises(InvalidArgument) as refused:

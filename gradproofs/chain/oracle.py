@@ -29,7 +29,7 @@ class Chain(Oracle):
     name = "chain"
     function = "check_chain"
     signature = "fn(w, b, x, y) -> (dw, db)"
-    spec = (ACTIVATION,
+    option_records = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost of the output", values=costs.NAMES),
             options.RETURNS, options.PRECISION, options.ARGUMENTS,
             *options.sizes("depth", 16, "number of layers"))

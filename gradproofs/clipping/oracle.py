@@ -196,7 +196,7 @@ class ClipNorm(_Clipping):
     name = "clip-norm"
     function = "check_clip_grad_norm"
     signature = "fn(grads, max_norm, norm_type) -> (clipped, total_norm)"
-    spec = (options.Option("convention", "torch", "whose clipping fn reproduces",
+    option_records = (options.Option("convention", "torch", "whose clipping fn reproduces",
                            values=tuple(clipping.CONVENTIONS)),
             options.flag("error_if_nonfinite", False, "fn raises where the norm is not finite"),
             options.flag("returns_norm", True, "fn returns the norm with the clipped gradients"),
@@ -329,7 +329,7 @@ class ClipValue(_Clipping):
     name = "clip-value"
     function = "check_clip_grad_value"
     signature = "fn(grads, clip_value) -> clipped"
-    spec = (*DOMAIN, options.ARGUMENTS, *SIZES)
+    option_records = (*DOMAIN, options.ARGUMENTS, *SIZES)
 
     def settle(self) -> None:
         self.arguments = conventions.declared_arguments(self, VALUE_ARGUMENTS)
@@ -411,7 +411,7 @@ class ClipAGC(_Clipping):
     name = "clip-agc"
     function = "check_clip_agc"
     signature = "fn(parameters, grads, clip_factor, eps) -> clipped"
-    spec = (_IN_PLACE, _DTYPES, _EMPTY, _NONES, options.ARGUMENTS, *SIZES)
+    option_records = (_IN_PLACE, _DTYPES, _EMPTY, _NONES, options.ARGUMENTS, *SIZES)
 
     def settle(self) -> None:
         self.arguments = conventions.declared_arguments(self, AGC_ARGUMENTS, optional=("clip_factor", "eps"))

@@ -53,7 +53,7 @@ class RNNLM(Recurrent):
     declarations = {"h0": "h0=False", "b": "biases=False", "c": "biases=False"}
     probe_sizes = {"min_steps": 3, "max_steps": 3, "min_batch": 2, "max_batch": 2, "min_vocabulary": 4,
                    "max_vocabulary": 4, "min_hidden": 5, "max_hidden": 5}
-    spec = (options.Option("tokens", "ids", "integer tokens (T, B), or one-hot rows (T, B, K)", values=TOKENS),
+    option_records = (options.Option("tokens", "ids", "integer tokens (T, B), or one-hot rows (T, B, K)", values=TOKENS),
             options.H0, TRUNCATE,
             options.BIASES.but(about="`False`: the model has no biases b and c (Britz's WildML model); fn takes none "
                                      "and returns none"),

@@ -53,7 +53,7 @@ class MLP(Oracle):
     declarations = {"biases": "biases=False"}
     dropped = None  # not an option: the layer (or "output") whose f′ a hint's model of fn leaves out of δ
     signature = "fn(weights, biases, x, y) -> (dW, db)"
-    spec = (ACTIVATION,
+    option_records = (ACTIVATION,
             options.Option("cost", "quadratic", "the cost per sample", values=mlp.COSTS),
             options.Option("output_activation", None, "the last layer's activation (None: the hidden one, or the "
                                                       "softmax's logits for softmax_cross_entropy; `'identity'`: a "

@@ -10,6 +10,7 @@
 >>> check_rnn_lm(lossFun, samples="single", returns=(None, "U", "W", "V", "b", "c", None), clip_value=5)
 >>> check_clip_grad_norm(my_clip, convention="optax")
 >>> check_clip_grad_norm(torch_in_place(torch.nn.utils.clip_grad_norm_))
+>>> check_gradients(my_backward, spec=lambda x, W: torch.tanh(x @ W).sum(), shapes={"x": ("B", "D"), "W": ("D", "H")})
 
 Each runner draws inputs with Hypothesis, hands ``fn`` copies laid out in the
 conventions it declares (:mod:`gradproofs.oracle.conventions`), compares what
@@ -20,10 +21,11 @@ counterexample, reproducible. :data:`ORACLES` lists them by the name the
 command line uses (``gradproofs check TARGET --oracle NAME``).
 
 This package holds what the oracles share (:mod:`gradproofs.oracle.harness`,
-:mod:`gradproofs.oracle.conventions`); each oracle is in its family's package, whose
-declaration (``FAMILY.oracles``) names what it offers here. Those packages import the
-harness, so they are imported on first use of a name below, all of them, and
-:data:`ORACLES` lists their oracles in the families' order.
+:mod:`gradproofs.oracle.conventions`) and the oracle of any differentiable function,
+``check_gradients`` (:mod:`gradproofs.oracle.generic`); each other oracle is in its family's
+package, whose declaration (``FAMILY.oracles``) names what it offers here. Those packages import
+the harness, so they are imported on first use of a name below, all of them, and
+:data:`ORACLES` lists their oracles in the families' order, then the generic one.
 """
 
 import importlib
@@ -33,13 +35,15 @@ from gradproofs.oracle import harness
 from gradproofs.oracle.harness import Oracle, Report
 
 _SHARED = ["ORACLES", "Oracle", "Report"]
+_GENERIC = ["check_gradients"]  # gradproofs.oracle.generic's
 
 
 def _load() -> None:
     """Offer every family's declared oracle names here, and list ``harness.ORACLES`` in the families'
     order (any oracle defined outside a family after them); ``__all__`` names them all."""
     catalogue = importlib.import_module("gradproofs.catalogue")
-    offered = catalogue.offered("oracles")
+    generic = importlib.import_module("gradproofs.oracle.generic")
+    offered = {**catalogue.offered("oracles"), **{name: getattr(generic, name) for name in _GENERIC}}
     rank = {f"gradproofs.{name}": index for index, name in enumerate(catalogue.declarations())}
     order = sorted(harness.ORACLES.items(), key=lambda item: rank.get(item[1].__module__.rpartition(".")[0],
                                                                        len(rank)))

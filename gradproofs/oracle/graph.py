@@ -189,9 +189,8 @@ def trace(spec, shapes: dict, values: dict | None = None) -> Graph:
         given = np.asarray(values[name]) if name in values else np.full(tuple(shape), 0.5)
         tensor = torch.from_numpy(given.astype(np.float64) if given.dtype.kind == "f" else given.copy())
         tensors.append(tensor)
-        if tensor.is_floating_point():
-            recorder.add(tensor, Value(len(graph.nodes)))
-            graph.nodes.append(Node("input", {"name": name}))
+        recorder.add(tensor, Value(len(graph.nodes)))  # integer ones too: indices and labels are inputs
+        graph.nodes.append(Node("input", {"name": name}))
     with recorder:
         result = spec(*tensors)
     if not isinstance(result, torch.Tensor) or id(result) not in recorder.known:
@@ -218,11 +217,17 @@ def evaluate(graph: Graph, A, inputs: dict) -> list:
     values = []
     for node in graph.nodes:
         if node.operation == "input":
-            values.append(A.array(inputs[node.arguments["name"]]))
+            given = np.asarray(inputs[node.arguments["name"]])
+            values.append(A.array(given) if given.dtype.kind == "f" or given.dtype == object else given)
             continue
         arguments = {key: _resolve(v, values, A) for key, v in node.arguments.items()}
         values.append(RULES[node.operation].forward(A, **arguments))
     return values
+
+
+def _integral(value) -> bool:
+    """Whether a value holds integers or booleans (indices, labels, masks), which have no cotangent."""
+    return getattr(value, "dtype", np.asarray(value).dtype).kind in "biu"
 
 
 def output(graph: Graph, values: list):
@@ -239,7 +244,7 @@ def _accumulate(cotangents: dict, argument, g, values: list) -> None:
     if not isinstance(argument, Value) or g is None:
         return
     target = values[argument.node] if argument.output is None else values[argument.node][argument.output]
-    if np.asarray(target).dtype.kind in "biu":
+    if _integral(target):
         return
     g = reduce_to(g, np.shape(target))
     key = (argument.node, argument.output)
@@ -254,7 +259,8 @@ def gradients(graph: Graph, A, values: list, cotangent) -> dict:
     for index in range(len(graph.nodes) - 1, -1, -1):
         node, y = graph.nodes[index], values[index]
         if node.operation == "input":
-            found[node.arguments["name"]] = cotangents.get((index, None), 0 * y)
+            if not _integral(y):
+                found[node.arguments["name"]] = cotangents.get((index, None), 0 * y)
             continue
         if isinstance(y, tuple):
             if not any((index, place) in cotangents for place in range(len(y))):

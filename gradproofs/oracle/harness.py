@@ -99,6 +99,10 @@ def literal(value) -> str:
     """
     if value is None or isinstance(value, (bool, str)):
         return repr(value)
+    if hasattr(value, "detach") and str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
+        shown = literal(value.detach().cpu().double().numpy())
+        return f"torch.tensor({shown.removeprefix('np.array(').removesuffix(')')}, dtype=torch.bfloat16)" \
+            if shown.startswith("np.array(") else shown.replace("float64", "bfloat16")
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     if isinstance(value, Mapping):
@@ -226,6 +230,13 @@ def same(original, passed) -> bool:
             same(original[k], passed[k]) for k in original)
     if original is None:
         return passed is None
+    if hasattr(original, "detach"):  # a tensor, of any dtype (bfloat16 has no NumPy form): its bytes
+        import torch
+
+        def raw(tensor):
+            return tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+        return (hasattr(passed, "detach") and passed.dtype == original.dtype and passed.shape == original.shape
+                and bool(raw(passed).equal(raw(original))))
     if isinstance(original, np.ndarray):
         return (isinstance(passed, np.ndarray) and passed.dtype == original.dtype
                 and passed.shape == original.shape and passed.tobytes() == original.tobytes())
@@ -367,7 +378,7 @@ ORACLES: dict = {}  # name -> Oracle subclass: every oracle, as the command line
 class Oracle:
     """One network kind's check. Subclasses set ``name`` (the command line's ``--oracle``),
     ``function`` (``check_mlp``, …), ``signature`` (what fn takes and returns), their
-    docstring (the check's), ``spec`` (their :class:`gradproofs.oracle.options.Option`
+    docstring (the check's), ``option_records`` (their :class:`gradproofs.oracle.options.Option`
     records, in the order the check takes them: each is validated by its record and kept
     as an attribute of its name), :meth:`settle` (what depends on several options, and
     ``arguments``), :meth:`strategy`, :meth:`check` and :meth:`alternatives`. A subclass
@@ -376,7 +387,7 @@ class Oracle:
     name = ""
     function = ""
     signature = ""
-    spec: tuple = ()
+    option_records: tuple = ()
     arguments: tuple  # the names of the arguments fn is passed, in order: set by settle
     families: tuple = ()  # groups of fields whose mismatches are one kind (the weights, …)
     # Sizes that all differ ({option: value}), of the probe a hint must pass as well (:meth:`probe`).
@@ -392,13 +403,13 @@ class Oracle:
     def __init__(self, **options):
         from gradproofs.oracle.options import RUN, ordered_sizes
 
-        names = [option.name for option in self.spec]
+        names = [option.name for option in self.option_records]
         unknown = [name for name in options if name not in names]
         if unknown:
             raise InvalidArgument(f"{self.function} has no option {unknown[0]!r}; its options: "
                                   f"{', '.join(names + [option.name for option in RUN])}")
-        self.given = {option.name: options.get(option.name, option.default) for option in self.spec}
-        validated = {option.name: option.validated(self.given[option.name]) for option in self.spec}
+        self.given = {option.name: options.get(option.name, option.default) for option in self.option_records}
+        validated = {option.name: option.validated(self.given[option.name]) for option in self.option_records}
         ordered_sizes(validated)
         for name, value in validated.items():
             setattr(self, name, value)
@@ -411,7 +422,7 @@ class Oracle:
     @property
     def options(self) -> dict:
         """The options that differ from their defaults."""
-        return {option.name: self.given[option.name] for option in self.spec
+        return {option.name: self.given[option.name] for option in self.option_records
                 if not _equal(self.given[option.name], option.default)}
 
     @property
@@ -423,7 +434,7 @@ class Oracle:
 
     def sizes(self, *nouns: str) -> dict:
         """The ``min_*`` and ``max_*`` options (of ``nouns`` only, where named), as strategies take them."""
-        return {option.name: getattr(self, option.name) for option in self.spec
+        return {option.name: getattr(self, option.name) for option in self.option_records
                 if option.name.startswith(("min_", "max_")) and (not nouns or option.name[4:] in nouns)}
 
     def but(self, **changes) -> "Oracle":
@@ -574,7 +585,7 @@ class Oracle:
 
         if not self.probe_sizes:
             return []
-        drawn = {option.name: option.default for option in self.spec if option.name in self.probe_sizes
+        drawn = {option.name: option.default for option in self.option_records if option.name in self.probe_sizes
                  or option.name.startswith(("min_", "max_"))}
         oracle = type(self)(**{**self.given, **drawn, **self.probe_sizes})
         absent = len(self.absent)

@@ -1,6 +1,6 @@
 """Every option of the oracles, specified once: its name, default, values, meaning and check.
 
-An oracle lists its :class:`Option` records in ``spec`` (the options several
+An oracle lists its :class:`Option` records in ``option_records`` (the options several
 oracles take are the records below, their defaults changed where an oracle's
 differ); from them come its validation (:class:`gradproofs.oracle.harness.Oracle`),
 its ``check_*`` function's signature and docstring (:func:`check_function`), the
@@ -161,7 +161,7 @@ def check_function(oracle: type) -> Callable:
         checker, run = prepared(oracle, options)
         return checker.run(fn, **run)
 
-    specs = (*oracle.spec, *RUN)
+    specs = (*oracle.option_records, *RUN)
     check.__name__ = check.__qualname__ = oracle.function
     check.__module__ = oracle.__module__
     check.__signature__ = inspect.Signature(
@@ -178,7 +178,7 @@ def table(oracles) -> str:
     names) that take it, in the order they take it."""
     rows: dict = {}
     for oracle in oracles:
-        for option in (*oracle.spec, *RUN):
+        for option in (*oracle.option_records, *RUN):
             rows.setdefault(option.name, []).append((oracle.name, option))
     lines = ["| option | values (default first) | oracles | meaning |", "|---|---|---|---|"]
     for name, takers in rows.items():

@@ -22,7 +22,7 @@ and ρ(m) = u·m + η the rounding of a result of size m:
   condition is bounded by the other branch too: e = max(e_x, e_y) + |v_x − v_y|;
 - moving, copying and selecting entries moves their bounds and adds nothing.
 
-The reference's own float64 (or long double) evaluation follows the same graph, so its rounding
+The reference's own float64 evaluation (long double for a float64 implementation) follows the same graph, so its rounding
 is bounded the same way with its unit roundoff; :class:`Precision` adds it to u and U (to first
 order the two bounds add). A bound is sound for any implementation whose every operation rounds
 no worse than this model says, in whatever order it sums; an implementation that computes a
@@ -37,10 +37,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradproofs import extended
 from gradproofs.formats import FORMATS, Format
 from gradproofs.oracle.rules import Floats
 
-__all__ = ["Precision", "Bounded", "Condition", "Rounded", "representation_error"]
+__all__ = ["Precision", "Bounded", "Condition", "Rounded", "stored", "representation_error"]
 
 LIBRARY_ULPS = 4  # a math function's stated error, in ulps of its result (CUDA's expf, tanhf: 2; SLEEF's u10: 1)
 
@@ -49,13 +50,23 @@ LIBRARY_ULPS = 4  # a math function's stated error, in ulps of its result (CUDA'
 class Precision:
     """How a correct implementation rounds: each result to ``storage``, sums and dot products
     accumulated in ``accumulation`` (by default the storage format itself: torch's CPU kernels keep
-    some partial sums of bfloat16 in bfloat16), math functions within ``ulps`` ulps; ``reference`` is
-    the unit roundoff of the reference's own arithmetic, added to both."""
+    some partial sums of bfloat16 in bfloat16), math functions within ``ulps`` ulps; the unit roundoff
+    of the reference's own arithmetic (:attr:`reference`) is added to both."""
 
     storage: Format
     accumulation: Format | None = None
     ulps: float = LIBRARY_ULPS
-    reference: float = FORMATS["float64"].unit_roundoff
+
+    @property
+    def reference_dtype(self):
+        """The reference's arithmetic: long double for a float64 implementation (where the platform has
+        one wider than float64, :mod:`gradproofs.extended`), else float64."""
+        return np.longdouble if self.storage.name == "float64" and extended.AVAILABLE else np.float64
+
+    @property
+    def reference(self) -> float:
+        """The reference arithmetic's unit roundoff."""
+        return float(np.finfo(self.reference_dtype).eps) / 2
 
     @property
     def u(self) -> float:
@@ -87,25 +98,30 @@ class Precision:
             return np.where(nu < 1, nu / np.maximum(1 - nu, 0), np.inf)
 
 
-def representation_error(values, storage: Format) -> np.ndarray:
-    """|fl(c) − c| for each entry of ``values`` stored in ``storage``: rounded to nearest in float64 and
-    float32, and for the narrower formats through float32 first, as torch converts to float16 (never
-    nearer than rounding directly, so it bounds both ways)."""
+def stored(values, storage: Format) -> np.ndarray:
+    """``values`` as ``storage`` holds them: rounded to nearest (ties to even) in float64 and float32, and
+    for the narrower formats through float32 first, as torch converts to float16 (never nearer than
+    rounding directly, so the error bounds both ways); infinities as they are."""
     values = np.asarray(values, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         single = values.astype(np.float32)
         if storage.name in ("float64", "float32"):
-            stored = values.astype(storage.name).astype(np.float64)
-        elif storage.name == "float16":
-            stored = single.astype(np.float16).astype(np.float64)
-        else:  # bfloat16, tf32: the float32 significand rounded to p bits, ties to even
-            dropped = 24 - storage.significand_bits
-            bits = single.view(np.uint32).astype(np.uint64)
-            half, mask = 1 << (dropped - 1), (1 << dropped) - 1
-            rounded = (bits + half - 1 + ((bits >> dropped) & 1)) & ~np.uint64(mask)
-            stored = rounded.astype(np.uint32).view(np.float32).astype(np.float64)
-        error = np.abs(stored - values)
-    return np.where(np.isfinite(values), error, 0.0)  # an infinity is held exactly
+            return values.astype(storage.name).astype(np.float64)
+        if storage.name == "float16":
+            return single.astype(np.float16).astype(np.float64)
+        dropped = 24 - storage.significand_bits  # bfloat16, tf32: float32's significand rounded to p bits
+        bits = single.view(np.uint32).astype(np.uint64)
+        half, mask = 1 << (dropped - 1), (1 << dropped) - 1
+        rounded = (bits + half - 1 + ((bits >> dropped) & 1)) & ~np.uint64(mask)
+        return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def representation_error(values, storage: Format) -> np.ndarray:
+    """|fl(c) − c| for each entry c of ``values`` held in ``storage`` (:func:`stored`); 0 for an infinity."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        error = np.abs(stored(values, storage) - values)
+    return np.where(np.isfinite(values), error, 0.0)
 
 
 class Condition:
@@ -320,7 +336,13 @@ def _tanh(a):
 
 
 def _erf(a):
-    return _function(_REFERENCE.erf(a.value), 2 / math.sqrt(math.pi) * np.exp(-_nearest_zero(a) ** 2), a)
+    """erf from float64's libm (``math.erf``, within 1 ulp): on a long double reference its own float64
+    rounding, 2⁻⁵²|erf|, joins the bound."""
+    result = _function(_REFERENCE.erf(a.value).astype(a.value.dtype),
+                       2 / math.sqrt(math.pi) * np.exp(-_nearest_zero(a) ** 2), a)
+    if a.value.dtype != np.float64:
+        result.error = result.error + 2 * FORMATS["float64"].unit_roundoff * np.abs(result.value).astype(np.float64)
+    return result
 
 
 def _power(a, b):
@@ -509,11 +531,11 @@ class Rounded:
         """Values the implementation holds in its storage format: off by their representation error."""
         if isinstance(values, Bounded):
             return values
-        values = np.asarray(values, dtype=np.float64)
+        values = np.asarray(values, dtype=self.precision.reference_dtype)
         return Bounded(values, representation_error(values, self.precision.storage), self.precision)
 
     def full(self, shape: tuple, value) -> Bounded:
-        return self.array(np.full(shape, value, dtype=np.float64))
+        return self.array(np.full(shape, value, dtype=self.precision.reference_dtype))
 
     def pi(self):
         return self.number(math.pi)

@@ -138,7 +138,7 @@ class RNN(Recurrent):
     name = "rnn"
     function = "check_rnn_bptt"
     signature = "fn(x, h0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0}"
-    spec = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, TRUNCATE,
+    option_records = (ACTIVATION.but(default="tanh"), options.H0, options.BIASES, TRUNCATE,
             options.flag("projection", False, "fn's layer has an output projection y_t = V h_t + c: fn takes V, c "
                                               "and ∂L/∂y_t (`dL_dy`) for ∂L/∂h_t, and returns V's and c's "
                                               "gradients too"),
@@ -241,7 +241,7 @@ class LSTM(Recurrent):
     function = "check_lstm_bptt"
     signature = "fn(x, h0, c0, W_x, W_h, b, dL_dh) -> {W_x, W_h, b, h0, c0}"
     declarations = {"h0": "h0=False", "c0": "c0=False", "b": "biases=False"}
-    spec = (options.H0, options.flag("c0", True, "`False`: fn starts from c_0 = 0 and takes no c0"), options.BIASES,
+    option_records = (options.H0, options.flag("c0", True, "`False`: fn starts from c_0 = 0 and takes no c0"), options.BIASES,
             options.Option("gates", TORCH_GATES, "the order of the stacked gate blocks (torch's; CS231n's is "
                                                  "`'ifog'`), or `'separate'`: a dict `W` of four (H, H + I) "
                                                  "matrices acting on [h_(t−1); x_t] and a dict `b` "

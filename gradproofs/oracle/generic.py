@@ -1,0 +1,294 @@
+"""check_gradients: any differentiable function, against the exact gradient of its spec at fn's precision.
+
+The user writes the mathematics as a *spec*, a function of named tensors in torch operations
+returning a loss (or a tensor, which the oracle contracts with a drawn cotangent), and names each
+input's dimensions. For each example Hypothesis draws the dimensions' sizes and the inputs
+(representable in the declared precision); the spec is traced to a graph of ATen operations
+(:mod:`gradproofs.oracle.graph`, once per shape), and gradproofs' own rules evaluate and
+differentiate that graph on bounded arrays (:mod:`gradproofs.oracle.rounding`): the reference
+gradient and, entry by entry, the running error bound of a correct implementation at the
+declared precision. fn gets the same inputs (NumPy arrays or torch tensors of that precision)
+and returns their gradients; every entry must lie within its bound.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradproofs import _validate
+from gradproofs.compare import Agreement, Expected
+from gradproofs.errors import InvalidArgument
+from gradproofs.formats import FORMATS
+from gradproofs.oracle import conventions, graph, options, rounding
+from gradproofs.oracle.harness import Case, Oracle, judgeable
+
+__all__ = ["DEFAULT_SIZES", "DEFAULT_VALUES", "Problem", "Gradients", "check_gradients"]
+
+DEFAULT_SIZES = (1, 4)  # a dimension that ``sizes`` does not name
+DEFAULT_VALUES = (-1.0, 1.0)  # a float input that ``values`` does not name: uniform in this range
+
+
+def _spec(name: str, value):
+    if value is None or not callable(value):
+        raise InvalidArgument(f"{name} must be the mathematics: a function of the named tensors written with torch "
+                              f"operations, got {value!r}")
+    return value
+
+
+def _shapes(name: str, value) -> dict:
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidArgument(f"{name} must name each input's dimensions, e.g. {{'x': ('B', 'D'), 'W': ('D', 'D')}}, "
+                              f"got {value!r}")
+    shapes = {}
+    for key, dims in value.items():
+        dims = (dims,) if isinstance(dims, (str, int)) else tuple(dims)
+        for dim in dims:
+            if isinstance(dim, bool) or not isinstance(dim, (str, int)) or (isinstance(dim, int) and dim < 0):
+                raise InvalidArgument(f"{name}[{key!r}] must hold dimension names or sizes ≥ 0, got {dim!r}")
+        shapes[key] = dims
+    return shapes
+
+
+def _sizes(name: str, value) -> dict:
+    sizes = {}
+    for dim, size in (value or {}).items():
+        low, high = (size, size) if isinstance(size, int) else tuple(size)
+        _validate.positive_int(f"{name}[{dim!r}]", low, minimum=0)
+        _validate.positive_int(f"{name}[{dim!r}]", high, minimum=0)
+        if low > high:
+            raise InvalidArgument(f"{name}[{dim!r}] = {size!r}: the smallest size exceeds the largest")
+        sizes[dim] = (low, high)
+    return sizes
+
+
+def _values(name: str, value) -> dict:
+    ranges = {}
+    for key, declared in (value or {}).items():
+        if isinstance(declared, tuple) and len(declared) == 2 and declared[0] == "index":
+            ranges[key] = ("index", declared[1])
+            continue
+        try:
+            low, high = (float(v) for v in declared)
+        except (TypeError, ValueError):
+            raise InvalidArgument(f"{name}[{key!r}] must be (low, high) for floats or ('index', dimension) for "
+                                  f"integers below a dimension's size, got {declared!r}") from None
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise InvalidArgument(f"{name}[{key!r}] = {declared!r} must be finite, low < high")
+        ranges[key] = (low, high)
+    return ranges
+
+
+def _accumulation(name: str, value):
+    return None if value is None else FORMATS[options.PRECISION.validated(value)].name
+
+
+SPEC = options.Option("spec", None, "the mathematics: a function of the named tensors written with torch "
+                                    "operations, returning the loss, or a tensor that the oracle contracts with "
+                                    "a drawn cotangent (then fn takes that cotangent last)", check=_spec,
+                      domain="a function (required)")
+SHAPES = options.Option("shapes", None, "each input's dimensions, by name or size, in the spec's argument order: "
+                                        "`{'x': ('B', 'D'), 'W': ('D', 'D')}`", check=_shapes,
+                        domain="a dict (required)")
+SIZES = options.Option("sizes", None, "each dimension's size or range of sizes: `{'B': (1, 4), 'D': 8}` (one "
+                                      f"not named: {DEFAULT_SIZES[0]} to {DEFAULT_SIZES[1]})", check=_sizes,
+                       domain="a dict")
+VALUES = options.Option("values", None, "each input's values: `(low, high)` for floats (one not named: "
+                                        f"{DEFAULT_VALUES}), `('index', 'C')` for integers below dimension C's "
+                                        "size (labels, indices)", check=_values, domain="a dict")
+ACCUMULATION = options.Option("accumulation", None, "the format fn accumulates its sums and dot products in "
+                                                    "(None: the precision itself, the worst a correct kernel does)",
+                              check=_accumulation, domain=", ".join(f"`{name!r}`" for name in FORMATS))
+ARRAYS = options.Option("arrays", "numpy", "what fn is given: NumPy arrays or torch tensors (on `device`) of the "
+                                           "precision's dtype", values=("numpy", "torch"))
+DEVICE = options.Option("device", "cpu", "the torch device of the tensors fn is given (with `arrays='torch'`)",
+                        check=lambda name, value: _validate.choice(name, value, ("cpu", "cuda")))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One example: each dimension's size, each input's values (floats representable in the precision),
+    and the cotangent of a tensor-valued spec (None for a loss)."""
+
+    sizes: dict
+    arrays: dict
+    cotangent: np.ndarray | None
+
+
+class Gradients(Oracle):
+    """Test ``fn(*inputs) -> gradients`` against the exact gradient of ``spec``, at fn's precision.
+
+    fn takes the spec's inputs (and the cotangent, last, where the spec returns a tensor) as NumPy
+    arrays or torch tensors of ``precision``'s dtype and returns their gradients (in the spec's order,
+    or as ``returns`` declares). Each entry must lie within the running error bound of a correct
+    implementation at that precision (:mod:`gradproofs.oracle.rounding`), around the reference: the
+    spec's traced graph differentiated with gradproofs' own rules. Raises
+    :class:`gradproofs.Mismatch` on the smallest counterexample of each kind of disagreement;
+    returns a Report when every example agrees.
+    """
+
+    name = "gradients"
+    function = "check_gradients"
+    signature = "fn(*inputs[, cotangent]) -> gradients"
+    option_records = (SPEC, SHAPES, SIZES, VALUES,
+            options.PRECISION.but(default="float32", about="the format fn stores its inputs and results in, and is "
+                                                           "judged at"),
+            ACCUMULATION, ARRAYS, DEVICE, options.RETURNS, options.ARGUMENTS, options.NEAR_POWERS_OF_TWO)
+
+    def settle(self) -> None:
+        parameters = list(inspect.signature(self.spec).parameters)
+        if list(self.shapes) != parameters:
+            raise InvalidArgument(f"shapes must name the spec's arguments in order, {parameters}; it names "
+                                  f"{list(self.shapes)}")
+        unknown = [name for name in self.values if name not in self.shapes]
+        if unknown:
+            raise InvalidArgument(f"values names {unknown[0]!r}, which is not an argument of the spec")
+        dims = {dim for shape in self.shapes.values() for dim in shape if isinstance(dim, str)}
+        for name, declared in self.values.items():
+            if declared[0] == "index" and declared[1] not in dims:
+                raise InvalidArgument(f"values[{name!r}] indexes dimension {declared[1]!r}, which no input has")
+        stray = [dim for dim in self.sizes if dim not in dims]
+        if stray:
+            raise InvalidArgument(f"sizes names dimension {stray[0]!r}, which no input has")
+        if self.arrays == "numpy" and self.precision not in ("float64", "float32", "float16"):
+            raise InvalidArgument(f"NumPy has no {self.precision}: declare arrays='torch' to be given tensors")
+        self.floats = tuple(name for name in self.shapes if self.values.get(name, DEFAULT_VALUES)[0] != "index")
+        self.returns = conventions.Returns(self.returns, known=self.floats, default=self.floats,
+                                           function=self.function)
+        self.traces: dict = {}
+        self.scalar = self._returns_loss()
+        known = tuple(self.shapes) + (() if self.scalar else ("cotangent",))
+        self.arguments = conventions.declared_arguments(self, known)
+
+    def subject(self, fn) -> str:
+        from gradproofs.oracle.harness import qualified_name
+
+        options = "".join(f", {key}={qualified_name(value) if callable(value) else repr(value)}"
+                          for key, value in self.options.items())
+        return f"{self.function}({qualified_name(fn)}{options})"
+
+    # --- tracing ---
+
+    def traced(self, shapes: dict, arrays: dict | None = None) -> graph.Graph:
+        """The spec's graph at these shapes (traced once per shapes)."""
+        key = tuple(tuple(shape) for shape in shapes.values())
+        if key not in self.traces:
+            self.traces[key] = graph.trace(self.spec, shapes, arrays)
+        return self.traces[key]
+
+    def _returns_loss(self) -> bool:
+        """Whether the spec returns a loss (a scalar) rather than a tensor: traced at the smallest sizes."""
+        sizes = {dim: max(low, 1) for dim, (low, _) in self._ranges().items()}
+        shapes = {name: self._shape(dims, sizes) for name, dims in self.shapes.items()}
+        arrays = {name: np.full(shape, 0.5) if name in self.floats else np.zeros(shape, dtype=np.int64)
+                  for name, shape in shapes.items()}
+        traced = self.traced(shapes, arrays)
+        return np.shape(graph.output(traced, graph.evaluate(traced, rounding.Rounded(self._precision()), arrays))) \
+            == ()
+
+    def _ranges(self) -> dict:
+        dims = dict.fromkeys(dim for shape in self.shapes.values() for dim in shape if isinstance(dim, str))
+        return {dim: self.sizes.get(dim, DEFAULT_SIZES) for dim in dims}
+
+    @staticmethod
+    def _shape(dims: tuple, sizes: dict) -> tuple:
+        return tuple(sizes[dim] if isinstance(dim, str) else dim for dim in dims)
+
+    def _precision(self) -> rounding.Precision:
+        return rounding.Precision(FORMATS[self.precision], FORMATS[self.accumulation] if self.accumulation else None)
+
+    # --- drawing ---
+
+    def strategy(self):
+        from hypothesis import strategies as st
+        from hypothesis.extra import numpy as hnp
+
+        storage = FORMATS[self.precision]
+
+        def floats(shape, low, high):
+            return hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_subnormal=False)).map(
+                lambda a: rounding.stored(a, storage))
+
+        def size(low, high):
+            if self.near_powers_of_two:
+                near = sorted({n for k in range(0, 12) for n in (2 ** k - 1, 2 ** k, 2 ** k + 1) if low <= n <= high})
+                return st.sampled_from(near or [low])
+            return st.integers(low, high)
+
+        @st.composite
+        def problems(draw):
+            sizes = {dim: draw(size(*span), label=f"size of {dim}") for dim, span in self._ranges().items()}
+            arrays = {}
+            for name, dims in self.shapes.items():
+                shape = self._shape(dims, sizes)
+                declared = self.values.get(name, DEFAULT_VALUES)
+                if declared[0] == "index":
+                    bound = sizes[declared[1]]
+                    judgeable(bound > 0 or not np.prod(shape))
+                    arrays[name] = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(bound - 1, 0))),
+                                        label=name)
+                else:
+                    arrays[name] = draw(floats(shape, *declared), label=name)
+            cotangent = None
+            if not self.scalar:
+                traced = self.traced({n: a.shape for n, a in arrays.items()}, arrays)
+                shape = np.shape(graph.output(traced, graph.evaluate(traced, rounding.Rounded(self._precision()),
+                                                                     arrays)))
+                cotangent = draw(floats(shape, -1.0, 1.0), label="cotangent")
+            return Problem(sizes, arrays, cotangent)
+
+        return problems()
+
+    # --- judging ---
+
+    def check(self, fn, example: Problem) -> Agreement:
+        arrays = example.arrays
+        traced = self.traced({name: a.shape for name, a in arrays.items()}, arrays)
+        A = rounding.Rounded(self._precision())
+        values = graph.evaluate(traced, A, arrays)
+        result = graph.output(traced, values)
+        cotangent = example.cotangent if example.cotangent is not None else np.float64(1.0)
+        reference = graph.gradients(traced, A, values, cotangent)
+        expected = {}
+        for name in self.returns.fields:
+            g = reference[name]
+            exact = np.asarray(g.value, dtype=np.float64)
+            # the reference rounded to float64 for judging: off by |v − fl(v)| more
+            error = g.error + np.abs(np.asarray(g.value - exact, dtype=np.float64))
+            scale = np.abs(exact) + error
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tolerance = np.where(scale > 0, error / np.where(scale > 0, scale, 1), 0.0)
+            expected[name] = Expected(exact, scale, tolerance, shape_of=f"the shape of {name}")
+        judgeable(np.all(np.isfinite(result.value)))
+        given = {**{name: self._passed(array) for name, array in arrays.items()},
+                 **({"cotangent": self._passed(example.cotangent)} if example.cotangent is not None else {})}
+        case = Case({name: given[name] for name in self.arguments},
+                    ", ".join(f"{dim} = {size}" for dim, size in example.sizes.items()))
+        precision = self._precision()
+        reason = (f"the running error bound of a correct implementation storing {self.precision}, accumulating in "
+                  f"{(precision.accumulation or precision.storage).name}, math functions within "
+                  f"{precision.ulps:g} ulps")
+
+        def judgement(result, _):
+            from gradproofs.compare import judge
+
+            got = self.returns.read(result)
+            return judge("fn", got, self.returns.expected(expected), precision=self.precision, reason=reason)
+
+        return self.verdict(fn, case, judgement, kinds=self.returns.kinds())
+
+    def _passed(self, array: np.ndarray):
+        """An input as fn is given it: of the precision's dtype (integers as int64), NumPy or torch."""
+        integral = array.dtype.kind in "iu"
+        if self.arrays == "numpy":
+            return array.copy() if integral else array.astype(self.precision)
+        import torch
+
+        tensor = torch.from_numpy(array.copy())
+        return tensor.to(self.device) if integral else tensor.to(getattr(torch, self.precision)).to(self.device)
+
+
+check_gradients = options.check_function(Gradients)

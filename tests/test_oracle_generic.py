@@ -1,0 +1,128 @@
+"""check_gradients: hand-written backward passes and torch's autograd pass, wrong ones are caught with
+their smallest counterexample, and bad declarations are refused before any example.
+
+The correct functions here are written independently of the spec (NumPy backward passes derived by
+hand, torch's autograd); the planted bugs are the ones real backward passes have.
+"""
+
+import numpy as np
+import pytest
+
+from gradproofs import InvalidArgument, Mismatch
+from gradproofs.oracle import ORACLES, check_gradients
+from gradproofs.oracle.generic import Gradients
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+LAYER = {"x": ("B", "D"), "W": ("D", "H"), "b": ("H",)}
+
+
+def layer(x, W, b):
+    return torch.tanh(x @ W + b).sum()
+
+
+def layer_backward(x, W, b):
+    """∂/∂z Σ tanh(z) = 1 − tanh²(z), z = xW + b."""
+    d = 1 - np.tanh(x @ W + b) ** 2
+    return d @ W.T, x.T @ d, d.sum(0)
+
+
+def test_a_hand_written_backward_pass_agrees_in_float32_and_float64():
+    for precision in ("float32", "float64"):
+        report = check_gradients(layer_backward, spec=layer, shapes=LAYER, precision=precision, max_examples=25)
+        assert report.examples == 25 and 0 < report.worst_used <= 1
+
+
+def test_a_wrong_derivative_is_caught_with_its_smallest_counterexample():
+    def wrong(x, W, b):
+        d = 1 - np.tanh(x @ W + b)  # tanh′ = 1 − tanh, not 1 − tanh²
+        return d @ W.T, x.T @ d, d.sum(0)
+
+    with pytest.raises(Mismatch) as caught:
+        check_gradients(wrong, spec=layer, shapes=LAYER, max_examples=50)
+    report = str(caught.value)
+    assert "B = 1, D = 1, H = 1" in report and "Reproduce: add reproduce=" in report
+    assert "the running error bound of a correct implementation storing float32" in report
+
+
+def test_torchs_autograd_agrees_in_bfloat16_and_float16_given_tensors():
+    def autograd(x, W, b):
+        x, W, b = (t.detach().requires_grad_() for t in (x, W, b))
+        return torch.autograd.grad(layer(x, W, b), (x, W, b))
+
+    for precision in ("bfloat16", "float16"):
+        report = check_gradients(autograd, spec=layer, shapes=LAYER, precision=precision, arrays="torch",
+                                 max_examples=20)
+        assert report.examples == 20
+
+
+def test_a_tensor_valued_spec_takes_the_cotangent_last_and_labels_stay_integers():
+    def spec(x, t):
+        return torch.log_softmax(x, -1).gather(1, t[:, None])[:, 0]
+
+    def backward(x, t, cotangent):
+        """∂ log softmax(x)_t / ∂x = e_t − softmax(x), per row, times the row's cotangent."""
+        assert t.dtype == np.int64 and cotangent.shape == (x.shape[0],)
+        p = np.exp(x - x.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        onehot = np.eye(x.shape[1], dtype=x.dtype)[t]
+        return ((onehot - p) * cotangent[:, None],)
+
+    report = check_gradients(backward, spec=spec, shapes={"x": ("N", "C"), "t": ("N",)},
+                             values={"t": ("index", "C")}, sizes={"C": (2, 5)}, max_examples=25)
+    assert report.examples == 25
+    with pytest.raises(Mismatch, match="x values"):
+        check_gradients(lambda x, t, c: ((np.eye(x.shape[1], dtype=x.dtype)[t]) * c[:, None],), spec=spec,
+                        shapes={"x": ("N", "C"), "t": ("N",)}, values={"t": ("index", "C")}, sizes={"C": (2, 5)},
+                        max_examples=25)
+
+
+def test_sizes_and_values_are_drawn_as_declared():
+    seen = []
+
+    def spy(x, W):
+        seen.append((x.shape, W.shape, float(x.min()), float(W.max())))
+        return np.zeros_like(x), np.zeros_like(W)
+
+    with pytest.raises(Mismatch):
+        check_gradients(spy, spec=lambda x, W: (x @ W).sum(), shapes={"x": ("B", 3), "W": (3, "H")},
+                        sizes={"B": 2, "H": (5, 6)}, values={"x": (0.5, 2.0), "W": (-3.0, -1.0)}, max_examples=10)
+    assert seen and all(shape_x == (2, 3) and shape_w[0] == 3 and shape_w[1] in (5, 6) for shape_x, shape_w, _, _
+                        in seen)
+    assert all(low >= 0.5 and high <= -1.0 for _, _, low, high in seen)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"shapes": {"x": ("B",)}}, r"shapes must name the spec's arguments in order, \['x', 'W', 'b'\]"),
+    ({"values": {"y": (0, 1)}}, "values names 'y', which is not an argument of the spec"),
+    ({"values": {"x": (1, 0)}}, r"values\['x'\] = \(1, 0\) must be finite, low < high"),
+    ({"values": {"b": ("index", "K")}}, "indexes dimension 'K', which no input has"),
+    ({"sizes": {"B": (3, 2)}}, "the smallest size exceeds the largest"),
+    ({"sizes": {"Q": 2}}, "sizes names dimension 'Q', which no input has"),
+    ({"precision": "bfloat16"}, "NumPy has no bfloat16: declare arrays='torch'"),
+    ({"spec": None}, "spec must be the mathematics"),
+    ({"returns": ("x", "V")}, "returns names 'V', which is not a gradient check_gradients knows"),
+])
+def test_bad_declarations_are_refused_before_any_example(options, message):
+    calls = []
+    given = {"spec": layer, "shapes": LAYER, **options}
+    with pytest.raises(InvalidArgument, match=message):
+        check_gradients(lambda *a: calls.append(a), **given)
+    assert calls == []
+
+
+def test_the_generic_oracle_is_listed_and_reached_from_the_command_line(tmp_path, capsys):
+    from gradproofs import cli
+
+    assert ORACLES["gradients"] is Gradients
+    (tmp_path / "spec.py").write_text("import torch\ndef spec(x, W):\n    return torch.tanh(x @ W).sum()\n")
+    (tmp_path / "mine.py").write_text("import numpy as np\ndef backward(x, W):\n"
+                                      "    d = 1 - np.tanh(x @ W)\n    return d @ W.T, x.T @ d\n")
+    shapes = "shapes={'x': ('B', 'D'), 'W': ('D', 'H')}"
+    code = cli.main(["check", f"{tmp_path}/mine.py:backward", "--spec", f"{tmp_path}/spec.py:spec",
+                     "--option", shapes, "--max-examples", "30"])
+    assert code == 1 and "check_gradients(backward (mine.py:2), spec=spec (spec.py:2)" in capsys.readouterr().out
+    code = cli.main(["check", f"{tmp_path}/mine.py:backward", "--spec", f"{tmp_path}/spec.py:spec",
+                     "--oracle", "chain"])
+    assert code == 2 and "--spec is the mathematics of --oracle gradients" in capsys.readouterr().err
