@@ -1,7 +1,7 @@
 """Timings of the engines, as ratios measured in one run: ``python -m gradproofs.bench [SECTION ...]``.
 
 The sections are the families' (each declares its own: ``FAMILY.bench``, in the families' order),
-then ``reference``; each runs alone when named, and with no name all run.
+then ``reference`` and ``generic``; each runs alone when named, and with no name all run.
 
 reference
     The exact reference of one example as the oracle builds it (exact values,
@@ -9,6 +9,12 @@ reference
     for a dense network of widths [64]*7 and a batch of 32 (target: at least
     20 times faster), and long double alone for widths [784, 128, 128, 10] with a
     batch of 64 and an RNN of T 64, B 16, I 32, H 128 (target: under 0.5 s each).
+
+generic
+    check_gradients on a battery of planted bugs in the style of real kernels, beside
+    ``torch.autograd.gradcheck`` (float64 and the kernel's dtype) and the twice-PyTorch rule, each
+    also on the correct function; the tightness of the bound on torch's autograd; and one transformer
+    block example (B 2, T 128, D 256, 4 heads) judged against torch's float64 autograd (target: 2 s).
 
 Each time is the best of several repeats of ``time.perf_counter``. Nothing here
 is asserted: timings depend on the machine.
@@ -74,10 +80,17 @@ def _report_seconds(label: str, seconds: float) -> None:
     print(f"  {label}: long double {timing.ms(seconds)} (target < {target} s: {verdict})")
 
 
+def _generic_section() -> None:
+    from gradproofs.oracle import battery
+
+    battery.bench()
+
+
 def sections() -> dict:
-    """Section name → the function that prints it: every family's, then ``reference``."""
+    """Section name → the function that prints it: every family's, then ``reference`` and ``generic``."""
     declared = catalogue.declared("bench")
-    return {**{name: load(reference) for name, reference in declared.items()}, "reference": _reference_section}
+    return {**{name: load(reference) for name, reference in declared.items()}, "reference": _reference_section,
+            "generic": _generic_section}
 
 
 def main(argv=None) -> None:

@@ -102,7 +102,7 @@ def test_bench_runs_the_declared_sections_then_its_own(capsys):
     from gradproofs import bench
 
     declared = [name for declaration in catalogue.declarations().values() for name in declaration.bench]
-    assert list(bench.sections()) == [*declared, "reference"] and "mlp" in declared
+    assert list(bench.sections()) == [*declared, "reference", "generic"] and "mlp" in declared
     with pytest.raises(SystemExit):
         bench.main(["dense"])
     assert "unknown section 'dense'" in capsys.readouterr().err

@@ -244,41 +244,64 @@ class Gradients(Oracle):
 
     # --- judging ---
 
-    def check(self, fn, example: Problem) -> Agreement:
+    def expected(self, example: Problem) -> dict:
+        """{name: Expected}: the reference gradient of each checked input, its scale |v| + e and its
+        tolerance e/scale, e the running error bound (with, for a long double reference, its rounding to
+        float64 for judging); an example whose result the bound cannot reach is not judged."""
         arrays = example.arrays
         traced = self.traced({name: a.shape for name, a in arrays.items()}, arrays)
         A = rounding.Rounded(self._precision())
         values = graph.evaluate(traced, A, arrays)
-        result = graph.output(traced, values)
+        judgeable(np.all(np.isfinite(np.asarray(graph.output(traced, values).value, dtype=np.float64))))
         cotangent = example.cotangent if example.cotangent is not None else np.float64(1.0)
         reference = graph.gradients(traced, A, values, cotangent)
         expected = {}
         for name in self.returns.fields:
             g = reference[name]
             exact = np.asarray(g.value, dtype=np.float64)
-            # the reference rounded to float64 for judging: off by |v − fl(v)| more
             error = g.error + np.abs(np.asarray(g.value - exact, dtype=np.float64))
             scale = np.abs(exact) + error
             with np.errstate(invalid="ignore", divide="ignore"):
                 tolerance = np.where(scale > 0, error / np.where(scale > 0, scale, 1), 0.0)
             expected[name] = Expected(exact, scale, tolerance, shape_of=f"the shape of {name}")
-        judgeable(np.all(np.isfinite(result.value)))
-        given = {**{name: self._passed(array) for name, array in arrays.items()},
+        return expected
+
+    def case(self, example: Problem) -> Case:
+        """fn's arguments for ``example`` (copies of the precision's dtype) and its sizes in words."""
+        given = {**{name: self._passed(array) for name, array in example.arrays.items()},
                  **({"cotangent": self._passed(example.cotangent)} if example.cotangent is not None else {})}
-        case = Case({name: given[name] for name in self.arguments},
+        return Case({name: given[name] for name in self.arguments},
                     ", ".join(f"{dim} = {size}" for dim, size in example.sizes.items()))
+
+    def check(self, fn, example: Problem) -> Agreement:
+        from gradproofs.compare import judge
+
+        expected = self.expected(example)
         precision = self._precision()
         reason = (f"the running error bound of a correct implementation storing {self.precision}, accumulating in "
                   f"{(precision.accumulation or precision.storage).name}, math functions within "
                   f"{precision.ulps:g} ulps")
 
         def judgement(result, _):
-            from gradproofs.compare import judge
+            return judge("fn", self.returns.read(result), self.returns.expected(expected), precision=self.precision,
+                         reason=reason)
 
-            got = self.returns.read(result)
-            return judge("fn", got, self.returns.expected(expected), precision=self.precision, reason=reason)
+        return self.verdict(fn, self.case(example), judgement, kinds=self.returns.kinds())
 
-        return self.verdict(fn, case, judgement, kinds=self.returns.kinds())
+    def used(self, fn, example: Problem) -> np.ndarray:
+        """The fraction of its tolerance each judged entry of fn's gradients uses on ``example`` (entries whose
+        bound is 0 or unbounded left out): how tight the bound is for code that passes."""
+        from gradproofs.compare import to_numpy
+        from gradproofs.oracle.harness import call
+
+        expected = self.expected(example)
+        got = self.returns.read(call(fn, self.case(example))[0])
+        fractions = []
+        for name, want in expected.items():
+            bound = want.scale * want.tolerance
+            kept = np.isfinite(bound) & (bound > 0)
+            fractions.append((np.abs(to_numpy(got[name]) - want.exact) / np.where(kept, bound, 1))[kept])
+        return np.concatenate(fractions) if fractions else np.zeros(0)
 
     def _passed(self, array: np.ndarray):
         """An input as fn is given it: of the precision's dtype (integers as int64), NumPy or torch."""

@@ -227,7 +227,8 @@ def evaluate(graph: Graph, A, inputs: dict) -> list:
 
 def _integral(value) -> bool:
     """Whether a value holds integers or booleans (indices, labels, masks), which have no cotangent."""
-    return getattr(value, "dtype", np.asarray(value).dtype).kind in "biu"
+    dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    return dtype.kind in "biu"
 
 
 def output(graph: Graph, values: list):
