@@ -159,3 +159,38 @@ def test_torchs_vectorized_gelu_backward_is_within_the_bound():
                              shapes={"t": (64,)}, values={"t": (0.05078125, 0.0507813)}, arrays="torch",
                              max_examples=5)
     assert report.worst_used <= 1
+
+
+# --- check_module ---------------------------------------------------------------------------
+
+def test_check_module_judges_torchs_own_layers_at_their_dtype():
+    from gradproofs.oracle import check_module
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(), torch.nn.Linear(8, 4))
+    report = check_module(torch.nn.LayerNorm(5), shapes={"x": ("B", 5)}, max_examples=10)
+    assert report.examples == 10 and "'weight': (5,)" in report.subject
+    for module in (mlp, mlp.to(torch.bfloat16)):
+        report = check_module(module, shapes={"x": ("B", 4)}, max_examples=10)
+        assert report.examples == 10 and "'p0_weight': (8, 4)" in report.subject
+    report = check_module(torch.nn.GRU(3, 4).double(), shapes={"x": ("T", "B", 3)}, sizes={"T": (1, 3)},
+                          max_examples=5)
+    assert "precision='float64'" in report.subject
+
+
+def test_check_module_catches_a_custom_functions_wrong_backward():
+    from gradproofs.oracle import check_module
+
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * x  # the 2 forgotten
+
+    with pytest.raises(Mismatch, match="x values"):
+        check_module(Square.apply, shapes={"x": ("N",)}, spec=lambda x: x ** 2, max_examples=20)

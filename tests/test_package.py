@@ -55,7 +55,7 @@ def test_the_oracle_package_offers_exactly_the_declared_oracles():
     from gradproofs import oracle
 
     declared = sorted(name for declaration in catalogue.declarations().values() for name in declaration.oracles)
-    assert oracle.__all__ == ["ORACLES", "Oracle", "Report", *sorted([*declared, "check_gradients"])]
+    assert oracle.__all__ == ["ORACLES", "Oracle", "Report", *sorted([*declared, "check_gradients", "check_module"])]
     assert all(callable(getattr(oracle, name)) for name in declared)
     with pytest.raises(AttributeError, match="no attribute 'check_perceptron'"):
         oracle.check_perceptron  # noqa: B018 - the attribute access is the test

@@ -22,7 +22,7 @@ command line uses (``gradproofs check TARGET --oracle NAME``).
 
 This package holds what the oracles share (:mod:`gradproofs.oracle.harness`,
 :mod:`gradproofs.oracle.conventions`) and the oracle of any differentiable function,
-``check_gradients`` (:mod:`gradproofs.oracle.generic`); each other oracle is in its family's
+``check_gradients`` and ``check_module`` (:mod:`gradproofs.oracle.generic`); each other oracle is in its family's
 package, whose declaration (``FAMILY.oracles``) names what it offers here. Those packages import
 the harness, so they are imported on first use of a name below, all of them, and
 :data:`ORACLES` lists their oracles in the families' order, then the generic one.
@@ -35,7 +35,7 @@ from gradproofs.oracle import harness
 from gradproofs.oracle.harness import Oracle, Report
 
 _SHARED = ["ORACLES", "Oracle", "Report"]
-_GENERIC = ["check_gradients"]  # gradproofs.oracle.generic's
+_GENERIC = ["check_gradients", "check_module"]  # gradproofs.oracle.generic's
 
 
 def _load() -> None:

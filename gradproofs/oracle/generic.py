@@ -26,7 +26,7 @@ from gradproofs.formats import FORMATS
 from gradproofs.oracle import conventions, graph, options, rounding
 from gradproofs.oracle.harness import Case, Oracle, judgeable
 
-__all__ = ["DEFAULT_SIZES", "DEFAULT_VALUES", "Problem", "Gradients", "check_gradients"]
+__all__ = ["DEFAULT_SIZES", "DEFAULT_VALUES", "Problem", "Gradients", "check_gradients", "check_module"]
 
 DEFAULT_SIZES = (1, 4)  # a dimension that ``sizes`` does not name
 DEFAULT_VALUES = (-1.0, 1.0)  # a float input that ``values`` does not name: uniform in this range
@@ -315,3 +315,59 @@ class Gradients(Oracle):
 
 
 check_gradients = options.check_function(Gradients)
+
+
+def check_module(module, *, shapes: dict, spec=None, parameters: bool = True, **options):
+    """Check torch's autograd through ``module`` (a ``torch.nn.Module``, or a function of tensors such as a
+    custom ``autograd.Function``'s ``apply``) at its own dtype and device, against the exact gradient of its
+    own forward traced in float64 (its first result, where it returns several, as ``nn.GRU``), or of
+    ``spec`` where given (taking the same inputs, then the module's
+    parameters by name, dots as underscores and a ``p`` before a leading digit: ``0.weight`` is ``p0_weight``).
+
+    ``shapes`` names the forward's inputs' dimensions, as for :func:`check_gradients`, which takes the other
+    options (``sizes``, ``values``, ``precision`` — by default the parameters' dtype, else float32 —,
+    ``accumulation``, ``max_examples`` …); with ``parameters=True`` a module's parameters are inputs too,
+    drawn in the range of their own values (widened by 1 where they are all equal, as a norm's weight of
+    ones) and checked.
+    """
+    import copy
+
+    import torch
+
+    named = dict(module.named_parameters()) if parameters and isinstance(module, torch.nn.Module) else {}
+    keys = {name: name.replace(".", "_") if name[0].isalpha() else "p" + name.replace(".", "_") for name in named}
+    first = next(iter(named.values()), None)
+    dtype = first.dtype if first is not None else torch.float32
+    device = first.device if first is not None else torch.device("cpu")
+    exact = copy.deepcopy(module).double().cpu() if isinstance(module, torch.nn.Module) else module
+    inputs = list(shapes)
+
+    def forward(model, tensors, weights):
+        out = model(*tensors) if not weights else torch.func.functional_call(model, dict(zip(named, weights)),
+                                                                              tuple(tensors))
+        return out[0] if isinstance(out, tuple) else out
+
+    def own_spec(*tensors):
+        return forward(exact, tensors[:len(inputs)], tensors[len(inputs):])
+
+    def fn(*arguments):
+        given, cotangent = arguments[:len(inputs) + len(named)], arguments[len(inputs) + len(named):]
+        leaves = [t.detach().requires_grad_() if t.is_floating_point() else t for t in given]
+        out = forward(module, leaves[:len(inputs)], leaves[len(inputs):])
+        floats = [t for t in leaves if t.is_floating_point()]
+        grads = torch.autograd.grad(out, floats, cotangent[0] if cotangent else None, allow_unused=True)
+        return tuple(torch.zeros_like(t) if g is None else g for t, g in zip(floats, grads))
+
+    all_shapes = {**shapes, **{keys[name]: tuple(p.shape) for name, p in named.items()}}
+    held = {}
+    for name, p in named.items():
+        low, high = float(p.min()), float(p.max())
+        held[keys[name]] = (low, high) if low < high else (low - 1, high + 1)
+    chosen = spec or own_spec
+    if spec is None:
+        own_spec.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY)
+                                                    for n in all_shapes])
+    options.setdefault("precision", str(dtype).removeprefix("torch."))
+    values = {**held, **options.pop("values", {})}
+    return check_gradients(fn, spec=chosen, shapes=all_shapes, values=values, arrays="torch",
+                           device=str(device.type), **options)
