@@ -124,7 +124,8 @@ def _recorder(graph: Graph):
             if isinstance(value, torch.Tensor):
                 if id(value) in self.known:
                     return self.known[id(value)]
-                return Constant(value.detach().cpu().numpy().copy())
+                return Constant(value.detach().cpu().double().numpy().copy() if value.is_floating_point()
+                                else value.detach().cpu().numpy().copy())
             if isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value):
                 return [self.argument(v) for v in value]
             return value
@@ -175,10 +176,12 @@ def _recorder(graph: Graph):
     return Recorder()
 
 
-def trace(spec, shapes: dict, values: dict | None = None) -> Graph:
-    """``spec`` traced on float64 tensors of ``shapes`` (name -> shape, in spec's argument order),
-    filled with ``values`` where given (integer arrays stay integer: indices, labels), else with
-    0.5 (a value every supported operation accepts: positive, below 1)."""
+def trace(spec, shapes: dict, values: dict | None = None, dtype: str = "float64") -> Graph:
+    """``spec`` traced on tensors of ``shapes`` (name -> shape, in spec's argument order) and ``dtype``,
+    the precision it is judged at: what the spec computes may depend on it (``F.rms_norm``'s default ε is
+    its dtype's machine epsilon), and the graph records the constants of that dtype. They are filled
+    with ``values`` where given (integer arrays stay integer: indices, labels), else with 0.5 (a value
+    every supported operation accepts: positive, below 1)."""
     import torch
 
     values = values or {}
@@ -188,6 +191,7 @@ def trace(spec, shapes: dict, values: dict | None = None) -> Graph:
     for name, shape in shapes.items():
         given = np.asarray(values[name]) if name in values else np.full(tuple(shape), 0.5)
         tensor = torch.from_numpy(given.astype(np.float64) if given.dtype.kind == "f" else given.copy())
+        tensor = tensor.to(getattr(torch, dtype)) if tensor.is_floating_point() else tensor
         tensors.append(tensor)
         recorder.add(tensor, Value(len(graph.nodes)))  # integer ones too: indices and labels are inputs
         graph.nodes.append(Node("input", {"name": name}))

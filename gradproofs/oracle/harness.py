@@ -101,8 +101,9 @@ def literal(value) -> str:
         return repr(value)
     if hasattr(value, "detach") and str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
         shown = literal(value.detach().cpu().double().numpy())
-        return f"torch.tensor({shown.removeprefix('np.array(').removesuffix(')')}, dtype=torch.bfloat16)" \
-            if shown.startswith("np.array(") else shown.replace("float64", "bfloat16")
+        if shown.startswith("np.array("):
+            return f"torch.tensor({shown.removeprefix('np.array(').removesuffix(')')}, dtype=torch.bfloat16)"
+        return shown.replace("<an array", "<a tensor").replace("entries", "torch.bfloat16, entries")
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     if isinstance(value, Mapping):
