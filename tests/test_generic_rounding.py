@@ -237,3 +237,13 @@ def test_a_wrong_gradient_exceeds_the_bound():
         return {"x": y * cotangent}
     used = _judged(spec, _scaled_arrays(0, {"x": (4, 6)}), "float32", 0, vjp=wrong)
     assert np.max(used["x"]) > 1e3
+
+
+def test_an_unbounded_factor_stays_unbounded_unless_the_other_is_an_exact_zero():
+    """A product with an unbounded factor (a variance whose bound reaches 0, then its rsqrt) is unbounded,
+    but exactly 0 where the other factor is an exact 0: 0·∞ must not turn a bound into NaN and then into 0."""
+    precision = _precision("bfloat16")
+    product = _bounded([1.0, 0.0, 2.0], [0.0, 0.0, 0.5], precision) * _bounded([3.0, 3.0, 3.0], [np.inf, np.inf, 0.0],
+                                                                            precision)
+    assert product.error[0] == np.inf and product.error[1] == 0.0 and 1.5 <= product.error[2] < np.inf
+    assert np.sum(product).error == np.inf

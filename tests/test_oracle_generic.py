@@ -194,3 +194,31 @@ def test_check_module_catches_a_custom_functions_wrong_backward():
 
     with pytest.raises(Mismatch, match="x values"):
         check_module(Square.apply, shapes={"x": ("N",)}, spec=lambda x: x ** 2, max_examples=20)
+
+
+# --- soundness: no false alarm on torch's own autograd ---------------------------------------
+
+def _sound_cases():
+    """Every battery spec (tensor-valued) and whole graphs (the rounding tests'), by name."""
+    from gradproofs.oracle import battery
+
+    from test_generic_rounding import GRAPHS
+
+    cases = [(bug.name, bug.spec, bug.shapes, {k: v for k, v in bug.options.items() if k != "accumulation"}, False)
+             for bug in battery.bugs()]
+    cases += [(name, spec, dict(shapes), {"values": {k: (0.2, 2.0) for k in positive}}, name == "linear layer and loss")
+              for name, spec, shapes, positive in GRAPHS if name != "transformer block"]
+    return cases
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("precision", ["float64", "float32", "bfloat16", "float16"])
+def test_torchs_autograd_raises_no_false_alarm(precision):
+    """Torch's autograd through each spec, at each precision, over 100 examples each (thorough: CI runs it):
+    check_gradients must accept every one."""
+    from gradproofs.oracle import battery
+
+    for name, spec, shapes, options, scalar in _sound_cases():
+        report = check_gradients(battery.autograd_fn(spec, scalar=scalar), spec=spec, shapes=shapes,
+                                 precision=precision, arrays="torch", max_examples=100, **options)
+        assert report.worst_used <= 1, name

@@ -6,7 +6,7 @@ a correct implementation's computed values may be from them: |v̂ − v| ≤ e. 
 arithmetic), forward and backward, so that every operation of the graph and of its VJPs adds
 its own rounding to what it propagates (running error analysis: Wilkinson; Higham, *Accuracy
 and Stability of Numerical Algorithms*, 2nd ed., §3.3). With u the storage format's unit
-roundoff, U the accumulation format's, η = 2^(e_min − p) the storage format's underflow term,
+roundoff, U the accumulation format's, η = 2^(e_min − p + 1) the storage format's underflow term,
 and ρ(m) = u·m + η the rounding of a result of size m:
 
 - a ± b:  e = eₐ + e_b + ρ(|v| + eₐ + e_b);
@@ -80,8 +80,9 @@ class Precision:
 
     @property
     def underflow(self) -> float:
-        """η = 2^(e_min − p): the absolute error a rounding may add below the smallest normal."""
-        return 2.0 ** (self.storage.min_exponent - self.storage.significand_bits)
+        """η = 2^(e_min − p + 1), the smallest subnormal: twice the absolute error a rounding may add below the
+        smallest normal (half of it, 2^(e_min − p), is 0 in float64 for float64's own)."""
+        return 2.0 ** (self.storage.min_exponent - self.storage.significand_bits + 1)
 
     def rounding(self, size):
         """ρ(m) = u·m + η: the error of storing a result of size m."""
@@ -273,10 +274,17 @@ def _subtract(a, b):
     return _stored(a.value - b.value, a.error + b.error, a.precision)
 
 
+def _times(x, y):
+    """x·y of non-negative arrays in which 0·∞ is 0: an exact zero times an unbounded error is exact."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where((x == 0) | (y == 0), 0.0, x * y)
+
+
 def _multiply(a, b):
-    with np.errstate(invalid="ignore"):
-        propagated = np.abs(a.value) * b.error + np.abs(b.value) * a.error + a.error * b.error
-    return _stored(a.value * b.value, np.nan_to_num(propagated, nan=0.0), a.precision)
+    size_a, size_b = np.abs(a.value).astype(np.float64), np.abs(b.value).astype(np.float64)
+    with np.errstate(over="ignore"):
+        propagated = _times(size_a, b.error) + _times(size_b, a.error) + _times(a.error, b.error)
+    return _stored(a.value * b.value, propagated, a.precision)
 
 
 def _divide(a, b):
