@@ -53,11 +53,12 @@ class Node:
 
 @dataclass
 class Graph:
-    """A traced spec: its input names, nodes in the order computed, and the result's :class:`Value`."""
+    """A traced spec: its input names, nodes in the order computed, the result's :class:`Value` and shape."""
 
     inputs: tuple
     nodes: list = field(default_factory=list)
     result: Value | None = None
+    shape: tuple = ()  # the result's shape, as traced
 
     def operations(self) -> list:
         """The distinct operations, in the order first computed."""
@@ -199,7 +200,7 @@ def trace(spec, shapes: dict, values: dict | None = None, dtype: str = "float64"
         result = spec(*tensors)
     if not isinstance(result, torch.Tensor) or id(result) not in recorder.known:
         raise InvalidArgument(f"spec must return a tensor computed from its float inputs; it returned {result!r}")
-    graph.result = recorder.known[id(result)]
+    graph.result, graph.shape = recorder.known[id(result)], tuple(result.shape)
     return graph
 
 
