@@ -4,6 +4,7 @@ place), each passing, and each planted bug caught."""
 
 import inspect
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -55,16 +56,37 @@ def test_the_floor_of_the_gradient_norm_and_the_two_branches_near_the_bound():
     assert far.near.tolist() == [False] and far.other.tolist() == far.exact.tolist()
 
 
+def test_a_gradient_norm_equal_to_its_bound_is_clipped_as_timm_does():
+    # timm keeps G_i only where ‖G_i‖ < bound. W = 0, ε = 2^-30, λ = 1: the bound is 2^-30 exactly, and so is
+    # ‖G‖; below the floor, clipping is not the identity: 2^-30 · 2^-30 / 10^-6, rounded once.
+    g = 2.0 ** -30
+    tie = adaptive.agc_exact(np.zeros(1), np.array([g]), 1.0, g)
+    assert tie.exact.tolist() == [float(Fraction(g) * Fraction(g) / Fraction(1e-6))]
+    assert tie.near.tolist() == [True] and tie.other.tolist() == [g]  # within a margin of 0: both branches
+
+
+def test_with_eps_zero_a_unit_of_zero_weights_has_its_gradient_clipped_to_zero():
+    result = adaptive.agc_exact(np.zeros((2, 2)), np.array([[1.0, 2.0], [0.0, 0.0]]), 0.5, 0.0)
+    assert result.exact.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_a_parameter_without_rows_has_no_units():
+    result = adaptive.agc_exact(np.zeros((0, 3), f32), np.zeros((0, 3), f32))
+    assert result.exact.shape == (0, 3) and result.near.shape == (0,) and result.near.dtype == bool
+
+
 @pytest.mark.parametrize("arguments, message", [
     ((np.ones(2), np.ones(3)), "grad has shape (3,), its parameter (2,)"),
-    ((np.ones(2), np.array([1.0, np.nan])), "grad must be a finite floating array"),
+    ((np.ones(2), np.array([1.0, np.nan])), "grad must be a finite floating array, got float64 with non-finite"),
+    ((np.ones(2), np.ones(2), "0.01"), "clip_factor must be a real number"),
+    ((np.ones(2), np.ones(2), 0.01, np.nan), "eps must be finite"),
     ((np.ones(2, int), np.ones(2)), "parameter must be a finite floating array, got int64 entries"),
     ((np.ones(2), np.ones(2), 0.0), "clip_factor must be positive"),
-    ((np.ones(2), np.ones(2), 0.01, -1.0), "eps non-negative"),
-    ((np.ones(2), np.ones(2), np.inf), "clip_factor"),
+    ((np.ones(2), np.ones(2), 0.01, -1.0), "clip_factor must be positive and eps non-negative"),
+    ((np.ones(2), np.ones(2), np.inf), "clip_factor must be finite"),
 ])
 def test_bad_input_is_refused_naming_the_argument(arguments, message):
-    with pytest.raises(gradproofs.InvalidArgument, match=re.escape(message)):
+    with pytest.raises(gradproofs.InvalidArgument, match="^" + re.escape(message)):
         adaptive.agc_exact(*arguments)
 
 
@@ -80,6 +102,12 @@ def test_the_tolerance_term_by_term():
     sigma = 2.0 ** -24
     base = 2 * ((clipping.norm_tolerance([W]) + clipping.norm_tolerance([G])) / 2 + 6 * 2.0 ** -11)
     assert adaptive.agc_tolerance(W, G) == pytest.approx(base + 2 * (sigma / 2e-5 + sigma / 2e-7), rel=1e-6)
+    # The bound's norm is the 2-norm: W = (3, 4)·2^-20 in float16 with λ = 1 and ε = 0 makes the bound
+    # 5·2^-20 and, with ‖G‖ = ‖(3, 4)‖ = 5, the quotient 2^-20, both subnormal: σ/(2·5·2^-20) = 1/160
+    # and σ/(2·2^-20) = 1/32 more.
+    W, G = np.array([3, 4], f16) * f16(2.0 ** -20), np.array([3, 4], f16)
+    base = 2 * ((clipping.norm_tolerance([W]) + clipping.norm_tolerance([G])) / 2 + 6 * 2.0 ** -11)
+    assert adaptive.agc_tolerance(W, G, 1.0, 0.0) == pytest.approx(base + 2 * (1 / 160 + 1 / 32), rel=1e-12)
 
 
 # --- the oracle --------------------------------------------------------------------------------------

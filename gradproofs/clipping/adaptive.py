@@ -30,6 +30,7 @@ __all__ = ["NORM_FLOOR", "CLIP_FACTOR", "EPS", "unit_norms", "AGC", "agc_exact",
 
 NORM_FLOOR = 1e-6  # timm's grad_norm.clamp(min=1e-6)
 CLIP_FACTOR, EPS = 0.01, 1e-3  # timm's defaults for λ and ε
+DIGITS = 40  # mpmath's working precision: far beyond float64's 16 digits, and a square root is not exact
 
 
 def _floats(name: str, value) -> np.ndarray:
@@ -46,11 +47,11 @@ def _units(array: np.ndarray) -> list:
     return [array] if array.ndim <= 1 else list(array)
 
 
-def unit_norms(array, *, dps: int = 40) -> list:
-    """The exact Frobenius norm of each unit (:func:`_units`), as mpmath numbers of ``dps`` digits."""
+def unit_norms(array) -> list:
+    """The Frobenius norm of each unit (:func:`_units`), as mpmath numbers of ``DIGITS`` digits."""
     import mpmath
 
-    with mpmath.workdps(dps):
+    with mpmath.workdps(DIGITS):
         return [mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(v)) ** 2 for v in np.ravel(unit)))
                 for unit in _units(np.asarray(array))]
 
@@ -67,8 +68,7 @@ class AGC:
     near: np.ndarray  # per unit: whether it lies that close to its bound
 
 
-def agc_exact(parameter, grad, clip_factor: float = CLIP_FACTOR, eps: float = EPS, *, margin: float = 0.0,
-              dps: int = 40) -> AGC:
+def agc_exact(parameter, grad, clip_factor: float = CLIP_FACTOR, eps: float = EPS, *, margin: float = 0.0) -> AGC:
     """The exact AGC of ``grad`` for ``parameter`` (Brock et al. 2021, eq. 3, with timm's floor 10⁻⁶)."""
     import mpmath
 
@@ -80,20 +80,18 @@ def agc_exact(parameter, grad, clip_factor: float = CLIP_FACTOR, eps: float = EP
     if clip_factor <= 0 or eps < 0:
         raise InvalidArgument(f"clip_factor must be positive and eps non-negative, got {clip_factor!r} and {eps!r}")
     exact, other, near = [], [], []
-    with mpmath.workdps(dps):
-        for w, g, unit in zip(unit_norms(parameter, dps=dps), unit_norms(grad, dps=dps), _units(grad)):
+    with mpmath.workdps(DIGITS):
+        for w, g, unit in zip(unit_norms(parameter), unit_norms(grad), _units(grad)):
             bound = mpmath.mpf(clip_factor) * max(w, mpmath.mpf(eps))
             clipped = bound / max(g, mpmath.mpf(NORM_FLOOR))
             keep = g < bound
             close = abs(g - bound) <= margin * max(g, bound)
-            values = np.ravel(unit).astype(np.float64)
-            kept, scaled = values, np.array([float(mpmath.mpf(float(v)) * clipped) for v in values])
+            kept = np.ravel(unit).tolist()
+            scaled = [float(mpmath.mpf(v) * clipped) for v in kept]
             primary, alternative = (kept, scaled) if keep else (scaled, kept)
-            exact.append(primary.reshape(np.shape(unit)))
-            other.append((alternative if close else primary).reshape(np.shape(unit)))
+            exact.append(primary)
+            other.append(alternative if close else primary)
             near.append(bool(close))
-    if grad.ndim <= 1:
-        return AGC(exact[0], other[0], np.array(near))
     return AGC(np.array(exact).reshape(grad.shape), np.array(other).reshape(grad.shape), np.array(near, dtype=bool))
 
 
