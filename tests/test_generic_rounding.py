@@ -228,6 +228,21 @@ def test_the_running_bound_gives_up_on_a_transformer_block_in_16_bits(storage):
     assert max(np.nanmax(entries) for entries in used.values()) < 1e-3
 
 
+def test_a_product_with_tf32_multiplicands_is_bounded_by_their_rounding_too():
+    """a = 1 + 2^-12 is a float32 number; TF32 keeps 10 bits after the point, so a GPU's TF32 matmul
+    multiplies 1 instead (2^-12 is below half a step, 2^-11): a·1 comes out 2^-12 short, far beyond
+    float32's bound of one product, within the bound that rounds the multiplicands to TF32 first."""
+    a, b = np.array([[1 + 2.0 ** -12]]), np.array([[1.0]])
+    shortfall = float(Fraction(1 + 2.0 ** -12) - 1)  # |tf32(a)·b − a·b|, by hand
+    plain = np.matmul(_bounded(a, 0.0, _precision("float32")), b)
+    tf32 = np.matmul(_bounded(a, 0.0, rounding.Precision(FORMATS["float32"], multiplicands=FORMATS["tf32"])), b)
+    assert float(plain.error[0, 0]) < shortfall <= float(tf32.error[0, 0])
+    # To first order the bound is u_m(|a| + |b|) = 2·2^-11 (either multiplicand may round), with second-order
+    # and float32 terms below 10^-3 of it.
+    assert float(tf32.error[0, 0]) == pytest.approx(2 * 2.0 ** -11, rel=1e-3)
+    assert float(tf32.value[0, 0]) == float(plain.value[0, 0]) == 1 + 2.0 ** -12
+
+
 def test_a_wrong_gradient_exceeds_the_bound():
     """Softmax's backward without the subtraction, ȳ ⊙ y instead of y ⊙ (ȳ − Σ ȳ ⊙ y), in float32."""
     spec = lambda x: torch.softmax(x, -1)  # noqa: E731

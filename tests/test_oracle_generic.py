@@ -57,6 +57,37 @@ def test_torchs_autograd_agrees_in_bfloat16_and_float16_given_tensors():
         assert report.examples == 20
 
 
+def tf32(t):
+    """float32 rounded to TensorFloat-32: the nearest number with 10 bits after the point, ties to even
+    (NVIDIA A100 whitepaper, 2020), on the bits of the float32 (finite values of moderate size)."""
+    bits = t.contiguous().view(torch.int32)
+    return ((bits + 0xFFF + ((bits >> 13) & 1)) & ~0x1FFF).view(torch.float32)
+
+
+def test_a_tf32_matmul_passes_declared_tf32_and_fails_as_float32(device):
+    """y = xW's backward, x̄ = ḡWᵀ and W̄ = xᵀḡ, with every multiplicand rounded to TF32: what a GPU's
+    matmul does where TF32 is allowed. On the CPU the rounding is written here; on CUDA it is cuBLAS's."""
+    shapes = {"x": ("B", "D"), "W": ("D", "O")}
+    if device == "cuda":
+        def backward(x, W, g):
+            return g @ W.T, x.T @ g
+    else:
+        def backward(x, W, g):
+            return tf32(g) @ tf32(W).T, tf32(x).T @ tf32(g)
+
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        report = check_gradients(backward, spec=lambda x, W: x @ W, shapes=shapes, precision="tf32", arrays="torch",
+                                 device=device, max_examples=60)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    assert report.examples == 60
+    if device == "cpu":  # where TF32 is not declared, its rounding (2^-12 and more) is far beyond float32's
+        with pytest.raises(Mismatch, match=r"storing float32, accumulating in float32"):
+            check_gradients(backward, spec=lambda x, W: x @ W, shapes=shapes, arrays="torch", max_examples=100)
+
+
 def test_a_tensor_valued_spec_takes_the_cotangent_last_and_labels_stay_integers():
     def spec(x, t):
         return torch.log_softmax(x, -1).gather(1, t[:, None])[:, 0]

@@ -135,7 +135,10 @@ class Gradients(Oracle):
     signature = "fn(*inputs[, cotangent]) -> gradients"
     option_records = (SPEC, SHAPES, SIZES, VALUES,
             options.PRECISION.but(default="float32", about="the format fn stores its inputs and results in, and is "
-                                                           "judged at"),
+                                                           "judged at; `'tf32'`: float32, with matmul's and "
+                                                           "convolution's inputs rounded to TF32 (10 significand "
+                                                           "bits) as NVIDIA GPUs do where TF32 is allowed",
+                                  domain=", ".join(f"`{name!r}`" for name in FORMATS if name != "float32")),
             ACCUMULATION, ARRAYS, DEVICE, options.RETURNS, options.ARGUMENTS, options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
@@ -153,7 +156,8 @@ class Gradients(Oracle):
         stray = [dim for dim in self.sizes if dim not in dims]
         if stray:
             raise InvalidArgument(f"sizes names dimension {stray[0]!r}, which no input has")
-        if self.arrays == "numpy" and self.precision not in ("float64", "float32", "float16"):
+        self.dtype = "float32" if self.precision == "tf32" else self.precision  # what fn is given and returns
+        if self.arrays == "numpy" and self.dtype not in ("float64", "float32", "float16"):
             raise InvalidArgument(f"NumPy has no {self.precision}: declare arrays='torch' to be given tensors")
         self.floats = tuple(name for name in self.shapes if self.values.get(name, DEFAULT_VALUES)[0] != "index")
         self.returns = conventions.Returns(self.returns, known=self.floats, default=self.floats,
@@ -176,8 +180,7 @@ class Gradients(Oracle):
         """The spec's graph at these shapes (traced once per shapes)."""
         key = tuple(tuple(shape) for shape in shapes.values())
         if key not in self.traces:
-            self.traces[key] = graph.trace(self.spec, shapes, arrays, "float32" if self.precision == "tf32" else
-                                           self.precision)
+            self.traces[key] = graph.trace(self.spec, shapes, arrays, self.dtype)
         return self.traces[key]
 
     def _returns_loss(self) -> bool:
@@ -197,7 +200,8 @@ class Gradients(Oracle):
         return tuple(sizes[dim] if isinstance(dim, str) else dim for dim in dims)
 
     def _precision(self) -> rounding.Precision:
-        return rounding.Precision(FORMATS[self.precision], FORMATS[self.accumulation] if self.accumulation else None)
+        return rounding.Precision(FORMATS[self.dtype], FORMATS[self.accumulation] if self.accumulation else None,
+                                  multiplicands=FORMATS["tf32"] if self.precision == "tf32" else None)
 
     # --- drawing ---
 
@@ -205,7 +209,7 @@ class Gradients(Oracle):
         from hypothesis import strategies as st
         from hypothesis.extra import numpy as hnp
 
-        storage = FORMATS[self.precision]
+        storage = FORMATS[self.dtype]
 
         def floats(shape, low, high):
             return hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_subnormal=False)).map(
@@ -276,8 +280,9 @@ class Gradients(Oracle):
 
         expected = self.expected(example)
         precision = self._precision()
-        reason = (f"the running error bound of a correct implementation storing {self.precision}, accumulating in "
-                  f"{(precision.accumulation or precision.storage).name}, math functions within "
+        reason = (f"the running error bound of a correct implementation storing {self.dtype}"
+                  + (", rounding matmul's and convolution's inputs to tf32" if precision.multiplicands else "")
+                  + f", accumulating in {(precision.accumulation or precision.storage).name}, math functions within "
                   f"{precision.ulps:g} ulps")
 
         def judgement(result, _):
@@ -305,11 +310,11 @@ class Gradients(Oracle):
         """An input as fn is given it: of the precision's dtype (integers as int64), NumPy or torch."""
         integral = array.dtype.kind in "iu"
         if self.arrays == "numpy":
-            return array.copy() if integral else array.astype(self.precision)
+            return array.copy() if integral else array.astype(self.dtype)
         import torch
 
         tensor = torch.from_numpy(array.copy())
-        return tensor.to(self.device) if integral else tensor.to(getattr(torch, self.precision)).to(self.device)
+        return tensor.to(self.device) if integral else tensor.to(getattr(torch, self.dtype)).to(self.device)
 
 
 check_gradients = options.check_function(Gradients)
@@ -359,7 +364,7 @@ def check_module(module, *, shapes: dict, spec=None, parameters: bool = True, **
     all_shapes = {**shapes, **{keys[name]: tuple(p.shape) for name, p in named.items()}}
     held = {}
     for name, p in named.items():
-        low, high = float(p.min()), float(p.max())
+        low, high = float(p.detach().min()), float(p.detach().max())
         held[keys[name]] = (low, high) if low < high else (low - 1, high + 1)
     chosen = spec or own_spec
     if spec is None:

@@ -17,7 +17,9 @@ and ρ(m) = u·m + η the rounding of a result of size m:
   of the storage format (1 ulp ≤ 2u relative), for erf in ulps of max(|v|, 1);
 - a sum of n terms, in any order: e = Σeᵢ + γₙ(U)(Σ|vᵢ| + Σeᵢ) + ρ(…), γₙ(U) = nU/(1 − nU)
   (Higham, Lemma 3.1 and eq. (4.4)); a dot product of length n the same over the products
-  (Higham, eq. (3.5)), so matmul's bound is |A||B|'s with γₙ;
+  (Higham, eq. (3.5)), so matmul's bound is |A||B|'s with γₙ; where matmul and convolution
+  round their inputs to a narrower format first (TF32 on NVIDIA GPUs), each input's bound grows
+  by that rounding, u_m(|a| + eₐ) + η_m;
 - a comparison is uncertain where |a − b| ≤ eₐ + e_b, and a choice (``where``) by an uncertain
   condition is bounded by the other branch too: e = max(e_x, e_y) + |v_x − v_y|;
 - moving, copying and selecting entries moves their bounds and adds nothing.
@@ -56,6 +58,7 @@ class Precision:
     storage: Format
     accumulation: Format | None = None
     ulps: float = LIBRARY_ULPS
+    multiplicands: Format | None = None  # the format matmul and convolution round their inputs to (TF32)
 
     @property
     def reference_dtype(self):
@@ -91,6 +94,14 @@ class Precision:
     def library(self, size):
         """λ(m) = 2·ulps·u·m + η: the error of a math function's result of size m."""
         return 2 * self.ulps * self.u * size + self.underflow
+
+    def multiplicand(self, size):
+        """u_m·m + η_m: the error of rounding a matmul's or a convolution's input of size m to
+        :attr:`multiplicands` (0 where they are not rounded)."""
+        if self.multiplicands is None:
+            return 0.0
+        m = self.multiplicands
+        return m.unit_roundoff * size + 2.0 ** (m.min_exponent - m.significand_bits + 1)
 
     def gamma(self, n):
         """γₙ = nU/(1 − nU) of the accumulation (Higham, Lemma 3.1); unbounded where nU ≥ 1."""
@@ -428,11 +439,15 @@ def _bounds_product(product, x, y):
 
 
 def _dot(product, a, b, length: int):
-    """A product of arrays (matmul, tensordot) and its bound: |a|e_b + eₐ|b| + eₐe_b, and γₙ of |a||b|.
+    """A product of arrays (matmul, tensordot) and its bound: |a|e_b + eₐ|b| + eₐe_b, and γₙ of |a||b|
+    (each input's bound first grown by its rounding to :attr:`Precision.multiplicands`, where declared).
     The three terms are (|a| + eₐ)(|b| + e_b) − |a||b|, formed with two products instead of four; the
     float64 subtraction's own error, at most 2(n + 1)u₆₄ of the larger product, is added back."""
-    a, b = (x if isinstance(x, Bounded) else Bounded(x, 0.0, (a if isinstance(a, Bounded) else b).precision)
-            for x in (a, b))
+    precision = (a if isinstance(a, Bounded) else b).precision
+    a, b = (x if isinstance(x, Bounded) else Bounded(x, 0.0, precision) for x in (a, b))
+    if precision.multiplicands is not None:  # each input rounded to the multiplicands' format first
+        a, b = (Bounded(x.value, x.error + precision.multiplicand(np.abs(x.value).astype(np.float64) + x.error),
+                        precision) for x in (a, b))
     value = product(a.value, b.value)
     size_a, size_b = np.abs(a.value).astype(np.float64), np.abs(b.value).astype(np.float64)
     magnitude = _bounds_product(product, size_a, size_b)
