@@ -163,6 +163,7 @@ def _add(A, self, other, alpha=1):
 
 @_add.vjp
 def _(A, g, y, self, other, alpha=1):
+    """y = a + αb: ā = ḡ, b̄ = α ḡ."""
     return {"self": g, "other": g if alpha == 1 else A.number(alpha) * g}
 
 
@@ -173,6 +174,7 @@ def _sub(A, self, other, alpha=1):
 
 @_sub.vjp
 def _(A, g, y, self, other, alpha=1):
+    """y = a − αb: ā = ḡ, b̄ = −α ḡ."""
     return {"self": g, "other": -g if alpha == 1 else -A.number(alpha) * g}
 
 
@@ -183,6 +185,7 @@ def _rsub(A, self, other, alpha=1):
 
 @_rsub.vjp
 def _(A, g, y, self, other, alpha=1):
+    """y = b − αa: ā = −α ḡ, b̄ = ḡ."""
     return {"self": -g if alpha == 1 else -A.number(alpha) * g, "other": g}
 
 
@@ -193,6 +196,7 @@ def _mul(A, self, other):
 
 @_mul.vjp
 def _(A, g, y, self, other):
+    """y = ab: ā = ḡ b, b̄ = ḡ a."""
     return {"self": g * other, "other": g * self}
 
 
@@ -214,6 +218,7 @@ def _neg(A, self):
 
 @_neg.vjp
 def _(A, g, y, self):
+    """y = −x: x̄ = −ḡ."""
     return {"self": -g}
 
 
@@ -269,6 +274,7 @@ def _exp(A, self):
 
 @_exp.vjp
 def _(A, g, y, self):
+    """(eˣ)′ = eˣ = y."""
     return {"self": g * y}
 
 
@@ -279,6 +285,7 @@ def _log(A, self):
 
 @_log.vjp
 def _(A, g, y, self):
+    """(log x)′ = 1/x."""
     return {"self": g / self}
 
 
@@ -289,6 +296,7 @@ def _log1p(A, self):
 
 @_log1p.vjp
 def _(A, g, y, self):
+    """(log(1 + x))′ = 1/(1 + x)."""
     return {"self": g / (1 + self)}
 
 
@@ -403,6 +411,7 @@ def _sum(A, self, dim=None, keepdim=False, dtype=None):
 
 @_sum.vjp
 def _(A, g, y, self, dim=None, keepdim=False, dtype=None):
+    """Each summed entry gets the cotangent of its sum."""
     return {"self": _restore(g, self.shape, _axes(dim, self.ndim), keepdim)}
 
 
@@ -418,6 +427,7 @@ def _mean(A, self, dim=None, keepdim=False, dtype=None):
 
 @_mean.vjp
 def _(A, g, y, self, dim=None, keepdim=False, dtype=None):
+    """Each entry gets the cotangent of its mean over the n entries averaged, divided by n."""
     axes = _axes(dim, self.ndim)
     return {"self": _restore(g / A.number(_count(self.shape, axes)), self.shape, axes, keepdim)}
 
@@ -429,6 +439,7 @@ def _extremum(pick):
         return _pick(pick, self, _axes(dim, self.ndim), keepdim)
 
     def vjp(A, g, y, self, dim=(), keepdim=False):
+        """The extreme's cotangent to the entry that attains it, shared evenly among tied ones."""
         axes = _axes(dim, self.ndim)
         hit = _extremes(pick, self, axes)
         ties = np.sum(hit, axis=axes, keepdims=True)
@@ -529,6 +540,7 @@ def _where(A, condition, self, other):
 
 @_where.vjp
 def _(A, g, y, condition, self, other):
+    """Each entry's cotangent goes to the branch the condition chose; the other gets 0."""
     zero = 0 * g
     return {"self": np.where(condition, g, zero), "other": np.where(condition, zero, g)}
 
@@ -560,6 +572,7 @@ def _clamp_min(A, self, min):
 
 @_clamp_min.vjp
 def _(A, g, y, self, min):
+    """clamp's, with no upper bound."""
     return RULES["aten.clamp.default"].vjp(A, g, y, self, min=min)
 
 
@@ -570,6 +583,7 @@ def _clamp_max(A, self, max):
 
 @_clamp_max.vjp
 def _(A, g, y, self, max):
+    """clamp's, with no lower bound."""
     return RULES["aten.clamp.default"].vjp(A, g, y, self, max=max)
 
 
@@ -579,6 +593,7 @@ def _pairwise(pick):
         return np.where(pick(other, self), other, self)
 
     def vjp(A, g, y, self, other):
+        """The cotangent to the argument that attains the extreme; half to each at a tie."""
         tie = self == other
         half = g / 2
         return {"self": np.where(tie, half, np.where(pick(self, other), g, 0 * g)),
@@ -601,10 +616,6 @@ def _view(A, self, size):
 @rule("aten.reshape.default")
 def _reshape(A, self, shape):
     return np.reshape(self, tuple(shape))
-
-
-for _forward in (_view, _reshape):
-    _forward.vjp(lambda A, g, y, self, **size: {"self": np.reshape(g, self.shape)})
 
 
 @rule("aten.detach.default")
@@ -631,6 +642,7 @@ def _permute(A, self, dims):
 
 @_permute.vjp
 def _(A, g, y, self, dims):
+    """The cotangent permuted back by the inverse permutation."""
     return {"self": np.transpose(g, np.argsort([d % self.ndim for d in dims]))}
 
 
@@ -641,6 +653,7 @@ def _transpose(A, self, dim0, dim1):
 
 @_transpose.vjp
 def _(A, g, y, self, dim0, dim1):
+    """The cotangent with the two axes swapped back."""
     return {"self": np.swapaxes(g, dim0, dim1)}
 
 
@@ -651,6 +664,7 @@ def _flip(A, self, dims):
 
 @_flip.vjp
 def _(A, g, y, self, dims):
+    """The cotangent flipped back along the same axes."""
     return {"self": np.flip(g, tuple(dims))}
 
 
@@ -661,6 +675,7 @@ def _t(A, self):
 
 @_t.vjp
 def _(A, g, y, self):
+    """The cotangent transposed back."""
     return {"self": tensor(g).T}
 
 
@@ -673,6 +688,7 @@ def _expand(A, self, size, implicit=False):
 
 @_expand.vjp
 def _(A, g, y, self, size, implicit=False):
+    """Each entry gets the sum of the cotangents of its copies (over the broadcast axes)."""
     return {"self": reduce_to(g, self.shape)}
 
 
@@ -687,8 +703,15 @@ def _squeeze(A, self, dim=None):
     return np.squeeze(self, tuple(axis for axis in axes if self.shape[axis] == 1))
 
 
-for _forward in (_unsqueeze, _squeeze):
-    _forward.vjp(lambda A, g, y, self, dim=None: {"self": np.reshape(g, self.shape)})
+
+
+def _reshaped_back(A, g, y, self, **size):
+    """The cotangent reshaped back to x's shape: the entries keep their order."""
+    return {"self": np.reshape(g, self.shape)}
+
+
+for _forward in (_view, _reshape, _unsqueeze, _squeeze):
+    _forward.vjp(_reshaped_back)
 
 
 @rule("aten.cat.default")
@@ -698,6 +721,7 @@ def _cat(A, tensors, dim=0):
 
 @_cat.vjp
 def _(A, g, y, tensors, dim=0):
+    """The cotangent cut back into the pieces, along the same axis."""
     ends = np.cumsum([0 if t.shape == (0,) else t.shape[dim] for t in tensors])
     pieces = np.split(g, ends[:-1], axis=dim)
     return {"tensors": [np.reshape(p, t.shape) for p, t in zip(pieces, tensors)]}
@@ -707,7 +731,7 @@ def _split_forward(self, sizes: list, dim: int) -> tuple:
     return tuple(np.split(self, np.cumsum(sizes)[:-1], axis=dim))
 
 
-def _split_vjp(A, g, y, self, dim: int) -> dict:
+def _split_vjp(A, g, y, self, dim: int = 0, **sizes) -> dict:
     """The pieces' cotangents put back side by side."""
     return {"self": np.concatenate([np.broadcast_to(tensor(piece), np.shape(part)) for piece, part in zip(g, y)],
                                    axis=dim)}
@@ -729,9 +753,14 @@ def _unbind(A, self, dim=0):
     return tuple(np.moveaxis(self, dim, 0))
 
 
-_split.vjp(lambda A, g, y, self, split_size, dim=0: _split_vjp(A, g, y, self, dim))
-_split_with_sizes.vjp(lambda A, g, y, self, split_sizes, dim=0: _split_vjp(A, g, y, self, dim))
-_unbind.vjp(lambda A, g, y, self, dim=0: {"self": np.stack([tensor(piece) for piece in g], axis=dim)})
+for _forward in (_split, _split_with_sizes):
+    _forward.vjp(_split_vjp)
+
+
+@_unbind.vjp
+def _(A, g, y, self, dim=0):
+    """The slices' cotangents stacked back along the axis."""
+    return {"self": np.stack([tensor(piece) for piece in g], axis=dim)}
 
 
 @rule("aten.stack.default")
@@ -741,6 +770,7 @@ def _stack(A, tensors, dim=0):
 
 @_stack.vjp
 def _(A, g, y, tensors, dim=0):
+    """The cotangent's slices along the new axis, one per stacked tensor."""
     return {"tensors": list(np.moveaxis(g, dim, 0))}
 
 
@@ -762,6 +792,7 @@ def _slice_tensor(A, self, dim=0, start=None, end=None, step=1):
 
 @_slice_tensor.vjp
 def _(A, g, y, self, dim=0, start=None, end=None, step=1):
+    """The cotangent at the sliced entries of zeros of x's shape."""
     return {"self": _scatter_back(A, g, self.shape, _slice(self.ndim, dim, slice(start, end, step)))}
 
 
@@ -772,6 +803,7 @@ def _select(A, self, dim, index):
 
 @_select.vjp
 def _(A, g, y, self, dim, index):
+    """The cotangent at the selected entries of zeros of x's shape."""
     return {"self": _scatter_back(A, g, self.shape, _slice(self.ndim, dim, index))}
 
 
@@ -782,6 +814,7 @@ def _index_select(A, self, dim, index):
 
 @_index_select.vjp
 def _(A, g, y, self, dim, index):
+    """The cotangent added at the selected rows of zeros of x's shape (a row picked twice gets both)."""
     return {"self": _scatter_back(A, g, self.shape, _slice(self.ndim, dim, np.asarray(index)))}
 
 
@@ -799,6 +832,7 @@ def _gather(A, self, dim, index, sparse_grad=False):
 
 @_gather.vjp
 def _(A, g, y, self, dim, index, sparse_grad=False):
+    """The cotangent added at the gathered entries of zeros of x's shape (an entry gathered twice gets both)."""
     return {"self": _scatter_back(A, g, self.shape, _gathered(self.shape, dim, np.asarray(index)))}
 
 
