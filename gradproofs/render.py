@@ -129,8 +129,11 @@ def _argument(tokens: list) -> str:
 
 
 def render_all() -> dict[str, str]:
-    """File name → Markdown text, for every family."""
-    return {f"{family.id}.md": render_family(family) for family in catalogue.families()}
+    """File name → Markdown text, for every family, and check_gradients's rules and rounding model."""
+    from gradproofs.oracle import document
+
+    return {**{f"{family.id}.md": render_family(family) for family in catalogue.families()},
+            document.NAME: document.render()}
 
 
 def write(out: Path) -> list[Path]:

@@ -241,12 +241,13 @@ def test_no_multi_letter_name_is_set_as_a_product_of_italic_letters():
 
 
 def test_displays_under_a_list_item_stay_in_it():
-    """A display belongs to item ``N. `` only if it is indented to the item's content, len("N. ") columns."""
+    """A display belongs to item ``N. `` (or ``- ``) only if it is indented to the item's content, len("N. ")
+    (or 2) columns."""
     misplaced = []
     for name, text in DOCUMENTS.items():
         indent = 0
         for number, line in enumerate(text.splitlines(), 1):
-            item = re.match(r"(\d+\. )", line)
+            item = re.match(r"(\d+\. |- )", line)
             if item:
                 indent = len(item.group(1))
             elif line.startswith("#") or line.startswith("**"):

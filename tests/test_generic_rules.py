@@ -409,3 +409,30 @@ def test_the_graph_is_evaluated_with_the_rules_not_with_torchs_values():
     values = graph.evaluate(traced, EXACT, {"x": x})
     g = graph.gradients(traced, EXACT, values, EXACT.array(1))["x"]
     assert list(g) == [sympy.Rational(1, 3), sympy.Rational(12, 25)]
+
+
+# derivations/gradients.md: generated from the rules, so a wrong VJP cannot be written down.
+
+def test_the_document_refuses_a_vjp_that_is_not_sympys_derivative(monkeypatch):
+    from gradproofs.errors import DerivationError
+    from gradproofs.oracle import document
+
+    tanh = rules.RULES["aten.tanh.default"]
+    wrong = rules.Rule(tanh.name, tanh.forward, lambda A, g, y, self: {"self": g * (1 - y)})  # 1 − tanh, not 1 − tanh²
+    monkeypatch.setitem(rules.RULES, "aten.tanh.default", wrong)
+    with pytest.raises(DerivationError, match="the difference simplifies to"):
+        document.render()
+
+
+def test_the_document_needs_a_statement_for_every_rule_it_does_not_derive(monkeypatch):
+    from gradproofs.errors import DerivationError
+    from gradproofs.oracle import document
+
+    monkeypatch.delitem(document.STATEMENTS, "aten.gather.default")
+    with pytest.raises(DerivationError, match=r"\['aten.gather.default'\] need one statement"):
+        document.render()
+
+
+def test_the_document_names_every_rule(pytestconfig):
+    text = (pytestconfig.rootpath / "derivations" / "gradients.md").read_text(encoding="utf-8")
+    assert [name for name in rules.RULES if f"`{name}`" not in text] == []
