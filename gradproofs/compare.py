@@ -117,13 +117,14 @@ def assert_close(name: str, got, expected, scale, tolerance, *, reason: str,
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             absolute = np.abs(got_np - expected_np)
             relative = absolute / np.abs(expected_np)
-        finite = np.where(np.isnan(absolute), np.inf, absolute)
+        finite = np.where(np.isnan(absolute), np.inf, absolute)  # a NaN result is infinitely far
+        relative = np.where(np.isnan(absolute), np.inf, np.where(np.isnan(relative), 0.0, relative))  # 0/0: exact
         raise Mismatch(
             f"{name}[{worst}]: got {float(got_np[worst])!r}, expected {float(expected_np[worst])!r}; "
             f"error {absolute[worst]:.3g} is {error[worst]:.3g} of the scale {scale_np[worst]:.3g}, "
             f"over the tolerance {tolerance[worst]:.3g} ({reason}). "
             f"Worst absolute error {np.max(finite):.3g} at index {int(np.argmax(finite))}, "
-            f"worst relative error {np.nanmax(np.where(compared, relative, 0)):.3g}."
+            f"worst relative error {np.max(np.where(compared, relative, 0)):.3g}."
         )
     return Agreement(float(excess[worst]), float(np.max(error))) if error.size else Agreement()
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import gradproofs
 from gradproofs import compare
 from gradproofs.formats import FORMATS, coarsest, format_named, format_of
 
@@ -98,3 +99,18 @@ def test_a_negative_scale_is_refused_rather_than_left_unjudged():
     # signed δ where |δ| was meant) would skip it silently.
     with pytest.raises(ValueError, match="g: scales are magnitudes, got -2"):
         compare.assert_close("g", np.array([1.0, 5.0]), [1.0, 3.0], [1.0, -2.0], 1e-3, reason="one ε")
+
+
+def test_a_nan_result_is_infinitely_far_and_an_exact_zero_no_error_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "All-NaN slice" would be one
+        with pytest.raises(gradproofs.Mismatch, match=r"error nan is inf of the scale 1, .*Worst absolute error inf "
+                                                       r"at index 0, worst relative error inf\.$"):
+            compare.assert_close("g", np.array([np.nan, 0.0]), [0.5, 0.0], [1.0, 1.0], 1e-3, reason="one ε",
+                                 precision="float32")
+        # 0 where 0 is expected has no relative error (0/0): the worst is the one entry off, by 1/2 of 2
+        with pytest.raises(gradproofs.Mismatch, match=r"worst relative error 0\.5\.$"):
+            compare.assert_close("g", np.array([0.0, 3.0]), [0.0, 2.0], [1.0, 2.0], 1e-3, reason="one ε",
+                                 precision="float32")

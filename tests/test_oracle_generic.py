@@ -253,3 +253,78 @@ def test_torchs_autograd_raises_no_false_alarm(precision):
         report = check_gradients(battery.autograd_fn(spec, scalar=scalar), spec=spec, shapes=shapes,
                                  precision=precision, arrays="torch", max_examples=100, **options)
         assert report.worst_used <= 1, name
+
+
+def _jax_cases():
+    """Specs in torch beside the same mathematics written in jax.numpy: (name, spec, jax function, shapes,
+    options, whether the spec returns the loss)."""
+    import jax
+    import jax.numpy as jnp
+
+    def layer_norm(x, w, b):
+        """In at least float32, as flax's LayerNorm computes its statistics: in float16 itself the backward
+        of 1/√(v + ε) overflows where v = 0 (1/(v + ε) > 65504 for ε = 10⁻⁵) and 0·∞ makes the gradient NaN."""
+        wide = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        mean = wide.mean(-1, keepdims=True)
+        variance = ((wide - mean) ** 2).mean(-1, keepdims=True)
+        return ((wide - mean) / jnp.sqrt(variance + 1e-5) * w + b).astype(x.dtype)
+
+    def attention(q, k, v):
+        return jax.nn.softmax(q @ k.T / jnp.sqrt(jnp.asarray(q.shape[-1], q.dtype)), axis=-1) @ v
+
+    def cross_entropy(z, t):
+        return -jnp.mean(jax.nn.log_softmax(z, axis=-1)[jnp.arange(z.shape[0]), t])
+
+    return [
+        ("tanh layer", lambda x, W, b: torch.tanh(x @ W + b).sum(), lambda x, W, b: jnp.tanh(x @ W + b).sum(),
+         LAYER, {}, True),
+        ("layer norm", lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b), layer_norm,
+         {"x": ("B", "D"), "w": ("D",), "b": ("D",)}, {}, False),
+        ("GELU MLP", lambda x, W1, W2: F.gelu(x @ W1) @ W2, lambda x, W1, W2: jax.nn.gelu(x @ W1, approximate=False) @ W2,
+         {"x": ("B", "D"), "W1": ("D", "H"), "W2": ("H", "D")}, {}, False),
+        ("softmax attention", lambda q, k, v: torch.softmax(q @ k.T / q.shape[-1] ** 0.5, -1) @ v, attention,
+         {"q": ("T", "D"), "k": ("T", "D"), "v": ("T", "D")}, {}, False),
+        ("cross-entropy", lambda z, t: F.cross_entropy(z, t), cross_entropy, {"z": ("N", "C"), "t": ("N",)},
+         {"values": {"t": ("index", "C")}}, True),
+    ]
+
+
+def _jax_fn(function, scalar: bool, precision: str):
+    """fn for check_gradients: JAX's reverse mode (jax.vjp) through ``function`` at ``precision``, given torch
+    tensors (integers passed as they are), returning NumPy arrays of the same values."""
+    import jax
+    import jax.numpy as jnp
+
+    dtype = {"float64": jnp.float64, "float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16}[precision]
+
+    def fn(*arguments):
+        inputs = arguments if scalar else arguments[:-1]
+        with jax.enable_x64(precision == "float64"):
+            given = [jnp.asarray(a.double().numpy(), dtype=dtype) if a.is_floating_point() else jnp.asarray(a.numpy())
+                     for a in inputs]
+            floating = [k for k, a in enumerate(inputs) if a.is_floating_point()]
+
+            def of_floats(*floats):
+                full = list(given)
+                for k, value in zip(floating, floats):
+                    full[k] = value
+                return function(*full)
+
+            out, pullback = jax.vjp(of_floats, *(given[k] for k in floating))
+            cotangent = jnp.ones_like(out) if scalar else jnp.asarray(arguments[-1].double().numpy(), dtype=dtype)
+            return tuple(np.asarray(g.astype(jnp.float64 if precision == "float64" else jnp.float32))
+                         for g in pullback(cotangent))
+    return fn
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("precision", ["float64", "float32", "bfloat16", "float16"])
+def test_jaxs_autodiff_raises_no_false_alarm(precision):
+    """JAX's autodiff of the same mathematics written in jax.numpy, on the CPU, at each precision, over 100
+    examples each (thorough: CI runs it where the frameworks extra is installed): check_gradients must
+    accept every one."""
+    pytest.importorskip("jax")
+    for name, spec, function, shapes, options, scalar in _jax_cases():
+        report = check_gradients(_jax_fn(function, scalar, precision), spec=spec, shapes=shapes, precision=precision,
+                                 arrays="torch", max_examples=100, **options)
+        assert report.worst_used <= 1, name
