@@ -243,6 +243,16 @@ def test_a_product_with_tf32_multiplicands_is_bounded_by_their_rounding_too():
     assert float(tf32.value[0, 0]) == float(plain.value[0, 0]) == 1 + 2.0 ** -12
 
 
+def test_a_bound_beyond_float64_is_unbounded_without_a_warning():
+    import warnings
+
+    precision = _precision("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "overflow encountered in matmul" would be one
+        product = np.matmul(_bounded([[1.0, 2.0]], [[1e200, 0.0]], precision), _bounded([[3.0], [4.0]], 1e200, precision))
+    assert product.value.tolist() == [[11.0]] and product.error.tolist() == [[np.inf]]
+
+
 def test_a_wrong_gradient_exceeds_the_bound():
     """Softmax's backward without the subtraction, ȳ ⊙ y instead of y ⊙ (ȳ − Σ ȳ ⊙ y), in float32."""
     spec = lambda x: torch.softmax(x, -1)  # noqa: E731

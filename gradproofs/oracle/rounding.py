@@ -430,9 +430,10 @@ def _bounds_product(product, x, y):
     """``product`` (matmul, tensordot) of two non-negative arrays in which 0·∞ is 0: an entry is unbounded
     where an infinite entry meets a non-zero one."""
     infinite_x, infinite_y = np.isinf(x), np.isinf(y)
-    if not (infinite_x.any() or infinite_y.any()):
-        return product(x, y)
-    finite = product(np.where(infinite_x, 0.0, x), np.where(infinite_y, 0.0, y))
+    with np.errstate(over="ignore"):  # a bound too large for float64 is unbounded: ∞ says so
+        if not (infinite_x.any() or infinite_y.any()):
+            return product(x, y)
+        finite = product(np.where(infinite_x, 0.0, x), np.where(infinite_y, 0.0, y))
     unbounded = product(infinite_x.astype(np.float64), (y > 0).astype(np.float64)) + product(
         (x > 0).astype(np.float64), infinite_y.astype(np.float64))
     return np.where(unbounded > 0, np.inf, finite)
@@ -448,7 +449,8 @@ def _dot(product, a, b, length: int):
     if precision.multiplicands is not None:  # each input rounded to the multiplicands' format first
         a, b = (Bounded(x.value, x.error + precision.multiplicand(np.abs(x.value).astype(np.float64) + x.error),
                         precision) for x in (a, b))
-    value = product(a.value, b.value)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing product is an infinite value, unbounded
+        value = product(a.value, b.value)
     size_a, size_b = np.abs(a.value).astype(np.float64), np.abs(b.value).astype(np.float64)
     magnitude = _bounds_product(product, size_a, size_b)
     reach = _bounds_product(product, size_a + a.error, size_b + b.error)
