@@ -98,6 +98,12 @@ def test_row_4_zero_gradients_at_c_zero(convention):
     assert same(out, ROW_4[convention])
 
 
+def test_fairseq_leaves_a_gradient_unclipped_at_c_zero_where_torch_zeros_it():
+    # fairseq/utils.py clips only `if max_norm > 0`; torch's coefficient 0/(5 + 1e-6) is 0.
+    assert same(clip([a32(3, 4)], 0.0, "fairseq")[0][0], a32(3, 4))
+    assert same(clip([a32(3, 4)], 0.0, "torch")[0][0], a32(0, 0))
+
+
 def test_row_4_torch_in_float16_gives_nan_where_float32_gives_zeros():
     # 1/(0 + 1e-6) overflows float16: ∞·0 is NaN (torch does the same; see the agreement tests).
     (out,), _ = clip([np.zeros(2, f16)], 0.0, "torch")
@@ -817,6 +823,15 @@ def test_bad_clip_value_and_bad_total_norm_arguments():
         clipping.total_norm([a32(1)], "nuc")
     with pytest.raises(TypeError, match="^max_norm must be a real number"):
         clipping.clip_grads_with_norm([a32(3, 4)], "1", a32(5))
+
+
+def test_subnormal_rounding_is_half_the_smallest_subnormal_relative_to_the_value_at_most_1():
+    # float16: σ = 2^-24, the smallest normal 2^-14. 2^-20 is subnormal: σ/(2·2^-20) = 2^-5.
+    assert clipping.subnormal_rounding(2.0 ** -20, f16) == 2.0 ** -5
+    assert clipping.subnormal_rounding(2.0 ** -14, f16) == 0.0  # the smallest normal number: u bounds it
+    assert clipping.subnormal_rounding(2.0 ** -26, f16) == 1.0  # below σ/2 it rounds to 0: all of it
+    assert clipping.subnormal_rounding(float(np.finfo(f32).tiny), f32) == 0.0
+    assert clipping.subnormal_rounding(0.0, f32) == 0.0  # an exact zero
 
 
 def test_clip_grads_with_norm_takes_a_bare_array():

@@ -780,8 +780,7 @@ def _fairseq_norm(grads: _Gradients, safe):
         if entry is not None and entry.dtype == DTYPES[2]:
             raise InvalidArgument(f"{name} is float64, which fairseq's clip_grad_norm_ cannot clip: "
                                   f"torch.norm(g, p=2, dtype=torch.float32) refuses to narrow float64 (torch raises)")
-    with np.errstate(over="ignore", under="ignore"):
-        norms = [_torch_vector_norm(a.astype(np.float32), 2.0, safe) for a in grads.arrays]
+    norms = [_torch_vector_norm(a.astype(np.float32), 2.0, safe) for a in grads.arrays]
     if len(norms) == 1:
         return norms[0]
     return _torch_vector_norm(np.array(norms, dtype=np.float32), 2.0, safe)
