@@ -124,12 +124,11 @@ def _precisions() -> list[str]:
     lines = ["| `precision` | each result stored with $u$ | sums and dot products with $U$ | matmul's inputs "
              "| underflow $\\eta$ |", "|---|---|---|---|---|"]
     for name in FORMATS:
-        storage = FORMATS["float32"] if name == "tf32" else FORMATS[name]
-        precision = rounding.Precision(storage, multiplicands=FORMATS["tf32"] if name == "tf32" else None)
-        inputs = (f"rounded to TF32 ($u_m$ = {_powers_of_two(FORMATS['tf32'].unit_roundoff)})" if name == "tf32"
-                  else "as stored")
-        lines.append(f"| `'{name}'` | {_powers_of_two(storage.unit_roundoff)} | "
-                     f"{_powers_of_two(storage.unit_roundoff)} unless `accumulation` is declared | {inputs} | "
+        precision = rounding.Precision.declared(name)
+        u = _powers_of_two(precision.storage.unit_roundoff)
+        inputs = (f"rounded to TF32 ($u_m$ = {_powers_of_two(precision.multiplicands.unit_roundoff)})"
+                  if precision.multiplicands else "as stored")
+        lines.append(f"| `'{name}'` | {u} | {u} unless `accumulation` is declared | {inputs} | "
                      f"{_powers_of_two(precision.underflow)} |")
     return lines
 

@@ -200,8 +200,7 @@ class Gradients(Oracle):
         return tuple(sizes[dim] if isinstance(dim, str) else dim for dim in dims)
 
     def _precision(self) -> rounding.Precision:
-        return rounding.Precision(FORMATS[self.dtype], FORMATS[self.accumulation] if self.accumulation else None,
-                                  multiplicands=FORMATS["tf32"] if self.precision == "tf32" else None)
+        return rounding.Precision.declared(self.precision, self.accumulation)
 
     # --- drawing ---
 

@@ -60,6 +60,14 @@ class Precision:
     ulps: float = LIBRARY_ULPS
     multiplicands: Format | None = None  # the format matmul and convolution round their inputs to (TF32)
 
+    @classmethod
+    def declared(cls, precision: str, accumulation: str | None = None) -> "Precision":
+        """What a declared ``precision`` name means: its format for every result, except ``'tf32'``,
+        float32 whose matmul and convolution round their inputs to TF32 first."""
+        tf32 = precision == "tf32"
+        return cls(FORMATS["float32" if tf32 else precision], FORMATS[accumulation] if accumulation else None,
+                   multiplicands=FORMATS["tf32"] if tf32 else None)
+
     @property
     def reference_dtype(self):
         """The reference's arithmetic: long double for a float64 implementation (where the platform has
