@@ -281,16 +281,16 @@ def test_at_ties_and_kinks_the_rules_make_torchs_choice(name, spec, point):
     assert ours.tolist() == t.grad.tolist()
 
 
-def _compare_with_torch(spec, arrays: dict, seed: int = 0):
-    """The graph's forward and gradient of ``spec`` against torch's float64 autograd: the largest
-    difference, as a fraction of the largest entry of each result."""
+def _compare_with_torch(spec, arrays: dict, seed: int = 0, A=None):
+    """The graph's forward and gradient of ``spec`` in arithmetic ``A`` (float64 by default) against torch's
+    float64 autograd: the largest difference, as a fraction of the largest entry of each result."""
     traced = graph.trace(spec, {name: np.shape(a) for name, a in arrays.items()}, arrays)
-    A = rules.Floats()
+    A = A or rules.Floats()
     values = graph.evaluate(traced, A, arrays)
     out = values[traced.result.node]
-    out = out if traced.result.output is None else out[traced.result.output]
+    out = np.asarray(out if traced.result.output is None else out[traced.result.output], dtype=np.float64)
     cotangent = np.random.default_rng(seed).standard_normal(np.shape(out))
-    ours = graph.gradients(traced, A, values, cotangent)
+    ours = {name: np.asarray(g, dtype=np.float64) for name, g in graph.gradients(traced, A, values, cotangent).items()}
     tensors = {name: torch.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f") for name, a in arrays.items()}
     result = spec(*tensors.values())
     result.backward(torch.tensor(cotangent))
@@ -361,12 +361,15 @@ SPECS = [
 ]
 
 
+@pytest.mark.parametrize("arithmetic", ["float64", "mpmath"])
 @pytest.mark.parametrize("name, spec, shapes, positive", SPECS, ids=[s[0] for s in SPECS])
-def test_the_traced_graph_agrees_with_torchs_float64_autograd(name, spec, shapes, positive):
-    """A float64 evaluation of the same mathematics in another order: agreement to 10⁻¹² of each result's
-    largest entry (a few hundred roundings of 1.1·10⁻¹⁶ at most, with these sizes and draws)."""
+def test_the_traced_graph_agrees_with_torchs_float64_autograd(name, spec, shapes, positive, arithmetic):
+    """The graph in float64 and in 40-digit mpmath against a float64 evaluation of the same mathematics in
+    another order: agreement to 10⁻¹² of each result's largest entry (a few hundred roundings of
+    1.1·10⁻¹⁶ at most, with these sizes and draws)."""
+    A = rules.Floats() if arithmetic == "float64" else rules.Multiprecision()
     for seed in range(3):
-        _, errors = _compare_with_torch(spec, _arrays(seed, shapes, positive), seed)
+        _, errors = _compare_with_torch(spec, _arrays(seed, shapes, positive), seed, A)
         assert max(errors.values()) < 1e-12, errors
 
 
@@ -436,3 +439,19 @@ def test_the_document_needs_a_statement_for_every_rule_it_does_not_derive(monkey
 def test_the_document_names_every_rule(pytestconfig):
     text = (pytestconfig.rootpath / "derivations" / "gradients.md").read_text(encoding="utf-8")
     assert [name for name in rules.RULES if f"`{name}`" not in text] == []
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.longdouble])
+def test_reference_erf_is_within_one_ulp_of_mpmath(dtype):
+    """The reference's erf (float64, whatever the arithmetic) against mpmath's at 40 digits: within 1 ulp of
+    float64 at points across its range (its tails, the point where it reaches 1 in float64, a reversed
+    view), which is what the rounding model charges the reference for it."""
+    mpmath = pytest.importorskip("mpmath")
+    points = np.concatenate([np.linspace(-6.0, 6.0, 241), [1e-300, -2.5e-8, 0.0508, 5.9215871957945065]])[::-1]
+    got = rules.Floats(dtype).erf(points)
+    assert got.dtype == np.dtype(dtype) and got.shape == points.shape
+    with mpmath.workdps(40):
+        for x, value in zip(points, got):
+            exact = mpmath.erf(mpmath.mpf(float(x)))
+            ulp = np.spacing(np.float64(abs(float(exact)))) if exact != 0 else np.finfo(np.float64).smallest_subnormal
+            assert abs(mpmath.mpf(float(value)) - exact) <= ulp, x

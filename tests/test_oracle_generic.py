@@ -133,6 +133,7 @@ def test_sizes_and_values_are_drawn_as_declared():
     ({"sizes": {"Q": 2}}, "sizes names dimension 'Q', which no input has"),
     ({"precision": "bfloat16"}, "NumPy has no bfloat16: declare arrays='torch'"),
     ({"spec": None}, "spec must be the mathematics"),
+    ({"reference": "float128"}, r"unknown reference 'float128'; expected one of \['auto', 'mpmath', 'hardware'\]"),
     ({"returns": ("x", "V")}, "returns names 'V', which is not a gradient check_gradients knows"),
 ])
 def test_bad_declarations_are_refused_before_any_example(options, message):
@@ -141,6 +142,35 @@ def test_bad_declarations_are_refused_before_any_example(options, message):
     with pytest.raises(InvalidArgument, match=message):
         check_gradients(lambda *a: calls.append(a), **given)
     assert calls == []
+
+
+def test_an_mpmath_reference_is_the_correctly_rounded_gradient():
+    """d/dx Σ tanh(x)·w = w(1 − tanh²x) and d/dw = tanh x, each computed here by mpmath at 60 digits and
+    rounded once to float64: the oracle's 'mpmath' reference is that value at every one of 400 points, as a
+    reference whose error is below half an ulp of float64 must be."""
+    mpmath = pytest.importorskip("mpmath")
+    from gradproofs.oracle.generic import Problem
+
+    x = np.linspace(-4.0, 4.0, 400) + 1 / 3
+    w = np.linspace(3.0, -2.0, 400) / 7
+    oracle = Gradients(spec=lambda x, w: (torch.tanh(x) * w).sum(), shapes={"x": ("N",), "w": ("N",)},
+                       reference="mpmath")
+    expected = oracle.expected(Problem({"N": 400}, {"x": x, "w": w}, None))
+    with mpmath.workdps(60):
+        tanh = [mpmath.tanh(mpmath.mpf(float(v))) for v in x]
+        dx = [float(mpmath.mpf(float(b)) * (1 - t ** 2)) for t, b in zip(tanh, w)]
+        dw = [float(t) for t in tanh]
+    assert expected["x"].exact.tolist() == dx and expected["w"].exact.tolist() == dw
+
+
+@pytest.mark.parametrize("reference, entries, multiprecise", [
+    ("auto", 256, True), ("auto", 257, False), ("mpmath", 4096, True), ("hardware", 2, False)])
+def test_the_reference_is_mpmath_for_small_problems(reference, entries, multiprecise):
+    from gradproofs.oracle.generic import Problem
+
+    oracle = Gradients(spec=lambda x, w: (x * w).sum(), shapes={"x": ("N",), "w": (1,)}, reference=reference)
+    problem = Problem({"N": entries - 1}, {"x": np.ones(entries - 1), "w": np.ones(1)}, None)
+    assert oracle.multiprecise(problem) is multiprecise
 
 
 def test_the_generic_oracle_is_listed_and_reached_from_the_command_line(tmp_path, capsys):

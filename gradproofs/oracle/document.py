@@ -270,8 +270,8 @@ def render() -> str:
         "# Any differentiable function: each operation's rule and its rounding bound",
         "",
         "`check_gradients` traces the spec to ATen operations and evaluates the graph with gradproofs' own rule "
-        "for each operation, forward and VJP: that is the reference (in float64, or long double for a float64 "
-        "kernel where the platform has one wider). The same rules run on bounded values: a running error "
+        "for each operation, forward and VJP: that is the reference (in mpmath's 40 digits for small problems, "
+        "else in float64, or long double for a float64 kernel where the platform has one wider). The same rules run on bounded values: a running error "
         "analysis of a correct implementation at the declared precision, which is the tolerance, entry by "
         "entry. This document states both.",
         "",

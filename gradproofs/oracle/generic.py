@@ -23,13 +23,14 @@ from gradproofs import _validate
 from gradproofs.compare import Agreement, Expected
 from gradproofs.errors import InvalidArgument
 from gradproofs.formats import FORMATS
-from gradproofs.oracle import conventions, graph, options, rounding
+from gradproofs.oracle import conventions, graph, options, rounding, rules
 from gradproofs.oracle.harness import Case, Oracle, judgeable
 
 __all__ = ["DEFAULT_SIZES", "DEFAULT_VALUES", "Problem", "Gradients", "check_gradients", "check_module"]
 
 DEFAULT_SIZES = (1, 4)  # a dimension that ``sizes`` does not name
 DEFAULT_VALUES = (-1.0, 1.0)  # a float input that ``values`` does not name: uniform in this range
+SMALL = 256  # the most input entries, in all, of a problem whose reference is mpmath's with reference='auto'
 
 
 def _spec(name: str, value):
@@ -104,6 +105,11 @@ ACCUMULATION = options.Option("accumulation", None, "the format fn accumulates i
                               check=_accumulation, domain=", ".join(f"`{name!r}`" for name in FORMATS))
 ARRAYS = options.Option("arrays", "numpy", "what fn is given: NumPy arrays or torch tensors (on `device`) of the "
                                            "precision's dtype", values=("numpy", "torch"))
+REFERENCE = options.Option("reference", "auto", "the arithmetic of the reference gradient: `'mpmath'` (40 "
+                                                "significant digits), `'hardware'` (float64; long double for a "
+                                                f"float64 fn, where the platform has it); `'auto'`: mpmath where the "
+                                                f"inputs hold at most {SMALL} entries in all, else hardware",
+                           values=("auto", "mpmath", "hardware"))
 DEVICE = options.Option("device", "cpu", "the torch device of the tensors fn is given (with `arrays='torch'`)",
                         check=lambda name, value: _validate.choice(name, value, ("cpu", "cuda")))
 
@@ -139,7 +145,7 @@ class Gradients(Oracle):
                                                            "convolution's inputs rounded to TF32 (10 significand "
                                                            "bits) as NVIDIA GPUs do where TF32 is allowed",
                                   domain=", ".join(f"`{name!r}`" for name in FORMATS if name != "float32")),
-            ACCUMULATION, ARRAYS, DEVICE, options.RETURNS, options.ARGUMENTS, options.NEAR_POWERS_OF_TWO)
+            ACCUMULATION, REFERENCE, ARRAYS, DEVICE, options.RETURNS, options.ARGUMENTS, options.NEAR_POWERS_OF_TWO)
 
     def settle(self) -> None:
         parameters = list(inspect.signature(self.spec).parameters)
@@ -244,22 +250,33 @@ class Gradients(Oracle):
 
     # --- judging ---
 
+    def multiprecise(self, example: Problem) -> bool:
+        """Whether ``example``'s reference is computed in mpmath (the ``reference`` option)."""
+        if self.reference == "auto":
+            return sum(array.size for array in example.arrays.values()) <= SMALL
+        return self.reference == "mpmath"
+
     def expected(self, example: Problem) -> dict:
-        """{name: Expected}: the reference gradient of each checked input, its scale |v| + e and its
-        tolerance e/scale, e the running error bound (with, for a long double reference, its rounding to
-        float64 for judging); an example whose result the bound cannot reach is not judged."""
+        """{name: Expected}: the reference gradient of each checked input (in mpmath or in the hardware's
+        float64 or long double, as :meth:`multiprecise` says), its scale |v| + e and its tolerance e/scale, e
+        the running error bound (with the reference's rounding to float64 for judging); an example whose
+        result the bound cannot reach is not judged."""
         arrays = example.arrays
         traced = self.traced({name: a.shape for name, a in arrays.items()}, arrays)
         A = rounding.Rounded(self._precision())
         values = graph.evaluate(traced, A, arrays)
         judgeable(np.all(np.isfinite(np.asarray(graph.output(traced, values).value, dtype=np.float64))))
         cotangent = example.cotangent if example.cotangent is not None else np.float64(1.0)
-        reference = graph.gradients(traced, A, values, cotangent)
+        bounded = graph.gradients(traced, A, values, cotangent)
+        reference = {name: g.value for name, g in bounded.items()}
+        if self.multiprecise(example):
+            M = rules.Multiprecision()
+            reference = graph.gradients(traced, M, graph.evaluate(traced, M, arrays), M.array(cotangent))
         expected = {}
         for name in self.returns.fields:
-            g = reference[name]
-            exact = np.asarray(g.value, dtype=np.float64)
-            error = g.error + np.abs(np.asarray(g.value - exact, dtype=np.float64))
+            g, value = bounded[name], reference[name]
+            exact = np.asarray(value, dtype=np.float64)
+            error = g.error + np.abs(np.asarray(value - exact, dtype=np.float64))
             unbounded = ~np.isfinite(error)  # not judged: the bound cannot reach these entries
             scale = np.where(unbounded, np.maximum(np.abs(exact), 1.0), np.abs(exact) + error)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -282,7 +299,8 @@ class Gradients(Oracle):
         reason = (f"the running error bound of a correct implementation storing {self.dtype}"
                   + (", rounding matmul's and convolution's inputs to tf32" if precision.multiplicands else "")
                   + f", accumulating in {(precision.accumulation or precision.storage).name}, math functions within "
-                  f"{precision.ulps:g} ulps")
+                  f"{precision.ulps:g} ulps" + (", around a 40-digit mpmath reference" if self.multiprecise(example)
+                                                else ""))
 
         def judgement(result, _):
             return judge("fn", self.returns.read(result), self.returns.expected(expected), precision=self.precision,

@@ -368,7 +368,7 @@ def _erf(a):
     """erf, whose library error is stated in ulps of 1, not of its result: kernels compute it accurately in
     absolute terms only (torch's vectorized float32 GELU backward is off by 2.9 ulps of its result 0.54 at
     x = 0.0508, the erf inside it by about 100 ulps of erf's own 0.0405). The reference's erf is float64's
-    libm (``math.erf``, within 1 ulp): on a long double reference its own rounding, 2⁻⁵²|erf|, joins the
+    (:meth:`Floats.erf`, within 1 ulp): on a long double reference its own rounding, 2⁻⁵²|erf|, joins the
     bound."""
     result = _function(_REFERENCE.erf(a.value).astype(a.value.dtype),
                        2 / math.sqrt(math.pi) * np.exp(-_nearest_zero(a) ** 2), a, floor=1.0)
