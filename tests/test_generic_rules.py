@@ -373,6 +373,18 @@ def test_the_traced_graph_agrees_with_torchs_float64_autograd(name, spec, shapes
         assert max(errors.values()) < 1e-12, errors
 
 
+def test_recurrent_layers_are_traced_to_their_decompositions_in_float32():
+    """In float32 torch's CPU LSTM and GRU call oneDNN's fused layer, which has no decomposition; the trace
+    turns oneDNN off (and back on), so that they reach the gates' matmuls and pointwise functions."""
+    shapes = dict(x=(4, 2, 3), w=(16, 3), u=(16, 4), b=(16,))
+    enabled = torch.backends.mkldnn.enabled
+    traced = graph.trace(_recurrent, shapes, _arrays(0, shapes), "float32")
+    assert torch.backends.mkldnn.enabled == enabled
+    operations = {node.operation for node in traced.nodes}
+    assert not any("rnn" in op or "lstm" in op or "gru" in op for op in operations)
+    assert {"aten.tanh.default", "aten.sigmoid.default"} <= operations
+
+
 def test_a_spec_with_a_label_argument_differentiates_only_the_floats():
     labels = np.array([2, 0, 1])
     spec = lambda x, t: F.cross_entropy(x, t)  # noqa: E731

@@ -14,6 +14,8 @@ result (reverse-mode accumulation, Griewank & Walther, *Evaluating Derivatives*,
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import sys
 from dataclasses import dataclass, field
@@ -177,12 +179,27 @@ def _recorder(graph: Graph):
     return Recorder()
 
 
+@contextlib.contextmanager
+def _without_onednn():
+    """torch with oneDNN off, as it was before afterwards."""
+    import torch
+
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+
+
 def trace(spec, shapes: dict, values: dict | None = None, dtype: str = "float64") -> Graph:
     """``spec`` traced on tensors of ``shapes`` (name -> shape, in spec's argument order) and ``dtype``,
     the precision it is judged at: what the spec computes may depend on it (``F.rms_norm``'s default ε is
     its dtype's machine epsilon), and the graph records the constants of that dtype. They are filled
     with ``values`` where given (integer arrays stay integer: indices, labels), else with 0.5 (a value
-    every supported operation accepts: positive, below 1)."""
+    every supported operation accepts: positive, below 1). oneDNN is off while it runs, so that torch's
+    recurrent layers reach their decompositions in every dtype (in float32 torch calls oneDNN's fused
+    ``mkldnn_rnn_layer``, which has none)."""
     import torch
 
     values = values or {}
@@ -196,7 +213,7 @@ def trace(spec, shapes: dict, values: dict | None = None, dtype: str = "float64"
         tensors.append(tensor)
         recorder.add(tensor, Value(len(graph.nodes)))  # integer ones too: indices and labels are inputs
         graph.nodes.append(Node("input", {"name": name}))
-    with recorder:
+    with _without_onednn(), recorder:
         result = spec(*tensors)
     if not isinstance(result, torch.Tensor) or id(result) not in recorder.known:
         raise InvalidArgument(f"spec must return a tensor computed from its float inputs; it returned {result!r}")
