@@ -260,29 +260,37 @@ def test_check_module_catches_a_custom_functions_wrong_backward():
 # --- soundness: no false alarm on torch's own autograd ---------------------------------------
 
 def _sound_cases():
-    """Every battery spec (tensor-valued) and whole graphs (the rounding tests'), by name."""
+    """Every battery spec (tensor-valued), whole graphs (the rounding tests') and every group of supported
+    operations (the rules tests': arithmetic to recurrent layers), by name: (name, spec, shapes, options,
+    whether the spec returns the loss)."""
     from gradproofs.oracle import battery
 
     from test_generic_rounding import GRAPHS
+    from test_generic_rules import SPECS
 
     cases = [(bug.name, bug.spec, bug.shapes, {k: v for k, v in bug.options.items() if k != "accumulation"}, False)
              for bug in battery.bugs()]
-    cases += [(name, spec, dict(shapes), {"values": {k: (0.2, 2.0) for k in positive}}, name == "linear layer and loss")
-              for name, spec, shapes, positive in GRAPHS if name != "transformer block"]
+    for name, spec, shapes, positive in [g for g in GRAPHS if g[0] != "transformer block"] + SPECS:
+        values = {"values": {k: (0.2, 2.0) for k in positive}} if positive else {}
+        loss = spec(*(torch.ones(shape) for shape in shapes.values())).ndim == 0
+        cases.append((name, spec, dict(shapes), values, loss))
     return cases
 
 
+SOUND = [(case, precision) for case in _sound_cases() for precision in ("float64", "float32", "bfloat16", "float16")]
+
+
 @pytest.mark.thorough
-@pytest.mark.parametrize("precision", ["float64", "float32", "bfloat16", "float16"])
-def test_torchs_autograd_raises_no_false_alarm(precision):
-    """Torch's autograd through each spec, at each precision, over 100 examples each (thorough: CI runs it):
+@pytest.mark.parametrize("case, precision", SOUND, ids=[f"{case[0]}-{precision}" for case, precision in SOUND])
+def test_torchs_autograd_raises_no_false_alarm(case, precision):
+    """Torch's autograd through each spec at each precision, over 100 examples each (thorough: CI runs it):
     check_gradients must accept every one."""
     from gradproofs.oracle import battery
 
-    for name, spec, shapes, options, scalar in _sound_cases():
-        report = check_gradients(battery.autograd_fn(spec, scalar=scalar), spec=spec, shapes=shapes,
-                                 precision=precision, arrays="torch", max_examples=100, **options)
-        assert report.worst_used <= 1, name
+    name, spec, shapes, options, scalar = case
+    report = check_gradients(battery.autograd_fn(spec, scalar=scalar), spec=spec, shapes=shapes,
+                             precision=precision, arrays="torch", max_examples=100, **options)
+    assert report.worst_used <= 1, name
 
 
 def _jax_cases():
