@@ -237,6 +237,9 @@ def test_check_module_judges_torchs_own_layers_at_their_dtype():
     report = check_module(torch.nn.GRU(3, 4).double(), shapes={"x": ("T", "B", 3)}, sizes={"T": (1, 3)},
                           max_examples=5)
     assert "precision='float64'" in report.subject
+    # in float32 torch runs oneDNN's fused LSTM, judged against the decomposition's exact gradient
+    report = check_module(torch.nn.LSTM(3, 4), shapes={"x": ("T", "B", 3)}, sizes={"T": (1, 3)}, max_examples=5)
+    assert report.examples == 5 and "'weight_hh_l0': (16, 4)" in report.subject
 
 
 def test_check_module_catches_a_custom_functions_wrong_backward():
