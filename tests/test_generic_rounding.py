@@ -243,6 +243,21 @@ def test_a_product_with_tf32_multiplicands_is_bounded_by_their_rounding_too():
     assert float(tf32.value[0, 0]) == float(plain.value[0, 0]) == 1 + 2.0 ** -12
 
 
+def test_a_dot_product_of_subnormal_products_is_bounded_by_their_underflow():
+    """x = 2^-75(1 + 2^-23) and y = 2^-75 are float32 numbers whose product, 2^-150(1 + 2^-23), lies below
+    the smallest subnormal η = 2^-149: float32 rounds it up to η, 2^-150 too much, an absolute error no
+    relative bound sees. Eight such products summed (subnormal additions are exact) come out 8·2^-150 =
+    4η too large, by hand; the bound counts η for each of the n = 8 products."""
+    x = np.full((1, 8), 2.0 ** -75 * (1 + 2.0 ** -23))
+    y = np.full((8, 1), 2.0 ** -75)
+    computed = (x.astype(np.float32) * y.T.astype(np.float32)).sum(dtype=np.float32)  # each product rounded
+    exact = 8 * Fraction(2.0 ** -75 * (1 + 2.0 ** -23)) * Fraction(2.0 ** -75)
+    eta = 2.0 ** -149
+    assert float(computed) == 8 * eta and float(Fraction(float(computed)) - exact) == pytest.approx(4 * eta, rel=1e-6)
+    product = np.matmul(_bounded(x, 0.0, _precision("float32")), y)
+    assert 4 * eta < float(product.error[0, 0]) < 10 * eta
+
+
 def test_a_bound_beyond_float64_is_unbounded_without_a_warning():
     import warnings
 

@@ -177,7 +177,8 @@ def _model() -> Derivation:
                 "$|a| \\le A$, $|b| \\le B$, its bound is formed from two products of bounds instead of four "
                 "(Higham, eq. (3.5)),", (A + eA) * (B + eB) - A * B, A * eB + eA * B + eA * eB,
                 label="|a|e_b + e_a|b| + e_a e_b")
-    model.say("plus $\\gamma_n$ of $(|a| + e_a)(|b| + e_b)$. With `precision='tf32'` each input of matmul and "
+    model.say("plus $\\gamma_n$ of $(|a| + e_a)(|b| + e_b)$, and $n\\eta$ (of the accumulation's format) for "
+              "products below the smallest normal number, whose rounding error is absolute, not relative. With `precision='tf32'` each input of matmul and "
               "of a convolution is first rounded to TF32: its bound grows by $u_m(|a| + e_a) + \\eta_m$, "
               f"$u_m$ = {_powers_of_two(FORMATS['tf32'].unit_roundoff)}.")
     softmax = sympy.exp(x1 - c) / (sympy.exp(x1 - c) + sympy.exp(x2 - c))

@@ -17,7 +17,8 @@ and ρ(m) = u·m + η the rounding of a result of size m:
   of the storage format (1 ulp ≤ 2u relative), for erf in ulps of max(|v|, 1);
 - a sum of n terms, in any order: e = Σeᵢ + γₙ(U)(Σ|vᵢ| + Σeᵢ) + ρ(…), γₙ(U) = nU/(1 − nU)
   (Higham, Lemma 3.1 and eq. (4.4)); a dot product of length n the same over the products
-  (Higham, eq. (3.5)), so matmul's bound is |A||B|'s with γₙ; where matmul and convolution
+  (Higham, eq. (3.5)), so matmul's bound is |A||B|'s with γₙ, plus n·η of the accumulation
+  format for products that underflow (a subnormal product's error is absolute); where matmul and convolution
   round their inputs to a narrower format first (TF32 on NVIDIA GPUs), each input's bound grows
   by that rounding, u_m(|a| + eₐ) + η_m;
 - a comparison is uncertain where |a − b| ≤ eₐ + e_b, and a choice (``where``) by an uncertain
@@ -94,6 +95,13 @@ class Precision:
         """η = 2^(e_min − p + 1), the smallest subnormal: twice the absolute error a rounding may add below the
         smallest normal (half of it, 2^(e_min − p), is 0 in float64 for float64's own)."""
         return 2.0 ** (self.storage.min_exponent - self.storage.significand_bits + 1)
+
+    @property
+    def accumulation_underflow(self) -> float:
+        """η of the accumulation format, in which a dot product forms each of its products: a product of
+        subnormal size rounds by up to η/2 absolutely, whatever its relative error."""
+        accumulation = self.accumulation or self.storage
+        return 2.0 ** (accumulation.min_exponent - accumulation.significand_bits + 1)
 
     def rounding(self, size):
         """ρ(m) = u·m + η: the error of storing a result of size m."""
@@ -448,8 +456,9 @@ def _bounds_product(product, x, y):
 
 
 def _dot(product, a, b, length: int):
-    """A product of arrays (matmul, tensordot) and its bound: |a|e_b + eₐ|b| + eₐe_b, and γₙ of |a||b|
-    (each input's bound first grown by its rounding to :attr:`Precision.multiplicands`, where declared).
+    """A product of arrays (matmul, tensordot) and its bound: |a|e_b + eₐ|b| + eₐe_b, γₙ of |a||b| and n
+    products' underflow, n·η of the accumulation (each input's bound first grown by its rounding to
+    :attr:`Precision.multiplicands`, where declared).
     The three terms are (|a| + eₐ)(|b| + e_b) − |a||b|, formed with two products instead of four; the
     float64 subtraction's own error, at most 2(n + 1)u₆₄ of the larger product, is added back."""
     precision = (a if isinstance(a, Bounded) else b).precision
@@ -465,7 +474,8 @@ def _dot(product, a, b, length: int):
     with np.errstate(invalid="ignore"):
         propagated = np.where(np.isinf(reach), np.inf, np.maximum(reach - magnitude, 0.0)
                               + 2 * (length + 1) * FORMATS["float64"].unit_roundoff * reach)
-    return _stored(value, propagated + a.precision.gamma(length) * reach, a.precision)
+    return _stored(value, propagated + precision.gamma(length) * reach + length * precision.accumulation_underflow,
+                   precision)
 
 
 def _matmul(a, b):
