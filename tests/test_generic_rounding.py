@@ -258,6 +258,30 @@ def test_a_dot_product_of_subnormal_products_is_bounded_by_their_underflow():
     assert 4 * eta < float(product.error[0, 0]) < 10 * eta
 
 
+def test_a_convolutions_input_gradient_is_bounded_in_any_summation_order():
+    """x̄[q] of conv1d is one sum of O·K = 18 terms ḡ[o, q − k]·w[o, k]: here 1, then 17 equal terms
+    t = 2^-24(1 + 2^-10), just over half an ulp of 1 in float32. Added one by one after the 1, each addition
+    rounds up by 2^-24 − 2^-34 (by hand), 17 times: an error of 17 half-ulps, more than a bound that sums
+    over the channels first and over the taps after (about (O + K)u of the terms) allows, within γ₁₈'s."""
+    O, K = 6, 3
+    w = np.full((O, 1, K), 1 + 2.0 ** -10)
+    w[0, 0, 0] = 1.0
+    g = np.full((1, O, 3), 2.0 ** -24)
+    g[0, 0, 2] = 1.0
+    arrays = {"x": np.zeros((1, 1, 5)), "w": w}
+    traced = graph.trace(lambda x, w: torch.nn.functional.conv1d(x, w), {k: a.shape for k, a in arrays.items()},
+                         arrays, "float32")
+    A = rounding.Rounded(_precision("float32"))
+    bound = float(graph.gradients(traced, A, graph.evaluate(traced, A, arrays), g)["x"].error[0, 0, 2])
+    terms = [g[0, o, 2 - k] * w[o, 0, k] for o in range(O) for k in range(K)]  # the 1 first
+    flat = np.float32(0)
+    for term in terms:
+        flat = np.float32(flat + np.float32(term))
+    error = Fraction(float(flat)) - sum(Fraction(term) for term in terms)
+    assert error == 17 * (Fraction(2) ** -24 - Fraction(2) ** -34)
+    assert float(error) <= bound < 1.2 * float(error)
+
+
 def test_a_bound_beyond_float64_is_unbounded_without_a_warning():
     import warnings
 

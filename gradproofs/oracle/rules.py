@@ -960,27 +960,30 @@ def _convolution(A, input, weight, bias, stride, padding, dilation, transposed, 
 
 @_convolution.vjp
 def _(A, g, y, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
-    """w̄[o, c, k] = Σ_{n, p} ḡ[n, o, p] x_pad[n, c, p s + k d]; x̄_pad[n, c, p s + k d] += Σ_o ḡ[n, o, p] w[o, c, k]
-    (then the padding cut off); b̄ = Σ ḡ over the batch and positions."""
+    """w̄[o, c, k] = Σ_{n, p} ḡ[n, o, p] x_pad[n, c, p s + k d]; x̄_pad[n, c, q] = Σ_{o, k} ḡ[n, o, (q − k d)/s]
+    w[o, c, k] over the (o, k) whose position p = (q − k d)/s is a whole output position (then the padding
+    cut off), one contraction over (o, k) of the cotangent spread to where each term lands, so that it is
+    one sum of its terms, in whatever order an implementation adds them; b̄ = Σ ḡ over the batch and
+    positions."""
     kernel = weight.shape[2:]
     spatial = len(kernel)
     padded_shape, patches = _patches(A, input, kernel, stride, padding, dilation)
     positions = (0,) + tuple(range(2, 2 + spatial))
-    g_weight, g_padded = [], A.full(padded_shape, 0)
-    channels = input.shape[1] // groups
-    for group, (gg, p, w) in enumerate(zip(_groups(g, 1, groups), _groups(patches, 1, groups),
-                                           _groups(weight, 0, groups))):
+    # spread[n, o, *q, *k] = ḡ[n, o, p] where q = p s + k d, else 0
+    spread = A.full(g.shape[:2] + padded_shape[2:] + kernel, 0)
+    for offset in np.ndindex(*kernel):
+        where = (slice(None), slice(None)) + tuple(slice(k * d, k * d + s * (n - 1) + 1, s)
+                                                   for k, d, s, n in zip(offset, dilation, stride, g.shape[2:]))
+        spread[where + offset] = g
+    taps = tuple(range(2 + spatial, 2 + 2 * spatial))
+    g_weight, g_padded = [], []
+    for gg, sg, p, w in zip(_groups(g, 1, groups), _groups(spread, 1, groups), _groups(patches, 1, groups),
+                            _groups(weight, 0, groups)):
         g_weight.append(np.tensordot(gg, p, axes=((0,) + tuple(range(2, 2 + spatial)), positions)))
-        # the patches' cotangent (N, *S_out, C/groups, *K), added back where each patch came from
-        g_patches = np.tensordot(np.moveaxis(gg, 1, -1), w, axes=((1 + spatial,), (0,)))
-        for offset in np.ndindex(*kernel):
-            where = (slice(None), slice(group * channels, (group + 1) * channels)) + tuple(
-                slice(k * d, k * d + s * (n - 1) + 1, s)
-                for k, d, s, n in zip(offset, dilation, stride, g.shape[2:]))
-            piece = g_patches[(slice(None),) * (1 + spatial) + (slice(None),) + offset]
-            g_padded[where] = g_padded[where] + np.moveaxis(piece, -1, 1)
+        g_padded.append(np.moveaxis(np.tensordot(sg, w, axes=((1,) + taps, (0,) + tuple(range(2, 2 + spatial)))),
+                                    -1, 1))
     crop = (slice(None),) * 2 + tuple(slice(p, size - p) for p, size in zip(padding, padded_shape[2:]))
-    return {"input": g_padded[crop], "weight": np.concatenate(g_weight, axis=0),
+    return {"input": np.concatenate(g_padded, axis=1)[crop], "weight": np.concatenate(g_weight, axis=0),
             "bias": np.sum(g, axis=positions) if bias is not None else None}
 
 
