@@ -124,6 +124,24 @@ def test_sizes_and_values_are_drawn_as_declared():
     assert all(low >= 0.5 and high <= -1.0 for _, _, low, high in seen)
 
 
+def test_drawn_numbers_are_normal_or_zero_and_a_cotangent_is_not_tiny():
+    """Inputs declared in (−10⁻⁴⁰, 10⁻⁴⁰), all subnormal in float32, are drawn as zeros; a cotangent's
+    entries are 0 or at least 2⁻¹⁰ in magnitude, and some are not 0 (the zero gradient is caught)."""
+    seen = []
+
+    def spy(x, cotangent):
+        seen.append((x.copy(), cotangent.copy()))
+        return np.zeros_like(x)
+
+    with pytest.raises(Mismatch):
+        check_gradients(spy, spec=lambda x: x * 2, shapes={"x": ("N",)}, sizes={"N": (1, 8)},
+                        values={"x": (-1e-40, 1e-40)}, max_examples=30)
+    assert seen and all(not x.any() for x, _ in seen)
+    cotangents = np.concatenate([c for _, c in seen])
+    assert cotangents.dtype == np.float32 and np.all((cotangents == 0) | (np.abs(cotangents) >= 2.0 ** -10))
+    assert np.any(cotangents != 0)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"shapes": {"x": ("B",)}}, r"shapes must name the spec's arguments in order, \['x', 'W', 'b'\]"),
     ({"values": {"y": (0, 1)}}, "values names 'y', which is not an argument of the spec"),

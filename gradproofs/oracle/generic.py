@@ -3,7 +3,10 @@
 The user writes the mathematics as a *spec*, a function of named tensors in torch operations
 returning a loss (or a tensor, which the oracle contracts with a drawn cotangent), and names each
 input's dimensions. For each example Hypothesis draws the dimensions' sizes and the inputs
-(representable in the declared precision); the spec is traced to a graph of ATen operations
+(normal numbers or zeros of the declared precision; a cotangent's entries 0 or at least
+:data:`COTANGENT_FLOOR` in magnitude, since a correct kernel may scale a sum whose products underflow,
+Σ(ḡ·(x − μ))·σ⁻¹ for Σ ḡ·x̂, and the rounding model counts a subnormal product's absolute error only at
+the spec's own scale); the spec is traced to a graph of ATen operations
 (:mod:`gradproofs.oracle.graph`, once per shape), and gradproofs' own rules evaluate and
 differentiate that graph on bounded arrays (:mod:`gradproofs.oracle.rounding`): the reference
 gradient and, entry by entry, the running error bound of a correct implementation at the
@@ -30,6 +33,7 @@ __all__ = ["DEFAULT_SIZES", "DEFAULT_VALUES", "Problem", "Gradients", "check_gra
 
 DEFAULT_SIZES = (1, 4)  # a dimension that ``sizes`` does not name
 DEFAULT_VALUES = (-1.0, 1.0)  # a float input that ``values`` does not name: uniform in this range
+COTANGENT_FLOOR = 2.0 ** -10  # the smallest magnitude of a drawn cotangent's non-zero entries
 SMALL = 256  # the most input entries, in all, of a problem whose reference is mpmath's with reference='auto'
 
 
@@ -116,7 +120,7 @@ DEVICE = options.Option("device", "cpu", "the torch device of the tensors fn is 
 
 @dataclass(frozen=True)
 class Problem:
-    """One example: each dimension's size, each input's values (floats representable in the precision),
+    """One example: each dimension's size, each input's values (normal floats or zeros of the precision),
     and the cotangent of a tensor-valued spec (None for a loss)."""
 
     sizes: dict
@@ -216,9 +220,15 @@ class Gradients(Oracle):
 
         storage = FORMATS[self.dtype]
 
-        def floats(shape, low, high):
-            return hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_subnormal=False)).map(
-                lambda a: rounding.stored(a, storage))
+        def floats(shape, low, high, floor):
+            """Arrays of numbers in [low, high] stored in the precision, none of them of magnitude below
+            ``floor`` (at least the smallest normal): 0 where the range holds it, else ±floor."""
+            def normal(a):
+                a = rounding.stored(a, storage)
+                small = 0.0 if low <= 0 <= high else np.copysign(floor, a)
+                return np.where(np.abs(a) < floor, small, a)
+
+            return hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_subnormal=False)).map(normal)
 
         def size(low, high):
             if self.near_powers_of_two:
@@ -239,11 +249,11 @@ class Gradients(Oracle):
                     arrays[name] = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(bound - 1, 0))),
                                         label=name)
                 else:
-                    arrays[name] = draw(floats(shape, *declared), label=name)
+                    arrays[name] = draw(floats(shape, *declared, storage.smallest_normal), label=name)
             cotangent = None
             if not self.scalar:
                 shape = self.traced({n: a.shape for n, a in arrays.items()}, arrays).shape
-                cotangent = draw(floats(shape, -1.0, 1.0), label="cotangent")
+                cotangent = draw(floats(shape, -1.0, 1.0, COTANGENT_FLOOR), label="cotangent")
             return Problem(sizes, arrays, cotangent)
 
         return problems()
