@@ -62,6 +62,12 @@ class Format:
         """2^(e_min): below it, results are subnormal and u no longer bounds their relative error."""
         return 2.0 ** self.min_exponent
 
+    @property
+    def smallest_subnormal(self) -> float:
+        """η = 2^(e_min − p + 1): the spacing of the subnormals, twice the absolute error a rounding below
+        the smallest normal may add."""
+        return 2.0 ** (self.min_exponent - self.significand_bits + 1)
+
 
 FORMATS = {format.name: format for format in (
     Format("float64", 53, -1022, 1.7976931348623157e308),

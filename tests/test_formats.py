@@ -22,6 +22,10 @@ def test_the_table_agrees_with_the_libraries(name):
     assert fmt.eps == float(info.eps)
     assert fmt.unit_roundoff == float(info.eps) / 2
     assert fmt.smallest_normal == float(info.tiny)
+    # the least positive number: NumPy's finfo says it; torch's does not, so step up from 0
+    least = (float(torch.nextafter(torch.zeros((), dtype=kind), torch.ones((), dtype=kind)))
+             if isinstance(kind, torch.dtype) else float(info.smallest_subnormal))
+    assert fmt.smallest_subnormal == least
     assert fmt.largest == float(info.max)
 
 

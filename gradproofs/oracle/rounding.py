@@ -94,14 +94,13 @@ class Precision:
     def underflow(self) -> float:
         """η = 2^(e_min − p + 1), the smallest subnormal: twice the absolute error a rounding may add below the
         smallest normal (half of it, 2^(e_min − p), is 0 in float64 for float64's own)."""
-        return 2.0 ** (self.storage.min_exponent - self.storage.significand_bits + 1)
+        return self.storage.smallest_subnormal
 
     @property
     def accumulation_underflow(self) -> float:
         """η of the accumulation format, in which a dot product forms each of its products: a product of
         subnormal size rounds by up to η/2 absolutely, whatever its relative error."""
-        accumulation = self.accumulation or self.storage
-        return 2.0 ** (accumulation.min_exponent - accumulation.significand_bits + 1)
+        return (self.accumulation or self.storage).smallest_subnormal
 
     def rounding(self, size):
         """ρ(m) = u·m + η: the error of storing a result of size m."""
@@ -116,8 +115,7 @@ class Precision:
         :attr:`multiplicands` (0 where they are not rounded)."""
         if self.multiplicands is None:
             return 0.0
-        m = self.multiplicands
-        return m.unit_roundoff * size + 2.0 ** (m.min_exponent - m.significand_bits + 1)
+        return self.multiplicands.unit_roundoff * size + self.multiplicands.smallest_subnormal
 
     def gamma(self, n):
         """γₙ = nU/(1 − nU) of the accumulation (Higham, Lemma 3.1); unbounded where nU ≥ 1."""
