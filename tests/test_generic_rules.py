@@ -290,7 +290,8 @@ def _compare_with_torch(spec, arrays: dict, seed: int = 0, A=None):
     out = values[traced.result.node]
     out = np.asarray(out if traced.result.output is None else out[traced.result.output], dtype=np.float64)
     cotangent = np.random.default_rng(seed).standard_normal(np.shape(out))
-    ours = {name: np.asarray(g, dtype=np.float64) for name, g in graph.gradients(traced, A, values, cotangent).items()}
+    gradients = graph.gradients(traced, A, values, cotangent)
+    ours = {name: np.asarray(g, dtype=np.float64) for name, g in gradients.items()}
     tensors = {name: torch.tensor(a, requires_grad=np.asarray(a).dtype.kind == "f") for name, a in arrays.items()}
     result = spec(*tensors.values())
     result.backward(torch.tensor(cotangent))

@@ -15,7 +15,6 @@ result (reverse-mode accumulation, Griewank & Walther, *Evaluating Derivatives*,
 from __future__ import annotations
 
 import contextlib
-
 import os
 import sys
 from dataclasses import dataclass, field

@@ -18,9 +18,9 @@ and ρ(m) = u·m + η the rounding of a result of size m:
 - a sum of n terms, in any order: e = Σeᵢ + γₙ(U)(Σ|vᵢ| + Σeᵢ) + ρ(…), γₙ(U) = nU/(1 − nU)
   (Higham, Lemma 3.1 and eq. (4.4)); a dot product of length n the same over the products
   (Higham, eq. (3.5)), so matmul's bound is |A||B|'s with γₙ, plus n·η of the accumulation
-  format for products that underflow (a subnormal product's error is absolute); where matmul and convolution
-  round their inputs to a narrower format first (TF32 on NVIDIA GPUs), each input's bound grows
-  by that rounding, u_m(|a| + eₐ) + η_m;
+  format for products that underflow (a subnormal product's error is absolute); where matmul
+  and convolution round their inputs to a narrower format first (TF32 on NVIDIA GPUs), each
+  input's bound grows by that rounding, u_m(|a| + eₐ) + η_m;
 - a comparison is uncertain where |a − b| ≤ eₐ + e_b, and a choice (``where``) by an uncertain
   condition is bounded by the other branch too: e = max(e_x, e_y) + |v_x − v_y|;
 - moving, copying and selecting entries moves their bounds and adds nothing.

@@ -960,9 +960,9 @@ def _convolution(A, input, weight, bias, stride, padding, dilation, transposed, 
 
 @_convolution.vjp
 def _(A, g, y, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
-    """w̄[o, c, k] = Σ_{n, p} ḡ[n, o, p] x_pad[n, c, p s + k d]; x̄_pad[n, c, q] = Σ_{o, k} ḡ[n, o, (q − k d)/s]
-    w[o, c, k] over the (o, k) whose position p = (q − k d)/s is a whole output position (then the padding
-    cut off), one contraction over (o, k) of the cotangent spread to where each term lands, so that it is
+    """w̄[o, c, k] = Σ_{n, p} ḡ[n, o, p] x_pad[n, c, p s + k d];
+    x̄_pad[n, c, q] = Σ_{o, k} ḡ[n, o, (q − k d)/s] w[o, c, k] over the (o, k) whose position
+    p = (q − k d)/s is a whole output position (then the padding cut off), one contraction over (o, k) of the cotangent spread to where each term lands, so that it is
     one sum of its terms, in whatever order an implementation adds them; b̄ = Σ ḡ over the batch and
     positions."""
     kernel = weight.shape[2:]
