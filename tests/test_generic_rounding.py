@@ -243,6 +243,15 @@ def test_a_product_with_tf32_multiplicands_is_bounded_by_their_rounding_too():
     assert float(tf32.value[0, 0]) == float(plain.value[0, 0]) == 1 + 2.0 ** -12
 
 
+def test_rounding_a_multiplicand_to_tf32_errs_by_its_unit_roundoff_and_its_underflow():
+    """u_m·m + η_m with TF32's u_m = 2^-11 and η_m = 2^(-126 - 11 + 1) = 2^-136, by hand; nothing where
+    matmul's inputs are not rounded."""
+    tf32 = rounding.Precision.declared("tf32")
+    assert tf32.multiplicand(3.0) == 3 * 2.0 ** -11 + 2.0 ** -136
+    assert tf32.multiplicand(0.0) == 2.0 ** -136
+    assert rounding.Precision.declared("float32").multiplicand(3.0) == 0.0
+
+
 def test_a_dot_product_of_subnormal_products_is_bounded_by_their_underflow():
     """x = 2^-75(1 + 2^-23) and y = 2^-75 are float32 numbers whose product, 2^-150(1 + 2^-23), lies below
     the smallest subnormal η = 2^-149: float32 rounds it up to η, 2^-150 too much, an absolute error no
