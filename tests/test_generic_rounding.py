@@ -291,6 +291,30 @@ def test_a_convolutions_input_gradient_is_bounded_in_any_summation_order():
     assert float(error) <= bound < 1.2 * float(error)
 
 
+@pytest.mark.parametrize("layer", ["linear", "conv1d"])
+def test_a_bias_added_first_into_the_accumulator_is_within_the_bound(layer):
+    """y = b + Σ xᵢwᵢ with b = 1 and 17 products xᵢ·1 = t = 2^-24(1 + 2^-10), just over half an ulp of 1 in
+    float32 (F.linear, which is addmm, and conv1d with a bias). A kernel that starts its float32
+    accumulator at the bias rounds up at each of the 17 additions by 2^-24 − 2^-34 (by hand); a bound that
+    adds the bias once after the dot product (about u(1 + 17t)) is 16 times too small for it."""
+    n = 17
+    x = np.full(n, 2.0 ** -24 * (1 + 2.0 ** -10))
+    spec, arrays = {
+        "linear": (F.linear, {"x": x.reshape(1, n), "w": np.ones((1, n)), "b": np.ones(1)}),
+        "conv1d": (F.conv1d, {"x": x.reshape(1, 1, n), "w": np.ones((1, 1, n)), "b": np.ones(1)}),
+    }[layer]
+    traced = graph.trace(spec, {k: a.shape for k, a in arrays.items()}, arrays, "float32")
+    A = rounding.Rounded(_precision("float32"))
+    y = graph.evaluate(traced, A, arrays)[traced.result.node]
+    bound = float(np.ravel(y.error)[0])
+    accumulator = np.float32(1)  # the bias first
+    for term in x:
+        accumulator = np.float32(accumulator + np.float32(term))
+    error = Fraction(float(accumulator)) - (1 + n * Fraction(x[0]))
+    assert error == n * (Fraction(2) ** -24 - Fraction(2) ** -34)
+    assert float(error) <= bound < 1.2 * float(error)
+
+
 def test_a_bound_beyond_float64_is_unbounded_without_a_warning():
     import warnings
 

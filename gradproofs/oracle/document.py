@@ -179,8 +179,13 @@ def _model() -> Derivation:
                 label="|a|e_b + e_a|b| + e_a e_b")
     model.say("plus $\\gamma_n$ of $(|a| + e_a)(|b| + e_b)$, and $n\\eta$ (of the accumulation's format) for "
               "products below the smallest normal number, whose rounding error is absolute, not relative. With "
-              "`precision='tf32'` each input of matmul and of a convolution is first rounded to TF32: its bound grows by $u_m(|a| + e_a) + \\eta_m$, "
-              f"$u_m$ = {_powers_of_two(FORMATS['tf32'].unit_roundoff)}.")
+              "`precision='tf32'` each input of matmul and of a convolution is first rounded to TF32: its bound "
+              f"grows by $u_m(|a| + e_a) + \\eta_m$, $u_m$ = {_powers_of_two(FORMATS['tf32'].unit_roundoff)}.")
+    model.say("A bias $s$ on a dot product's result (addmm's, a convolution's) is added once after it, or is the "
+              "accumulator's first term and then rounded up to $n$ more times: one sum of $n + 1$ terms, bounded "
+              "in any order by $\\gamma_{n+1}$ of their magnitudes. The bound of the addition after the dot "
+              "product grows by $(\\gamma_{n+1} - \\gamma_n) \\sum (|a_i| + e_{a_i})(|b_i| + e_{b_i}) + "
+              "\\gamma_{n+1}(|s| + e_s)$, which covers both.")
     softmax = sympy.exp(x1 - c) / (sympy.exp(x1 - c) + sympy.exp(x2 - c))
     model.equal("Softmax subtracts a shift $c$ (the largest entry) before $e^x$; any $c$ gives the same value, so "
                 "an implementation's computed shift cancels and adds no error:", softmax,

@@ -20,7 +20,9 @@ and ρ(m) = u·m + η the rounding of a result of size m:
   (Higham, eq. (3.5)), so matmul's bound is |A||B|'s with γₙ, plus n·η of the accumulation
   format for products that underflow (a subnormal product's error is absolute); where matmul
   and convolution round their inputs to a narrower format first (TF32 on NVIDIA GPUs), each
-  input's bound grows by that rounding, u_m(|a| + eₐ) + η_m;
+  input's bound grows by that rounding, u_m(|a| + eₐ) + η_m; a bias on a dot product's result (addmm's, a
+  convolution's) is bounded both as one addition after it and as the accumulator's first term, one of
+  n + 1 terms: (γₙ₊₁ − γₙ)Σ(|aᵢ| + eᵢ)(|bᵢ| + eᵢ) + γₙ₊₁(|s| + e_s) more;
 - a comparison is uncertain where |a − b| ≤ eₐ + e_b, and a choice (``where``) by an uncertain
   condition is bounded by the other branch too: e = max(e_x, e_y) + |v_x − v_y|;
 - moving, copying and selecting entries moves their bounds and adds nothing.
@@ -42,9 +44,9 @@ import numpy as np
 
 from gradproofs import extended
 from gradproofs.formats import FORMATS, Format
-from gradproofs.oracle.rules import Floats
+from gradproofs.oracle.rules import Arithmetic, Floats
 
-__all__ = ["Precision", "Bounded", "Condition", "Rounded", "stored", "representation_error"]
+__all__ = ["Precision", "Bounded", "Accumulation", "Condition", "Rounded", "stored", "representation_error"]
 
 LIBRARY_ULPS = 4  # a math function's stated error, in ulps of its result (CUDA's expf, tanhf: 2; SLEEF's u10: 1)
 
@@ -472,8 +474,18 @@ def _dot(product, a, b, length: int):
     with np.errstate(invalid="ignore"):
         propagated = np.where(np.isinf(reach), np.inf, np.maximum(reach - magnitude, 0.0)
                               + 2 * (length + 1) * FORMATS["float64"].unit_roundoff * reach)
-    return _stored(value, propagated + precision.gamma(length) * reach + length * precision.accumulation_underflow,
-                   precision)
+    result = _stored(value, propagated + precision.gamma(length) * reach + length * precision.accumulation_underflow,
+                     precision)
+    return Accumulation(result.value, result.error, precision, reach, length)
+
+
+class Accumulation(Bounded):
+    """A dot product's result, with the magnitude of its terms, (|a| + eₐ)(|b| + e_b), and their number n:
+    what :meth:`Rounded.biased` needs to bound a bias added into the same accumulator."""
+
+    def __init__(self, value, error, precision: Precision, reach, length: int):
+        super().__init__(value, error, precision)
+        self.reach, self.length = reach, length
 
 
 def _matmul(a, b):
@@ -568,7 +580,7 @@ _FUNCTIONS = {
 }
 
 
-class Rounded:
+class Rounded(Arithmetic):
     """The arithmetic of the rules on :class:`Bounded` arrays at ``precision``."""
 
     def __init__(self, precision: Precision):
@@ -598,6 +610,17 @@ class Rounded:
         the axis (e^(x−c)/Σe^(x−c)), so an implementation's computed shift ĉ only scales the terms by a
         common factor e^(c−ĉ) ≈ 1 that cancels; its error does not reach the result."""
         return Bounded(np.max(self.array(x).value, axis=axis, keepdims=True), 0.0, self.precision)
+
+    def biased(self, total: Accumulation, bias):
+        """total + bias, total a dot product of n terms (matmul's, a convolution's): as one addition after
+        it, or with the bias as the accumulator's first term, which makes the sum one of n + 1 terms
+        rounded up to n times more: γₙ₊₁ of the n products' magnitudes, the bias's included, bounds it in any
+        order (Higham, eq. (3.5)), so the first bound grows by (γₙ₊₁ − γₙ)·Σ|aᵢbᵢ| + γₙ₊₁(|b| + e_b)."""
+        bias = self.array(bias)
+        result = total + bias
+        gamma = self.precision.gamma(total.length + 1)
+        fused = (gamma - self.precision.gamma(total.length)) * total.reach + gamma * (np.abs(bias.value) + bias.error)
+        return Bounded(result.value, result.error + fused, self.precision)
 
     def exp(self, x):
         return _exp(self.array(x))

@@ -24,10 +24,19 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Floats", "Exact", "Multiprecision", "Rule", "RULES", "tensor", "reduce_to"]
+__all__ = ["Arithmetic", "Floats", "Exact", "Multiprecision", "Rule", "RULES", "tensor", "reduce_to"]
 
 
-class Floats:
+class Arithmetic:
+    """What the rules compute with: numbers, arrays and math functions of one kind of number, and the
+    operations whose rounding depends on how an implementation groups them."""
+
+    def biased(self, total, bias):
+        """A dot product's ``total`` (matmul's, a convolution's) plus a ``bias`` on its result."""
+        return total + bias
+
+
+class Floats(Arithmetic):
     """NumPy arithmetic in ``dtype`` (float64, or long double for a float64 kernel's reference)."""
 
     def __init__(self, dtype=np.float64):
@@ -64,7 +73,7 @@ class Floats:
         return self.number(math.pi)
 
 
-class Exact:
+class Exact(Arithmetic):
     """SymPy's numbers: exact rationals, symbols and expressions, in NumPy object arrays."""
 
     def __init__(self):
@@ -98,7 +107,7 @@ class Exact:
         return 0
 
 
-class Multiprecision:
+class Multiprecision(Arithmetic):
     """mpmath's binary floating point with a ``digits``-digit significand, in NumPy object arrays: the
     reference of small problems, whose own rounding (10^(1 − digits) relative, each operation) is far
     below any format's."""
@@ -914,6 +923,8 @@ def _(A, g, y, self, mat2):
 @rule("aten.addmm.default")
 def _addmm(A, self, mat1, mat2, beta=1, alpha=1):
     product = np.matmul(mat1, mat2)
+    if alpha == 1 and beta == 1:
+        return A.biased(product, self)
     return (self if beta == 1 else A.number(beta) * self) + (product if alpha == 1 else A.number(alpha) * product)
 
 
@@ -952,19 +963,21 @@ def _convolution(A, input, weight, bias, stride, padding, dilation, transposed, 
     kernel = weight.shape[2:]
     _, patches = _patches(A, input, kernel, stride, padding, dilation)
     contracted = (1,) + tuple(range(2 + len(kernel), 2 + 2 * len(kernel)))
-    outputs = [np.moveaxis(np.tensordot(p, w, axes=(contracted, tuple(range(1, 2 + len(kernel))))), -1, 1)
-               for p, w in zip(_groups(patches, 1, groups), _groups(weight, 0, groups))]
-    y = np.concatenate(outputs, axis=1)
-    return y + _channels(bias, y.ndim) if bias is not None else y
+    biases = _groups(bias, 0, groups) if bias is not None else [None] * groups
+    outputs = []
+    for p, w, b in zip(_groups(patches, 1, groups), _groups(weight, 0, groups), biases):
+        y = np.tensordot(p, w, axes=(contracted, tuple(range(1, 2 + len(kernel)))))  # (N, *S_out, O_g)
+        outputs.append(np.moveaxis(A.biased(y, b) if b is not None else y, -1, 1))
+    return np.concatenate(outputs, axis=1)
 
 
 @_convolution.vjp
 def _(A, g, y, input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
     """w̄[o, c, k] = Σ_{n, p} ḡ[n, o, p] x_pad[n, c, p s + k d];
     x̄_pad[n, c, q] = Σ_{o, k} ḡ[n, o, (q − k d)/s] w[o, c, k] over the (o, k) whose position
-    p = (q − k d)/s is a whole output position (then the padding cut off), one contraction over (o, k) of the cotangent spread to where each term lands, so that it is
-    one sum of its terms, in whatever order an implementation adds them; b̄ = Σ ḡ over the batch and
-    positions."""
+    p = (q − k d)/s is a whole output position (then the padding cut off): one contraction over (o, k)
+    of the cotangent spread to where each term lands, so that it is one sum of its terms, in whatever
+    order an implementation adds them; b̄ = Σ ḡ over the batch and positions."""
     kernel = weight.shape[2:]
     spatial = len(kernel)
     padded_shape, patches = _patches(A, input, kernel, stride, padding, dilation)
