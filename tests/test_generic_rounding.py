@@ -344,3 +344,191 @@ def test_an_unbounded_factor_stays_unbounded_unless_the_other_is_an_exact_zero()
                                                                             precision)
     assert product.error[0] == np.inf and product.error[1] <= precision.underflow and 1.5 <= product.error[2] < np.inf
     assert np.sum(product).error == np.inf
+
+
+# --- each rule of the model, against its statement ----------------------------------------
+
+SLOPES = {  # f and |f′|, by hand
+    "exp": (np.exp, np.exp), "log": (np.log, lambda x: 1 / x), "log1p": (np.log1p, lambda x: 1 / (1 + x)),
+    "sqrt": (np.sqrt, lambda x: 1 / (2 * np.sqrt(x))), "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+    "erf": (None, lambda x: 2 / math.sqrt(math.pi) * np.exp(-x * x)),
+    "square": (lambda x: np.power(x, 2.0), lambda x: np.abs(2 * x)),
+    "cube": (lambda x: np.power(x, 3.0), lambda x: 3 * x * x),
+    "reciprocal": (lambda x: np.power(x, -1.0), lambda x: 1 / (x * x)),
+    "inverse square": (lambda x: np.power(x, -2.0), lambda x: np.abs(2 / x ** 3)),
+    "square root as a power": (lambda x: np.power(x, 0.5), lambda x: 0.5 / np.sqrt(x)),
+    "inverse square root": (lambda x: np.power(x, -0.5), lambda x: 0.5 * x ** -1.5),
+    "three halves": (lambda x: np.power(x, 1.5), lambda x: 1.5 * np.sqrt(x)),
+}
+# intervals [a − e, a + e]: inside the domain (either sign where it allows), and reaching its edge
+INTERVALS = [(0.7, 0.2), (2.5, 0.5), (-0.7, 0.2), (-2.5, 0.5), (0.1, 0.3), (-0.1, 0.3)]
+DOMAIN = {"log": 0.0, "sqrt": 0.0, "square root as a power": 0.0, "inverse square root": 0.0, "three halves": 0.0,
+          "log1p": -1.0}
+POLE = {"reciprocal": 0.0, "inverse square": 0.0}
+
+
+@pytest.mark.parametrize("name", SLOPES)
+def test_a_math_functions_bound_carries_the_largest_slope_on_the_inputs_interval(name):
+    """With a library that errs by nothing (ulps = 0), f(a)'s bound is L·eₐ + η, L the largest |f′| on
+    [a − eₐ, a + eₐ] (the mean value theorem): here against |f′| written by hand and maximised over 20,001
+    points of the interval, its ends and 0 included; where the interval leaves f's domain or holds a pole,
+    the bound is infinite."""
+    precision = rounding.Precision(FORMATS["float32"], ulps=0)
+    function, slope = SLOPES[name]
+    A = rounding.Rounded(precision)
+    for a, e in INTERVALS:
+        low, high = a - e, a + e
+        edge = DOMAIN.get(name)
+        if edge is not None and a <= edge:
+            continue  # the reference itself is outside the domain
+        x = _bounded([a], [e], precision)
+        result = A.erf(x) if name == "erf" else function(x)
+        if (edge is not None and low <= edge) or (name in POLE and low <= POLE[name] <= high):
+            assert result.error[0] == np.inf, (a, e)
+            continue
+        points = np.concatenate([np.linspace(low, high, 20001), [low, high] + ([0.0] if low < 0 < high else [])])
+        largest = np.max(slope(points))
+        assert result.error[0] == pytest.approx(largest * e + precision.underflow, rel=1e-9), (a, e)
+
+
+def test_a_power_of_zero_is_one_and_errs_only_by_the_library():
+    precision = rounding.Precision(FORMATS["float32"])
+    result = np.power(_bounded([0.5, -3.0], [0.25, 1.0], precision), 0.0)
+    assert result.value.tolist() == [1.0, 1.0]
+    assert result.error.tolist() == [precision.library(1.0)] * 2
+
+
+def test_a_power_with_an_inexact_exponent_is_bounded_through_exp_and_log():
+    """xʸ with both inputs off by their bounds: the bound of e^(y log x), which a float32 powf at the
+    corners of the inputs' box stays within."""
+    precision = _precision("float32")
+    x, y, ex, ey = 1.7, 2.3, 2.0 ** -10, 2.0 ** -12
+    result = np.power(_bounded([x], [ex], precision), _bounded([y], [ey], precision))
+    assert result.value[0] == x ** y
+    corners = [np.float32(np.float32(x + sx * ex) ** np.float32(y + sy * ey)) for sx in (-1, 1) for sy in (-1, 1)]
+    worst = max(abs(float(c) - x ** y) for c in corners)
+    assert worst <= result.error[0] < 3 * worst
+
+
+def test_a_fractional_power_of_a_negative_interval_is_unbounded():
+    result = np.power(_bounded([-2.0, 2.0], [0.1, 0.1], _precision("float32")), 0.5)
+    assert result.error[0] == np.inf and np.isfinite(result.error[1])
+
+
+@pytest.mark.parametrize("storage", ["float32", "float64"])
+def test_erfs_library_error_is_in_ulps_of_one_and_a_long_double_reference_adds_float64s_rounding(storage):
+    """erf at an exact input: 2·ulps·u·max(|erf x|, 1) + η; on a long double reference (a float64
+    implementation) the reference's float64 erf adds 2⁻⁵²|erf x| (its 1 ulp)."""
+    precision = rounding.Precision(FORMATS[storage])
+    dtype = precision.reference_dtype
+    A = rounding.Rounded(precision)
+    result = A.erf(rounding.Bounded(np.array([0.01, 2.0], dtype=dtype), 0.0, precision))
+    values = np.array([math.erf(0.01), math.erf(2.0)])
+    expected = precision.library(np.maximum(values, 1.0))
+    if dtype != np.float64:
+        expected = expected + 2.0 ** -52 * values
+    assert result.error == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_quotient_is_unbounded_where_the_divisor_may_be_zero():
+    """|b| ≤ e_b: the divisor's interval holds 0 (at |b| = e_b, its end); otherwise
+    (|a|e_b + |b|eₐ)/(|b|(|b| − e_b)) before rounding, here 0.5·0.25/(2·1.75) by hand."""
+    precision = _precision("float32")
+    quotient = np.divide(_bounded([1.0, 1.0, 0.5], [0.0, 0.0, 0.0], precision),
+                         _bounded([0.5, 0.25, 2.0], [0.5, 0.5, 0.25], precision))
+    assert quotient.error[0] == np.inf and quotient.error[1] == np.inf
+    propagated = 0.5 * 0.25 / (2 * 1.75)
+    assert quotient.error[2] == pytest.approx(propagated + precision.rounding(0.25 + propagated), rel=1e-12)
+
+
+@pytest.mark.parametrize("compare", [np.greater, np.less, np.greater_equal, np.less_equal, np.equal, np.not_equal])
+def test_a_comparison_is_uncertain_exactly_where_the_intervals_meet(compare):
+    """a = 1 ± eₐ against b = 1.5 ± e_b: uncertain where |a − b| ≤ eₐ + e_b (the ends touching included),
+    certain where the bounds are apart or both are 0, and two equal infinities are certainly equal."""
+    precision = _precision("float32")
+    a = _bounded([1.0, 1.0, 1.0, 1.0, 1.5, np.inf], [0.3, 0.3, 0.1, 0.2, 0.0, 0.0], precision)
+    b = _bounded([1.5, 1.5, 1.5, 1.5, 1.5, np.inf], [0.2, 0.25, 0.1, 0.0, 0.0, 0.0], precision)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        condition = compare(a, b)
+    assert condition.value.tolist() == compare(a.value, b.value).tolist()
+    assert condition.uncertain.tolist() == [True, True, False, False, False, False]
+
+
+def test_conditions_combine_certainty_as_logic_does():
+    """A certain False decides an `and`, a certain True an `or`; negation keeps the uncertainty."""
+    c = rounding.Condition([True, True, False, False], [True, False, True, False])
+    d = rounding.Condition([False, True, True, False], [False, True, True, True])
+    both, either, negated = c & d, c | d, ~c
+    assert both.value.tolist() == [False, True, False, False] and both.uncertain.tolist() == [False, True, True, False]
+    assert either.value.tolist() == [True, True, True, False] and either.uncertain.tolist() == [True, False, True, True]
+    assert negated.value.tolist() == [False, False, True, True] and negated.uncertain.tolist() == c.uncertain.tolist()
+    for ufunc, expected in [(np.logical_and, both), (np.bitwise_and, both), (np.logical_or, either),
+                            (np.bitwise_or, either)]:
+        got = ufunc(c, d)
+        assert got.value.tolist() == expected.value.tolist() and got.uncertain.tolist() == expected.uncertain.tolist()
+    for ufunc in (np.logical_not, np.invert):
+        got = ufunc(c)
+        assert got.value.tolist() == negated.value.tolist() and got.uncertain.tolist() == negated.uncertain.tolist()
+    assert (c & True).uncertain.tolist() == c.uncertain.tolist() and (True & c).value.tolist() == c.value.tolist()
+    assert c.astype(np.float64) is c and c.dtype == np.dtype(bool) and c.ndim == 1 and c.shape == (4,)
+
+
+MOVES = [
+    ("reshape", lambda v: np.reshape(v, (3, 4))), ("transpose", np.transpose), ("swapaxes", lambda v: np.swapaxes(v, 0, 1)),
+    ("expand_dims", lambda v: np.expand_dims(v, 1)), ("squeeze", lambda v: np.squeeze(v[:1], 0)),
+    ("flip", lambda v: np.flip(v, 1)), ("take", lambda v: np.take(v, [2, 0, 2], axis=1)),
+    ("windows", lambda v: np.lib.stride_tricks.sliding_window_view(v, 2, axis=1)),
+    ("moveaxis", lambda v: np.moveaxis(v, 0, 1)), ("broadcast_to", lambda v: np.broadcast_to(v[:1], (3, 4))),
+    ("getitem", lambda v: v[1:, ::2]), ("reshape method", lambda v: v.reshape(2, 6)),
+]
+
+
+@pytest.mark.parametrize("name, move", MOVES, ids=[m[0] for m in MOVES])
+def test_moving_entries_moves_their_bounds_and_adds_nothing(name, move):
+    """On bounded values and on conditions alike: the result's values and bounds (or uncertainty) are the
+    inputs', moved the same way."""
+    precision = _precision("float32")
+    values, errors = np.arange(12.0).reshape(3, 4), np.arange(12.0).reshape(3, 4) / 100
+    moved = move(_bounded(values, errors, precision))
+    assert np.array_equal(moved.value, move(values)) and np.array_equal(moved.error, move(errors))
+    if name not in ("moveaxis", "broadcast_to", "getitem", "reshape method"):
+        return  # what the rules do not do to conditions
+    truth, uncertain = values % 3 == 0, values % 2 == 0
+    condition = move(rounding.Condition(truth, uncertain))
+    assert np.array_equal(condition.value, move(truth)) and np.array_equal(condition.uncertain, move(uncertain))
+
+
+def test_joining_and_splitting_move_bounds_and_a_plain_piece_is_off_by_its_representation():
+    """concatenate and stack join values and bounds alike; a plain array among the pieces is the
+    implementation's copy of a constant, so 1/3 joins with its float32 representation error, by hand
+    |fl(1/3) − 1/3| = 1/3·2⁻²⁵·… (exact Fractions); split gives the pieces back; pad adds exact zeros."""
+    precision = _precision("float32")
+    x = _bounded([[1.0, 2.0]], [[0.5, 0.25]], precision)
+    third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
+    for join, axis in ((np.concatenate, 0), (np.stack, 0)):
+        joined = join([x, np.array([[1 / 3, 0.0]])], axis=axis)
+        assert np.array_equal(joined.value, join([x.value, [[1 / 3, 0.0]]], axis=axis))
+        assert np.array_equal(joined.error, join([x.error, [[third, 0.0]]], axis=axis))
+    first, second = np.split(_bounded([1.0, 2.0, 3.0, 4.0], [0.1, 0.2, 0.3, 0.4], precision), 2)
+    assert first.value.tolist() == [1.0, 2.0] and second.error.tolist() == [0.3, 0.4]
+    padded = np.pad(x, [(0, 0), (1, 2)], constant_values=0)
+    assert padded.value.tolist() == [[0.0, 1.0, 2.0, 0.0, 0.0]] and padded.error.tolist() == [[0.0, 0.5, 0.25, 0.0, 0.0]]
+
+
+def test_an_unbounded_entry_meets_only_the_products_it_enters():
+    """In a product of bounds 0·∞ is 0: an unbounded entry of a makes a product's bound infinite only where
+    it meets a non-zero entry of b, through matmul and tensordot alike, with no warning."""
+    import warnings
+
+    precision = _precision("float32")
+    a = _bounded([[1.0, 2.0]], [[np.inf, 0.0]], precision)
+    b = np.array([[0.0, 1.0], [3.0, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for product in (np.matmul(a, b), np.tensordot(a, b, axes=([1], [0]))):
+            assert np.isfinite(product.error[0, 0]) and product.error[0, 1] == np.inf
+            assert product.error[0, 0] == pytest.approx(precision.gamma(2) * 6 + 2 * precision.accumulation_underflow
+                                                        + precision.rounding(6 + precision.gamma(2) * 6), rel=1e-3)

@@ -404,20 +404,24 @@ def _power(a, b):
     return _function(value, np.where(p == 0, 0.0, slope), a)
 
 
-def _comparison(compare):
-    def compared(a, b):
+class _Comparison:
+    """A comparison of two bounded arrays: uncertain where they lie within their bounds of each other."""
+
+    def __init__(self, compare):
+        self.compare = compare
+
+    def __call__(self, a, b):
         with np.errstate(invalid="ignore"):  # two equal infinities: certainly equal
             gap = np.abs(a.value - b.value)
         spread = a.error + b.error
-        return Condition(compare(a.value, b.value), (gap <= spread) & (spread > 0))
-    return compared
+        return Condition(self.compare(a.value, b.value), (gap <= spread) & (spread > 0))
 
 
 def _where(condition, x, y):
     condition = _condition(condition)
-    precision = (x if isinstance(x, Bounded) else y).precision
-    x, y = (v if isinstance(v, Bounded) else Bounded(v, representation_error(v, precision.storage), precision)
-            for v in (x, y))
+    anchor = x if isinstance(x, Bounded) else y
+    precision = anchor.precision
+    x, y = (anchor._lift(v) for v in (x, y))
     value = np.where(condition.value, x.value, y.value)
     chosen = np.where(condition.value, x.error, y.error)
     with np.errstate(invalid="ignore"):
@@ -461,8 +465,9 @@ def _dot(product, a, b, length: int):
     :attr:`Precision.multiplicands`, where declared).
     The three terms are (|a| + eₐ)(|b| + e_b) − |a||b|, formed with two products instead of four; the
     float64 subtraction's own error, at most 2(n + 1)u₆₄ of the larger product, is added back."""
-    precision = (a if isinstance(a, Bounded) else b).precision
-    a, b = (x if isinstance(x, Bounded) else Bounded(x, 0.0, precision) for x in (a, b))
+    anchor = a if isinstance(a, Bounded) else b
+    precision = anchor.precision
+    a, b = (anchor._lift(x) for x in (a, b))
     if precision.multiplicands is not None:  # each input rounded to the multiplicands' format first
         a, b = (Bounded(x.value, x.error + precision.multiplicand(np.abs(x.value).astype(np.float64) + x.error),
                         precision) for x in (a, b))
@@ -525,24 +530,32 @@ def _add_at(out, where, g):
                              + out.precision.rounding(magnitude), error)
 
 
-def _structural(function, list_result=False):
-    """A function that only moves, copies or selects entries: applied to the values and the bounds alike."""
-    def moved(a, *args, **kwargs):
-        values, errors = function(a.value, *args, **kwargs), function(a.error, *args, **kwargs)
-        if list_result:
+class _Moved:
+    """A function that only moves, copies or selects entries: applied to the values and the bounds alike
+    (a list of pieces back, with ``pieces``, as np.split returns)."""
+
+    def __init__(self, function, pieces: bool = False):
+        self.function, self.pieces = function, pieces
+
+    def __call__(self, a, *args, **kwargs):
+        values, errors = self.function(a.value, *args, **kwargs), self.function(a.error, *args, **kwargs)
+        if self.pieces:
             return [Bounded(v, e, a.precision) for v, e in zip(values, errors)]
         return Bounded(values, errors, a.precision)
-    return moved
 
 
-def _joined(function):
-    """concatenate or stack: the values and the bounds of each piece joined alike."""
-    def joined(pieces, *args, **kwargs):
-        precision = next(p.precision for p in pieces if isinstance(p, Bounded))
-        pieces = [p if isinstance(p, Bounded) else Bounded(p, 0.0, precision) for p in pieces]
-        return Bounded(function([p.value for p in pieces], *args, **kwargs),
-                       function([p.error for p in pieces], *args, **kwargs), precision)
-    return joined
+class _Joined:
+    """concatenate or stack: the values and the bounds of each piece joined alike (a plain array is the
+    implementation's copy of a constant, off by its representation error)."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, pieces, *args, **kwargs):
+        anchor = next(p for p in pieces if isinstance(p, Bounded))
+        pieces = [anchor._lift(p) for p in pieces]
+        return Bounded(self.function([p.value for p in pieces], *args, **kwargs),
+                       self.function([p.error for p in pieces], *args, **kwargs), anchor.precision)
 
 
 def _pad(a, pad_width, constant_values=0, **options):
@@ -565,18 +578,16 @@ def _moveaxis(a, source, destination):
 _UFUNCS = {
     np.add: _add, np.subtract: _subtract, np.multiply: _multiply, np.true_divide: _divide, np.negative: _negative,
     np.power: _power, np.matmul: _matmul, np.exp: _exp, np.log: _log, np.log1p: _log1p, np.sqrt: _sqrt, np.tanh: _tanh,
-    np.greater: _comparison(np.greater), np.less: _comparison(np.less),
-    np.greater_equal: _comparison(np.greater_equal), np.less_equal: _comparison(np.less_equal),
-    np.equal: _comparison(np.equal), np.not_equal: _comparison(np.not_equal),
+    **{compare: _Comparison(compare) for compare in (np.greater, np.less, np.greater_equal, np.less_equal,
+                                                    np.equal, np.not_equal)},
 }
 _FUNCTIONS = {
     np.where: _where, np.sum: _sum, np.tensordot: _tensordot, np.max: _max, np.any: _any,
     np.pad: _pad, np.broadcast_to: _broadcast_to, np.moveaxis: _moveaxis,
-    np.concatenate: _joined(np.concatenate), np.stack: _joined(np.stack),
-    np.split: _structural(np.split, list_result=True),
+    np.concatenate: _Joined(np.concatenate), np.stack: _Joined(np.stack), np.split: _Moved(np.split, pieces=True),
     np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim,
-    **{f: _structural(f) for f in (np.reshape, np.transpose, np.swapaxes, np.expand_dims, np.squeeze, np.flip,
-                                    np.take, np.lib.stride_tricks.sliding_window_view)},
+    **{f: _Moved(f) for f in (np.reshape, np.transpose, np.swapaxes, np.expand_dims, np.squeeze, np.flip, np.take,
+                              np.lib.stride_tricks.sliding_window_view)},
 }
 
 
