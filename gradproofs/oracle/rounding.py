@@ -387,7 +387,7 @@ def _erf(a):
 
 def _power(a, b):
     """aᵖ for an exact exponent p (|p xᵖ⁻¹| at the interval's end farthest from, or for p < 1 nearest to,
-    zero); a computed exponent as e^(p log a)."""
+    zero; a fractional p needs an interval of x ≥ 0); a computed exponent as e^(p log a)."""
     if np.any(b.error > 0):
         composite = _exp(_multiply(b, _log(a)))
         with np.errstate(invalid="ignore", over="ignore"):
@@ -399,7 +399,7 @@ def _power(a, b):
     near = np.where((low > 0) | (high < 0), np.minimum(np.abs(low), np.abs(high)), 0.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         reach = np.where(p >= 1, far, near) ** (p - 1)
-        slope = np.abs(p) * np.where(whole | (low > 0), reach, np.nan)
+        slope = np.abs(p) * np.where(whole | (low >= 0), reach, np.nan)
         value = a.value ** p
     return _function(value, np.where(p == 0, 0.0, slope), a)
 
