@@ -525,9 +525,8 @@ def _add_at(out, where, g):
     np.add.at(magnitude, where, np.broadcast_to(np.abs(g.value) + g.error, np.shape(value[where])))
     np.add.at(arriving, where, np.broadcast_to(g.error, np.shape(value[where])))
     out.value = value
-    with np.errstate(invalid="ignore"):
-        out.error = np.where(count > 1, error + arriving + out.precision.gamma(count) * magnitude
-                             + out.precision.rounding(magnitude), error)
+    out.error = np.where(count > 1, error + arriving + _times(out.precision.gamma(count), magnitude)
+                         + out.precision.rounding(magnitude), error)
 
 
 class _Moved:
