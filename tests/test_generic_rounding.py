@@ -512,8 +512,8 @@ def test_joining_and_splitting_move_bounds_and_a_plain_piece_is_off_by_its_repre
     precision = _precision("float32")
     x = _bounded([[1.0, 2.0]], [[0.5, 0.25]], precision)
     third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
-    for join, axis in ((np.concatenate, 0), (np.stack, 0)):
-        joined = join([x, np.array([[1 / 3, 0.0]])], axis=axis)
+    for join, axis in ((np.concatenate, 1), (np.stack, 2)):
+        joined = join([x, np.array([[1 / 3, 0.0]])], axis)
         assert np.array_equal(joined.value, join([x.value, [[1 / 3, 0.0]]], axis=axis))
         assert np.array_equal(joined.error, join([x.error, [[third, 0.0]]], axis=axis))
     first, second = np.split(_bounded([1.0, 2.0, 3.0, 4.0], [0.1, 0.2, 0.3, 0.4], precision), 2)
@@ -656,10 +656,10 @@ def test_a_dot_product_beyond_float64_is_infinite_and_a_plain_first_factor_is_li
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         huge = np.matmul(_bounded([[1e200]], 0.0, precision), _bounded([[1e200]], 0.0, precision))
-        lifted = np.tensordot(np.array([[1 / 3]]), _bounded([[3.0]], 0.0, precision), axes=(1, 0))
+        lifted = np.tensordot(np.full((1, 3), 1 / 3), _bounded(np.ones((3, 1)), 0.0, precision), axes=(1, 0))
     assert huge.value[0, 0] == np.inf
     third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
-    assert lifted.value[0, 0] == 1.0 and lifted.error[0, 0] >= 3 * third
+    assert lifted.value[0, 0] == 1.0 and lifted.error[0, 0] >= 3 * third + precision.gamma(3)  # a sum of 3
     product = np.tensordot(_bounded(np.ones((2, 3, 4)), 0.0, precision), np.ones((3, 4, 5)), axes=([1, 2], [0, 1]))
     assert product.shape == (2, 5) and product.error[0, 0] == pytest.approx(
         precision.gamma(12) * 12 + 12 * precision.accumulation_underflow
@@ -758,3 +758,35 @@ def test_a_dot_product_of_an_infinite_value_and_zero_warns_nothing():
         warnings.simplefilter("error")
         product = np.matmul(_bounded([[-np.inf, 1.0]], 0.0, _precision("float32")), np.array([[0.0], [1.0]]))
     assert np.isnan(product.value[0, 0]) and product.error[0, 0] == np.inf
+
+
+def test_a_batched_matmul_sums_over_the_last_axis_of_its_first_factor():
+    """(2, 3, 4) @ (2, 4, 5) of ones: each entry a sum of 4 products, γ₄ of 4 (not γ₃: the middle axis)."""
+    precision = _precision("float32")
+    product = np.matmul(_bounded(np.ones((2, 3, 4)), 0.0, precision), _bounded(np.ones((2, 4, 5)), 0.0, precision))
+    kept = precision.gamma(4) * 4 + 4 * precision.accumulation_underflow
+    assert product.error[1, 2, 3] == pytest.approx(kept + precision.rounding(4 + kept), rel=1e-6, abs=0)
+
+
+def test_what_the_model_does_not_define_is_refused():
+    """A ufunc the model has no rule for, and a ufunc's other methods (outer, reduce), are NumPy's TypeError."""
+    precision = _precision("float32")
+    x = _bounded([1.0, 2.0], 0.0, precision)
+    c = rounding.Condition([True, False], [False, False])
+    for call in (lambda: np.sin(x), lambda: np.add.outer(x, x), lambda: np.add.reduce(x),
+                 lambda: np.logical_and.outer(c, c), lambda: np.logical_xor(c, c)):
+        with pytest.raises(TypeError):
+            call()
+
+
+def test_bounds_and_sizes_near_the_largest_float64_are_unbounded_without_a_warning():
+    """A result of 1.5·10³⁰⁸ with a carried error of 10³⁰⁸: their sum, the size the rounding is taken of, is past
+    float64: unbounded. So is a product's carried error |a|e_b = 10³⁰⁸·10¹⁰."""
+    import warnings
+
+    precision = _precision("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        total = _bounded([1.5e308], [0.0], precision) + _bounded([0.0], [1e308], precision)
+        product = _bounded([1e308], [0.0], precision) * _bounded([1.0], [1e10], precision)
+    assert total.error[0] == np.inf and product.error[0] == np.inf

@@ -259,7 +259,7 @@ class Bounded:
             return _add_at(*inputs)
         if method != "__call__" or ufunc not in _UFUNCS:
             return NotImplemented
-        return _UFUNCS[ufunc](*[self._lift(x) if not isinstance(x, Condition) else x for x in inputs])
+        return _UFUNCS[ufunc](*map(self._lift, inputs))
 
     def __array_function__(self, function, types, args, kwargs):
         if function not in _FUNCTIONS:
