@@ -513,13 +513,16 @@ def test_joining_and_splitting_move_bounds_and_a_plain_piece_is_off_by_its_repre
     x = _bounded([[1.0, 2.0]], [[0.5, 0.25]], precision)
     third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
     for join, axis in ((np.concatenate, 1), (np.stack, 2)):
-        joined = join([x, np.array([[1 / 3, 0.0]])], axis)
-        assert np.array_equal(joined.value, join([x.value, [[1 / 3, 0.0]]], axis=axis))
-        assert np.array_equal(joined.error, join([x.error, [[third, 0.0]]], axis=axis))
+        for joined in (join([x, np.array([[1 / 3, 0.0]])], axis), join([x, np.array([[1 / 3, 0.0]])], axis=axis)):
+            assert np.array_equal(joined.value, join([x.value, [[1 / 3, 0.0]]], axis=axis))
+            assert np.array_equal(joined.error, join([x.error, [[third, 0.0]]], axis=axis))
     first, second = np.split(_bounded([1.0, 2.0, 3.0, 4.0], [0.1, 0.2, 0.3, 0.4], precision), 2)
     assert first.value.tolist() == [1.0, 2.0] and second.error.tolist() == [0.3, 0.4]
-    padded = np.pad(x, [(0, 0), (1, 2)], constant_values=0)
+    padded = np.pad(x, [(0, 0), (1, 2)])
     assert padded.value.tolist() == [[0.0, 1.0, 2.0, 0.0, 0.0]] and padded.error.tolist() == [[0.0, 0.5, 0.25, 0.0, 0.0]]
+    masked = np.pad(x, [(0, 0), (1, 0)], constant_values=-np.inf)
+    assert masked.value.tolist() == [[-np.inf, 1.0, 2.0]] and masked.error.tolist() == [[0.0, 0.5, 0.25]]
+    assert x.sum(axis=1).shape == (1,) and x.sum(axis=1, keepdims=True).shape == (1, 1)
 
 
 def test_an_unbounded_entry_meets_only_the_products_it_enters():
