@@ -793,3 +793,20 @@ def test_bounds_and_sizes_near_the_largest_float64_are_unbounded_without_a_warni
         total = _bounded([1.5e308], [0.0], precision) + _bounded([0.0], [1e308], precision)
         product = _bounded([1e308], [0.0], precision) * _bounded([1.0], [1e10], precision)
     assert total.error[0] == np.inf and product.error[0] == np.inf
+
+
+def test_a_maximum_is_one_of_the_computed_entries_and_any_is_certain_where_a_certain_entry_is_true():
+    """max along an axis: the largest value, off by at most the largest bound; `any` is uncertain only where
+    no entry is certainly true and some entry is uncertain."""
+    precision = _precision("float32")
+    x = _bounded([[1.0, 3.0, 2.0], [0.0, -1.0, 5.0]], [[0.5, 0.1, 0.2], [0.0, 0.3, 0.0]], precision)
+    largest = np.max(x, axis=1, keepdims=True)
+    assert largest.value.tolist() == [[3.0], [5.0]] and largest.error.tolist() == [[0.5], [0.3]]
+    assert np.max(x).value == 5.0 and np.max(x, axis=0).error.tolist() == [0.5, 0.3, 0.2]
+    c = rounding.Condition([[True, False], [False, True], [False, False]], [[False, True], [True, True], [True, False]])
+    found = np.any(c, axis=1)
+    assert found.value.tolist() == [True, True, False] and found.uncertain.tolist() == [False, True, True]
+    assert np.any(c, axis=0, keepdims=True).uncertain.tolist() == [[False, True]]
+    assert np.any(c).value and not np.any(c).uncertain
+    rows = list(x)
+    assert len(rows) == 2 and rows[1].value.tolist() == [0.0, -1.0, 5.0] and rows[1].error.tolist() == [0.0, 0.3, 0.0]
