@@ -802,10 +802,13 @@ def test_a_maximum_is_one_of_the_computed_entries_and_any_is_certain_where_a_cer
     x = _bounded([[1.0, 3.0, 2.0], [0.0, -1.0, 5.0]], [[0.5, 0.1, 0.2], [0.0, 0.3, 0.0]], precision)
     largest = np.max(x, axis=1, keepdims=True)
     assert largest.value.tolist() == [[3.0], [5.0]] and largest.error.tolist() == [[0.5], [0.3]]
+    assert largest.precision is precision
     assert np.max(x).value == 5.0 and np.max(x, axis=0).error.tolist() == [0.5, 0.3, 0.2]
-    c = rounding.Condition([[True, False], [False, True], [False, False]], [[False, True], [True, True], [True, False]])
+    c = rounding.Condition([[True, False], [False, True], [False, False], [False, False]],
+                           [[False, True], [True, True], [True, False], [False, False]])
     found = np.any(c, axis=1)
-    assert found.value.tolist() == [True, True, False] and found.uncertain.tolist() == [False, True, True]
+    assert found.value.tolist() == [True, True, False, False] and found.uncertain.tolist() == [False, True, True, False]
+    assert np.any(c, axis=1, keepdims=True).uncertain.tolist() == [[False], [True], [True], [False]]
     assert np.any(c, axis=0, keepdims=True).uncertain.tolist() == [[False, True]]
     assert np.any(c).value and not np.any(c).uncertain
     rows = list(x)
