@@ -813,3 +813,18 @@ def test_a_maximum_is_one_of_the_computed_entries_and_any_is_certain_where_a_cer
     assert np.any(c).value and not np.any(c).uncertain
     rows = list(x)
     assert len(rows) == 2 and rows[1].value.tolist() == [0.0, -1.0, 5.0] and rows[1].error.tolist() == [0.0, 0.3, 0.0]
+
+
+def test_values_past_a_format_or_float64_are_infinite_without_a_warning():
+    """10³⁰⁰ stored in float32, float16 or bfloat16 is ∞, as the implementation holds it; 10²⁰⁰ cubed, and 10 to
+    a power of 400 that is itself off by its bound, are past float64: unbounded."""
+    import warnings
+
+    precision = _precision("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        held = [rounding.stored([1e300, -1e300], FORMATS[name]).tolist() for name in ("float32", "float16", "bfloat16")]
+        cube = np.power(_bounded([1e200], [1e190], precision), 3.0)
+        power = np.power(_bounded([10.0], [0.0], precision), _bounded([400.0], [1e-3], precision))
+    assert held == [[np.inf, -np.inf]] * 3
+    assert cube.value[0] == np.inf and power.value[0] == np.inf and power.error[0] == np.inf
