@@ -334,6 +334,23 @@ def _jax_cases():
     def cross_entropy(z, t):
         return -jnp.mean(jax.nn.log_softmax(z, axis=-1)[jnp.arange(z.shape[0]), t])
 
+    def conv1d(x, w, b):
+        """torch's conv1d (a cross-correlation), padding 1, in XLA's convolution."""
+        y = jax.lax.conv_general_dilated(x, w, window_strides=(1,), padding=[(1, 1)],
+                                         dimension_numbers=("NCH", "OIH", "NCH"))
+        return y + b[:, None]
+
+    def lstm_cell(x, h, c, W, U):
+        """One LSTM step, gates in torch's order (input, forget, cell, output): the new h and c side by side."""
+        i, f, g, o = jnp.split(x @ W + h @ U, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        return jnp.concatenate([jax.nn.sigmoid(o) * jnp.tanh(c), c], axis=-1)
+
+    def torch_lstm_cell(x, h, c, W, U):
+        i, f, g, o = (x @ W + h @ U).chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.cat([torch.sigmoid(o) * torch.tanh(c), c], -1)
+
     return [
         ("tanh layer", lambda x, W, b: torch.tanh(x @ W + b).sum(), lambda x, W, b: jnp.tanh(x @ W + b).sum(),
          LAYER, {}, True),
@@ -345,6 +362,10 @@ def _jax_cases():
          {"q": ("T", "D"), "k": ("T", "D"), "v": ("T", "D")}, {}, False),
         ("cross-entropy", lambda z, t: F.cross_entropy(z, t), cross_entropy, {"z": ("N", "C"), "t": ("N",)},
          {"values": {"t": ("index", "C")}}, True),
+        ("conv1d", lambda x, w, b: F.conv1d(x, w, b, padding=1), conv1d,
+         {"x": ("N", "C", "L"), "w": ("O", "C", "K"), "b": ("O",)}, {"sizes": {"K": (1, 3)}}, False),
+        ("LSTM cell", torch_lstm_cell, lstm_cell,
+         {"x": ("B", "I"), "h": ("B", 2), "c": ("B", 2), "W": ("I", 8), "U": (2, 8)}, {}, False),
     ]
 
 
