@@ -622,10 +622,10 @@ class Rounded(Arithmetic):
         return Bounded(np.max(self.array(x).value, axis=axis, keepdims=True), 0.0, self.precision)
 
     def biased(self, total: Accumulation, bias):
-        """total + bias, total a dot product of n terms (matmul's, a convolution's): as one addition after
-        it, or with the bias as the accumulator's first term, which makes the sum one of n + 1 terms
-        rounded up to n times more: γₙ₊₁ of the n products' magnitudes, the bias's included, bounds it in any
-        order (Higham, eq. (3.5)), so the first bound grows by (γₙ₊₁ − γₙ)·Σ|aᵢbᵢ| + γₙ₊₁(|b| + e_b)."""
+        """total + s, total a dot product of n terms (matmul's, a convolution's) and s its bias: added once
+        after it, or as the accumulator's first term, then rounded up to n more times. Either way it is one
+        sum of n + 1 terms, which γₙ₊₁ of their magnitudes bounds in any order (Higham, eq. (3.5)): the
+        addition's bound grows by (γₙ₊₁ − γₙ)Σ(|aᵢ| + eᵢ)(|bᵢ| + eᵢ) + γₙ₊₁(|s| + e_s)."""
         bias = self.array(bias)
         result = total + bias
         gamma = self.precision.gamma(total.length + 1)
