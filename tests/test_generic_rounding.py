@@ -316,13 +316,10 @@ def test_a_bias_added_first_into_the_accumulator_is_within_the_bound(layer):
     assert float(error) <= bound < 1.2 * float(error)
 
 
+@pytest.mark.filterwarnings("error")  # NumPy's "overflow encountered in matmul" would be one
 def test_a_bound_beyond_float64_is_unbounded_without_a_warning():
-    import warnings
-
     precision = _precision("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # NumPy's "overflow encountered in matmul" would be one
-        product = np.matmul(_bounded([[1.0, 2.0]], [[1e200, 0.0]], precision), _bounded([[3.0], [4.0]], 1e200, precision))
+    product = np.matmul(_bounded([[1.0, 2.0]], [[1e200, 0.0]], precision), _bounded([[3.0], [4.0]], 1e200, precision))
     assert product.value.tolist() == [[11.0]] and product.error.tolist() == [[np.inf]]
 
 
@@ -348,6 +345,11 @@ def test_an_unbounded_factor_stays_unbounded_unless_the_other_is_an_exact_zero()
 
 
 # --- each rule of the model, against its statement ----------------------------------------
+
+def _float32_error(c: float) -> float:
+    """|fl(c) − c| in float32, in exact Fractions: what holding the constant c costs."""
+    return float(abs(Fraction(float(np.float32(c))) - Fraction(c)))
+
 
 SLOPES = {  # f and |f′|, by hand
     "exp": (np.exp, np.exp), "log": (np.log, lambda x: 1 / x), "log1p": (np.log1p, lambda x: 1 / (1 + x)),
@@ -445,6 +447,7 @@ def test_a_quotient_is_unbounded_where_the_divisor_may_be_zero():
     assert quotient.error[2] == pytest.approx(propagated + precision.rounding(0.25 + propagated), rel=1e-12, abs=0)
 
 
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("compare", [np.greater, np.less, np.greater_equal, np.less_equal, np.equal, np.not_equal])
 def test_a_comparison_is_uncertain_exactly_where_the_intervals_meet(compare):
     """a = 1 ± eₐ against b = 1.5 ± e_b: uncertain where |a − b| ≤ eₐ + e_b (the ends touching included),
@@ -452,11 +455,7 @@ def test_a_comparison_is_uncertain_exactly_where_the_intervals_meet(compare):
     precision = _precision("float32")
     a = _bounded([1.0, 1.0, 1.0, 1.0, 1.5, np.inf], [0.3, 0.3, 0.1, 0.2, 0.0, 0.0], precision)
     b = _bounded([1.5, 1.5, 1.5, 1.5, 1.5, np.inf], [0.2, 0.25, 0.1, 0.0, 0.0, 0.0], precision)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        condition = compare(a, b)
+    condition = compare(a, b)
     assert condition.value.tolist() == compare(a.value, b.value).tolist()
     assert condition.uncertain.tolist() == [True, True, False, False, False, False]
 
@@ -511,7 +510,7 @@ def test_joining_and_splitting_move_bounds_and_a_plain_piece_is_off_by_its_repre
     |fl(1/3) − 1/3| = 1/3·2⁻²⁵·… (exact Fractions); split gives the pieces back; pad adds exact zeros."""
     precision = _precision("float32")
     x = _bounded([[1.0, 2.0]], [[0.5, 0.25]], precision)
-    third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
+    third = _float32_error(1 / 3)
     for join, axis in ((np.concatenate, 1), (np.stack, 2)):
         for joined in (join([x, np.array([[1 / 3, 0.0]])], axis), join([x, np.array([[1 / 3, 0.0]])], axis=axis)):
             assert np.array_equal(joined.value, join([x.value, [[1 / 3, 0.0]]], axis=axis))
@@ -525,20 +524,17 @@ def test_joining_and_splitting_move_bounds_and_a_plain_piece_is_off_by_its_repre
     assert x.sum(axis=1).shape == (1,) and x.sum(axis=1, keepdims=True).shape == (1, 1)
 
 
+@pytest.mark.filterwarnings("error")
 def test_an_unbounded_entry_meets_only_the_products_it_enters():
     """In a product of bounds 0·∞ is 0: an unbounded entry of a makes a product's bound infinite only where
     it meets a non-zero entry of b, through matmul and tensordot alike, with no warning."""
-    import warnings
-
     precision = _precision("float32")
     a = _bounded([[1.0, 2.0]], [[np.inf, 0.0]], precision)
     b = np.array([[0.0, 1.0], [3.0, 3.0]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for product in (np.matmul(a, b), np.tensordot(a, b, axes=([1], [0]))):
-            assert np.isfinite(product.error[0, 0]) and product.error[0, 1] == np.inf
-            assert product.error[0, 0] == pytest.approx(precision.gamma(2) * 6 + 2 * precision.accumulation_underflow
-                                                        + precision.rounding(6 + precision.gamma(2) * 6), rel=1e-3, abs=0)
+    for product in (np.matmul(a, b), np.tensordot(a, b, axes=([1], [0]))):
+        assert np.isfinite(product.error[0, 0]) and product.error[0, 1] == np.inf
+        assert product.error[0, 0] == pytest.approx(precision.gamma(2) * 6 + 2 * precision.accumulation_underflow
+                                                    + precision.rounding(6 + precision.gamma(2) * 6), rel=1e-3, abs=0)
 
 
 def test_a_math_functions_library_error_is_in_ulps_of_its_result_grown_by_the_propagated_error():
@@ -552,39 +548,30 @@ def test_a_math_functions_library_error_is_in_ulps_of_its_result_grown_by_the_pr
     assert precision.library(3.0) == 8 * u * 3.0 + 2.0 ** -149
 
 
+@pytest.mark.filterwarnings("error")
 def test_a_math_function_of_an_exact_input_errs_only_by_the_library_even_where_its_slope_is_unbounded():
     """√0 and e^710 (beyond float64) at exact inputs: no error carried in (∞·0 is not NaN here), no warning."""
-    import warnings
-
     precision = _precision("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        root = np.sqrt(_bounded([0.0], [0.0], precision))
-        huge = np.exp(_bounded([710.0, 700.0], [0.0, 9.0], precision))
+    root = np.sqrt(_bounded([0.0], [0.0], precision))
+    huge = np.exp(_bounded([710.0, 700.0], [0.0, 9.0], precision))
     assert root.value[0] == 0.0 and root.error[0] == precision.underflow
     assert huge.value[0] == np.inf and huge.error.tolist() == [np.inf, np.inf]  # e^709·9 is beyond float64 too
 
 
+@pytest.mark.filterwarnings("error")
 def test_an_inexact_exponent_of_a_base_that_may_be_negative_is_unbounded_without_a_warning():
-    import warnings
-
     precision = _precision("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        result = np.power(_bounded([0.05, 2.0], [0.1, 0.1], precision), _bounded([2.5, 2.5], [0.01, 0.01], precision))
+    result = np.power(_bounded([0.05, 2.0], [0.1, 0.1], precision), _bounded([2.5, 2.5], [0.01, 0.01], precision))
     assert result.error[0] == np.inf and np.isfinite(result.error[1])
     assert np.isfinite((result + 1.0).error[1])
 
 
+@pytest.mark.filterwarnings("error")
 def test_a_quotient_by_an_exact_zero_or_beyond_float64_warns_nothing():
     """1/0 is ∞ exactly (an implementation gets it too), 0/0 is unbounded, 10³⁰⁰/10⁻¹⁰ is past float64."""
-    import warnings
-
     precision = _precision("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        quotient = np.divide(_bounded([1.0, 0.0, 1e300], [0.0, 0.0, 0.0], precision),
-                             _bounded([0.0, 0.0, 1e-10], [0.0, 0.0, 1e-12], precision))
+    quotient = np.divide(_bounded([1.0, 0.0, 1e300], [0.0, 0.0, 0.0], precision),
+                         _bounded([0.0, 0.0, 1e-10], [0.0, 0.0, 1e-12], precision))
     assert quotient.value[0] == np.inf and quotient.error[0] == 0.0
     assert quotient.error[1] == np.inf and quotient.value[2] == np.inf
 
@@ -603,6 +590,7 @@ def test_an_infinite_result_of_an_infinite_constant_is_exact():
     assert masked.value[0] == -np.inf and masked.error[0] == 0.0 and masked.error[1] > 0.5
 
 
+@pytest.mark.filterwarnings("error")
 def test_a_scattered_sum_bounds_each_entry_by_the_terms_that_arrive_there():
     """np.add.at (embedding's and index_select's backward): an entry that receives k terms beside its own value
     is a sum of k + 1 terms: Σeᵢ + γ_{k+1}(Σ|vᵢ| + Σeᵢ) + ρ(…); an entry nothing reaches keeps its bound."""
@@ -614,16 +602,12 @@ def test_a_scattered_sum_bounds_each_entry_by_the_terms_that_arrive_there():
     expected = [0.05 + 0.3 + precision.gamma(3) * magnitude0 + precision.rounding(magnitude0), 0.1,
                 0.4 + precision.gamma(2) * magnitude2 + precision.rounding(magnitude2)]
     assert out.error == pytest.approx(expected, rel=1e-12, abs=0)
-    import warnings
-
-    zeros = _bounded([0.0, 0.0], [0.0, 0.0], _precision("bfloat16"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # γ₃₀₁ of bfloat16 is ∞, and ∞·0 is 0 here
-        np.add.at(zeros, np.array([0] * 300 + [1] * 300), _bounded([0.0] * 300 + [1.0] * 300, 0.0, zeros.precision))
+    zeros = _bounded([0.0, 0.0], [0.0, 0.0], _precision("bfloat16"))  # γ₃₀₁ of bfloat16 is ∞, and ∞·0 is 0 here
+    np.add.at(zeros, np.array([0] * 300 + [1] * 300), _bounded([0.0] * 300 + [1.0] * 300, 0.0, zeros.precision))
     assert zeros.error.tolist() == [zeros.precision.rounding(0.0), np.inf]
     plain = _bounded([0.0, 0.0], [0.0, 0.0], precision)
     np.add.at(plain, np.array([1, 1]), 1 / 3)  # a plain constant: off by its float32 representation
-    third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
+    third = _float32_error(1 / 3)
     assert plain.error[1] >= 2 * third and plain.error[0] == 0.0
 
 
@@ -652,16 +636,13 @@ def test_a_float64_dot_product_adds_back_the_rounding_of_its_own_bound():
     assert product.error[0, 0] == pytest.approx(kept + precision.rounding(3 + kept), rel=1e-12, abs=0)
 
 
+@pytest.mark.filterwarnings("error")
 def test_a_dot_product_beyond_float64_is_infinite_and_a_plain_first_factor_is_lifted():
-    import warnings
-
     precision = _precision("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        huge = np.matmul(_bounded([[1e200]], 0.0, precision), _bounded([[1e200]], 0.0, precision))
-        lifted = np.tensordot(np.full((1, 3), 1 / 3), _bounded(np.ones((3, 1)), 0.0, precision), axes=(1, 0))
+    huge = np.matmul(_bounded([[1e200]], 0.0, precision), _bounded([[1e200]], 0.0, precision))
+    lifted = np.tensordot(np.full((1, 3), 1 / 3), _bounded(np.ones((3, 1)), 0.0, precision), axes=(1, 0))
     assert huge.value[0, 0] == np.inf
-    third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
+    third = _float32_error(1 / 3)
     assert lifted.value[0, 0] == 1.0 and lifted.error[0, 0] >= 3 * third + precision.gamma(3)  # a sum of 3
     product = np.tensordot(_bounded(np.ones((2, 3, 4)), 0.0, precision), np.ones((3, 4, 5)), axes=([1, 2], [0, 1]))
     assert product.shape == (2, 5) and product.error[0, 0] == pytest.approx(
@@ -677,18 +658,15 @@ def test_an_unbounded_entry_of_the_second_factor_meets_only_its_non_zero_partner
     assert np.isfinite(product.error[0, 0]) and product.error[1, 0] == np.inf
 
 
+@pytest.mark.filterwarnings("error")
 def test_a_choice_takes_the_chosen_branchs_bound_where_it_is_certain_and_lifts_plain_branches():
-    import warnings
-
     precision = _precision("float32")
     x = _bounded([1.0, 1.0, -np.inf], [0.25, 0.25, 0.0], precision)
     condition = rounding.Condition([True, False, True], [False, False, True])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        chosen = np.where(condition, x, -np.inf)
-        other = np.where(condition, 1 / 3, x)
+    chosen = np.where(condition, x, -np.inf)
+    other = np.where(condition, 1 / 3, x)
     assert chosen.value.tolist() == [1.0, -np.inf, -np.inf] and chosen.error.tolist()[:2] == [0.25, 0.0]
-    third = float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
+    third = _float32_error(1 / 3)
     assert other.error.tolist()[:2] == [third, 0.25]
 
 
@@ -725,8 +703,8 @@ def test_the_arithmetics_constants_and_shift():
     A = rounding.Rounded(precision)
     assert A.number(0.5) == 0.5
     third = A.number(1 / 3)
-    assert third.error == float(abs(Fraction(float(np.float32(1 / 3))) - Fraction(1 / 3)))
-    assert A.full((2,), 0.1).error.tolist() == [float(abs(Fraction(float(np.float32(0.1))) - Fraction(0.1)))] * 2
+    assert third.error == _float32_error(1 / 3)
+    assert A.full((2,), 0.1).error.tolist() == [_float32_error(0.1)] * 2
     wide = rounding.Rounded(_precision("float64"))
     assert wide.full((1,), 1.0).value.dtype == wide.array([1.0]).value.dtype == _precision("float64").reference_dtype
     shift = A.shift(np.array([[1.0, 3.0, 2.0], [0.0, -1.0, 5.0]]), axis=1)
@@ -754,12 +732,9 @@ def test_tf32_rounds_each_multiplicand_as_far_as_its_bound_reaches():
     assert float(tf32.error[0, 0] - plain.error[0, 0]) == pytest.approx(4 * 2.0 ** -11, rel=1e-3, abs=0)
 
 
+@pytest.mark.filterwarnings("error")
 def test_a_dot_product_of_an_infinite_value_and_zero_warns_nothing():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        product = np.matmul(_bounded([[-np.inf, 1.0]], 0.0, _precision("float32")), np.array([[0.0], [1.0]]))
+    product = np.matmul(_bounded([[-np.inf, 1.0]], 0.0, _precision("float32")), np.array([[0.0], [1.0]]))
     assert np.isnan(product.value[0, 0]) and product.error[0, 0] == np.inf
 
 
@@ -782,16 +757,13 @@ def test_what_the_model_does_not_define_is_refused():
             call()
 
 
+@pytest.mark.filterwarnings("error")
 def test_bounds_and_sizes_near_the_largest_float64_are_unbounded_without_a_warning():
     """A result of 1.5·10³⁰⁸ with a carried error of 10³⁰⁸: their sum, the size the rounding is taken of, is past
     float64: unbounded. So is a product's carried error |a|e_b = 10³⁰⁸·10¹⁰."""
-    import warnings
-
     precision = _precision("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        total = _bounded([1.5e308], [0.0], precision) + _bounded([0.0], [1e308], precision)
-        product = _bounded([1e308], [0.0], precision) * _bounded([1.0], [1e10], precision)
+    total = _bounded([1.5e308], [0.0], precision) + _bounded([0.0], [1e308], precision)
+    product = _bounded([1e308], [0.0], precision) * _bounded([1.0], [1e10], precision)
     assert total.error[0] == np.inf and product.error[0] == np.inf
 
 
@@ -815,16 +787,13 @@ def test_a_maximum_is_one_of_the_computed_entries_and_any_is_certain_where_a_cer
     assert len(rows) == 2 and rows[1].value.tolist() == [0.0, -1.0, 5.0] and rows[1].error.tolist() == [0.0, 0.3, 0.0]
 
 
+@pytest.mark.filterwarnings("error")
 def test_values_past_a_format_or_float64_are_infinite_without_a_warning():
     """10³⁰⁰ stored in float32, float16 or bfloat16 is ∞, as the implementation holds it; 10²⁰⁰ cubed, and 10 to
     a power of 400 that is itself off by its bound, are past float64: unbounded."""
-    import warnings
-
     precision = _precision("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        held = [rounding.stored([1e300, -1e300], FORMATS[name]).tolist() for name in ("float32", "float16", "bfloat16")]
-        cube = np.power(_bounded([1e200], [1e190], precision), 3.0)
-        power = np.power(_bounded([10.0], [0.0], precision), _bounded([400.0], [1e-3], precision))
+    held = [rounding.stored([1e300, -1e300], FORMATS[name]).tolist() for name in ("float32", "float16", "bfloat16")]
+    cube = np.power(_bounded([1e200], [1e190], precision), 3.0)
+    power = np.power(_bounded([10.0], [0.0], precision), _bounded([400.0], [1e-3], precision))
     assert held == [[np.inf, -np.inf]] * 3
     assert cube.value[0] == np.inf and power.value[0] == np.inf and power.error[0] == np.inf
